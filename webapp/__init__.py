@@ -1,0 +1,1 @@
+"""Tirkeu: registration at the place of residence, run as BPMN on SpiffWorkflow."""

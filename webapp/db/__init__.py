@@ -1,0 +1,1 @@
+"""Database: typed SQLAlchemy models, the session factory and Alembic migrations."""
