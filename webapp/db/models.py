@@ -43,6 +43,7 @@ class ProcessVersion(Base):
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id"))
     bpmn_file: Mapped[str] = mapped_column(String(255))
     spec: Mapped[str] = mapped_column(Text)
+    message_starts: Mapped[list] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -42,6 +42,7 @@ def upgrade() -> None:
     sa.Column('deployment_id', sa.Integer(), nullable=False),
     sa.Column('bpmn_file', sa.String(length=255), nullable=False),
     sa.Column('spec', sa.Text(), nullable=False),
+    sa.Column('message_starts', sa.JSON(), nullable=False),
     sa.Column('created_at', webapp.db.base.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['deployment_id'], ['deployment.id'], name=op.f('fk_process_version_deployment_id_deployment')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_process_version')),

@@ -1,0 +1,570 @@
+"""The runtime: deploy bundles and move instances forward, one short transaction per step.
+
+A step locks the instance row, loads its state with the cached spec, re-attaches our script
+engine, applies one input (start, complete a task, deliver a message, fire a timer, retry a
+service task), runs the engine until it waits, saves the state, syncs the read models, appends
+the audit events and commits. Nothing else changes an instance.
+"""
+
+import json
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+
+from webapp.db.base import utcnow
+from webapp.db.models import (
+    Deployment,
+    DeploymentFile,
+    HumanTask,
+    Incident,
+    Instance,
+    InstanceEvent,
+    Job,
+    MessageSubscription,
+    ProcessVersion,
+)
+
+from . import forms
+from .errors import Conflict, InvalidData, NotFound, Problem, TirkeuError
+from .scripting import ScriptEngine, ScriptEnvironment
+from .serializer import SERIALIZER_VERSION, StateSerializer
+from .specs import Bundle, parse_bundle
+from .steps import Step, correlation_key, current_data, json_safe
+from .views import DeployedProcess, EventView, IncidentView, InstanceView, TaskView
+
+log = logging.getLogger(__name__)
+
+ACTIVE_TASK_STATES = ("ready", "claimed")
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """What a step needs of a process version, cached with its parsed spec."""
+
+    id: int
+    process_id: str
+    version: int
+    deployment_id: int
+    spec: object
+    subprocess_specs: dict
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Service-task retries: the diagram's `retries` are parsed but never acted on by Spiff."""
+
+    max_attempts: int = 5
+    first_delay: timedelta = timedelta(seconds=10)
+    max_delay: timedelta = timedelta(minutes=10)
+
+    def delay(self, attempts: int) -> timedelta:
+        """Return the backoff before retry number `attempts`."""
+        return min(self.first_delay * 2 ** (attempts - 1), self.max_delay)
+
+
+class Runtime:
+    """Deploys bundles and runs their instances, persisted, on one database."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        operators: Mapping[str, Callable[..., dict]],
+        config: Mapping[str, object] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        business_key_field: str = "application_number",
+        summary_fields: tuple[str, ...] = (),
+        retry: RetryPolicy = RetryPolicy(),
+    ):
+        self.session_factory = session_factory
+        self.operators = dict(operators)
+        self.config = dict(config or {})
+        self.clock = clock
+        self.business_key_field = business_key_field
+        self.summary_fields = summary_fields
+        self.retry = retry
+        self.serializer = StateSerializer()
+        self.script_engine = ScriptEngine(
+            ScriptEnvironment({"config": self.setting}), self.operators
+        )
+        self._versions: dict[int, VersionInfo] = {}
+        self._forms: dict[tuple[int, str], dict] = {}
+
+    def setting(self, name: str) -> object:
+        """Return a product setting to a diagram (`config("consent_window")`)."""
+        if name not in self.config:
+            raise KeyError(f"no setting named {name!r}")
+        return self.config[name]
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """Open a session with one transaction, committed on success."""
+        with self.session_factory() as session, session.begin():
+            yield session
+
+    # Deployment
+
+    def validate(self, files: Mapping[str, bytes]) -> list[Problem]:
+        """Return every problem of a bundle; empty when it would deploy."""
+        from .errors import InvalidDiagram
+
+        try:
+            parse_bundle(files, self.operators)
+        except InvalidDiagram as error:
+            return error.problems
+        return []
+
+    def deploy(self, files: Mapping[str, bytes], deployed_by: str | None = None):
+        """Deploy a bundle: a new version of each process in it, or nothing if already deployed."""
+        bundle = parse_bundle(files, self.operators)
+        try:
+            with self.transaction() as session:
+                return self._deploy(session, bundle, deployed_by)
+        except IntegrityError as error:
+            raise Conflict("another deployment of these processes ran at the same time") from error
+
+    def _deploy(self, session: Session, bundle: Bundle, deployed_by: str | None):
+        existing = session.scalar(
+            select(Deployment).where(Deployment.content_hash == bundle.content_hash)
+        )
+        if existing is not None:
+            rows = session.scalars(
+                select(ProcessVersion).where(ProcessVersion.deployment_id == existing.id)
+            )
+            return [DeployedProcess(r.process_id, r.version, False) for r in rows]
+        deployment = Deployment(content_hash=bundle.content_hash, deployed_by=deployed_by)
+        session.add(deployment)
+        session.flush()
+        session.add_all(
+            DeploymentFile(deployment_id=deployment.id, name=name, content=content)
+            for name, content in sorted(bundle.files.items())
+        )
+        deployed = []
+        for process in bundle.processes.values():
+            latest = session.scalar(
+                select(func.max(ProcessVersion.version)).where(
+                    ProcessVersion.process_id == process.process_id
+                )
+            )
+            row = ProcessVersion(
+                process_id=process.process_id,
+                version=(latest or 0) + 1,
+                name=process.name,
+                deployment_id=deployment.id,
+                bpmn_file=process.bpmn_file,
+                spec=self.serializer.dump_specs(process.spec, process.subprocess_specs),
+                message_starts=list(process.message_starts),
+            )
+            session.add(row)
+            session.flush()
+            deployed.append(DeployedProcess(row.process_id, row.version, True))
+        return deployed
+
+    def _version(self, session: Session, version_id: int) -> VersionInfo:
+        info = self._versions.get(version_id)
+        if info is None:
+            row = session.get(ProcessVersion, version_id)
+            spec, subprocess_specs = self.serializer.load_specs(row.spec)
+            info = VersionInfo(
+                row.id, row.process_id, row.version, row.deployment_id, spec, subprocess_specs
+            )
+            self._versions[version_id] = info
+        return info
+
+    def _latest_version(self, session: Session, process_id: str) -> VersionInfo:
+        version_id = session.scalar(
+            select(ProcessVersion.id)
+            .where(ProcessVersion.process_id == process_id)
+            .order_by(ProcessVersion.version.desc())
+            .limit(1)
+        )
+        if version_id is None:
+            raise NotFound(f"no process {process_id!r} is deployed")
+        return self._version(session, version_id)
+
+    def deployment_file(self, deployment_id: int, name: str) -> bytes:
+        """Return one file of a deployment."""
+        with self.transaction() as session:
+            content = session.scalar(
+                select(DeploymentFile.content).where(
+                    DeploymentFile.deployment_id == deployment_id, DeploymentFile.name == name
+                )
+            )
+        if content is None:
+            raise NotFound(f"no file {name!r} in deployment {deployment_id}")
+        return content
+
+    def form(self, deployment_id: int, name: str) -> dict:
+        """Return a form schema of a deployment, cached: deployed content never changes."""
+        key = (deployment_id, name)
+        if key not in self._forms:
+            self._forms[key] = json.loads(self.deployment_file(deployment_id, name))
+        return self._forms[key]
+
+    # Steps
+
+    def _new_step(self, session: Session, instance: Instance, actor: str | None,
+                  now: datetime | None = None) -> Step:  # fmt: skip
+        info = self._version(session, instance.process_version_id)
+        if instance.state:
+            workflow = self.serializer.load(
+                instance.state, info.spec, info.subprocess_specs, self.script_engine
+            )
+        else:
+            workflow = BpmnWorkflow(info.spec, info.subprocess_specs, script_engine=self.script_engine)
+        return Step(self, session, instance, info, workflow, actor, now or self.clock())
+
+    def _lock(self, session: Session, instance_id: int) -> Instance:
+        instance = session.scalar(
+            select(Instance).where(Instance.id == instance_id).with_for_update()
+        )
+        if instance is None:
+            raise NotFound(f"no instance {instance_id}")
+        return instance
+
+    def _run_step(self, instance_id: int, apply: Callable[[Step], None], actor: str | None = None,
+                  now: datetime | None = None, allow_inactive: bool = False) -> InstanceView:  # fmt: skip
+        with self.transaction() as session:
+            instance = self._lock(session, instance_id)
+            if instance.status in ("suspended", "terminated") and not allow_inactive:
+                raise Conflict(f"instance {instance_id} is {instance.status}")
+            step = self._new_step(session, instance, actor, now)
+            apply(step)
+            view = step.finish()
+        step.after_commit()
+        return view
+
+    def start(self, process_id: str, data: Mapping, actor: str | None = None) -> InstanceView:
+        """Start an instance of the newest version and run it until it waits."""
+        if not isinstance(data, Mapping):
+            raise InvalidData("start data must be a JSON object", {"data": "not an object"})
+        with self.transaction() as session:
+            step = self._start(session, self._latest_version(session, process_id), data, actor)
+            view = step.finish()
+        step.after_commit()
+        return view
+
+    def _start(self, session: Session, info: VersionInfo, data: Mapping, actor: str | None):
+        data = json_safe(dict(data))
+        now = self.clock()
+        instance = Instance(
+            process_version_id=info.id,
+            process_id=info.process_id,
+            status="waiting",
+            state="",
+            serializer_version=SERIALIZER_VERSION,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(instance)
+        session.flush()
+        if self.business_key_field and not data.get(self.business_key_field):
+            data[self.business_key_field] = f"A-{instance.id:06d}"
+        instance.business_key = str(data.get(self.business_key_field) or "") or None
+        step = self._new_step(session, instance, actor, now)
+        for task in step.workflow.get_tasks(state=TaskState.READY):
+            task.set_data(**data)
+        step.record("instance_started", data=data)
+        return step
+
+    def complete(self, task_id: str, data: Mapping, actor: str | None = None) -> InstanceView:
+        """Complete a ready user task with its form data, then run until the instance waits."""
+        if not isinstance(data, Mapping):
+            raise InvalidData("task data must be a JSON object", {"data": "not an object"})
+        row = self._task_row(task_id)
+        if row.state not in ACTIVE_TASK_STATES:
+            raise Conflict(f"task {task_id} is {row.state}, not ready")
+        if actor and row.claimed_by and row.claimed_by != actor:
+            raise Conflict(f"task {task_id} is claimed by {row.claimed_by}")
+        if row.form:
+            with self.transaction() as session:
+                deployment_id = self._version(
+                    session, session.get(Instance, row.instance_id).process_version_id
+                ).deployment_id
+            forms.validate_form_data(self.form(deployment_id, row.form), data)
+
+        def apply(step: Step) -> None:
+            task = step.task(task_id)
+            if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+                raise Conflict(f"task {task_id} is no longer ready")
+            task.set_data(**json_safe(dict(data)))
+            task.run()
+
+        return self._run_step(row.instance_id, apply, actor)
+
+    def message(self, name: str, payload: Mapping | None = None,
+                correlation: Mapping | None = None) -> InstanceView:  # fmt: skip
+        """Deliver a message to the waiting instance whose correlation matches, or start one."""
+        payload, correlation = dict(payload or {}), dict(correlation or {})
+        key = correlation_key(correlation)
+        with self.transaction() as session:
+            subscriptions = session.execute(
+                select(MessageSubscription.instance_id, MessageSubscription.task_id)
+                .where(
+                    MessageSubscription.message_name == name,
+                    MessageSubscription.correlation_key == key,
+                )
+                .limit(2)
+            ).all()
+            if not subscriptions:
+                return self._start_by_message(session, name, payload, correlation)
+        if len(subscriptions) > 1:
+            raise Conflict(
+                f"more than one instance waits for message {name!r}"
+                f" with correlation {correlation}; give a more precise correlation"
+            )
+        instance_id, task_id = subscriptions[0]
+        return self._run_step(
+            instance_id, lambda step: step.deliver(task_id, name, payload, correlation)
+        )
+
+    def _start_by_message(self, session: Session, name: str, payload: dict, correlation: dict):
+        rows = session.execute(
+            select(ProcessVersion.id, ProcessVersion.process_id, ProcessVersion.message_starts)
+            .order_by(ProcessVersion.process_id, ProcessVersion.version.desc())
+        ).all()
+        latest = {}
+        for version_id, process_id, starts in rows:
+            latest.setdefault(process_id, (version_id, starts))
+        starters = [vid for vid, starts in latest.values() if name in (starts or [])]
+        if not starters:
+            raise NotFound(
+                f"no waiting instance matches message {name!r} with correlation {correlation}"
+            )
+        step = self._start(session, self._version(session, starters[0]), {}, None)
+        step.deliver_to_start(name, payload, correlation)
+        view = step.finish()
+        session.commit()
+        step.after_commit()
+        return view
+
+    def claim(self, task_id: str, actor: str) -> TaskView:
+        """Claim a ready task for `actor`; a task claimed by someone else is a conflict."""
+        return self._set_claim(task_id, actor, expected=None, kind="claimed", new=actor)
+
+    def unclaim(self, task_id: str, actor: str) -> TaskView:
+        """Give a claimed task back to its role's queue."""
+        return self._set_claim(task_id, actor, expected=actor, kind="unclaimed", new=None)
+
+    def assign(self, task_id: str, user: str, actor: str) -> TaskView:
+        """Reassign a task to `user` (a supervisor's decision), whoever holds it now."""
+        return self._set_claim(task_id, actor, expected=..., kind="assigned", new=user)
+
+    def _set_claim(self, task_id: str, actor: str, expected, kind: str, new: str | None):
+        now = self.clock()
+        with self.transaction() as session:
+            row = session.get(HumanTask, task_id)
+            if row is None:
+                raise NotFound(f"no task {task_id}")
+            query = update(HumanTask).where(
+                HumanTask.id == task_id, HumanTask.state.in_(ACTIVE_TASK_STATES)
+            )
+            if expected is not ...:
+                query = query.where(
+                    HumanTask.claimed_by.is_(None)
+                    if expected is None
+                    else HumanTask.claimed_by == expected
+                )
+            values = {"claimed_by": new, "state": "claimed" if new else "ready",
+                      "claimed_at": now if new else None}  # fmt: skip
+            if session.execute(query.values(**values)).rowcount != 1:
+                holder = row.claimed_by or "nobody"
+                raise Conflict(f"task {task_id} is {row.state} and held by {holder}")
+            info = self._version(session, session.get(Instance, row.instance_id).process_version_id)
+            session.add(
+                InstanceEvent(
+                    instance_id=row.instance_id, process_id=info.process_id,
+                    version=info.version, at=now, kind=kind, task_id=task_id,
+                    bpmn_id=row.bpmn_id, name=row.name, task_type="UserTask", actor=actor,
+                    data={"user": new} if kind == "assigned" else None,
+                )
+            )  # fmt: skip
+            session.refresh(row)
+            return TaskView.of(row)
+
+    def run_due_jobs(self, now: datetime | None = None, worker: str = "worker",
+                     limit: int = 100) -> int:  # fmt: skip
+        """Fire the timers and retries that are due at `now`; return how many ran."""
+        now = now or self.clock()
+        lease = self.clock() + timedelta(minutes=5)
+        with self.transaction() as session:
+            jobs = session.execute(
+                select(Job.id, Job.instance_id, Job.task_id, Job.kind)
+                .join(Instance, Instance.id == Job.instance_id)
+                .where(
+                    Job.due_at <= now,
+                    Instance.status.not_in(("suspended", "terminated")),
+                    or_(Job.locked_until.is_(None), Job.locked_until < self.clock()),
+                )
+                .order_by(Job.due_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True, of=Job)
+            ).all()
+            if jobs:
+                session.execute(
+                    update(Job)
+                    .where(Job.id.in_([job.id for job in jobs]))
+                    .values(locked_by=worker, locked_until=lease)
+                )
+        done = 0
+        for job in jobs:
+            try:
+                self._run_step(
+                    job.instance_id,
+                    lambda step, job=job: step.fire(job.id, job.task_id, job.kind),
+                    now=now,
+                )
+                done += 1
+            except TirkeuError as error:
+                log.warning("job %s of instance %s: %s", job.id, job.instance_id, error)
+            except Exception:
+                log.exception("job %s of instance %s failed", job.id, job.instance_id)
+        return done
+
+    # Administration
+
+    def retry_incident(self, incident_id: int, actor: str) -> InstanceView:
+        """Run a failed service task again now (an administrator's retry)."""
+        incident = self._incident(incident_id)
+        return self._run_step(
+            incident.instance_id, lambda step: step.retry(incident.task_id), actor
+        )
+
+    def resolve_incident(self, incident_id: int, actor: str) -> InstanceView:
+        """Close an incident without retrying: the failed task was done by hand outside."""
+        incident = self._incident(incident_id)
+
+        return self._run_step(
+            incident.instance_id, lambda step: step.resolve_incidents(incident.task_id), actor
+        )
+
+    def suspend(self, instance_id: int, actor: str) -> InstanceView:
+        """Suspend an instance: no task, message or timer moves it until it is resumed."""
+        return self._run_step(instance_id, lambda step: step.set_status("suspended"), actor)
+
+    def resume(self, instance_id: int, actor: str) -> InstanceView:
+        """Resume a suspended instance."""
+        return self._run_step(
+            instance_id, lambda step: step.set_status(None), actor, allow_inactive=True
+        )
+
+    def terminate(self, instance_id: int, actor: str) -> InstanceView:
+        """Cancel every open task of an instance and end it."""
+        return self._run_step(instance_id, lambda step: step.terminate(), actor,
+                              allow_inactive=True)  # fmt: skip
+
+    # Reading
+
+    def _incident(self, incident_id: int) -> Incident:
+        with self.transaction() as session:
+            incident = session.get(Incident, incident_id)
+        if incident is None:
+            raise NotFound(f"no incident {incident_id}")
+        return incident
+
+    def _task_row(self, task_id: str) -> HumanTask:
+        with self.transaction() as session:
+            row = session.get(HumanTask, str(task_id))
+        if row is None:
+            raise NotFound(f"no task {task_id}")
+        return row
+
+    def task(self, task_id: str) -> TaskView:
+        """Return a user task."""
+        return TaskView.of(self._task_row(task_id))
+
+    def task_data(self, task_id: str) -> dict:
+        """Return the data a ready user task sees."""
+        row = self._task_row(task_id)
+        with self.transaction() as session:
+            step = self._new_step(session, session.get(Instance, row.instance_id), None)
+            task = step.task(task_id)
+            return json_safe(dict(task.data)) if task is not None else {}
+
+    def form_schema(self, task_id: str) -> tuple[dict | None, dict | None]:
+        """Return a user task's form schema and UI schema (None where it has none)."""
+        row = self._task_row(task_id)
+        with self.transaction() as session:
+            instance = session.get(Instance, row.instance_id)
+            deployment_id = self._version(session, instance.process_version_id).deployment_id
+        return (
+            self.form(deployment_id, row.form) if row.form else None,
+            self.form(deployment_id, row.ui_form) if row.ui_form else None,
+        )
+
+    def ready_tasks(self, instance_id: int | None = None, limit: int = 1000) -> list[TaskView]:
+        """Return open user tasks, oldest first, of one instance or of all."""
+        with self.transaction() as session:
+            query = select(HumanTask).where(HumanTask.state.in_(ACTIVE_TASK_STATES))
+            if instance_id is not None:
+                query = query.where(HumanTask.instance_id == instance_id)
+            rows = session.scalars(query.order_by(HumanTask.created_at, HumanTask.id).limit(limit))
+            return [TaskView.of(row) for row in rows]
+
+    def instance(self, instance_id: int) -> InstanceView:
+        """Return an instance with its current data, open tasks, events and incidents."""
+        with self.transaction() as session:
+            instance = session.get(Instance, instance_id)
+            if instance is None:
+                raise NotFound(f"no instance {instance_id}")
+            step = self._new_step(session, instance, None)
+            return self.view(session, instance, step.info, current_data(step.workflow), full=True)
+
+    def view(self, session: Session, instance: Instance, info: VersionInfo, data: dict,
+             full: bool = False) -> InstanceView:  # fmt: skip
+        """Build the view of an instance from its rows (events and incidents when `full`)."""
+        tasks = session.scalars(
+            select(HumanTask)
+            .where(HumanTask.instance_id == instance.id, HumanTask.state.in_(ACTIVE_TASK_STATES))
+            .order_by(HumanTask.created_at, HumanTask.id)
+        )
+        events, incidents = (), ()
+        if full:
+            events = tuple(
+                EventView.of(e)
+                for e in session.scalars(
+                    select(InstanceEvent)
+                    .where(InstanceEvent.instance_id == instance.id)
+                    .order_by(InstanceEvent.id)
+                )
+            )
+            incidents = tuple(
+                IncidentView.of(i)
+                for i in session.scalars(
+                    select(Incident).where(Incident.instance_id == instance.id).order_by(Incident.id)
+                )
+            )
+        return InstanceView(
+            id=instance.id,
+            process_id=info.process_id,
+            version=info.version,
+            status=instance.status,
+            business_key=instance.business_key,
+            data=data,
+            ready_tasks=tuple(TaskView.of(t) for t in tasks),
+            events=events,
+            incidents=incidents,
+        )
+
+    def delete_jobs(self, session: Session, instance_id: int) -> None:
+        """Remove every job and subscription of an instance that can no longer move."""
+        session.execute(delete(Job).where(Job.instance_id == instance_id))
+        session.execute(
+            delete(MessageSubscription).where(MessageSubscription.instance_id == instance_id)
+        )
+
+
+def task_uuid(task_id: str) -> UUID | None:
+    """Return the UUID of a task id, or None for text that is not one."""
+    try:
+        return UUID(str(task_id))
+    except ValueError:
+        return None

@@ -1,0 +1,96 @@
+"""Workflow state as one compact JSON document, with the spec kept out of it.
+
+The spec of a process version is stored once (and cached in memory); an instance's document
+holds only its task tree and data. One serializer per thread: a shared one corrupts output
+under concurrency.
+"""
+
+import json
+import threading
+from datetime import date
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.workflow import VERSION, BpmnWorkflowSerializer
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+
+SERIALIZER_VERSION = VERSION
+
+
+class _SpecFreeWorkflowConverter(BpmnWorkflowConverter):
+    """Leave the specs out of the document; restore them from objects handed in."""
+
+    def to_dict(self, workflow):
+        dct = super().to_dict(workflow)
+        del dct["spec"], dct["subprocess_specs"]
+        return dct
+
+    def from_dict(self, dct):
+        spec, subprocess_specs = dct.pop("spec"), dct.pop("subprocess_specs")
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+class _DateEncoder(json.JSONEncoder):
+    """Scripts may leave dates in task data; they are kept as ISO strings."""
+
+    def default(self, o):
+        if isinstance(o, date):
+            return o.isoformat()
+        return super().default(o)
+
+
+class StateSerializer:
+    """Convert workflows to and from their state document, and specs to and from JSON."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def _get(self) -> tuple[BpmnWorkflowSerializer, BpmnWorkflowSerializer]:
+        if not hasattr(self._local, "pair"):
+            full = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+            config = dict(SPIFF_CONFIG)
+            config[BpmnWorkflow] = _SpecFreeWorkflowConverter
+            registry = BpmnWorkflowSerializer.configure(config)
+            lean = BpmnWorkflowSerializer(registry, json_encoder_cls=_DateEncoder)
+            self._local.pair = (full, lean)
+        return self._local.pair
+
+    def dump_specs(self, spec, subprocess_specs: dict) -> str:
+        """Return the JSON of a process spec and the specs it calls."""
+        full, _ = self._get()
+        return json.dumps(
+            {
+                "spec": full.to_dict(spec),
+                "subprocess_specs": {k: full.to_dict(v) for k, v in subprocess_specs.items()},
+            }
+        )
+
+    def load_specs(self, text: str):
+        """Return `(spec, subprocess_specs)` from their JSON."""
+        full, _ = self._get()
+        dct = json.loads(text)
+        subprocess_specs = {k: full.from_dict(v) for k, v in dct["subprocess_specs"].items()}
+        return full.from_dict(dct["spec"]), subprocess_specs
+
+    def dump(self, workflow: BpmnWorkflow) -> str:
+        """Return the state document of a workflow, without its spec."""
+        _, lean = self._get()
+        return lean.serialize_json(workflow)
+
+    def load(self, text: str, spec, subprocess_specs: dict, script_engine) -> BpmnWorkflow:
+        """Restore a workflow from its state document and the cached spec objects."""
+        _, lean = self._get()
+        dct = json.loads(text)
+        lean.migrate(dct)
+        dct["spec"], dct["subprocess_specs"] = spec, subprocess_specs
+        workflow = lean.from_dict(dct)
+        # A deserialized workflow gets a fresh, unrestricted engine: always attach ours.
+        workflow.script_engine = script_engine
+        return workflow

@@ -1,0 +1,301 @@
+"""Bundles of BPMN, DMN and form files: parse, validate everything that could fail at run time.
+
+`parse_bundle` is the one validation shared by `tirkeu validate`, deployment and the editor:
+XML safety, the BPMN and DMN schemas, SpiffWorkflow's own checks, every script and expression
+against the restrictions, DMN unary tests, timer expressions, service operators and their
+parameters, and user task forms.
+"""
+
+import hashlib
+import inspect
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePath
+
+from jinja2 import TemplateSyntaxError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
+
+from . import decisions
+from .errors import InvalidDiagram, Problem
+from .forms import schema_problems
+from .scripting import ScriptEnvironment, check_source
+from .xmlsafe import UnsafeXml, parse_xml
+
+SUFFIXES = {".bpmn", ".dmn", ".json"}
+MAX_FILES = 200
+MAX_JSON_BYTES = 256 * 1024
+TEMPLATES = ImmutableSandboxedEnvironment()
+
+
+@dataclass(frozen=True)
+class ParsedProcess:
+    """One executable process of a bundle, with the specs of what it calls."""
+
+    process_id: str
+    name: str | None
+    bpmn_file: str
+    spec: object
+    subprocess_specs: dict
+    message_starts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Bundle:
+    files: dict[str, bytes]
+    content_hash: str
+    processes: dict[str, ParsedProcess] = field(default_factory=dict)
+
+
+def content_hash(files: Mapping[str, bytes]) -> str:
+    """Return the hash that identifies a bundle's content, whatever the order of its files."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    return digest.hexdigest()
+
+
+class _Checker:
+    """Collects problems, locating elements by id in the parsed XML."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.lines: dict[str, tuple[str, int]] = {}
+
+    def index(self, name: str, tree) -> None:
+        for element in tree.iter():
+            element_id = element.get("id") if isinstance(element.tag, str) else None
+            if element_id:
+                self.lines.setdefault(element_id, (name, element.sourceline))
+
+    def add(self, message: str, element: str | None = None, file: str | None = None,
+            line: int | None = None) -> None:  # fmt: skip
+        where_file, where_line = self.lines.get(element or "", (file or "?", line))
+        self.problems.append(Problem(file or where_file, line or where_line, element, message))
+
+    def expression(self, source: object, element: str, what: str, mode: str = "eval") -> None:
+        if not isinstance(source, str) or not source.strip():
+            return
+        for reason in check_source(source.strip() if mode == "eval" else source, mode):
+            self.add(f"{what}: {reason}", element)
+
+
+def _timer_problem(definition: TimerEventDefinition) -> str | None:
+    """Evaluate a literal timer expression now, as the engine would when the timer starts."""
+    try:
+        value = ScriptEnvironment({}).evaluate(definition.expression, {})
+    except Exception:  # noqa: BLE001  (depends on data: checked when it runs)
+        return None
+    try:
+        if isinstance(definition, CycleTimerEventDefinition):
+            TimerEventDefinition.parse_iso_recurring_interval(value)
+        elif type(definition).__name__ == "DurationTimerEventDefinition":
+            TimerEventDefinition.parse_iso_duration(value)
+        else:
+            TimerEventDefinition.parse_time_or_duration(value)
+    except Exception:  # noqa: BLE001  (SpiffWorkflow raises bare exceptions here)
+        return f"timer expression gives {value!r}, not a valid ISO 8601 duration, date or cycle"
+    return None
+
+
+def _check_task_spec(check: _Checker, spec, files: Mapping[str, bytes], operators) -> None:
+    element = getattr(spec, "bpmn_id", None) or spec.name
+    for attribute in ("script", "prescript", "postscript"):
+        check.expression(getattr(spec, attribute, None), element, attribute, "exec")
+    for condition, _target in getattr(spec, "cond_task_specs", []):
+        check.expression(condition, element, "condition")
+    for attribute in ("cardinality", "condition"):
+        check.expression(getattr(spec, attribute, None), element, attribute)
+    definition = getattr(spec, "event_definition", None)
+    if definition is not None:
+        _check_event(check, definition, element)
+    if isinstance(spec, ServiceTask):
+        _check_service(check, spec, element, operators)
+    if isinstance(spec, UserTask):
+        _check_user_task(check, spec, element, files)
+    if isinstance(spec, BusinessRuleTaskMixin):
+        _check_decision(check, spec.dmnEngine.decision_table)
+
+
+def _check_event(check: _Checker, definition, element: str) -> None:
+    for attribute in ("expression",):
+        check.expression(getattr(definition, attribute, None), element, "event expression")
+    if isinstance(definition, TimerEventDefinition):
+        if not check_source(definition.expression.strip(), "eval"):
+            problem = _timer_problem(definition)
+            if problem:
+                check.add(problem, element)
+    if isinstance(definition, MessageEventDefinition):
+        props = definition.correlation_properties + getattr(definition, "process_correlations", [])
+        for prop in props:
+            check.expression(prop.retrieval_expression, element, f"correlation '{prop.name}'")
+    for sub in getattr(definition, "event_definitions", []):
+        _check_event(check, sub, element)
+
+
+def _check_service(check: _Checker, spec, element: str, operators: Mapping[str, Callable]):
+    for name, param in spec.operation_params.items():
+        check.expression(param.get("value"), element, f"parameter '{name}'")
+    operator = operators.get(spec.operation_name)
+    if operator is None:
+        known = ", ".join(sorted(operators)) or "none"
+        check.add(f"service operator '{spec.operation_name}' does not exist (known: {known})",
+                  element)  # fmt: skip
+        return
+    try:
+        inspect.signature(operator).bind(**dict.fromkeys(spec.operation_params))
+    except TypeError as error:
+        check.add(f"service operator '{spec.operation_name}': {error}", element)
+
+
+def _check_user_task(check: _Checker, spec, element: str, files: Mapping[str, bytes]) -> None:
+    properties = spec.extensions.get("properties", {})
+    for key in ("assignee", "dueIn"):
+        check.expression(properties.get(key), element, f"property '{key}'")
+    instructions = spec.extensions.get("instructionsForEndUser")
+    if instructions:
+        try:
+            TEMPLATES.parse(instructions)
+        except TemplateSyntaxError as error:
+            check.add(f"instructions: template error on line {error.lineno}: {error.message}",
+                      element)  # fmt: skip
+    for key in ("formJsonSchemaFilename", "formUiSchemaFilename"):
+        name = properties.get(key)
+        if not name:
+            continue
+        if name not in files:
+            check.add(f"form file '{name}' is not in the bundle; add it beside the diagram",
+                      element)  # fmt: skip
+            continue
+        try:
+            schema = json.loads(files[name])
+        except ValueError:
+            continue  # reported once for the file itself
+        if key == "formJsonSchemaFilename":
+            for reason in schema_problems(schema):
+                check.add(f"form '{name}': {reason}", element)
+
+
+def _check_decision(check: _Checker, table) -> None:
+    """Translate every input entry to Python and check inputs, entries and outputs."""
+    for table_input in table.inputs:
+        check.expression(table_input.expression, table.id, f"input '{table_input.label}'")
+    for rule in table.rules:
+        for entry in rule.inputEntries:
+            translated = []
+            for text in entry.lhs:
+                try:
+                    python = decisions.to_python(text)
+                except decisions.NotAUnaryTest as error:
+                    check.add(f"rule {rule.row_number}: {error}", entry.id or table.id)
+                    continue
+                if python is not None:
+                    check.expression(python.replace("?", "dmninputexpr"), entry.id or table.id,
+                                     f"rule {rule.row_number} input entry")  # fmt: skip
+                translated.append(python)
+            entry.lhs = translated
+        for output in rule.outputEntries:
+            text = (output.text or "").strip()
+            if text in ("true", "false", "null"):
+                check.add(f"rule {rule.row_number}: output '{text}' is FEEL; write "
+                          f"{decisions.FEEL_WORDS[text]}", output.id or table.id)  # fmt: skip
+            else:
+                check.expression(text, output.id or table.id, f"rule {rule.row_number} output")
+
+
+def _message_starts(spec) -> tuple[str, ...]:
+    return tuple(
+        task_spec.event_definition.name
+        for task_spec in spec.task_specs.values()
+        if isinstance(task_spec, StartEvent)
+        and isinstance(task_spec.event_definition, MessageEventDefinition)
+    )
+
+
+def parse_bundle(files: Mapping[str, bytes], operators: Mapping[str, Callable]) -> Bundle:
+    """Parse and check a bundle; raise InvalidDiagram listing every problem found."""
+    check = _Checker()
+    files = dict(files)
+    if len(files) > MAX_FILES:
+        raise InvalidDiagram([Problem("bundle", None, None, f"more than {MAX_FILES} files")])
+    trees = {}
+    for name, content in sorted(files.items()):
+        suffix = PurePath(name).suffix.lower()
+        if PurePath(name).name != name or suffix not in SUFFIXES:
+            check.add("only .bpmn, .dmn and .json files, named without folders", file=name)
+        elif suffix == ".json":
+            try:
+                if len(content) > MAX_JSON_BYTES:
+                    raise ValueError(f"larger than {MAX_JSON_BYTES} bytes")
+                json.loads(content)
+            except ValueError as error:
+                check.add(f"not valid JSON: {error}", file=name)
+        else:
+            try:
+                trees[name] = parse_xml(content)
+                check.index(name, trees[name])
+            except UnsafeXml as error:
+                check.add(str(error), file=name, line=error.line)
+    if check.problems:
+        raise InvalidDiagram(check.problems)
+
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    for name, tree in sorted(trees.items(), key=lambda item: not item[0].endswith(".dmn")):
+        try:
+            if name.endswith(".dmn"):
+                parser.add_dmn_xml(tree.getroot(), filename=name)
+            else:
+                parser.add_bpmn_xml(tree, filename=name)
+        except (ValidationException, SpiffWorkflowException) as error:
+            _add_spiff_problem(check, error, name)
+    if not parser.get_process_ids() and not check.problems:
+        check.add("the bundle has no BPMN process", file="bundle")
+    if check.problems:
+        raise InvalidDiagram(check.problems)
+
+    processes = {}
+    for process_id in parser.get_process_ids():
+        try:
+            spec = parser.get_spec(process_id)
+            subprocess_specs = parser.get_subprocess_specs(process_id)
+        except (ValidationException, SpiffWorkflowException) as error:
+            _add_spiff_problem(check, error, parser.get_process_parser(process_id).filename)
+            continue
+        for process_spec in (spec, *subprocess_specs.values()):
+            for task_spec in process_spec.task_specs.values():
+                _check_task_spec(check, task_spec, files, operators)
+        parser_of = parser.get_process_parser(process_id)
+        processes[process_id] = ParsedProcess(
+            process_id=process_id,
+            name=parser_of.get_name(),
+            bpmn_file=parser_of.filename,
+            spec=spec,
+            subprocess_specs=subprocess_specs,
+            message_starts=_message_starts(spec),
+        )
+    if check.problems:
+        raise InvalidDiagram(_unique(check.problems))
+    return Bundle(files=files, content_hash=content_hash(files), processes=processes)
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))
+
+
+def _add_spiff_problem(check: _Checker, error: Exception, name: str) -> None:
+    element = getattr(error, "id", None) or None
+    line = getattr(error, "line_number", None) or None
+    message = str(error).split("\n")[0]
+    check.add(message, element, file=getattr(error, "file_name", None) or name,
+              line=int(line) if str(line or "").isdigit() else None)  # fmt: skip

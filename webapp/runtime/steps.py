@@ -1,0 +1,525 @@
+"""One step of one instance: apply an input, run the engine, save state and read models.
+
+This is the only module that touches `BpmnWorkflow` objects; the rest of the product gets
+plain views.
+"""
+
+import json
+import logging
+import traceback
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from sqlalchemy import delete, select
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.spiff.specs.defaults import ServiceTask
+from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition
+from SpiffWorkflow.util.task import TaskState
+
+from webapp.db.models import HumanTask, Incident, InstanceEvent, Job, MessageSubscription
+
+from .errors import Conflict, InvalidData, NotFound
+from .serializer import SERIALIZER_VERSION
+
+if TYPE_CHECKING:
+    from .engine import Runtime
+
+log = logging.getLogger(__name__)
+
+MAX_ROUNDS = 100
+TEMPLATES = ImmutableSandboxedEnvironment(autoescape=False)
+EVENT_KINDS = {
+    TaskState.WAITING: "task_waiting",
+    TaskState.COMPLETED: "task_completed",
+    TaskState.CANCELLED: "task_cancelled",
+    TaskState.ERROR: "task_error",
+}
+LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+
+
+def json_safe(value):
+    """Return data as plain JSON types (dates become ISO strings)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def correlation_key(correlation: dict) -> str:
+    """Return the canonical text a subscription's correlation is indexed by."""
+    return json.dumps(json_safe(correlation), sort_keys=True, separators=(",", ":"))
+
+
+def current_data(workflow) -> dict:
+    """Return an instance's data: what its open tasks see, or its final data once completed."""
+    if workflow.completed:
+        done = workflow.get_tasks(state=TaskState.COMPLETED, skip_subprocesses=True)
+        last = max(done, key=lambda t: t.last_state_change, default=None)
+        return json_safe(last.data) if last else {}
+    merged: dict = {}
+    for task in sorted(workflow.get_tasks(state=LIVE), key=lambda t: t.last_state_change):
+        merged.update(task.data)
+    return json_safe(merged)
+
+
+@lru_cache(maxsize=512)
+def _template(text: str):
+    return TEMPLATES.from_string(text)
+
+
+def _due(event_value, definition) -> datetime | None:
+    """Return when a waiting timer is due, from the value SpiffWorkflow keeps on its task."""
+    if event_value is None:
+        return None
+    if isinstance(definition, CycleTimerEventDefinition):
+        due = datetime.fromisoformat(event_value["next"])
+    else:
+        due = TimerEventDefinition.parse_time_or_duration(event_value)
+    return due if isinstance(due, datetime) else None
+
+
+class Step:
+    """The in-memory side of one transaction on one instance."""
+
+    def __init__(self, runtime: "Runtime", session, instance, info, workflow, actor, now):
+        self.runtime = runtime
+        self.session = session
+        self.instance = instance
+        self.info = info
+        self.workflow = workflow
+        self.actor = actor
+        self.now = now
+        self.new = not instance.state
+        self.before = {} if self.new else {t.id: t.state for t in workflow.get_tasks()}
+        self.failures: list[tuple] = []
+        self.status: str | None = instance.status if instance.status in (
+            "suspended", "terminated") else None  # fmt: skip
+        self.outbox: list[tuple[str, dict, dict]] = []
+
+    # Inputs
+
+    def task(self, task_id: str):
+        """Return the workflow task with this id, or None."""
+        try:
+            return self.workflow.get_task_from_id(UUID(str(task_id)))
+        except Exception:  # noqa: BLE001  (SpiffWorkflow raises its own not-found types)
+            return None
+
+    def record(self, kind: str, task=None, data: dict | None = None, actor: str | None = None):
+        """Append an audit event to this step."""
+        spec = task.task_spec if task is not None else None
+        self.session.add(
+            InstanceEvent(
+                instance_id=self.instance.id,
+                process_id=self.info.process_id,
+                version=self.info.version,
+                at=self.now,
+                kind=kind,
+                task_id=str(task.id) if task is not None else None,
+                bpmn_id=getattr(spec, "bpmn_id", None),
+                name=getattr(spec, "bpmn_name", None) or getattr(spec, "bpmn_id", None),
+                task_type=type(spec).__name__ if spec is not None else None,
+                actor=actor if actor is not None else self.actor,
+                data=data,
+            )
+        )
+
+    def deliver(self, task_id: str, name: str, payload: dict, correlation: dict) -> None:
+        """Hand a message to the catching event that subscribed to it."""
+        task = self.task(task_id)
+        if task is None or task.state != TaskState.WAITING:
+            raise Conflict(f"the instance no longer waits for message {name!r}")
+        definition = task.task_spec.event_definition
+        correlations: dict = {}
+        for prop in definition.correlation_properties:
+            if prop.name in correlation:
+                for key in prop.correlation_keys:
+                    correlations.setdefault(key, {})[prop.name] = correlation[prop.name]
+        event = BpmnEvent(definition, {**correlation, **payload}, correlations)
+        try:
+            task.task_spec.catch(task, event)
+        except Exception as error:  # noqa: BLE001  (a correlation expression over the payload)
+            raise InvalidData(
+                f"message {name!r} could not be matched: {error}", {"payload": str(error)}
+            ) from error
+        task.task_spec._update(task)
+        self.record("message_received", task, {"message": name, "correlation": correlation})
+
+    def deliver_to_start(self, name: str, payload: dict, correlation: dict) -> None:
+        """Run a new instance to its message start event and hand it the message."""
+        self.advance()
+        for task in self.workflow.event_manager.tasks.values():
+            definition = task.task_spec.event_definition
+            if isinstance(definition, MessageEventDefinition) and definition.name == name:
+                self.deliver(str(task.id), name, payload, correlation)
+                return
+        raise NotFound(f"the process started for message {name!r} does not wait for it")
+
+    def fire(self, job_id: int, task_id: str, kind: str) -> None:
+        """Fire a due timer, or retry a failed service task."""
+        self.session.execute(delete(Job).where(Job.id == job_id))
+        if kind == "retry":
+            self.retry(task_id)
+            return
+        task = self.task(task_id)
+        if task is None or task.state != TaskState.WAITING:
+            return
+        definition = task.task_spec.event_definition
+        # The job is due by our clock (or the worker's --now): make SpiffWorkflow's own
+        # check, which reads the wall clock, see the timer as expired.
+        past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+        if isinstance(definition, CycleTimerEventDefinition):
+            task.internal_data["event_value"]["next"] = past
+        else:
+            task.internal_data["event_value"] = past
+        self.workflow.refresh_timers()
+        self.record("timer_fired", task)
+
+    def retry(self, task_id: str) -> None:
+        """Make a failed task ready again; the engine runs it in this step."""
+        task = self.task(task_id)
+        if task is None or task.state != TaskState.ERROR:
+            raise Conflict(f"task {task_id} has not failed")
+        task._set_state(TaskState.READY)
+        self.record("retry", task)
+
+    def set_status(self, status: str | None) -> None:
+        """Suspend (a status) or resume (None) the instance."""
+        if status == self.instance.status:
+            raise Conflict(f"instance {self.instance.id} is already {status}")
+        self.status = status
+        self.record("instance_suspended" if status else "instance_resumed")
+
+    def terminate(self) -> None:
+        """Cancel the workflow and every open task."""
+        if self.instance.status in ("completed", "terminated"):
+            raise Conflict(f"instance {self.instance.id} is already {self.instance.status}")
+        self.workflow.cancel()
+        self.status = "terminated"
+        self.record("instance_terminated")
+
+    # Running
+
+    def advance(self) -> None:
+        """Run the engine until only user tasks and waiting events are left, or a task fails."""
+        for _ in range(MAX_ROUNDS):
+            try:
+                self.workflow.do_engine_steps()
+            except Exception as error:  # noqa: BLE001  (diagram code fails in many ways)
+                if self._handle_failure(error):
+                    continue
+                return
+            if not self.workflow.get_tasks(state=TaskState.READY, manual=False):
+                return
+
+    def _handle_failure(self, error: Exception) -> bool:
+        """Throw a business error as a BPMN error event; keep anything else as an incident."""
+        failed = [t for t in self.workflow.get_tasks(state=TaskState.ERROR)]
+        task = failed[-1] if failed else getattr(error, "task", None)
+        cause = getattr(error, "exception", None) or error
+        code = getattr(cause, "error_code", None)
+        if code and task is not None and self._throw_error(task, code, str(cause)):
+            return True
+        trace = "".join(traceback.format_exception(cause))
+        self.failures.append((task, str(cause) or type(cause).__name__, trace))
+        return False
+
+    def _throw_error(self, task, code: str, message: str) -> bool:
+        payload = {"error_code": code, "error_message": message}
+        event = BpmnEvent(ErrorEventDefinition(code, code=code), payload, target=task.workflow)
+        catchers = []
+        if isinstance(task.parent.task_spec, BoundaryEventSplit):
+            catchers = [
+                t
+                for t in task.parent.children
+                if t is not task
+                and t.state == TaskState.WAITING
+                and t.task_spec.catches(t, event)
+            ]
+        for catcher in catchers:
+            catcher.set_data(**payload)
+            catcher.task_spec.catch(catcher, event)
+            catcher.task_spec._update(catcher)
+        if not catchers:
+            uncaught = len(self.workflow.bpmn_events)
+            self.workflow.catch(event)
+            if len(self.workflow.bpmn_events) > uncaught:
+                self.workflow.bpmn_events.pop()
+                return False
+        self.record("error_thrown", task, payload)
+        return True
+
+    # Saving
+
+    def finish(self):
+        """Run, save the state, sync the read models and events; return the instance view."""
+        if self.status is None:
+            self.advance()
+        self._record_task_changes()
+        self._sync_human_tasks()
+        self._sync_waits()
+        self._sync_incidents()
+        self._route_thrown_events()
+        instance, workflow = self.instance, self.workflow
+        status = self.status
+        if status is None:
+            status = "error" if self._open_incidents else (
+                "completed" if workflow.completed else "waiting")  # fmt: skip
+        if status == "completed" and instance.status != "completed":
+            instance.completed_at = self.now
+            self.record("instance_completed")
+        if status in ("terminated", "completed"):
+            self.runtime.delete_jobs(self.session, instance.id)
+        data = current_data(workflow)
+        instance.status = status
+        instance.state = self.runtime.serializer.dump(workflow)
+        instance.serializer_version = SERIALIZER_VERSION
+        instance.updated_at = self.now
+        instance.summary = {k: data[k] for k in self.runtime.summary_fields if k in data}
+        self.session.flush()
+        return self.runtime.view(self.session, instance, self.info, data)
+
+    def after_commit(self) -> None:
+        """Deliver the messages this step threw to other instances."""
+        for name, payload, correlation in self.outbox:
+            try:
+                self.runtime.message(name, payload, correlation)
+            except NotFound as error:
+                log.warning("message %s from instance %s: %s", name, self.instance.id, error)
+
+    def _record_task_changes(self) -> None:
+        for task in self.workflow.get_tasks():
+            state = task.state
+            if self.before.get(task.id) == state:
+                continue
+            spec = task.task_spec
+            if getattr(spec, "bpmn_id", None) is None:
+                continue
+            if state == TaskState.READY and spec.manual:
+                self.record("task_ready", task, actor=None)
+            elif state in EVENT_KINDS:
+                data = None
+                if state == TaskState.COMPLETED:
+                    parent = task.parent.data if task.parent is not None else {}
+                    data = {k: v for k, v in task.data.items() if parent.get(k, ...) != v}
+                    data = json_safe(data) if data else None
+                actor = self.actor if spec.manual and state == TaskState.COMPLETED else None
+                self.record(EVENT_KINDS[state], task, data, actor=actor)
+
+    def _sync_human_tasks(self) -> None:
+        ready = {str(t.id): t for t in self.workflow.get_tasks(state=TaskState.READY, manual=True)}
+        if not self.new:
+            rows = self.session.scalars(
+                select(HumanTask).where(
+                    HumanTask.instance_id == self.instance.id,
+                    HumanTask.state.in_(("ready", "claimed")),
+                )
+            )
+            for row in rows:
+                if ready.pop(row.id, None) is not None:
+                    continue
+                task = self.task(row.id)
+                done = task is not None and task.state == TaskState.COMPLETED
+                row.state = "completed" if done else "cancelled"
+                row.completed_at = self.now
+                row.completed_by = self.actor if done else None
+        for task_id, task in ready.items():
+            self.session.add(self._human_task(task_id, task))
+
+    def _human_task(self, task_id: str, task) -> HumanTask:
+        spec = task.task_spec
+        extensions = getattr(spec, "extensions", {}) or {}
+        properties = extensions.get("properties", {})
+        due_in = self._property(task, properties.get("dueIn"))
+        due_at = None
+        if due_in:
+            parsed = TimerEventDefinition.parse_iso_duration(str(due_in))
+            due_at = self.now + TimerEventDefinition.get_timedelta_from_start(parsed, self.now)
+        assignee = self._property(task, properties.get("assignee"))
+        return HumanTask(
+            id=task_id,
+            instance_id=self.instance.id,
+            process_id=self.info.process_id,
+            business_key=self.instance.business_key,
+            bpmn_id=spec.bpmn_id,
+            name=getattr(spec, "bpmn_name", None) or spec.bpmn_id,
+            lane=spec.lane,
+            role=spec.lane.lower() if spec.lane else None,
+            assignee=str(assignee) if assignee is not None else None,
+            form=properties.get("formJsonSchemaFilename"),
+            ui_form=properties.get("formUiSchemaFilename"),
+            instructions=self._instructions(task, extensions.get("instructionsForEndUser")),
+            state="ready",
+            due_at=due_at,
+            created_at=self.now,
+        )
+
+    def _property(self, task, expression: str | None):
+        if not expression:
+            return None
+        try:
+            return self.workflow.script_engine.evaluate(task, expression)
+        except Exception as error:  # noqa: BLE001  (a diagram's expression over its data)
+            log.warning("property %r of %s: %s", expression, task.task_spec.bpmn_id, error)
+            return None
+
+    @staticmethod
+    def _instructions(task, text: str | None) -> str | None:
+        if not text:
+            return None
+        try:
+            return _template(text).render(**task.data)
+        except Exception as error:  # noqa: BLE001  (an instructions template over task data)
+            return f"{text}\n\n(instructions could not be rendered: {error})"
+
+    def _sync_waits(self) -> None:
+        """Keep one subscription per waiting message event and one job per waiting timer."""
+        messages, timers = {}, {}
+        for task in self.workflow.event_manager.tasks.values():
+            if task.state != TaskState.WAITING:
+                continue
+            definition = task.task_spec.event_definition
+            if isinstance(definition, MessageEventDefinition):
+                messages[str(task.id)] = (definition.name, self._correlation(task, definition))
+            elif isinstance(definition, TimerEventDefinition):
+                due = _due(task.internal_data.get("event_value"), definition)
+                if due is not None:
+                    timers[str(task.id)] = due
+        if self.new and not messages and not timers:
+            return
+        instance_id = self.instance.id
+        for row in self.session.scalars(
+            select(MessageSubscription).where(MessageSubscription.instance_id == instance_id)
+        ):
+            wanted = messages.pop(row.task_id, None)
+            if wanted is None:
+                self.session.delete(row)
+            else:
+                row.message_name, row.correlation = wanted
+                row.correlation_key = correlation_key(wanted[1])
+        for task_id, (name, correlation) in messages.items():
+            self.session.add(
+                MessageSubscription(
+                    instance_id=instance_id, task_id=task_id, message_name=name,
+                    correlation=correlation, correlation_key=correlation_key(correlation),
+                )
+            )  # fmt: skip
+        for row in self.session.scalars(
+            select(Job).where(Job.instance_id == instance_id, Job.kind == "timer")
+        ):
+            due = timers.pop(row.task_id, None)
+            if due is None:
+                self.session.delete(row)
+            else:
+                row.due_at = due
+        for task_id, due in timers.items():
+            self.session.add(Job(instance_id=instance_id, task_id=task_id, kind="timer", due_at=due))
+
+    @staticmethod
+    def _correlation(task, definition) -> dict:
+        known = {}
+        for workflow in {task.workflow, task.workflow.top_workflow}:
+            for values in workflow.correlations.values():
+                known.update(values)
+        correlation = {}
+        for prop in definition.correlation_properties:
+            if prop.name in known:
+                correlation[prop.name] = known[prop.name]
+            elif prop.name in task.data:
+                correlation[prop.name] = task.data[prop.name]
+        return json_safe(correlation)
+
+    @property
+    def _open_incidents(self) -> bool:
+        return bool(self._incident_rows)
+
+    def _sync_incidents(self) -> None:
+        self._incident_rows = []
+        if not self.failures and self.instance.status != "error":
+            return
+        rows = {
+            row.task_id: row
+            for row in self.session.scalars(
+                select(Incident).where(
+                    Incident.instance_id == self.instance.id, Incident.status == "open"
+                )
+            )
+        }
+        failed_ids = set()
+        for task, message, trace in self.failures:
+            task_id = str(task.id) if task is not None else ""
+            failed_ids.add(task_id)
+            row = rows.get(task_id)
+            if row is None:
+                row = Incident(
+                    instance_id=self.instance.id, task_id=task_id,
+                    bpmn_id=getattr(task.task_spec, "bpmn_id", "") if task else "",
+                    message=message, trace=trace, attempts=1, created_at=self.now,
+                )  # fmt: skip
+                self.session.add(row)
+                rows[task_id] = row
+            else:
+                row.attempts += 1
+                row.message, row.trace = message, trace
+            self.record("incident_opened", task, {"message": message, "attempts": row.attempts})
+            retry = self.runtime.retry
+            if task is not None and isinstance(task.task_spec, ServiceTask) and (
+                row.attempts < retry.max_attempts
+            ):
+                self._schedule_retry(task_id, self.now + retry.delay(row.attempts))
+        for task_id, row in rows.items():
+            task = self.task(task_id) if task_id else None
+            if task_id not in failed_ids and (task is None or task.state != TaskState.ERROR):
+                self._close_incident(row, "resolved")
+        self._incident_rows = [row for row in rows.values() if row.status == "open"]
+
+    def resolve_incidents(self, task_id: str) -> None:
+        """Close a task's incidents by hand: the failed task counts as done, the instance goes on."""
+        task = self.task(task_id)
+        if task is not None and task.state == TaskState.ERROR:
+            task.complete()
+        for row in self.session.scalars(
+            select(Incident).where(
+                Incident.instance_id == self.instance.id,
+                Incident.task_id == task_id,
+                Incident.status == "open",
+            )
+        ):
+            self._close_incident(row, "resolved")
+        self.session.execute(
+            delete(Job).where(
+                Job.instance_id == self.instance.id, Job.task_id == task_id, Job.kind == "retry"
+            )
+        )
+
+    def _close_incident(self, row: Incident, status: str) -> None:
+        row.status, row.resolved_at = status, self.now
+        self.record(f"incident_{status}", self.task(row.task_id), {"incident": row.id})
+
+    def _schedule_retry(self, task_id: str, due: datetime) -> None:
+        job = self.session.scalar(
+            select(Job).where(
+                Job.instance_id == self.instance.id, Job.task_id == task_id, Job.kind == "retry"
+            )
+        )
+        if job is None:
+            self.session.add(
+                Job(instance_id=self.instance.id, task_id=task_id, kind="retry", due_at=due)
+            )
+        else:
+            job.due_at, job.locked_by, job.locked_until = due, None, None
+
+    def _route_thrown_events(self) -> None:
+        for event in self.workflow.get_events():
+            definition = event.event_definition
+            if isinstance(definition, MessageEventDefinition):
+                correlation = {}
+                for values in event.correlations.values():
+                    correlation.update(values)
+                self.outbox.append((definition.name, json_safe(event.payload or {}), correlation))
