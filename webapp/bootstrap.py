@@ -1,0 +1,65 @@
+"""Build the product's parts from settings: shared by the two composition roots (CLI and web)."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from service_tasks.operators import build_operators
+
+from .db.session import make_engine, make_session_factory, upgrade
+from .runtime.engine import Runtime
+from .settings import SUMMARY_FIELDS, Settings
+
+BUNDLE_SUFFIXES = (".bpmn", ".dmn", ".json")
+
+
+@dataclass(frozen=True)
+class Product:
+    """The built product: settings, database and runtime."""
+
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    runtime: Runtime
+
+
+def build(settings: Settings | None = None) -> Product:
+    """Build the runtime on the configured database with the registry operators."""
+    settings = settings or Settings.from_env()
+    engine = make_engine(settings.database_url)
+    session_factory = make_session_factory(engine)
+    runtime = Runtime(
+        session_factory,
+        build_operators(settings.registry),
+        config=settings.process_settings,
+        summary_fields=SUMMARY_FIELDS,
+    )
+    return Product(settings, engine, session_factory, runtime)
+
+
+def initialise(product: Product) -> None:
+    """Create or upgrade the schema."""
+    upgrade(product.engine)
+
+
+def bundles(paths: list[Path]) -> list[dict[str, Path]]:
+    """Group paths into bundles: each folder holding diagrams is one; loose files are one."""
+    loose: dict[str, Path] = {}
+    found: list[dict[str, Path]] = []
+    for path in paths:
+        if path.is_dir():
+            folders = sorted({p.parent for p in path.rglob("*.bpmn")})
+            for folder in folders:
+                found.append(
+                    {p.name: p for p in sorted(folder.iterdir()) if p.suffix in BUNDLE_SUFFIXES}
+                )
+        else:
+            loose[path.name] = path
+    return ([loose] if loose else []) + found
+
+
+def read_bundle(bundle: dict[str, Path]) -> dict[str, bytes]:
+    """Read the files of a bundle."""
+    return {name: path.read_bytes() for name, path in bundle.items()}

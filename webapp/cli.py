@@ -1,0 +1,234 @@
+"""The `tirkeu` command: the product's contract for scripts and tests (see the README)."""
+
+import json
+import sys
+import time
+from datetime import datetime
+from functools import update_wrapper
+from pathlib import Path
+
+import click
+
+from .bootstrap import Product, build, bundles, initialise, read_bundle
+from .runtime.errors import InvalidData, InvalidDiagram, TirkeuError
+
+
+class CommandError(click.ClickException):
+    """A refused command: its message on standard error (or JSON with --json), exit 1."""
+
+    def __init__(self, error: TirkeuError, as_json: bool):
+        super().__init__(error.message)
+        self.error = error
+        self.as_json = as_json
+
+    def show(self, file=None) -> None:
+        error = self.error
+        if self.as_json:
+            document = {"error": error.code, "message": error.message}
+            if isinstance(error, InvalidData):
+                document["errors"] = error.errors
+            if isinstance(error, InvalidDiagram):
+                document["problems"] = [str(p) for p in error.problems]
+            click.echo(json.dumps(document, ensure_ascii=False), err=True)
+            return
+        if isinstance(error, InvalidDiagram):
+            for problem in error.problems:
+                click.echo(str(problem), err=True)
+            return
+        click.echo(f"Error: {error.message}", err=True)
+        for field, reason in getattr(error, "errors", {}).items():
+            click.echo(f"  {field}: {reason}", err=True)
+
+
+def emit(document, as_json: bool, text: str | None = None) -> None:
+    """Print one JSON document with --json, or readable text without it."""
+    if as_json or text is None:
+        click.echo(json.dumps(document, ensure_ascii=False, indent=None if as_json else 2))
+    else:
+        click.echo(text)
+
+
+def json_option(name: str, help_text: str):
+    """A JSON object option, refused with the option's name when it is not one."""
+
+    def parse(_ctx, param, value):
+        if value is None:
+            return {}
+        try:
+            document = json.loads(value)
+        except ValueError as error:
+            raise click.BadParameter(f"not valid JSON: {error}", param=param) from error
+        if not isinstance(document, dict):
+            raise click.BadParameter("must be a JSON object", param=param)
+        return document
+
+    return click.option(name, callback=parse, help=help_text)
+
+
+def with_product(command):
+    """Build the product for a command and turn the runtime's errors into clean exits."""
+
+    @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+    @click.pass_context
+    def wrapper(ctx, *args, as_json: bool, **kwargs):
+        product = ctx.obj if isinstance(ctx.obj, Product) else build()
+        ctx.obj = product
+        try:
+            return command(product, *args, as_json=as_json, **kwargs)
+        except TirkeuError as error:
+            raise CommandError(error, as_json) from error
+
+    return update_wrapper(wrapper, command)
+
+
+@click.group()
+def main() -> None:
+    """Tirkeu: registration at the place of residence, run as BPMN on SpiffWorkflow."""
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Also create one demo user per role.")
+@with_product
+def init(product: Product, demo: bool, as_json: bool) -> None:
+    """Create or upgrade the schema, deploy processes/ and load the default sandbox data."""
+    initialise(product)
+    deployed = []
+    for bundle in bundles([product.settings.processes_path]):
+        deployed += product.runtime.deploy(read_bundle(bundle), deployed_by="tirkeu init")
+    emit(
+        {"deployed": [d.to_dict() for d in deployed]},
+        as_json,
+        "\n".join(f"{d.process_id} v{d.version}{' (new)' if d.created else ''}" for d in deployed)
+        or "nothing to deploy",
+    )
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@with_product
+def validate(product: Product, paths: tuple[Path, ...], as_json: bool) -> None:
+    """Check diagrams, decision tables and forms; print `file:line: message` per problem."""
+    problems = []
+    for bundle in bundles(list(paths)):
+        for problem in product.runtime.validate(read_bundle(bundle)):
+            path = bundle.get(problem.file)
+            problems.append(str(problem).replace(problem.file, str(path or problem.file), 1))
+    emit({"valid": not problems, "problems": problems}, as_json, "\n".join(problems) or "valid")
+    if problems:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@with_product
+def deploy(product: Product, paths: tuple[Path, ...], as_json: bool) -> None:
+    """Deploy files or folders as new process versions; nothing is deployed if any is invalid."""
+    contents = [read_bundle(bundle) for bundle in bundles(list(paths))]
+    for content in contents:
+        problems = product.runtime.validate(content)
+        if problems:
+            raise InvalidDiagram(problems)
+    deployed = [d for content in contents for d in product.runtime.deploy(content)]
+    emit(
+        [{"process_id": d.process_id, "version": d.version} for d in deployed],
+        as_json,
+        "\n".join(f"{d.process_id} v{d.version}" for d in deployed),
+    )
+
+
+def show_instance(product: Product, instance_id: int, as_json: bool) -> None:
+    """Print an instance as the contract describes it."""
+    view = product.runtime.instance(instance_id)
+    document = view.to_dict()
+    tasks = ", ".join(f"{t.name} [{t.id}]" for t in view.ready_tasks) or "none"
+    emit(
+        document,
+        as_json,
+        f"instance {view.id} of {view.process_id} v{view.version}: {view.status}\n"
+        f"ready tasks: {tasks}\ndata: {json.dumps(view.data, ensure_ascii=False)}",
+    )
+
+
+@main.command()
+@click.argument("process_id")
+@json_option("--data", "Start data, a JSON object.")
+@with_product
+def start(product: Product, process_id: str, data: dict, as_json: bool) -> None:
+    """Start an instance and run it until it waits."""
+    view = product.runtime.start(process_id, data)
+    show_instance(product, view.id, as_json)
+
+
+@main.command()
+@click.option("--instance", "instance_id", type=int, help="Only this instance's tasks.")
+@with_product
+def tasks(product: Product, instance_id: int | None, as_json: bool) -> None:
+    """List the ready user tasks."""
+    views = product.runtime.ready_tasks(instance_id)
+    emit(
+        [
+            {"id": t.id, "instance_id": t.instance_id, "bpmn_id": t.bpmn_id, "name": t.name,
+             "lane": t.lane}  # fmt: skip
+            for t in views
+        ],
+        as_json,
+        "\n".join(f"{t.id}  #{t.instance_id}  {t.lane or '-'}  {t.name}" for t in views)
+        or "no ready tasks",
+    )
+
+
+@main.command()
+@click.argument("task_id")
+@json_option("--data", "Form data, a JSON object.")
+@with_product
+def complete(product: Product, task_id: str, data: dict, as_json: bool) -> None:
+    """Complete a ready user task with its form data."""
+    view = product.runtime.complete(task_id, data)
+    show_instance(product, view.id, as_json)
+
+
+@main.command()
+@click.argument("name")
+@json_option("--payload", "The message's payload, a JSON object.")
+@json_option("--correlation", 'Correlation values, e.g. {"application_number": "A-0100"}.')
+@with_product
+def message(product: Product, name: str, payload: dict, correlation: dict, as_json: bool) -> None:
+    """Deliver a message to the waiting instance that matches its correlation."""
+    view = product.runtime.message(name, payload, correlation)
+    show_instance(product, view.id, as_json)
+
+
+@main.command()
+@click.argument("instance_id", type=int)
+@with_product
+def show(product: Product, instance_id: int, as_json: bool) -> None:
+    """Show an instance: status, current data, ready tasks, events and incidents."""
+    show_instance(product, instance_id, as_json)
+
+
+def parse_now(_ctx, param, value: str | None) -> datetime | None:
+    """Parse --now as an ISO timestamp with a zone (UTC when none is given)."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise click.BadParameter("not an ISO 8601 date and time", param=param) from error
+    return moment if moment.tzinfo else moment.astimezone()
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Fire what is due now, then exit.")
+@click.option("--now", callback=parse_now, help="Pretend the clock says this ISO time.")
+@click.option("--interval", default=1.0, show_default=True, help="Seconds between sweeps.")
+@with_product
+def worker(product: Product, once: bool, now: datetime | None, interval: float,
+           as_json: bool) -> None:  # fmt: skip
+    """Fire due timers and service-task retries, once or in a loop."""
+    if once:
+        fired = product.runtime.run_due_jobs(now=now)
+        emit({"fired": fired}, as_json, f"fired {fired} job(s)")
+        return
+    while True:
+        product.runtime.run_due_jobs(now=now)
+        time.sleep(interval)
