@@ -1,8 +1,7 @@
-"""Signing an application document: one-time SMS codes and EDS, both yielding one evidence.
+"""Signing a document by one-time SMS code or EDS; both give a `SignatureEvidence`."""
 
-Both methods bind the signature to the SHA-256 of the document's canonical bytes, return a
-`SignatureEvidence` to keep with the application, and refuse with a `SigningError`.
-"""
+# Both methods bind the signature to the SHA-256 of the document's canonical bytes and refuse
+# with a `SigningError` subclass carrying an HTTP status, a `reason` code and a message.
 
 from webapp.signing.canonical import canonical_bytes, document_sha256
 from webapp.signing.codes import CodeChallenge, CodeSettings, request_code, verify_code

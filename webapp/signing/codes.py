@@ -1,8 +1,4 @@
-"""One-time SMS codes: send a code bound to a document, then accept it once as a signature.
-
-Each function is one transaction and commits it: a failed attempt must stay counted even though
-the call ends in an error, so the caller cannot roll it back by accident.
-"""
+"""One-time SMS codes: send a code bound to a document, then accept it once as a signature."""
 
 import hashlib
 import hmac
@@ -223,7 +219,11 @@ def verify_code(
     now: datetime,
     settings: Mapping[str, Any] | None = None,
 ) -> SignatureEvidence:
-    """Accept the code as the signer's signature of the document, once, and return the evidence."""
+    """Accept the code as the signer's signature of the document, once, and return the evidence.
+
+    Like `request_code` it commits its own transactions: a failed attempt must stay counted
+    although the call ends in an error that a caller would roll back.
+    """
     limits = CodeSettings.from_mapping(settings)
     now = _utc(now)
     row = session.get(SigningCode, challenge_id)

@@ -1,8 +1,4 @@
-"""A demonstration certification authority: certificates and keys for demos and tests.
-
-The certificates imitate the national authority's: the subject carries the holder's name and
-`serialNumber=IIN<12 digits>`, and the key usage allows signing. Never trust this CA in production.
-"""
+"""A demonstration certification authority issuing signing certificates for demos and tests."""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -122,7 +118,11 @@ def issue_person_certificate(
     not_before: datetime | None = None,
     not_after: datetime | None = None,
 ) -> PersonCredentials:
-    """Issue a signing certificate for the person with this IIN, valid a year unless told."""
+    """Issue a signing certificate for the person with this IIN, valid a year unless told.
+
+    Like the national authority's, its subject holds the name and `serialNumber=IIN<12 digits>`
+    and its key usage allows signing. Never trust a demonstration CA in production.
+    """
     if len(iin) != 12 or not iin.isdigit():
         raise ValueError(f"an IIN is 12 digits, not {iin!r}")
     key = _new_key(key_type)
