@@ -4,7 +4,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select, update
@@ -305,16 +305,17 @@ def _blocking(session: Session, person_iin: str) -> Booking | None:
     )
 
 
-def _refuse_second_booking(session: Session, blocking: Booking, block_days: int) -> None:
+def _refuse_second_booking(session: Session, blocking: Booking, block_days: int) -> NoReturn:
     """Refuse a booking while another one blocks the person, saying until when."""
     centre = _load_centre(session, blocking.centre_id)
     held = _reservation(blocking, centre)
     until = held.created_at + timedelta(days=block_days)
+    local_until = until.astimezone(held.start.tzinfo)
     session.rollback()
     raise PersonAlreadyBooked(
         f"You already have a booking at {held.centre_name} on {held.start:%Y-%m-%d %H:%M}. "
         f"One booking is allowed per {block_days} days: cancel it to book another time, or "
-        f"book again after {until:%Y-%m-%d %H:%M} UTC.",
+        f"book again after {local_until:%Y-%m-%d %H:%M}.",
         booking_id=held.id,
         until=until,
     )
@@ -411,7 +412,7 @@ def cancel(
     cancelled booking changes nothing.
     """
     now = _utc(now)
-    row = session.get(Booking, booking_id)
+    row = session.get(Booking, booking_id, populate_existing=True)
     if row is None or (person_iin is not None and row.person_iin != person_iin):
         raise BookingNotFound("There is no such booking.")
     centre = _load_centre(session, row.centre_id)

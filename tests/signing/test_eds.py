@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from webapp.signing import (
+    DemoCA,
     SigningMethod,
     document_sha256,
     issue_person_certificate,
@@ -203,3 +204,10 @@ def test_signing_helper_refuses_a_key_that_is_not_the_certificates(applicant, ow
     document_path.write_text(json.dumps(DOCUMENT), encoding="utf-8")
     with pytest.raises(KeyDoesNotMatchCertificate):
         sign_document(document_path, key_path, cert_path)
+
+
+def test_saved_demo_ca_issues_certificates_the_original_trusts(ca, tmp_path):
+    ca.save(tmp_path / "ca")
+    reloaded = DemoCA.load(tmp_path / "ca")
+    person = issue_person_certificate(reloaded, APPLICANT, "ABENOV ARMAN")
+    assert check(ca, person).signer_iin == APPLICANT

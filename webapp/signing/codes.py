@@ -226,7 +226,7 @@ def verify_code(
     """
     limits = CodeSettings.from_mapping(settings)
     now = _utc(now)
-    row = session.get(SigningCode, challenge_id)
+    row = session.get(SigningCode, challenge_id, populate_existing=True)
     if row is None or row.signer_iin != signer_iin or row.status == "unsent":
         raise ChallengeNotFound("No code was sent to this signer under that request.")
     if row.status == "used":

@@ -13,6 +13,26 @@ from cryptography.x509.oid import NameOID
 KeyType = Literal["rsa", "ec"]
 
 
+def _key_pem(key: Any) -> bytes:
+    """Return a private key as unencrypted PKCS#8 PEM."""
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _save_pair(
+    directory: str | Path, stem: str, key: Any, certificate: x509.Certificate
+) -> tuple[Path, Path]:
+    """Write `<stem>.key.pem` (owner-readable only) and `<stem>.cert.pem`; return both paths."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    key_path, cert_path = folder / f"{stem}.key.pem", folder / f"{stem}.cert.pem"
+    key_path.touch(mode=0o600)
+    key_path.write_bytes(_key_pem(key))
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return key_path, cert_path
+
+
 @dataclass(frozen=True)
 class DemoCA:
     """A CA certificate and the key that issues certificates under it."""
@@ -23,6 +43,21 @@ class DemoCA:
     def certificate_pem(self) -> bytes:
         """Return the CA certificate as PEM, to configure it as trusted."""
         return self.certificate.public_bytes(serialization.Encoding.PEM)
+
+    def save(self, directory: str | Path) -> tuple[Path, Path]:
+        """Write `ca.key.pem` and `ca.cert.pem` so that later runs issue under the same CA."""
+        return _save_pair(directory, "ca", self.private_key, self.certificate)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "DemoCA":
+        """Read a CA written by `save`."""
+        folder = Path(directory)
+        return cls(
+            certificate=x509.load_pem_x509_certificate((folder / "ca.cert.pem").read_bytes()),
+            private_key=serialization.load_pem_private_key(
+                (folder / "ca.key.pem").read_bytes(), None
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -39,22 +74,11 @@ class PersonCredentials:
 
     def private_key_pem(self) -> bytes:
         """Return the private key as unencrypted PKCS#8 PEM."""
-        return self.private_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+        return _key_pem(self.private_key)
 
     def save(self, directory: str | Path) -> tuple[Path, Path]:
         """Write `<iin>.key.pem` (owner-readable only) and `<iin>.cert.pem`; return both paths."""
-        folder = Path(directory)
-        folder.mkdir(parents=True, exist_ok=True)
-        key_path = folder / f"{self.iin}.key.pem"
-        cert_path = folder / f"{self.iin}.cert.pem"
-        key_path.touch(mode=0o600)
-        key_path.write_bytes(self.private_key_pem())
-        cert_path.write_bytes(self.certificate_pem())
-        return key_path, cert_path
+        return _save_pair(directory, self.iin, self.private_key, self.certificate)
 
 
 def _new_key(key_type: KeyType) -> Any:
