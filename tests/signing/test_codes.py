@@ -216,10 +216,11 @@ def test_limits_come_from_settings(session, outbox):
         ask(session, outbox, now=NOW + timedelta(seconds=22), settings=settings)
 
 
-def test_failed_gateway_leaves_no_usable_code_and_no_rate_limit(session):
+def test_failed_gateway_leaves_the_earlier_code_usable_and_no_rate_limit(session, outbox):
     def broken_gateway(phone: str, text: str) -> None:
         raise ConnectionError("gateway down")
 
+    first = ask(session, outbox)
     with pytest.raises(ConnectionError):
         request_code(
             session,
@@ -227,10 +228,12 @@ def test_failed_gateway_leaves_no_usable_code_and_no_rate_limit(session):
             document=DOCUMENT,
             phone=PHONE,
             send=broken_gateway,
-            now=NOW,
+            now=NOW + timedelta(minutes=1),
         )
-    assert session.scalars(select(SigningCode.status)).one() == "unsent"
-    assert ask(session, Outbox(), now=NOW + timedelta(seconds=1))
+    statuses = session.scalars(select(SigningCode.status).order_by(SigningCode.created_at))
+    assert list(statuses) == ["pending", "unsent"]
+    assert answer(session, first, outbox.last_code(), now=NOW + timedelta(minutes=1))
+    assert ask(session, outbox, now=NOW + timedelta(minutes=1, seconds=1))
 
 
 def test_evidence_round_trips_through_a_dict(session, outbox):

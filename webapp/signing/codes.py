@@ -124,15 +124,6 @@ def request_code(
     digest = document_sha256(document)
     _check_rate(session, signer_iin, now, limits)
 
-    session.execute(
-        update(SigningCode)
-        .where(
-            SigningCode.signer_iin == signer_iin,
-            SigningCode.document_sha256 == digest,
-            SigningCode.status == "pending",
-        )
-        .values(status="superseded")
-    )
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
     salt = secrets.token_bytes(16)
     row = SigningCode(
@@ -176,6 +167,18 @@ def request_code(
         )
         session.commit()
         raise
+    # Only a delivered code replaces the earlier ones for the same document.
+    session.execute(
+        update(SigningCode)
+        .where(
+            SigningCode.signer_iin == signer_iin,
+            SigningCode.document_sha256 == digest,
+            SigningCode.status == "pending",
+            SigningCode.id != challenge.challenge_id,
+        )
+        .values(status="superseded")
+    )
+    session.commit()
     return challenge
 
 
