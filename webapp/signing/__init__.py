@@ -1,0 +1,36 @@
+"""Signing a document by one-time SMS code or EDS; both give a `SignatureEvidence`."""
+
+# Both methods bind the signature to the SHA-256 of the document's canonical bytes and refuse
+# with a `SigningError` subclass carrying an HTTP status, a `reason` code and a message.
+
+from webapp.signing.canonical import canonical_bytes, document_sha256
+from webapp.signing.codes import CodeChallenge, CodeSettings, request_code, verify_code
+from webapp.signing.demo_ca import (
+    DemoCA,
+    PersonCredentials,
+    issue_person_certificate,
+    make_demo_ca,
+)
+from webapp.signing.eds import certificate_iin, sign, sign_document, verify_eds
+from webapp.signing.errors import SigningError
+from webapp.signing.evidence import SignatureEvidence, SigningMethod
+
+__all__ = [
+    "CodeChallenge",
+    "CodeSettings",
+    "DemoCA",
+    "PersonCredentials",
+    "SignatureEvidence",
+    "SigningError",
+    "SigningMethod",
+    "canonical_bytes",
+    "certificate_iin",
+    "document_sha256",
+    "issue_person_certificate",
+    "make_demo_ca",
+    "request_code",
+    "sign",
+    "sign_document",
+    "verify_code",
+    "verify_eds",
+]
