@@ -1,0 +1,38 @@
+"""Shared fixtures: a fresh database per test (SQLite file, and PostgreSQL where configured)."""
+
+import os
+from uuid import uuid4
+
+import pytest
+from sqlalchemy import create_engine
+
+POSTGRES_URL = os.environ.get("TIRKEU_TEST_POSTGRES_URL")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    """A SQLite database file of this test's own."""
+    return f"sqlite:///{tmp_path / 'tirkeu.db'}"
+
+
+@pytest.fixture
+def postgres_url():
+    """A PostgreSQL schema of this test's own, dropped afterwards."""
+    if not POSTGRES_URL:
+        pytest.skip("TIRKEU_TEST_POSTGRES_URL is not set: PostgreSQL tests run in CI")
+    schema = f"t_{uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request) -> str:
+    """Each database the product supports, in turn."""
+    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return request.getfixturevalue(name)
