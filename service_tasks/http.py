@@ -28,6 +28,7 @@ its `error_message`); a 404 of a lookup without one means "not found" (`person_n
 answers that are not the expected JSON object are `TechnicalError`s.
 """
 
+import ssl
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -53,14 +54,16 @@ CONNECT_RETRIES = 2
 class RegistryClient:
     """An HTTP client for one registry that maps answers to results and errors."""
 
-    def __init__(self, name: str, base_url: str, timeout: float) -> None:
+    def __init__(
+        self, name: str, base_url: str, timeout: float, ssl_context: ssl.SSLContext
+    ) -> None:
         self.name = name
         self.timeout = timeout
         self.client = httpx.Client(
             base_url=base_url.rstrip("/") + "/",
             timeout=timeout,
             # httpx retries only failed connection attempts, which never reached the registry.
-            transport=httpx.HTTPTransport(retries=CONNECT_RETRIES),
+            transport=httpx.HTTPTransport(verify=ssl_context, retries=CONNECT_RETRIES),
             headers={"Accept": "application/json"},
         )
 
@@ -273,8 +276,11 @@ class HttpRegistries:
         missing = [name for name in REGISTRY_NAMES if not base_urls.get(name)]
         if missing:
             raise ValueError(f"no base URL for the registries: {', '.join(missing)}")
+        # Loading the CA bundle is the slow part of making a client: do it once for all.
+        ssl_context = httpx.create_ssl_context()
         self.clients = {
-            name: RegistryClient(name, base_urls[name], timeout) for name in REGISTRY_NAMES
+            name: RegistryClient(name, base_urls[name], timeout, ssl_context)
+            for name in REGISTRY_NAMES
         }
 
     @classmethod
