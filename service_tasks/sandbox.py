@@ -185,8 +185,7 @@ class SandboxStore:
                 "arc": row["arc"],
                 "payload": row["payload"],
                 "result": row["result"],
-                # SQLite hands back naive datetimes; they were written in UTC.
-                "created_at": row["created_at"].replace(tzinfo=UTC).isoformat(),
+                "created_at": _utc(row["created_at"]).isoformat(),
             }
             for row in rows
         ]
@@ -482,6 +481,11 @@ def add_months(start: date, months: int) -> date:
     month_index = start.month - 1 + months
     year, month = start.year + month_index // 12, month_index % 12 + 1
     return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
+def _utc(moment: datetime) -> datetime:
+    """Return a stored time in UTC; SQLite hands back naive times, which were written in UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _person_row(doc: dict[str, Any]) -> dict[str, Any]:

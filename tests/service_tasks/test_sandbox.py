@@ -2,6 +2,7 @@
 
 import copy
 import json
+import os
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from threading import Barrier
@@ -182,6 +183,24 @@ def test_registering_the_same_application_twice_writes_once(store: SandboxStore)
 
 
 def test_eight_threads_registering_one_application_make_one_row(store: SandboxStore) -> None:
+    assert_concurrent_registrations_make_one_row(store)
+
+
+@pytest.mark.postgres
+def test_eight_threads_registering_one_application_make_one_row_on_postgresql() -> None:
+    url = os.environ.get("TIRKEU_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("TIRKEU_TEST_POSTGRES_URL is not set")
+    postgres = SandboxStore(url)
+    try:
+        postgres.load_dataset_file(DEFAULT_DATASET_PATH)
+        assert_concurrent_registrations_make_one_row(postgres)
+    finally:
+        postgres.dispose()
+
+
+def assert_concurrent_registrations_make_one_row(store: SandboxStore) -> None:
+    """Register one application from eight threads at once and check it happened once."""
     point = store.registries().registration
     barrier = Barrier(8)
 
