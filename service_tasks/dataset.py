@@ -38,13 +38,17 @@ PERSON_REQUIRED = (
     "legal_capacity",
 )
 PREMISES_REQUIRED = ("arc", "address", "kind", "accommodation", "title")
+MAX_PROBLEMS_SHOWN = 50
 
 
 class DatasetError(ValueError):
     """The data set document is malformed; `problems` names each bad record and field."""
 
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("invalid registry data set:\n" + "\n".join(problems))
+        shown = problems[:MAX_PROBLEMS_SHOWN]
+        more = len(problems) - len(shown)
+        tail = [f"... and {more} more"] if more else []
+        super().__init__("invalid registry data set:\n" + "\n".join(shown + tail))
         self.problems = problems
 
 
@@ -91,9 +95,11 @@ class _Checker:
         self.where = ""
 
     def fail(self, message: str) -> None:
+        """Record a problem of the current record."""
         self.problems.append(f"{self.where}: {message}")
 
     def person(self, index: int, record: object) -> dict[str, Any]:
+        """Check one person and return it normalised."""
         self.where = _label("persons", index, record, "iin")
         checked = self.required(record, PERSON_REQUIRED)
         if checked is None:
@@ -133,6 +139,7 @@ class _Checker:
         }
 
     def premises(self, index: int, record: object) -> dict[str, Any]:
+        """Check one premises and return it normalised."""
         self.where = _label("premises", index, record, "arc")
         checked = self.required(record, PREMISES_REQUIRED)
         if checked is None:
@@ -157,6 +164,7 @@ class _Checker:
     def required(
         self, record: object, keys: tuple[str, ...], field: str = ""
     ) -> dict[str, Any] | None:
+        """Return record when it is an object with every key, else record why not."""
         prefix = f"{field}: " if field else ""
         if not isinstance(record, dict):
             self.fail(f"{prefix}must be an object")
@@ -167,6 +175,7 @@ class _Checker:
         return None if missing else record
 
     def items(self, record: dict[str, Any], key: str) -> list[Any]:
+        """Return a list field, empty when absent."""
         value = record.get(key, [])
         if value is None:
             return []
@@ -176,12 +185,14 @@ class _Checker:
         return value
 
     def iins(self, record: dict[str, Any], key: str) -> list[str]:
+        """Return a list of IINs, each checked."""
         values = self.items(record, key)
         for i, value in enumerate(values):
             self.iin(value, f"{key}[{i}]")
         return values
 
     def document(self, index: int, record: object) -> dict[str, Any]:
+        """Check one identity document and return it normalised."""
         field = f"documents[{index}]"
         checked = self.required(record, ("kind", "number"), field)
         if checked is None:
@@ -197,6 +208,7 @@ class _Checker:
         }
 
     def registration(self, record: object, field: str) -> dict[str, Any] | None:
+        """Check a registration and return it normalised."""
         if record is None:
             return None
         checked = self.required(record, ("arc", "kind", "since"), field)
@@ -213,6 +225,7 @@ class _Checker:
         return normalised
 
     def abroad(self, record: object) -> dict[str, Any] | None:
+        """Check the stay abroad and return it normalised."""
         if record is None:
             return None
         checked = self.required(record, ("deregistered",), "abroad")
@@ -229,6 +242,7 @@ class _Checker:
         }
 
     def address(self, record: object) -> dict[str, Any]:
+        """Check an address and return it with every address key."""
         if not isinstance(record, dict):
             self.fail("address must be an object")
             return {}
@@ -242,6 +256,7 @@ class _Checker:
         return {key: record.get(key) for key in ADDRESS_KEYS}
 
     def owner(self, index: int, record: object) -> dict[str, Any]:
+        """Check one owner and their share."""
         field = f"owners[{index}]"
         checked = self.required(record, ("iin", "share"), field)
         if checked is None:
@@ -254,30 +269,36 @@ class _Checker:
         return {"iin": record["iin"], "share": share}
 
     def iin(self, value: object, field: str) -> None:
+        """Check an IIN field."""
         problem = iin_problem(value)
         if problem:
             self.fail(f"{field}: {problem}")
 
     def arc(self, value: object, field: str) -> None:
+        """Check an ARC field."""
         problem = arc_problem(value, *self.arc_bounds)
         if problem:
             self.fail(f"{field}: {problem}")
 
     def string(self, value: object, field: str, nullable: bool = False) -> None:
+        """Check a non-empty text field."""
         if value is None and nullable:
             return
         if not isinstance(value, str) or not value.strip():
             self.fail(f"{field} must be a non-empty string, got {value!r}")
 
     def boolean(self, value: object, field: str) -> None:
+        """Check a true/false field."""
         if not isinstance(value, bool):
             self.fail(f"{field} must be true or false, got {value!r}")
 
     def choice(self, value: object, field: str, choices: tuple[str, ...]) -> None:
+        """Check a field against its allowed values."""
         if value not in choices:
             self.fail(f"{field} must be one of {', '.join(choices)}, got {value!r}")
 
     def iso_date(self, value: object, field: str, nullable: bool = False) -> None:
+        """Check a YYYY-MM-DD date field."""
         if value is None and nullable:
             return
         try:
@@ -288,6 +309,7 @@ class _Checker:
             self.fail(f"{field} must be a date YYYY-MM-DD, got {value!r}")
 
     def unique(self, keys: list[str], collection: str, key: str) -> None:
+        """Record every key that appears more than once in a collection."""
         seen: set[str] = set()
         for value in keys:
             if value in seen:

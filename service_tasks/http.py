@@ -99,6 +99,7 @@ class RegistryClient:
         idempotency_key: str | None,
         required: tuple[str, ...],
     ) -> dict[str, Any] | None:
+        """Send a request and map its answer to a result, None (a 404 lookup) or an error."""
         where = f"{self.name} registry: {method} {path}"
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         try:

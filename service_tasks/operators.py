@@ -72,32 +72,39 @@ def operators_for(
     """Bind the operator names of the contract to a set of connectors."""
 
     def known_iin(iin: str, not_found: str) -> str:
+        """Return iin, or raise not_found when it cannot be an IIN."""
         problem = iin_problem(iin)
         if problem:
             raise BusinessError(not_found, problem)
         return iin
 
     def known_arc(arc: str) -> str:
+        """Return arc, or raise premises_not_found when it cannot be an ARC."""
         problem = arc_problem(arc, arc_min_length, arc_max_length)
         if problem:
             raise BusinessError("premises_not_found", problem)
         return arc
 
     def person(iin: str) -> dict[str, Any]:
+        """population.person: the person record."""
         return registries.population.person(known_iin(iin, "person_not_found"))
 
     def phone(iin: str) -> dict[str, Any]:
+        """mobile.phone: the phone for one-time passwords, or None."""
         if iin_problem(iin):
             return {"iin": iin, "phone": None}
         return registries.mobile.phone(iin)
 
     def premises(arc: str) -> dict[str, Any]:
+        """address.premises: the premises and how many are registered there."""
         return registries.address.premises(known_arc(arc))
 
     def title(arc: str) -> dict[str, Any]:
+        """realestate.title: title, owners and state rental contract."""
         return registries.realestate.title(known_arc(arc))
 
     def deregistration(iin: str) -> dict[str, Any]:
+        """consular.deregistration: whether the person left the consular register."""
         if iin_problem(iin):
             return {"iin": iin, "deregistered": False, "country": None, "date": None}
         return registries.consular.deregistration(iin)
@@ -109,6 +116,7 @@ def operators_for(
         registration_type: str,
         period_months: int | None = None,
     ) -> dict[str, Any]:
+        """registration.register: record the registration once per application."""
         _require_write(application_number, iin)
         _require_arc(arc, arc_min_length, arc_max_length)
         if registration_type not in REGISTRATION_TYPES:
@@ -123,10 +131,12 @@ def operators_for(
         )
 
     def close(application_number: str, iin: str) -> dict[str, Any]:
+        """registration.close: close the replaced permanent registration once."""
         _require_write(application_number, iin)
         return registries.registration.close(application_number, iin)
 
     def rewrite_address(application_number: str, iin: str, arc: str) -> dict[str, Any]:
+        """idcard.rewrite_address: write the new address to the ID card once."""
         _require_write(application_number, iin)
         _require_arc(arc, arc_min_length, arc_max_length)
         return registries.idcard.rewrite_address(application_number, iin, arc)
@@ -138,6 +148,7 @@ def operators_for(
         template: str,
         params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """notify.send: send a notice once per application, person and template."""
         _require_write(application_number, iin)
         if channel not in CHANNELS:
             raise ValueError(f"channel must be account or sms, got {channel!r}")
