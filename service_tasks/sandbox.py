@@ -1,0 +1,513 @@
+"""Sandbox registries: the national registries stood in for by a small database of their own.
+
+The sandbox keeps its own tables (not the product's migrations): persons and premises as
+JSON documents of the data set format, and a write log of every registration, closure, ID card
+rewrite and notice. A UNIQUE constraint on (operation, idempotency key) makes each write happen
+once per application number, also when a retry races the first attempt.
+"""
+
+import calendar
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import StaticPool
+
+from service_tasks.dataset import parse_dataset, read_dataset_file
+from service_tasks.errors import BusinessError, TechnicalError
+from service_tasks.identifiers import ARC_MAX_LENGTH, ARC_MIN_LENGTH
+from service_tasks.interfaces import Registries
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+person_table = Table(
+    "sandbox_person",
+    metadata,
+    Column("iin", String(12), primary_key=True),
+    Column("doc", JSON, nullable=False),
+    # Copies of the registrations' ARCs, so that registered_count is an indexed count.
+    Column("registration_arc", String(64), index=True),
+    Column("temporary_arc", String(64), index=True),
+)
+
+premises_table = Table(
+    "sandbox_premises",
+    metadata,
+    Column("arc", String(64), primary_key=True),
+    Column("doc", JSON, nullable=False),
+)
+
+write_table = Table(
+    "sandbox_write",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("operation", String(32), nullable=False),
+    Column("idempotency_key", String(255), nullable=False),
+    Column("application_number", String(64), nullable=False, index=True),
+    Column("iin", String(12)),
+    Column("arc", String(64)),
+    Column("payload", JSON, nullable=False),
+    Column("result", JSON),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("operation", "idempotency_key"),
+)
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def create_sandbox_engine(url: str) -> Engine:
+    """Create the engine of a sandbox database; on SQLite with WAL and immediate writes."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    in_memory = parsed.database in (None, "", ":memory:")
+    if in_memory:
+        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself, so that it can be IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        # A deferred transaction that reads and then writes fails at once with "database is
+        # locked" when another writer got in between; taking the write lock first waits instead.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class SandboxStore:
+    """The sandbox registries' database: load a data set, answer lookups, log writes."""
+
+    def __init__(
+        self,
+        url: str,
+        arc_min_length: int = ARC_MIN_LENGTH,
+        arc_max_length: int = ARC_MAX_LENGTH,
+    ) -> None:
+        self.engine = create_sandbox_engine(url)
+        self.arc_min_length = arc_min_length
+        self.arc_max_length = arc_max_length
+        metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        """Close the store's connections."""
+        self.engine.dispose()
+
+    def registries(self) -> Registries:
+        """Return the sandbox connector of every registry."""
+        return Registries(
+            population=SandboxPopulation(self),
+            mobile=SandboxMobile(self),
+            address=SandboxAddress(self),
+            realestate=SandboxRealEstate(self),
+            consular=SandboxConsular(self),
+            registration=SandboxRegistrationPoint(self),
+            idcard=SandboxIdCard(self),
+            notify=SandboxNotifications(self),
+        )
+
+    def load_dataset(self, doc: dict[str, Any]) -> dict[str, int]:
+        """Replace all persons, premises and the write log with a data set; return counts."""
+        persons, premises = parse_dataset(doc, self.arc_min_length, self.arc_max_length)
+        with self.engine.begin() as conn:
+            conn.execute(delete(write_table))
+            conn.execute(delete(person_table))
+            conn.execute(delete(premises_table))
+            if persons:
+                conn.execute(insert(person_table), [_person_row(p) for p in persons])
+            if premises:
+                conn.execute(
+                    insert(premises_table), [{"arc": p["arc"], "doc": p} for p in premises]
+                )
+        return {"persons": len(persons), "premises": len(premises)}
+
+    def load_dataset_file(self, path: str | Path) -> dict[str, int]:
+        """Replace all data with the data set in a JSON file; return counts."""
+        return self.load_dataset(read_dataset_file(path))
+
+    def writes(
+        self, operation: str | None = None, application_number: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Return the logged writes, oldest first, optionally of one operation or application."""
+        query = select(write_table).order_by(write_table.c.id)
+        if operation is not None:
+            query = query.where(write_table.c.operation == operation)
+        if application_number is not None:
+            query = query.where(write_table.c.application_number == application_number)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            {
+                "id": row["id"],
+                "operation": row["operation"],
+                "application_number": row["application_number"],
+                "iin": row["iin"],
+                "arc": row["arc"],
+                "payload": row["payload"],
+                "result": row["result"],
+                "created_at": _utc(row["created_at"]).isoformat(),
+            }
+            for row in rows
+        ]
+
+    def person_doc(self, conn: Connection, iin: str, for_update: bool = False) -> dict | None:
+        """Return a copy of a person's document, or None."""
+        query = select(person_table.c.doc).where(person_table.c.iin == iin)
+        if for_update:
+            query = query.with_for_update()
+        doc = conn.execute(query).scalar_one_or_none()
+        return dict(doc) if doc is not None else None
+
+    def premises_doc(self, conn: Connection, arc: str) -> dict | None:
+        """Return a copy of a premises' document, or None."""
+        query = select(premises_table.c.doc).where(premises_table.c.arc == arc)
+        doc = conn.execute(query).scalar_one_or_none()
+        return dict(doc) if doc is not None else None
+
+    def registered_count(self, conn: Connection, arc: str) -> int:
+        """Count the persons with a permanent or temporary registration at an ARC."""
+        query = select(func.count()).where(
+            or_(person_table.c.registration_arc == arc, person_table.c.temporary_arc == arc)
+        )
+        return conn.execute(query).scalar_one()
+
+    def save_person(self, conn: Connection, doc: dict[str, Any]) -> None:
+        """Store a changed person document with its indexed registration columns."""
+        row = _person_row(doc)
+        conn.execute(update(person_table).where(person_table.c.iin == doc["iin"]).values(**row))
+
+    def write_once(
+        self,
+        operation: str,
+        idempotency_key: str,
+        values: dict[str, Any],
+        apply: Callable[[Connection, int], dict[str, Any]],
+    ) -> tuple[dict[str, Any], bool]:
+        """Log a write and apply it, once per key; return its result and whether it was new."""
+        try:
+            with self.engine.begin() as conn:
+                row_id = conn.execute(
+                    insert(write_table).values(
+                        operation=operation,
+                        idempotency_key=idempotency_key,
+                        created_at=datetime.now(UTC),
+                        **values,
+                    )
+                ).inserted_primary_key[0]
+                result = apply(conn, row_id)
+                conn.execute(
+                    update(write_table).where(write_table.c.id == row_id).values(result=result)
+                )
+            return result, True
+        except IntegrityError:
+            # Another call with the same key committed first: answer as it did.
+            with self.engine.connect() as conn:
+                result = conn.execute(
+                    select(write_table.c.result).where(
+                        write_table.c.operation == operation,
+                        write_table.c.idempotency_key == idempotency_key,
+                    )
+                ).scalar_one()
+            return result, False
+
+    def logged_write(self, conn: Connection, operation: str, idempotency_key: str) -> dict | None:
+        """Return a logged write as a mapping, or None."""
+        row = (
+            conn.execute(
+                select(write_table).where(
+                    write_table.c.operation == operation,
+                    write_table.c.idempotency_key == idempotency_key,
+                )
+            )
+            .mappings()
+            .one_or_none()
+        )
+        return dict(row) if row is not None else None
+
+
+class SandboxPopulation:
+    """Population registry backed by the sandbox store."""
+
+    def __init__(self, store: SandboxStore) -> None:
+        self.store = store
+
+    def person(self, iin: str) -> dict[str, Any]:
+        """Return the person record; raise `person_not_found` when there is none."""
+        with self.store.engine.connect() as conn:
+            doc = self.store.person_doc(conn, iin)
+        if doc is None:
+            raise BusinessError("person_not_found", f"No person with IIN {iin} in the registry")
+        return doc
+
+
+class SandboxMobile:
+    """Mobile Citizens Database backed by the sandbox store."""
+
+    def __init__(self, store: SandboxStore) -> None:
+        self.store = store
+
+    def phone(self, iin: str) -> dict[str, Any]:
+        """Return `{"iin", "phone"}`, phone None when the person has none registered."""
+        with self.store.engine.connect() as conn:
+            doc = self.store.person_doc(conn, iin)
+        return {"iin": iin, "phone": doc["phone"] if doc else None}
+
+
+class SandboxAddress:
+    """Address Register backed by the sandbox store."""
+
+    def __init__(self, store: SandboxStore) -> None:
+        self.store = store
+
+    def premises(self, arc: str) -> dict[str, Any]:
+        """Return the premises; raise `premises_not_found` when there is none."""
+        with self.store.engine.connect() as conn:
+            doc = self.store.premises_doc(conn, arc)
+            if doc is None:
+                raise _premises_not_found(arc)
+            count = self.store.registered_count(conn, arc)
+        return {
+            "arc": arc,
+            "address": doc["address"],
+            "kind": doc["kind"],
+            "accommodation": doc["accommodation"],
+            "title": doc["title"],
+            "registered_count": count,
+        }
+
+
+class SandboxRealEstate:
+    """Real estate registry backed by the sandbox store."""
+
+    def __init__(self, store: SandboxStore) -> None:
+        self.store = store
+
+    def title(self, arc: str) -> dict[str, Any]:
+        """Return the title of the premises; raise `premises_not_found` when there is none."""
+        with self.store.engine.connect() as conn:
+            doc = self.store.premises_doc(conn, arc)
+        if doc is None:
+            raise _premises_not_found(arc)
+        return {
+            "arc": arc,
+            "title": doc["title"],
+            "state_rental": doc["state_rental"],
+            "rental_contract": doc["rental_contract"],
+            "owners": doc["owners"],
+        }
+
+
+class SandboxConsular:
+    """Consular register backed by the sandbox store."""
+
+    def __init__(self, store: SandboxStore) -> None:
+        self.store = store
+
+    def deregistration(self, iin: str) -> dict[str, Any]:
+        """Return `{"iin", "deregistered", "country", "date"}`."""
+        with self.store.engine.connect() as conn:
+            doc = self.store.person_doc(conn, iin)
+        abroad = (doc or {}).get("abroad") or {}
+        return {
+            "iin": iin,
+            "deregistered": bool(abroad.get("deregistered")),
+            "country": abroad.get("country"),
+            "date": abroad.get("date"),
+        }
+
+
+class SandboxRegistrationPoint:
+    """Registration point backed by the sandbox store; updates the persons' registrations."""
+
+    def __init__(self, store: SandboxStore) -> None:
+        self.store = store
+
+    def register(
+        self,
+        application_number: str,
+        iin: str,
+        arc: str,
+        registration_type: str,
+        period_months: int | None,
+    ) -> dict[str, Any]:
+        """Record a registration; return `{"registration_id", "created"}`."""
+        today = datetime.now(UTC).date()
+        payload: dict[str, Any] = {
+            "registration_type": registration_type,
+            "period_months": period_months if registration_type == "temporary" else None,
+        }
+
+        def apply(conn: Connection, row_id: int) -> dict[str, Any]:
+            doc = _existing_person(self.store, conn, iin)
+            if registration_type == "permanent":
+                payload["previous"] = doc["registration"]
+                doc["registration"] = {"arc": arc, "kind": "permanent", "since": today.isoformat()}
+            else:
+                payload["previous"] = doc["temporary_registration"]
+                doc["temporary_registration"] = {
+                    "arc": arc,
+                    "kind": "temporary",
+                    "since": today.isoformat(),
+                    "until": add_months(today, int(period_months or 0)).isoformat(),
+                }
+            self.store.save_person(conn, doc)
+            conn.execute(
+                update(write_table).where(write_table.c.id == row_id).values(payload=payload)
+            )
+            return {"registration_id": f"RP-{row_id:08d}"}
+
+        values = {"application_number": application_number, "iin": iin, "arc": arc}
+        result, created = self.store.write_once(
+            "register", application_number, {**values, "payload": payload}, apply
+        )
+        return {**result, "created": created}
+
+    def close(self, application_number: str, iin: str) -> dict[str, Any]:
+        """Close the permanent registration a new one replaces; return `{"closed_arc"}`."""
+
+        def apply(conn: Connection, row_id: int) -> dict[str, Any]:
+            doc = _existing_person(self.store, conn, iin)
+            registered = self.store.logged_write(conn, "register", application_number)
+            if registered is not None:
+                # The new registration is made already; what it replaced is in its log entry.
+                previous = registered["payload"].get("previous")
+                replaced = registered["payload"]["registration_type"] == "permanent"
+                closed = previous["arc"] if replaced and previous else None
+                if closed == registered["arc"]:
+                    closed = None
+            else:
+                current = doc["registration"]
+                closed = current["arc"] if current and current["kind"] == "permanent" else None
+                if closed is not None:
+                    doc["registration"] = None
+                    self.store.save_person(conn, doc)
+            conn.execute(update(write_table).where(write_table.c.id == row_id).values(arc=closed))
+            return {"closed_arc": closed}
+
+        values = {"application_number": application_number, "iin": iin, "payload": {}}
+        result, _ = self.store.write_once("close", application_number, values, apply)
+        return result
+
+
+class SandboxIdCard:
+    """ID card address rewrite backed by the sandbox store."""
+
+    def __init__(self, store: SandboxStore) -> None:
+        self.store = store
+
+    def rewrite_address(self, application_number: str, iin: str, arc: str) -> dict[str, Any]:
+        """Queue the rewrite of the card's address; return `{"status"}`."""
+
+        def apply(conn: Connection, _row_id: int) -> dict[str, Any]:
+            _existing_person(self.store, conn, iin)
+            return {"status": "done"}
+
+        values = {"application_number": application_number, "iin": iin, "arc": arc, "payload": {}}
+        result, _ = self.store.write_once("idcard", application_number, values, apply)
+        return result
+
+
+class SandboxNotifications:
+    """Notifications recorded in the sandbox store's write log."""
+
+    def __init__(self, store: SandboxStore) -> None:
+        self.store = store
+
+    def send(
+        self,
+        application_number: str,
+        iin: str,
+        channel: str,
+        template: str,
+        params: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Send a notice once per application, person and template; return `{"delivery_id"}`."""
+        values = {
+            "application_number": application_number,
+            "iin": iin,
+            "payload": {"channel": channel, "template": template, "params": params},
+        }
+        result, _ = self.store.write_once(
+            "notify",
+            f"{application_number}/{iin}/{template}",
+            values,
+            lambda _conn, row_id: {"delivery_id": f"N-{row_id:08d}"},
+        )
+        return result
+
+
+def add_months(start: date, months: int) -> date:
+    """Return the date months after start, on the month's last day when it is shorter."""
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
+def _utc(moment: datetime) -> datetime:
+    """Return a stored time in UTC; SQLite hands back naive times, which were written in UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _person_row(doc: dict[str, Any]) -> dict[str, Any]:
+    """Return the table row of a person document."""
+    registration = doc.get("registration") or {}
+    temporary = doc.get("temporary_registration") or {}
+    return {
+        "iin": doc["iin"],
+        "doc": doc,
+        "registration_arc": registration.get("arc"),
+        "temporary_arc": temporary.get("arc"),
+    }
+
+
+def _existing_person(store: SandboxStore, conn: Connection, iin: str) -> dict[str, Any]:
+    """Return a person's document for update; a write for an unknown person is a fault."""
+    doc = store.person_doc(conn, iin, for_update=True)
+    if doc is None:
+        raise TechnicalError(f"the registration point knows no person with IIN {iin}")
+    return doc
+
+
+def _premises_not_found(arc: str) -> BusinessError:
+    """Return the business error for an unknown ARC."""
+    return BusinessError("premises_not_found", f"No premises with ARC {arc} in the registry")
