@@ -146,6 +146,11 @@ class SandboxStore:
             notify=SandboxNotifications(self),
         )
 
+    def is_empty(self) -> bool:
+        """Tell whether no data set has been loaded yet."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(person_table.c.iin).limit(1)).first() is None
+
     def load_dataset(self, doc: dict[str, Any]) -> dict[str, int]:
         """Replace all persons, premises and the write log with a data set; return counts."""
         persons, premises = parse_dataset(doc, self.arc_min_length, self.arc_max_length)

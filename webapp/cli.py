@@ -9,6 +9,9 @@ from pathlib import Path
 
 import click
 
+from service_tasks.dataset import DEFAULT_DATASET_PATH, DatasetError
+from service_tasks.operators import sandbox_store
+
 from .bootstrap import Product, build, bundles, initialise, read_bundle
 from .runtime.errors import InvalidData, InvalidDiagram, TirkeuError
 
@@ -92,6 +95,9 @@ def main() -> None:
 def init(product: Product, demo: bool, as_json: bool) -> None:
     """Create or upgrade the schema, deploy processes/ and load the default sandbox data."""
     initialise(product)
+    store = sandbox_store(product.settings.registry)
+    if store.is_empty():
+        store.load_dataset_file(DEFAULT_DATASET_PATH)
     deployed = []
     for bundle in bundles([product.settings.processes_path]):
         deployed += product.runtime.deploy(read_bundle(bundle), deployed_by="tirkeu init")
@@ -232,3 +238,20 @@ def worker(product: Product, once: bool, now: datetime | None, interval: float,
     while True:
         product.runtime.run_due_jobs(now=now)
         time.sleep(interval)
+
+
+@main.group()
+def registries() -> None:
+    """The sandbox registries that stand in for the national ones."""
+
+
+@registries.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_product
+def registries_load(product: Product, file: Path, as_json: bool) -> None:
+    """Replace the sandbox registries' data with a data set file."""
+    try:
+        counts = sandbox_store(product.settings.registry).load_dataset_file(file)
+    except DatasetError as error:
+        raise click.ClickException(str(error)) from error
+    emit(counts, as_json, f"loaded {counts['persons']} persons and {counts['premises']} premises")
