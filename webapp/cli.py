@@ -173,8 +173,13 @@ def tasks(product: Product, instance_id: int | None, as_json: bool) -> None:
     views = product.runtime.ready_tasks(instance_id)
     emit(
         [
-            {"id": t.id, "instance_id": t.instance_id, "bpmn_id": t.bpmn_id, "name": t.name,
-             "lane": t.lane}  # fmt: skip
+            {
+                "id": t.id,
+                "instance_id": t.instance_id,
+                "bpmn_id": t.bpmn_id,
+                "name": t.name,
+                "lane": t.lane,
+            }
             for t in views
         ],
         as_json,
@@ -228,8 +233,9 @@ def parse_now(_ctx, param, value: str | None) -> datetime | None:
 @click.option("--now", callback=parse_now, help="Pretend the clock says this ISO time.")
 @click.option("--interval", default=1.0, show_default=True, help="Seconds between sweeps.")
 @with_product
-def worker(product: Product, once: bool, now: datetime | None, interval: float,
-           as_json: bool) -> None:  # fmt: skip
+def worker(
+    product: Product, once: bool, now: datetime | None, interval: float, as_json: bool
+) -> None:
     """Fire due timers and service-task retries, once or in a loop."""
     if once:
         fired = product.runtime.run_due_jobs(now=now)

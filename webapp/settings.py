@@ -13,9 +13,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SUMMARY_FIELDS = (
-    "application_number", "channel", "registration_type", "applicant_type", "applicant_iin",
-    "person_iin", "arc", "outcome", "refusal_reason",
-)  # fmt: skip
+    "application_number",
+    "channel",
+    "registration_type",
+    "applicant_type",
+    "applicant_iin",
+    "person_iin",
+    "arc",
+    "outcome",
+    "refusal_reason",
+)
 
 
 @dataclass(frozen=True)
@@ -33,8 +40,10 @@ class Settings:
     def from_env(cls, **overrides) -> "Settings":
         """Read the settings from the environment; keyword arguments win over it."""
         env = os.environ
-        instance_path = Path(overrides.pop("instance_path", None) or env.get(
-            "TIRKEU_INSTANCE_PATH", ROOT / "instance")).resolve()  # fmt: skip
+        instance_path = Path(
+            overrides.pop("instance_path", None)
+            or env.get("TIRKEU_INSTANCE_PATH", ROOT / "instance")
+        ).resolve()
         instance_path.mkdir(parents=True, exist_ok=True)
         processes_path = Path(
             overrides.pop("processes_path", None) or env.get("TIRKEU_PROCESSES", ROOT / "processes")

@@ -48,7 +48,11 @@ def test_start_runs_until_the_user_task_and_shows_its_data(runtime):
     assert view.business_key == view.data["application_number"] == f"A-{view.id:06d}"
     (task,) = view.ready_tasks
     assert (task.bpmn_id, task.lane, task.role, task.form) == (
-        "Task_Review", "Clerk", "clerk", "review.schema.json")  # fmt: skip
+        "Task_Review",
+        "Clerk",
+        "clerk",
+        "review.schema.json",
+    )
     assert timedelta(minutes=14) < task.due_at - datetime.now(UTC) <= timedelta(minutes=15)
 
 

@@ -3,8 +3,8 @@
 from datetime import UTC, datetime
 
 from sqlalchemy import JSON, DateTime, MetaData
-from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

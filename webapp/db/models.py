@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, utcnow
 
+
 class Deployment(Base):
     """A bundle of BPMN, DMN and form files, identified by its content hash."""
 

@@ -1,4 +1,4 @@
-"""Engines and sessions: SQLite in WAL mode with BEGIN IMMEDIATE, or PostgreSQL through psycopg 3."""
+"""Engines and sessions: SQLite (WAL, BEGIN IMMEDIATE) or PostgreSQL through psycopg 3."""
 
 from pathlib import Path
 

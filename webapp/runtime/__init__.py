@@ -1,1 +1,1 @@
-"""Engine adapter on SpiffWorkflow: deploy, step, timers, messages, services. Never imports Flask."""
+"""Engine adapter on SpiffWorkflow: deploy, step, timers, messages, services; no Flask."""

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
-from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.util.task import TaskState
 
 from webapp.db.base import utcnow
 from webapp.db.models import (
@@ -211,15 +211,18 @@ class Runtime:
 
     # Steps
 
-    def _new_step(self, session: Session, instance: Instance, actor: str | None,
-                  now: datetime | None = None) -> Step:  # fmt: skip
+    def _new_step(
+        self, session: Session, instance: Instance, actor: str | None, now: datetime | None = None
+    ) -> Step:
         info = self._version(session, instance.process_version_id)
         if instance.state:
             workflow = self.serializer.load(
                 instance.state, info.spec, info.subprocess_specs, self.script_engine
             )
         else:
-            workflow = BpmnWorkflow(info.spec, info.subprocess_specs, script_engine=self.script_engine)
+            workflow = BpmnWorkflow(
+                info.spec, info.subprocess_specs, script_engine=self.script_engine
+            )
         return Step(self, session, instance, info, workflow, actor, now or self.clock())
 
     def _lock(self, session: Session, instance_id: int) -> Instance:
@@ -230,8 +233,14 @@ class Runtime:
             raise NotFound(f"no instance {instance_id}")
         return instance
 
-    def _run_step(self, instance_id: int, apply: Callable[[Step], None], actor: str | None = None,
-                  now: datetime | None = None, allow_inactive: bool = False) -> InstanceView:  # fmt: skip
+    def _run_step(
+        self,
+        instance_id: int,
+        apply: Callable[[Step], None],
+        actor: str | None = None,
+        now: datetime | None = None,
+        allow_inactive: bool = False,
+    ) -> InstanceView:
         with self.transaction() as session:
             instance = self._lock(session, instance_id)
             if instance.status in ("suspended", "terminated") and not allow_inactive:
@@ -300,8 +309,9 @@ class Runtime:
 
         return self._run_step(row.instance_id, apply, actor)
 
-    def message(self, name: str, payload: Mapping | None = None,
-                correlation: Mapping | None = None) -> InstanceView:  # fmt: skip
+    def message(
+        self, name: str, payload: Mapping | None = None, correlation: Mapping | None = None
+    ) -> InstanceView:
         """Deliver a message to the waiting instance whose correlation matches, or start one."""
         payload, correlation = dict(payload or {}), dict(correlation or {})
         key = correlation_key(correlation)
@@ -328,8 +338,9 @@ class Runtime:
 
     def _start_by_message(self, session: Session, name: str, payload: dict, correlation: dict):
         rows = session.execute(
-            select(ProcessVersion.id, ProcessVersion.process_id, ProcessVersion.message_starts)
-            .order_by(ProcessVersion.process_id, ProcessVersion.version.desc())
+            select(
+                ProcessVersion.id, ProcessVersion.process_id, ProcessVersion.message_starts
+            ).order_by(ProcessVersion.process_id, ProcessVersion.version.desc())
         ).all()
         latest = {}
         for version_id, process_id, starts in rows:
@@ -373,25 +384,36 @@ class Runtime:
                     if expected is None
                     else HumanTask.claimed_by == expected
                 )
-            values = {"claimed_by": new, "state": "claimed" if new else "ready",
-                      "claimed_at": now if new else None}  # fmt: skip
+            values = {
+                "claimed_by": new,
+                "state": "claimed" if new else "ready",
+                "claimed_at": now if new else None,
+            }
             if session.execute(query.values(**values)).rowcount != 1:
                 holder = row.claimed_by or "nobody"
                 raise Conflict(f"task {task_id} is {row.state} and held by {holder}")
             info = self._version(session, session.get(Instance, row.instance_id).process_version_id)
             session.add(
                 InstanceEvent(
-                    instance_id=row.instance_id, process_id=info.process_id,
-                    version=info.version, at=now, kind=kind, task_id=task_id,
-                    bpmn_id=row.bpmn_id, name=row.name, task_type="UserTask", actor=actor,
+                    instance_id=row.instance_id,
+                    process_id=info.process_id,
+                    version=info.version,
+                    at=now,
+                    kind=kind,
+                    task_id=task_id,
+                    bpmn_id=row.bpmn_id,
+                    name=row.name,
+                    task_type="UserTask",
+                    actor=actor,
                     data={"user": new} if kind == "assigned" else None,
                 )
-            )  # fmt: skip
+            )
             session.refresh(row)
             return TaskView.of(row)
 
-    def run_due_jobs(self, now: datetime | None = None, worker: str = "worker",
-                     limit: int = 100) -> int:  # fmt: skip
+    def run_due_jobs(
+        self, now: datetime | None = None, worker: str = "worker", limit: int = 100
+    ) -> int:
         """Fire the timers and retries that are due at `now`; return how many ran."""
         now = now or self.clock()
         lease = self.clock() + timedelta(minutes=5)
@@ -458,8 +480,9 @@ class Runtime:
 
     def terminate(self, instance_id: int, actor: str) -> InstanceView:
         """Cancel every open task of an instance and end it."""
-        return self._run_step(instance_id, lambda step: step.terminate(), actor,
-                              allow_inactive=True)  # fmt: skip
+        return self._run_step(
+            instance_id, lambda step: step.terminate(), actor, allow_inactive=True
+        )
 
     # Reading
 
@@ -518,8 +541,14 @@ class Runtime:
             step = self._new_step(session, instance, None)
             return self.view(session, instance, step.info, current_data(step.workflow), full=True)
 
-    def view(self, session: Session, instance: Instance, info: VersionInfo, data: dict,
-             full: bool = False) -> InstanceView:  # fmt: skip
+    def view(
+        self,
+        session: Session,
+        instance: Instance,
+        info: VersionInfo,
+        data: dict,
+        full: bool = False,
+    ) -> InstanceView:
         """Build the view of an instance from its rows (events and incidents when `full`)."""
         tasks = session.scalars(
             select(HumanTask)
@@ -539,7 +568,9 @@ class Runtime:
             incidents = tuple(
                 IncidentView.of(i)
                 for i in session.scalars(
-                    select(Incident).where(Incident.instance_id == instance.id).order_by(Incident.id)
+                    select(Incident)
+                    .where(Incident.instance_id == instance.id)
+                    .order_by(Incident.id)
                 )
             )
         return InstanceView(

@@ -10,14 +10,36 @@ from .errors import InvalidData
 FIELD_TYPES = {"string", "integer", "number", "boolean"}
 FORMATS = {"date", "email"}
 SCHEMA_KEYS = {
-    "$schema", "$id", "title", "description", "type", "properties", "required",
-    "additionalProperties", "dependentRequired",
-}  # fmt: skip
+    "$schema",
+    "$id",
+    "title",
+    "description",
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "dependentRequired",
+}
 FIELD_KEYS = {
-    "type", "title", "description", "default", "enum", "oneOf", "anyOf", "const", "format",
-    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
-    "pattern", "examples", "readOnly",
-}  # fmt: skip
+    "type",
+    "title",
+    "description",
+    "default",
+    "enum",
+    "oneOf",
+    "anyOf",
+    "const",
+    "format",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "examples",
+    "readOnly",
+}
 CHOICE_KEYS = {"const", "title", "description", "type", "enum", "format", "pattern"}
 
 

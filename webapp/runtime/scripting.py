@@ -37,18 +37,44 @@ SCRIPT_FILENAME = "<diagram script>"
 
 FORBIDDEN_NAMES = frozenset(
     {
-        "__import__", "open", "exec", "eval", "compile", "globals", "locals", "vars", "getattr",
-        "setattr", "delattr", "type", "breakpoint", "input", "help", "memoryview", "object",
-        "super", "classmethod", "staticmethod", "property", "__builtins__",
+        "__import__",
+        "open",
+        "exec",
+        "eval",
+        "compile",
+        "globals",
+        "locals",
+        "vars",
+        "getattr",
+        "setattr",
+        "delattr",
+        "type",
+        "breakpoint",
+        "input",
+        "help",
+        "memoryview",
+        "object",
+        "super",
+        "classmethod",
+        "staticmethod",
+        "property",
+        "__builtins__",
     }
-)  # fmt: skip
+)
 FORBIDDEN_ATTRIBUTES = frozenset({"format", "format_map", "mro", "gi_frame", "f_globals"})
 
 _INPLACE = {
-    "+=": operator.iadd, "-=": operator.isub, "*=": operator.imul, "/=": operator.itruediv,
-    "//=": operator.ifloordiv, "%=": operator.imod, "**=": operator.ipow,
-    "|=": operator.ior, "&=": operator.iand, "^=": operator.ixor,
-}  # fmt: skip
+    "+=": operator.iadd,
+    "-=": operator.isub,
+    "*=": operator.imul,
+    "/=": operator.itruediv,
+    "//=": operator.ifloordiv,
+    "%=": operator.imod,
+    "**=": operator.ipow,
+    "|=": operator.ior,
+    "&=": operator.iand,
+    "^=": operator.ixor,
+}
 
 
 def _range(*args: int) -> range:
@@ -71,16 +97,45 @@ def today() -> str:
 
 
 SAFE_BUILTINS = {
-    "None": None, "True": True, "False": False,
-    "len": len, "min": min, "max": max, "sum": sum, "sorted": sorted, "reversed": reversed,
-    "any": any, "all": all, "abs": abs, "round": round, "divmod": divmod,
-    "int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict,
-    "set": set, "frozenset": frozenset, "tuple": tuple, "range": _range,
-    "enumerate": enumerate, "zip": zip, "map": map, "filter": filter, "isinstance": isinstance,
-    "repr": repr, "chr": chr, "ord": ord, "hasattr": hasattr,
-    "Exception": Exception, "ValueError": ValueError, "KeyError": KeyError,
-    "TypeError": TypeError, "IndexError": IndexError,
-}  # fmt: skip
+    "None": None,
+    "True": True,
+    "False": False,
+    "len": len,
+    "min": min,
+    "max": max,
+    "sum": sum,
+    "sorted": sorted,
+    "reversed": reversed,
+    "any": any,
+    "all": all,
+    "abs": abs,
+    "round": round,
+    "divmod": divmod,
+    "int": int,
+    "float": float,
+    "str": str,
+    "bool": bool,
+    "list": list,
+    "dict": dict,
+    "set": set,
+    "frozenset": frozenset,
+    "tuple": tuple,
+    "range": _range,
+    "enumerate": enumerate,
+    "zip": zip,
+    "map": map,
+    "filter": filter,
+    "isinstance": isinstance,
+    "repr": repr,
+    "chr": chr,
+    "ord": ord,
+    "hasattr": hasattr,
+    "Exception": Exception,
+    "ValueError": ValueError,
+    "KeyError": KeyError,
+    "TypeError": TypeError,
+    "IndexError": IndexError,
+}
 
 _GUARDS = {
     "_getattr_": safer_getattr,
@@ -103,9 +158,7 @@ def check_source(source: str, mode: str) -> list[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
             problems.append(f"line {node.lineno}: imports are not allowed")
-        elif isinstance(node, ast.Name) and (
-            node.id in FORBIDDEN_NAMES or node.id.startswith("_")
-        ):
+        elif isinstance(node, ast.Name) and (node.id in FORBIDDEN_NAMES or node.id.startswith("_")):
             problems.append(f"line {node.lineno}: the name '{node.id}' is not allowed")
         elif isinstance(node, ast.Attribute) and (
             node.attr.startswith("_") or node.attr in FORBIDDEN_ATTRIBUTES

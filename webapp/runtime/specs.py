@@ -79,8 +79,13 @@ class _Checker:
             if element_id:
                 self.lines.setdefault(element_id, (name, element.sourceline))
 
-    def add(self, message: str, element: str | None = None, file: str | None = None,
-            line: int | None = None) -> None:  # fmt: skip
+    def add(
+        self,
+        message: str,
+        element: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+    ) -> None:
         where_file, where_line = self.lines.get(element or "", (file or "?", line))
         self.problems.append(Problem(file or where_file, line or where_line, element, message))
 
@@ -131,11 +136,12 @@ def _check_task_spec(check: _Checker, spec, files: Mapping[str, bytes], operator
 def _check_event(check: _Checker, definition, element: str) -> None:
     for attribute in ("expression",):
         check.expression(getattr(definition, attribute, None), element, "event expression")
-    if isinstance(definition, TimerEventDefinition):
-        if not check_source(definition.expression.strip(), "eval"):
-            problem = _timer_problem(definition)
-            if problem:
-                check.add(problem, element)
+    if isinstance(definition, TimerEventDefinition) and not check_source(
+        definition.expression.strip(), "eval"
+    ):
+        problem = _timer_problem(definition)
+        if problem:
+            check.add(problem, element)
     if isinstance(definition, MessageEventDefinition):
         props = definition.correlation_properties + getattr(definition, "process_correlations", [])
         for prop in props:
@@ -150,8 +156,9 @@ def _check_service(check: _Checker, spec, element: str, operators: Mapping[str, 
     operator = operators.get(spec.operation_name)
     if operator is None:
         known = ", ".join(sorted(operators)) or "none"
-        check.add(f"service operator '{spec.operation_name}' does not exist (known: {known})",
-                  element)  # fmt: skip
+        check.add(
+            f"service operator '{spec.operation_name}' does not exist (known: {known})", element
+        )
         return
     try:
         inspect.signature(operator).bind(**dict.fromkeys(spec.operation_params))
@@ -168,15 +175,17 @@ def _check_user_task(check: _Checker, spec, element: str, files: Mapping[str, by
         try:
             TEMPLATES.parse(instructions)
         except TemplateSyntaxError as error:
-            check.add(f"instructions: template error on line {error.lineno}: {error.message}",
-                      element)  # fmt: skip
+            check.add(
+                f"instructions: template error on line {error.lineno}: {error.message}", element
+            )
     for key in ("formJsonSchemaFilename", "formUiSchemaFilename"):
         name = properties.get(key)
         if not name:
             continue
         if name not in files:
-            check.add(f"form file '{name}' is not in the bundle; add it beside the diagram",
-                      element)  # fmt: skip
+            check.add(
+                f"form file '{name}' is not in the bundle; add it beside the diagram", element
+            )
             continue
         try:
             schema = json.loads(files[name])
@@ -201,15 +210,21 @@ def _check_decision(check: _Checker, table) -> None:
                     check.add(f"rule {rule.row_number}: {error}", entry.id or table.id)
                     continue
                 if python is not None:
-                    check.expression(python.replace("?", "dmninputexpr"), entry.id or table.id,
-                                     f"rule {rule.row_number} input entry")  # fmt: skip
+                    check.expression(
+                        python.replace("?", "dmninputexpr"),
+                        entry.id or table.id,
+                        f"rule {rule.row_number} input entry",
+                    )
                 translated.append(python)
             entry.lhs = translated
         for output in rule.outputEntries:
             text = (output.text or "").strip()
             if text in ("true", "false", "null"):
-                check.add(f"rule {rule.row_number}: output '{text}' is FEEL; write "
-                          f"{decisions.FEEL_WORDS[text]}", output.id or table.id)  # fmt: skip
+                check.add(
+                    f"rule {rule.row_number}: output '{text}' is FEEL; write "
+                    f"{decisions.FEEL_WORDS[text]}",
+                    output.id or table.id,
+                )
             else:
                 check.expression(text, output.id or table.id, f"rule {rule.row_number} output")
 
@@ -297,5 +312,9 @@ def _add_spiff_problem(check: _Checker, error: Exception, name: str) -> None:
     element = getattr(error, "id", None) or None
     line = getattr(error, "line_number", None) or None
     message = str(error).split("\n")[0]
-    check.add(message, element, file=getattr(error, "file_name", None) or name,
-              line=int(line) if str(line or "").isdigit() else None)  # fmt: skip
+    check.add(
+        message,
+        element,
+        file=getattr(error, "file_name", None) or name,
+        line=int(line) if str(line or "").isdigit() else None,
+    )

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from sqlalchemy import delete, select
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
@@ -24,6 +23,7 @@ from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
 from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import delete, select
 
 from webapp.db.models import HumanTask, Incident, InstanceEvent, Job, MessageSubscription
 
@@ -98,8 +98,9 @@ class Step:
         self.new = not instance.state
         self.before = {} if self.new else {t.id: t.state for t in workflow.get_tasks()}
         self.failures: list[tuple] = []
-        self.status: str | None = instance.status if instance.status in (
-            "suspended", "terminated") else None  # fmt: skip
+        self.status: str | None = (
+            instance.status if instance.status in ("suspended", "terminated") else None
+        )
         self.outbox: list[tuple[str, dict, dict]] = []
 
     # Inputs
@@ -238,9 +239,7 @@ class Step:
             catchers = [
                 t
                 for t in task.parent.children
-                if t is not task
-                and t.state == TaskState.WAITING
-                and t.task_spec.catches(t, event)
+                if t is not task and t.state == TaskState.WAITING and t.task_spec.catches(t, event)
             ]
         for catcher in catchers:
             catcher.set_data(**payload)
@@ -269,8 +268,11 @@ class Step:
         instance, workflow = self.instance, self.workflow
         status = self.status
         if status is None:
-            status = "error" if self._open_incidents else (
-                "completed" if workflow.completed else "waiting")  # fmt: skip
+            status = (
+                "error"
+                if self._open_incidents
+                else ("completed" if workflow.completed else "waiting")
+            )
         if status == "completed" and instance.status != "completed":
             instance.completed_at = self.now
             self.record("instance_completed")
@@ -406,10 +408,13 @@ class Step:
         for task_id, (name, correlation) in messages.items():
             self.session.add(
                 MessageSubscription(
-                    instance_id=instance_id, task_id=task_id, message_name=name,
-                    correlation=correlation, correlation_key=correlation_key(correlation),
+                    instance_id=instance_id,
+                    task_id=task_id,
+                    message_name=name,
+                    correlation=correlation,
+                    correlation_key=correlation_key(correlation),
                 )
-            )  # fmt: skip
+            )
         for row in self.session.scalars(
             select(Job).where(Job.instance_id == instance_id, Job.kind == "timer")
         ):
@@ -419,7 +424,9 @@ class Step:
             else:
                 row.due_at = due
         for task_id, due in timers.items():
-            self.session.add(Job(instance_id=instance_id, task_id=task_id, kind="timer", due_at=due))
+            self.session.add(
+                Job(instance_id=instance_id, task_id=task_id, kind="timer", due_at=due)
+            )
 
     @staticmethod
     def _correlation(task, definition) -> dict:
@@ -458,10 +465,14 @@ class Step:
             row = rows.get(task_id)
             if row is None:
                 row = Incident(
-                    instance_id=self.instance.id, task_id=task_id,
+                    instance_id=self.instance.id,
+                    task_id=task_id,
                     bpmn_id=getattr(task.task_spec, "bpmn_id", "") if task else "",
-                    message=message, trace=trace, attempts=1, created_at=self.now,
-                )  # fmt: skip
+                    message=message,
+                    trace=trace,
+                    attempts=1,
+                    created_at=self.now,
+                )
                 self.session.add(row)
                 rows[task_id] = row
             else:
@@ -469,8 +480,10 @@ class Step:
                 row.message, row.trace = message, trace
             self.record("incident_opened", task, {"message": message, "attempts": row.attempts})
             retry = self.runtime.retry
-            if task is not None and isinstance(task.task_spec, ServiceTask) and (
-                row.attempts < retry.max_attempts
+            if (
+                task is not None
+                and isinstance(task.task_spec, ServiceTask)
+                and (row.attempts < retry.max_attempts)
             ):
                 self._schedule_retry(task_id, self.now + retry.delay(row.attempts))
         for task_id, row in rows.items():
@@ -480,7 +493,7 @@ class Step:
         self._incident_rows = [row for row in rows.values() if row.status == "open"]
 
     def resolve_incidents(self, task_id: str) -> None:
-        """Close a task's incidents by hand: the failed task counts as done, the instance goes on."""
+        """Close a task's incidents by hand: the failed task counts as done and the run goes on."""
         task = self.task(task_id)
         if task is not None and task.state == TaskState.ERROR:
             task.complete()
