@@ -62,7 +62,7 @@ class Instance(Base):
     process_id: Mapped[str] = mapped_column(String(255))
     business_key: Mapped[str | None] = mapped_column(String(120), index=True)
     status: Mapped[str] = mapped_column(String(20))
-    state: Mapped[str] = mapped_column(Text)
+    state: Mapped[bytes] = mapped_column(LargeBinary)
     serializer_version: Mapped[str] = mapped_column(String(20))
     lock_version: Mapped[int] = mapped_column(Integer, default=0)
     summary: Mapped[dict] = mapped_column(default=dict)

@@ -16,7 +16,7 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,7 +38,7 @@ from .errors import Conflict, InvalidData, NotFound, Problem, TirkeuError
 from .scripting import ScriptEngine, ScriptEnvironment
 from .serializer import SERIALIZER_VERSION, StateSerializer
 from .specs import Bundle, parse_bundle
-from .steps import Step, correlation_key, current_data, json_safe
+from .steps import InstanceRecord, Step, correlation_key, current_data, json_safe
 from .views import DeployedProcess, EventView, IncidentView, InstanceView, TaskView
 
 log = logging.getLogger(__name__)
@@ -193,26 +193,34 @@ class Runtime:
     def deployment_file(self, deployment_id: int, name: str) -> bytes:
         """Return one file of a deployment."""
         with self.transaction() as session:
-            content = session.scalar(
-                select(DeploymentFile.content).where(
-                    DeploymentFile.deployment_id == deployment_id, DeploymentFile.name == name
-                )
+            return self._file(session, deployment_id, name)
+
+    @staticmethod
+    def _file(session: Session, deployment_id: int, name: str) -> bytes:
+        content = session.scalar(
+            select(DeploymentFile.content).where(
+                DeploymentFile.deployment_id == deployment_id, DeploymentFile.name == name
             )
+        )
         if content is None:
             raise NotFound(f"no file {name!r} in deployment {deployment_id}")
         return content
 
-    def form(self, deployment_id: int, name: str) -> dict:
+    def _form(self, session: Session, deployment_id: int, name: str) -> dict:
         """Return a form schema of a deployment, cached: deployed content never changes."""
         key = (deployment_id, name)
         if key not in self._forms:
-            self._forms[key] = json.loads(self.deployment_file(deployment_id, name))
+            self._forms[key] = json.loads(self._file(session, deployment_id, name))
         return self._forms[key]
 
     # Steps
 
     def _new_step(
-        self, session: Session, instance: Instance, actor: str | None, now: datetime | None = None
+        self,
+        session: Session,
+        instance: InstanceRecord,
+        actor: str | None,
+        now: datetime | None = None,
     ) -> Step:
         info = self._version(session, instance.process_version_id)
         if instance.state:
@@ -225,13 +233,28 @@ class Runtime:
             )
         return Step(self, session, instance, info, workflow, actor, now or self.clock())
 
-    def _lock(self, session: Session, instance_id: int) -> Instance:
-        instance = session.scalar(
-            select(Instance).where(Instance.id == instance_id).with_for_update()
-        )
-        if instance is None:
+    @staticmethod
+    def _record(session: Session, instance_id: int, lock: bool = True) -> InstanceRecord:
+        """Read (and lock, for a step) the instance row."""
+        query = select(*(getattr(Instance, name) for name in InstanceRecord.__dataclass_fields__))
+        query = query.where(Instance.id == instance_id)
+        row = session.execute(query.with_for_update() if lock else query).first()
+        if row is None:
             raise NotFound(f"no instance {instance_id}")
-        return instance
+        return InstanceRecord(**row._mapping)
+
+    def _locked_step(
+        self,
+        session: Session,
+        instance_id: int,
+        actor: str | None,
+        now: datetime | None = None,
+        allow_inactive: bool = False,
+    ) -> Step:
+        instance = self._record(session, instance_id)
+        if instance.status in ("suspended", "terminated") and not allow_inactive:
+            raise Conflict(f"instance {instance_id} is {instance.status}")
+        return self._new_step(session, instance, actor, now)
 
     def _run_step(
         self,
@@ -242,10 +265,7 @@ class Runtime:
         allow_inactive: bool = False,
     ) -> InstanceView:
         with self.transaction() as session:
-            instance = self._lock(session, instance_id)
-            if instance.status in ("suspended", "terminated") and not allow_inactive:
-                raise Conflict(f"instance {instance_id} is {instance.status}")
-            step = self._new_step(session, instance, actor, now)
+            step = self._locked_step(session, instance_id, actor, now, allow_inactive)
             apply(step)
             view = step.finish()
         step.after_commit()
@@ -264,17 +284,24 @@ class Runtime:
     def _start(self, session: Session, info: VersionInfo, data: Mapping, actor: str | None):
         data = json_safe(dict(data))
         now = self.clock()
-        instance = Instance(
-            process_version_id=info.id,
-            process_id=info.process_id,
-            status="waiting",
-            state="",
-            serializer_version=SERIALIZER_VERSION,
-            created_at=now,
-            updated_at=now,
+        instance_id = session.execute(
+            insert(Instance)
+            .values(
+                process_version_id=info.id,
+                process_id=info.process_id,
+                status="waiting",
+                state=b"",
+                serializer_version=SERIALIZER_VERSION,
+                summary={},
+                lock_version=1,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(Instance.id)
+        ).scalar_one()
+        instance = InstanceRecord(
+            instance_id, info.id, info.process_id, None, "waiting", "", 1, None
         )
-        session.add(instance)
-        session.flush()
         if self.business_key_field and not data.get(self.business_key_field):
             data[self.business_key_field] = f"A-{instance.id:06d}"
         instance.business_key = str(data.get(self.business_key_field) or "") or None
@@ -288,26 +315,32 @@ class Runtime:
         """Complete a ready user task with its form data, then run until the instance waits."""
         if not isinstance(data, Mapping):
             raise InvalidData("task data must be a JSON object", {"data": "not an object"})
-        row = self._task_row(task_id)
-        if row.state not in ACTIVE_TASK_STATES:
-            raise Conflict(f"task {task_id} is {row.state}, not ready")
-        if actor and row.claimed_by and row.claimed_by != actor:
-            raise Conflict(f"task {task_id} is claimed by {row.claimed_by}")
-        if row.form:
-            with self.transaction() as session:
-                deployment_id = self._version(
-                    session, session.get(Instance, row.instance_id).process_version_id
-                ).deployment_id
-            forms.validate_form_data(self.form(deployment_id, row.form), data)
-
-        def apply(step: Step) -> None:
+        data = json_safe(dict(data))
+        with self.transaction() as session:
+            row = session.execute(
+                select(
+                    HumanTask.instance_id, HumanTask.state, HumanTask.claimed_by, HumanTask.form
+                ).where(HumanTask.id == str(task_id))
+            ).first()
+            if row is None:
+                raise NotFound(f"no task {task_id}")
+            if row.state not in ACTIVE_TASK_STATES:
+                raise Conflict(f"task {task_id} is {row.state}, not ready")
+            if actor and row.claimed_by and row.claimed_by != actor:
+                raise Conflict(f"task {task_id} is claimed by {row.claimed_by}")
+            step = self._locked_step(session, row.instance_id, actor)
+            if row.form:
+                forms.validate_form_data(
+                    self._form(session, step.info.deployment_id, row.form), data
+                )
             task = step.task(task_id)
             if task is None or task.state != TaskState.READY or not task.task_spec.manual:
                 raise Conflict(f"task {task_id} is no longer ready")
-            task.set_data(**json_safe(dict(data)))
+            task.set_data(**data)
             task.run()
-
-        return self._run_step(row.instance_id, apply, actor)
+            view = step.finish()
+        step.after_commit()
+        return view
 
     def message(
         self, name: str, payload: Mapping | None = None, correlation: Mapping | None = None
@@ -508,7 +541,7 @@ class Runtime:
         """Return the data a ready user task sees."""
         row = self._task_row(task_id)
         with self.transaction() as session:
-            step = self._new_step(session, session.get(Instance, row.instance_id), None)
+            step = self._new_step(session, self._record(session, row.instance_id, False), None)
             task = step.task(task_id)
             return json_safe(dict(task.data)) if task is not None else {}
 
@@ -518,10 +551,10 @@ class Runtime:
         with self.transaction() as session:
             instance = session.get(Instance, row.instance_id)
             deployment_id = self._version(session, instance.process_version_id).deployment_id
-        return (
-            self.form(deployment_id, row.form) if row.form else None,
-            self.form(deployment_id, row.ui_form) if row.ui_form else None,
-        )
+            return (
+                self._form(session, deployment_id, row.form) if row.form else None,
+                self._form(session, deployment_id, row.ui_form) if row.ui_form else None,
+            )
 
     def ready_tasks(self, instance_id: int | None = None, limit: int = 1000) -> list[TaskView]:
         """Return open user tasks, oldest first, of one instance or of all."""
@@ -535,9 +568,7 @@ class Runtime:
     def instance(self, instance_id: int) -> InstanceView:
         """Return an instance with its current data, open tasks, events and incidents."""
         with self.transaction() as session:
-            instance = session.get(Instance, instance_id)
-            if instance is None:
-                raise NotFound(f"no instance {instance_id}")
+            instance = self._record(session, instance_id, lock=False)
             step = self._new_step(session, instance, None)
             return self.view(session, instance, step.info, current_data(step.workflow), full=True)
 
@@ -548,13 +579,22 @@ class Runtime:
         info: VersionInfo,
         data: dict,
         full: bool = False,
+        tasks: tuple[TaskView, ...] | None = None,
     ) -> InstanceView:
         """Build the view of an instance from its rows (events and incidents when `full`)."""
-        tasks = session.scalars(
-            select(HumanTask)
-            .where(HumanTask.instance_id == instance.id, HumanTask.state.in_(ACTIVE_TASK_STATES))
-            .order_by(HumanTask.created_at, HumanTask.id)
-        )
+        if tasks is None:
+            columns = (getattr(HumanTask, name) for name in TaskView.__dataclass_fields__)
+            tasks = tuple(
+                TaskView.of(row)
+                for row in session.execute(
+                    select(*columns)
+                    .where(
+                        HumanTask.instance_id == instance.id,
+                        HumanTask.state.in_(ACTIVE_TASK_STATES),
+                    )
+                    .order_by(HumanTask.created_at, HumanTask.id)
+                )
+            )
         events, incidents = (), ()
         if full:
             events = tuple(
@@ -580,7 +620,7 @@ class Runtime:
             status=instance.status,
             business_key=instance.business_key,
             data=data,
-            ready_tasks=tuple(TaskView.of(t) for t in tasks),
+            ready_tasks=tasks,
             events=events,
             incidents=incidents,
         )

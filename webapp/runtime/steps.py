@@ -7,6 +7,7 @@ plain views.
 import json
 import logging
 import traceback
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -23,12 +24,20 @@ from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
 from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, update
 
-from webapp.db.models import HumanTask, Incident, InstanceEvent, Job, MessageSubscription
+from webapp.db.models import (
+    HumanTask,
+    Incident,
+    Instance,
+    InstanceEvent,
+    Job,
+    MessageSubscription,
+)
 
 from .errors import Conflict, InvalidData, NotFound
 from .serializer import SERIALIZER_VERSION
+from .views import TaskView
 
 if TYPE_CHECKING:
     from .engine import Runtime
@@ -56,14 +65,15 @@ def correlation_key(correlation: dict) -> str:
     return json.dumps(json_safe(correlation), sort_keys=True, separators=(",", ":"))
 
 
-def current_data(workflow) -> dict:
+def current_data(workflow, tasks: list | None = None) -> dict:
     """Return an instance's data: what its open tasks see, or its final data once completed."""
+    tasks = list(workflow.get_tasks()) if tasks is None else tasks
     if workflow.completed:
-        done = workflow.get_tasks(state=TaskState.COMPLETED, skip_subprocesses=True)
+        done = [t for t in tasks if t.state == TaskState.COMPLETED and t.workflow is workflow]
         last = max(done, key=lambda t: t.last_state_change, default=None)
         return json_safe(last.data) if last else {}
     merged: dict = {}
-    for task in sorted(workflow.get_tasks(state=LIVE), key=lambda t: t.last_state_change):
+    for task in sorted((t for t in tasks if t.state & LIVE), key=lambda t: t.last_state_change):
         merged.update(task.data)
     return json_safe(merged)
 
@@ -84,6 +94,20 @@ def _due(event_value, definition) -> datetime | None:
     return due if isinstance(due, datetime) else None
 
 
+@dataclass
+class InstanceRecord:
+    """The instance row a step works on; steps read and write it through Core."""
+
+    id: int
+    process_version_id: int
+    process_id: str
+    business_key: str | None
+    status: str
+    state: bytes
+    lock_version: int
+    completed_at: datetime | None
+
+
 class Step:
     """The in-memory side of one transaction on one instance."""
 
@@ -96,12 +120,24 @@ class Step:
         self.actor = actor
         self.now = now
         self.new = not instance.state
-        self.before = {} if self.new else {t.id: t.state for t in workflow.get_tasks()}
+        self.before: dict = {}
+        self.ready_before: set[str] = set()
+        if not self.new:
+            for task in workflow.get_tasks():
+                self.before[task.id] = task.state
+                if task.state == TaskState.READY and task.task_spec.manual:
+                    self.ready_before.add(str(task.id))
+        self.waits_before = {} if self.new else self._waits()
+        self.events: list[dict] = []
         self.failures: list[tuple] = []
         self.status: str | None = (
             instance.status if instance.status in ("suspended", "terminated") else None
         )
         self.outbox: list[tuple[str, dict, dict]] = []
+        self.ready_views: tuple | None = None
+        # The hot path writes through Core on the session's connection: the ORM's unit of
+        # work costs more than the engine itself for these append-only and bulk rows.
+        self.db = session.connection()
 
     # Inputs
 
@@ -115,20 +151,20 @@ class Step:
     def record(self, kind: str, task=None, data: dict | None = None, actor: str | None = None):
         """Append an audit event to this step."""
         spec = task.task_spec if task is not None else None
-        self.session.add(
-            InstanceEvent(
-                instance_id=self.instance.id,
-                process_id=self.info.process_id,
-                version=self.info.version,
-                at=self.now,
-                kind=kind,
-                task_id=str(task.id) if task is not None else None,
-                bpmn_id=getattr(spec, "bpmn_id", None),
-                name=getattr(spec, "bpmn_name", None) or getattr(spec, "bpmn_id", None),
-                task_type=type(spec).__name__ if spec is not None else None,
-                actor=actor if actor is not None else self.actor,
-                data=data,
-            )
+        self.events.append(
+            {
+                "instance_id": self.instance.id,
+                "process_id": self.info.process_id,
+                "version": self.info.version,
+                "at": self.now,
+                "kind": kind,
+                "task_id": str(task.id) if task is not None else None,
+                "bpmn_id": getattr(spec, "bpmn_id", None),
+                "name": getattr(spec, "bpmn_name", None) or getattr(spec, "bpmn_id", None),
+                "task_type": type(spec).__name__ if spec is not None else None,
+                "actor": actor if actor is not None else self.actor,
+                "data": data,
+            }
         )
 
     def deliver(self, task_id: str, name: str, payload: dict, correlation: dict) -> None:
@@ -164,7 +200,7 @@ class Step:
 
     def fire(self, job_id: int, task_id: str, kind: str) -> None:
         """Fire a due timer, or retry a failed service task."""
-        self.session.execute(delete(Job).where(Job.id == job_id))
+        self.db.execute(delete(Job).where(Job.id == job_id))
         if kind == "retry":
             self.retry(task_id)
             return
@@ -216,7 +252,7 @@ class Step:
                 if self._handle_failure(error):
                     continue
                 return
-            if not self.workflow.get_tasks(state=TaskState.READY, manual=False):
+            if self.workflow.get_next_task(state=TaskState.READY, manual=False) is None:
                 return
 
     def _handle_failure(self, error: Exception) -> bool:
@@ -260,8 +296,9 @@ class Step:
         """Run, save the state, sync the read models and events; return the instance view."""
         if self.status is None:
             self.advance()
-        self._record_task_changes()
-        self._sync_human_tasks()
+        tasks = list(self.workflow.get_tasks())
+        self._record_task_changes(tasks)
+        self._sync_human_tasks(tasks)
         self._sync_waits()
         self._sync_incidents()
         self._route_thrown_events()
@@ -278,14 +315,26 @@ class Step:
             self.record("instance_completed")
         if status in ("terminated", "completed"):
             self.runtime.delete_jobs(self.session, instance.id)
-        data = current_data(workflow)
+        data = current_data(workflow, tasks)
         instance.status = status
-        instance.state = self.runtime.serializer.dump(workflow)
-        instance.serializer_version = SERIALIZER_VERSION
-        instance.updated_at = self.now
-        instance.summary = {k: data[k] for k in self.runtime.summary_fields if k in data}
+        self.db.execute(
+            update(Instance)
+            .where(Instance.id == instance.id, Instance.lock_version == instance.lock_version)
+            .values(
+                status=status,
+                state=self.runtime.serializer.dump(workflow),
+                serializer_version=SERIALIZER_VERSION,
+                business_key=instance.business_key,
+                summary={k: data[k] for k in self.runtime.summary_fields if k in data},
+                updated_at=self.now,
+                completed_at=instance.completed_at,
+                lock_version=instance.lock_version + 1,
+            )
+        )
+        if self.events:
+            self.db.execute(insert(InstanceEvent), self.events)
         self.session.flush()
-        return self.runtime.view(self.session, instance, self.info, data)
+        return self.runtime.view(self.session, instance, self.info, data, tasks=self.ready_views)
 
     def after_commit(self) -> None:
         """Deliver the messages this step threw to other instances."""
@@ -295,8 +344,8 @@ class Step:
             except NotFound as error:
                 log.warning("message %s from instance %s: %s", name, self.instance.id, error)
 
-    def _record_task_changes(self) -> None:
-        for task in self.workflow.get_tasks():
+    def _record_task_changes(self, tasks: list) -> None:
+        for task in tasks:
             state = task.state
             if self.before.get(task.id) == state:
                 continue
@@ -314,27 +363,40 @@ class Step:
                 actor = self.actor if spec.manual and state == TaskState.COMPLETED else None
                 self.record(EVENT_KINDS[state], task, data, actor=actor)
 
-    def _sync_human_tasks(self) -> None:
-        ready = {str(t.id): t for t in self.workflow.get_tasks(state=TaskState.READY, manual=True)}
-        if not self.new:
-            rows = self.session.scalars(
-                select(HumanTask).where(
-                    HumanTask.instance_id == self.instance.id,
-                    HumanTask.state.in_(("ready", "claimed")),
-                )
-            )
-            for row in rows:
-                if ready.pop(row.id, None) is not None:
-                    continue
-                task = self.task(row.id)
-                done = task is not None and task.state == TaskState.COMPLETED
-                row.state = "completed" if done else "cancelled"
-                row.completed_at = self.now
-                row.completed_by = self.actor if done else None
-        for task_id, task in ready.items():
-            self.session.add(self._human_task(task_id, task))
+    def _sync_human_tasks(self, tasks: list) -> None:
+        """Open a task-list row per new ready user task; close the rows of the others.
 
-    def _human_task(self, task_id: str, task) -> HumanTask:
+        Which rows are open follows from the state before the step, so no query is needed.
+        """
+        ready = {str(t.id): t for t in tasks if t.state == TaskState.READY and t.task_spec.manual}
+        gone = self.ready_before - ready.keys()
+        if gone:
+            completed = {
+                i
+                for i in gone
+                if self.task(i) is not None and self.task(i).state == TaskState.COMPLETED
+            }
+            for ids, state, by in (
+                (completed, "completed", self.actor),
+                (gone - completed, "cancelled", None),
+            ):
+                if ids:
+                    self.db.execute(
+                        update(HumanTask)
+                        .where(HumanTask.id.in_(ids))
+                        .values(state=state, completed_at=self.now, completed_by=by)
+                    )
+        new = [self._human_task(i, t) for i, t in ready.items() if i not in self.ready_before]
+        if new:
+            self.db.execute(insert(HumanTask), new)
+        if not self.ready_before & ready.keys():
+            fields = TaskView.__dataclass_fields__
+            self.ready_views = tuple(
+                TaskView(**{k: row.get(k) for k in fields})
+                for row in sorted(new, key=lambda row: row["id"])
+            )
+
+    def _human_task(self, task_id: str, task) -> dict:
         spec = task.task_spec
         extensions = getattr(spec, "extensions", {}) or {}
         properties = extensions.get("properties", {})
@@ -344,23 +406,23 @@ class Step:
             parsed = TimerEventDefinition.parse_iso_duration(str(due_in))
             due_at = self.now + TimerEventDefinition.get_timedelta_from_start(parsed, self.now)
         assignee = self._property(task, properties.get("assignee"))
-        return HumanTask(
-            id=task_id,
-            instance_id=self.instance.id,
-            process_id=self.info.process_id,
-            business_key=self.instance.business_key,
-            bpmn_id=spec.bpmn_id,
-            name=getattr(spec, "bpmn_name", None) or spec.bpmn_id,
-            lane=spec.lane,
-            role=spec.lane.lower() if spec.lane else None,
-            assignee=str(assignee) if assignee is not None else None,
-            form=properties.get("formJsonSchemaFilename"),
-            ui_form=properties.get("formUiSchemaFilename"),
-            instructions=self._instructions(task, extensions.get("instructionsForEndUser")),
-            state="ready",
-            due_at=due_at,
-            created_at=self.now,
-        )
+        return {
+            "id": task_id,
+            "instance_id": self.instance.id,
+            "process_id": self.info.process_id,
+            "business_key": self.instance.business_key,
+            "bpmn_id": spec.bpmn_id,
+            "name": getattr(spec, "bpmn_name", None) or spec.bpmn_id,
+            "lane": spec.lane,
+            "role": spec.lane.lower() if spec.lane else None,
+            "assignee": str(assignee) if assignee is not None else None,
+            "form": properties.get("formJsonSchemaFilename"),
+            "ui_form": properties.get("formUiSchemaFilename"),
+            "instructions": self._instructions(task, extensions.get("instructionsForEndUser")),
+            "state": "ready",
+            "due_at": due_at,
+            "created_at": self.now,
+        }
 
     def _property(self, task, expression: str | None):
         if not expression:
@@ -380,53 +442,63 @@ class Step:
         except Exception as error:  # noqa: BLE001  (an instructions template over task data)
             return f"{text}\n\n(instructions could not be rendered: {error})"
 
-    def _sync_waits(self) -> None:
-        """Keep one subscription per waiting message event and one job per waiting timer."""
-        messages, timers = {}, {}
+    def _waits(self) -> dict[str, tuple]:
+        """Return what the instance waits for: messages (with correlation) and timers (due)."""
+        waits = {}
         for task in self.workflow.event_manager.tasks.values():
             if task.state != TaskState.WAITING:
                 continue
             definition = task.task_spec.event_definition
             if isinstance(definition, MessageEventDefinition):
-                messages[str(task.id)] = (definition.name, self._correlation(task, definition))
+                waits[str(task.id)] = (
+                    "message",
+                    definition.name,
+                    self._correlation(task, definition),
+                )
             elif isinstance(definition, TimerEventDefinition):
                 due = _due(task.internal_data.get("event_value"), definition)
                 if due is not None:
-                    timers[str(task.id)] = due
-        if self.new and not messages and not timers:
-            return
+                    waits[str(task.id)] = ("timer", due)
+        return waits
+
+    def _sync_waits(self) -> None:
+        """Keep one subscription per waiting message event and one job per waiting timer.
+
+        What was there follows from the state before the step, so no query is needed.
+        """
+        before, after = self.waits_before, self._waits()
         instance_id = self.instance.id
-        for row in self.session.scalars(
-            select(MessageSubscription).where(MessageSubscription.instance_id == instance_id)
-        ):
-            wanted = messages.pop(row.task_id, None)
-            if wanted is None:
-                self.session.delete(row)
-            else:
-                row.message_name, row.correlation = wanted
-                row.correlation_key = correlation_key(wanted[1])
-        for task_id, (name, correlation) in messages.items():
-            self.session.add(
-                MessageSubscription(
-                    instance_id=instance_id,
-                    task_id=task_id,
-                    message_name=name,
-                    correlation=correlation,
-                    correlation_key=correlation_key(correlation),
+        for task_id in before.keys() - after.keys():
+            table = MessageSubscription if before[task_id][0] == "message" else Job
+            query = delete(table).where(table.instance_id == instance_id, table.task_id == task_id)
+            if table is Job:
+                query = query.where(Job.kind == "timer")
+            self.db.execute(query)
+        for task_id, wait in after.items():
+            if before.get(task_id) == wait:
+                continue
+            if task_id in before:
+                table = MessageSubscription if wait[0] == "message" else Job
+                self.db.execute(
+                    delete(table).where(table.instance_id == instance_id, table.task_id == task_id)
                 )
-            )
-        for row in self.session.scalars(
-            select(Job).where(Job.instance_id == instance_id, Job.kind == "timer")
-        ):
-            due = timers.pop(row.task_id, None)
-            if due is None:
-                self.session.delete(row)
+            if wait[0] == "message":
+                _kind, name, correlation = wait
+                self.db.execute(
+                    insert(MessageSubscription).values(
+                        instance_id=instance_id,
+                        task_id=task_id,
+                        message_name=name,
+                        correlation=correlation,
+                        correlation_key=correlation_key(correlation),
+                    )
+                )
             else:
-                row.due_at = due
-        for task_id, due in timers.items():
-            self.session.add(
-                Job(instance_id=instance_id, task_id=task_id, kind="timer", due_at=due)
-            )
+                self.db.execute(
+                    insert(Job).values(
+                        instance_id=instance_id, task_id=task_id, kind="timer", due_at=wait[1]
+                    )
+                )
 
     @staticmethod
     def _correlation(task, definition) -> dict:
@@ -505,7 +577,7 @@ class Step:
             )
         ):
             self._close_incident(row, "resolved")
-        self.session.execute(
+        self.db.execute(
             delete(Job).where(
                 Job.instance_id == self.instance.id, Job.task_id == task_id, Job.kind == "retry"
             )

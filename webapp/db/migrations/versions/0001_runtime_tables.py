@@ -4,10 +4,10 @@ Revision ID: 0001
 Revises:
 """
 
-import sqlalchemy as sa
 from alembic import op
-
+import sqlalchemy as sa
 import webapp.db.base
+
 
 revision = "0001"
 down_revision = None
@@ -70,7 +70,7 @@ def upgrade() -> None:
         sa.Column("process_id", sa.String(length=255), nullable=False),
         sa.Column("business_key", sa.String(length=120), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("state", sa.Text(), nullable=False),
+        sa.Column("state", sa.LargeBinary(), nullable=False),
         sa.Column("serializer_version", sa.String(length=20), nullable=False),
         sa.Column("lock_version", sa.Integer(), nullable=False),
         sa.Column("summary", sa.JSON(), nullable=False),

@@ -1,0 +1,5 @@
+"""Run every benchmark: `python -m bench` (what `make bench` does)."""
+
+from . import runtime
+
+runtime.run()
