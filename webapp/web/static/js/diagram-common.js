@@ -29,28 +29,6 @@ export function announce(container, state, detail) {
   container.dispatchEvent(new CustomEvent(`diagram:${state}`, { detail, bubbles: true }));
 }
 
-/** Build the tab bar that switches between the decision tables and the DRD of a DMN file. */
-export function dmnViewTabs(viewer, container) {
-  const nav = document.createElement("nav");
-  nav.className = "dmn-views";
-  const show = () => {
-    nav.replaceChildren();
-    const active = viewer.getActiveView();
-    for (const view of viewer.getViews()) {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.textContent = view.name || view.element.name || view.element.id;
-      button.dataset.viewType = view.type;
-      button.setAttribute("aria-pressed", String(view === active));
-      button.addEventListener("click", () => viewer.open(view));
-      nav.append(button);
-    }
-  };
-  viewer.on("views.changed", show);
-  container.before(nav);
-  show();
-}
-
 /** Describe an import warning of bpmn-js or dmn-js as one line of text. */
 export function describeWarning(warning) {
   return warning?.message ?? String(warning);

@@ -16,7 +16,6 @@ import {
   announce,
   describeWarning,
   diagramSource,
-  dmnViewTabs,
   jsonAttribute,
 } from "./diagram-common.js";
 
@@ -25,6 +24,8 @@ const FORM_PROPERTIES = [
   ["formJsonSchemaFilename", "Form schema file"],
   ["formUiSchemaFilename", "Form UI schema file"],
 ];
+
+const STATUS_TEXT = { ok: "Saved", problems: "Problems found", error: "Not saved" };
 
 const editors = new WeakMap();
 let spiffDescriptor;
@@ -87,7 +88,8 @@ function showAnswer(results, status, answer, onElement) {
       item.append(" ", el("span", { className: "problem-message", textContent: problem.message }));
       list.append(item);
     }
-    results.append(el("h3", { textContent: `${problems.length} problem(s)` }), list);
+    const count = problems.length === 1 ? "1 problem" : `${problems.length} problems`;
+    results.append(el("h3", { textContent: count }), list);
   } else if (status < 400) {
     results.append(el("p", { textContent: "No problems found." }));
   } else {
@@ -157,7 +159,7 @@ function wireSaving(container, modeler, layout, onElement) {
       try {
         const { status, answer } = await postXml(modeler, url);
         showAnswer(layout.results, status, answer, onElement);
-        layout.status.textContent = status < 400 ? "Saved" : "Not saved";
+        layout.status.textContent = STATUS_TEXT[layout.results.dataset.outcome];
         container.dispatchEvent(
           new CustomEvent("diagram:saved", { detail: { action, status, answer }, bubbles: true }),
         );
@@ -489,6 +491,26 @@ class PropertiesPanel {
   }
 }
 
+/** Fit the whole diagram into the canvas to the right of the tool palette that overlays it. */
+function fitBesidePalette(modeler, canvasElement) {
+  const canvas = modeler.get("canvas");
+  const { inner, outer } = canvas.viewbox();
+  const palette = canvasElement.querySelector(".djs-palette");
+  const left = (palette ? palette.offsetLeft + palette.offsetWidth : 0) + 24;
+  const margin = 24;
+  const scale = Math.min(
+    1,
+    (outer.width - left - margin) / inner.width,
+    (outer.height - 2 * margin) / inner.height,
+  );
+  canvas.viewbox({
+    x: inner.x - left / scale,
+    y: inner.y - (outer.height / scale - inner.height) / 2,
+    width: outer.width / scale,
+    height: outer.height / scale,
+  });
+}
+
 /** Open the BPMN modeler with the SpiffWorkflow descriptor and our properties panel. */
 export async function openBpmnEditor(container) {
   const layout = editorLayout(container, true);
@@ -499,7 +521,7 @@ export async function openBpmnEditor(container) {
   editors.set(container, modeler);
   const panel = new PropertiesPanel(modeler, layout.panel, container);
   const { warnings } = await modeler.importXML(await diagramSource(container, "bpmn"));
-  modeler.get("canvas").zoom("fit-viewport", "auto");
+  fitBesidePalette(modeler, layout.canvas);
   panel.show(null);
   const select = (id) => {
     const element = modeler.get("elementRegistry").get(id);
@@ -526,7 +548,6 @@ export async function openDmnEditor(container) {
   if (table) {
     await modeler.open(table);
   }
-  dmnViewTabs(modeler, layout.canvas);
   wireSaving(container, modeler, layout, () => {});
   return { warnings: warnings.map(describeWarning) };
 }

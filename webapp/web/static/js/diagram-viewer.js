@@ -15,7 +15,6 @@ import {
   announce,
   describeWarning,
   diagramSource,
-  dmnViewTabs,
   jsonAttribute,
 } from "./diagram-common.js";
 
@@ -101,7 +100,6 @@ export async function renderDmn(container) {
   if (table) {
     await viewer.open(table);
   }
-  dmnViewTabs(viewer, container);
   return { warnings: warnings.map(describeWarning), unknownIds: [] };
 }
 
