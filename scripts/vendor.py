@@ -128,9 +128,9 @@ def refresh_package(name: str, version: str, workdir: Path) -> dict:
     }
 
 
-def load_versions() -> dict:
+def load_versions(vendor_dir: Path = VENDOR_DIR) -> dict:
     """Return the recorded VERSIONS.json content."""
-    return json.loads(VERSIONS_FILE.read_text(encoding="utf-8"))
+    return json.loads((vendor_dir / VERSIONS_FILE.name).read_text(encoding="utf-8"))
 
 
 def refresh(pins: dict[str, str]) -> dict:
@@ -143,11 +143,11 @@ def refresh(pins: dict[str, str]) -> dict:
     return recorded
 
 
-def check() -> list[str]:
+def check(vendor_dir: Path = VENDOR_DIR) -> list[str]:
     """Return the problems found comparing vendored files with VERSIONS.json."""
     problems = []
-    for name, entry in load_versions()["packages"].items():
-        folder = VENDOR_DIR / name
+    for name, entry in load_versions(vendor_dir)["packages"].items():
+        folder = vendor_dir / name
         for relative, digest in entry["files"].items():
             path = folder / relative
             if not path.is_file():

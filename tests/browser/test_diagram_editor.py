@@ -148,9 +148,10 @@ def test_deploy_button_posts_to_the_deploy_url_and_lists_what_was_deployed(page,
     assert [p.path for p in harness.posted] == ["/deploy"]
 
 
-def test_dmn_editor_saves_the_decision_table(page, harness):
+def test_dmn_editor_saves_the_decision_table(page, harness, screenshot):
     open_ready(page, f"{harness.url}/pages/dmn-editor.html")
     assert page.locator(".dmn-decision-table-container").count() == 1
+    screenshot(page, "dmn-editor")
     page.locator("[data-action=save]").click()
     page.wait_for_selector(".save-results[data-outcome=ok]")
     [posted] = harness.posted

@@ -37,37 +37,48 @@ def harness_page(diagram: str, editor: bool) -> str:
     return "dmn-editor.html" if diagram.endswith(".dmn") else "editor.html"
 
 
-def assert_imports_cleanly(page, static_server, url: str, editor: bool) -> None:
-    """Import url in the viewer or the modeler and assert no error and no warning."""
-    open_ready(page, f"{static_server.url}/pages/{harness_page(url, editor)}")
-    result = import_diagram(page, static_server.url, url, editor=editor)
-    assert result == {"warnings": []}, result
+@pytest.fixture(scope="module")
+def importer(browser, static_server):
+    """Return a function importing a diagram URL in the viewer or modeler, on pages kept open."""
+    context = browser.new_context()
+    context.set_default_timeout(10_000)
+    pages = {}
+    errors: list[str] = []
+
+    def run(url: str, editor: bool) -> dict:
+        name = harness_page(url, editor)
+        if name not in pages:
+            pages[name] = context.new_page()
+            pages[name].on("pageerror", lambda error: errors.append(str(error)))
+            open_ready(pages[name], f"{static_server.url}/pages/{name}")
+        return import_diagram(pages[name], static_server.url, url, editor=editor)
+
+    yield run
+    context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
 
 
 @pytest.mark.parametrize("editor", [False, True], ids=["viewer", "modeler"])
 @pytest.mark.parametrize(
     "path", OUR_DIAGRAMS + HARNESS_DIAGRAMS, ids=lambda p: p.relative_to(REPO_ROOT).as_posix()
 )
-def test_our_diagram_imports_without_warnings(page, static_server, path, editor):
+def test_our_diagram_imports_without_warnings(importer, static_server, path, editor):
     relative = path.relative_to(REPO_ROOT)
     if relative.parts[0] == "processes":
         url = f"{static_server.url}/processes/{path.relative_to(PROCESSES).as_posix()}"
     else:
         url = f"{static_server.url}/pages/{path.name}"
-    assert_imports_cleanly(page, static_server, url, editor)
+    assert importer(url, editor) == {"warnings": []}
 
 
 @pytest.mark.parametrize("editor", [False, True], ids=["viewer", "modeler"])
 @pytest.mark.parametrize("relative", CORPUS_DIAGRAMS)
 def test_spiffworkflow_corpus_diagram_imports_with_its_extensions_understood(
-    page, static_server, relative, editor
+    importer, static_server, relative, editor
 ):
     if not (CORPUS / relative).is_file():
         pytest.skip(f"the shared diagram corpus is not beside the repository ({relative})")
-    open_ready(page, f"{static_server.url}/pages/{harness_page(relative, editor)}")
-    result = import_diagram(
-        page, static_server.url, f"{static_server.url}/corpus/{relative}", editor=editor
-    )
+    result = importer(f"{static_server.url}/corpus/{relative}", editor)
     # Some of these test files carry dangling references of their own; what matters here is
     # that they load and that no SpiffWorkflow extension is reported as unknown.
     assert "error" not in result, result

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from diagram_pages import open_ready
+from diagram_pages import REPO_ROOT, open_ready
 
 pytestmark = pytest.mark.browser
 
@@ -74,3 +74,32 @@ def test_bpmn_io_watermark_stays_visible(page, static_server):
     assert watermark.is_visible()
     box = watermark.bounding_box()
     assert box["width"] > 0 and box["height"] > 0
+
+
+INLINE_SCRIPT = """async (xml) => {
+    const viewer = await import("/static/js/diagram-viewer.js");
+    const container = document.createElement("div");
+    const inline = document.createElement("script");
+    inline.type = "application/bpmn+xml";
+    inline.textContent = xml;
+    container.append(inline);
+    document.body.append(container);
+    const events = [];
+    container.addEventListener("diagram:ready", () => events.push("ready"));
+    container.addEventListener("diagram:error", (event) => events.push(event.detail.message));
+    await viewer.render(container).catch(() => {});
+    return { state: container.dataset.diagramState, events };
+}"""
+
+
+def test_inline_xml_renders_and_announces_ready(page, static_server):
+    page.goto(f"{static_server.url}/pages/viewer.html")
+    xml = (REPO_ROOT / "tests" / "browser" / "pages" / "sample.bpmn").read_text()
+    assert page.evaluate(INLINE_SCRIPT, xml) == {"state": "ready", "events": ["ready"]}
+
+
+def test_unreadable_xml_leaves_the_container_in_error_with_the_reason(page, static_server):
+    page.goto(f"{static_server.url}/pages/viewer.html")
+    outcome = page.evaluate(INLINE_SCRIPT, "<bpmn:definitions")
+    assert outcome["state"] == "error"
+    assert len(outcome["events"]) == 1 and outcome["events"][0]

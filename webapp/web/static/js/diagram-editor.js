@@ -410,7 +410,7 @@ class PropertiesPanel {
         el(
           "tr",
           {},
-          ...["Parameter", "Type", "Value (expression)", ""].map((text) =>
+          ...["Parameter", "Type", "Value", ""].map((text) =>
             el("th", { textContent: text }),
           ),
         ),
@@ -434,6 +434,9 @@ class PropertiesPanel {
     for (const name of ["id", "type", "value"]) {
       const input = el("input", { value: parameter[name] ?? "", name: `parameter-${name}` });
       input.setAttribute("aria-label", `Parameter ${index + 1} ${name}`);
+      if (name === "value") {
+        input.title = "A Python expression over the task data";
+      }
       input.addEventListener("change", () =>
         this.apply((ext) => ext.update(parameter, { [name]: input.value.trim() })),
       );
