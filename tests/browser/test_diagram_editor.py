@@ -3,10 +3,12 @@
 import pytest
 from diagram_pages import REPO_ROOT, open_ready
 from lxml import etree
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 pytestmark = pytest.mark.browser
 
 SAMPLE = REPO_ROOT / "tests" / "browser" / "pages" / "sample.bpmn"
+SAMPLE_DMN = SAMPLE.with_suffix(".dmn")
 NS = {
     "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
     "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
@@ -132,6 +134,38 @@ def test_properties_panel_renames_a_task_and_sets_its_service_operator(page, har
     }
     instructions = user_task.find(".//spiffworkflow:instructionsForEndUser", NS)
     assert instructions.text == "Check the documents of {{ person_iin }}"
+
+
+def spiff_spec(xml: str):
+    """Parse exported XML with SpiffWorkflow's own parser, as the runtime will."""
+    parser = SpiffBpmnParser()
+    parser.add_bpmn_str(xml.encode(), "exported.bpmn")
+    parser.add_dmn_file(str(SAMPLE_DMN))
+    return parser.get_spec("Process_Sample")
+
+
+def test_spiffworkflow_reads_what_the_panel_wrote(page, static_server):
+    open_ready(page, f"{static_server.url}/pages/editor.html")
+    select(page, "Task_FetchPerson")
+    page.locator(".properties-panel [data-action=add-parameter]").click()
+    rows = page.locator(".properties-panel tr[data-parameter-index='1']")
+    for name, value in (("id", "arc"), ("value", "premises_arc")):
+        field = rows.locator(f"input[name=parameter-{name}]")
+        field.fill(value)
+        field.press("Tab")
+    spec = spiff_spec(exported_xml(page))
+    fetch = spec.task_specs["Task_FetchPerson"]
+    assert fetch.operation_name == "population.person"
+    assert fetch.result_variable == "person"
+    assert fetch.operation_params == {
+        "iin": {"value": "person_iin", "type": "str"},
+        "arc": {"value": "premises_arc", "type": "str"},
+    }
+    fill = spec.task_specs["Task_FillApplication"].extensions
+    assert fill["properties"]["formJsonSchemaFilename"] == "application.schema.json"
+    assert fill["instructionsForEndUser"] == (
+        "Enter the address of the premises for {{ person_iin }} & attach the <title>."
+    )
 
 
 def test_deploy_button_posts_to_the_deploy_url_and_lists_what_was_deployed(page, harness):

@@ -33,3 +33,12 @@ export function announce(container, state, detail) {
 export function describeWarning(warning) {
   return warning?.message ?? String(warning);
 }
+
+/** Return a global that a vendored bundle defines, or say which bundle the page must load. */
+export function library(globalName, bundle) {
+  const found = window[globalName];
+  if (!found) {
+    throw new Error(`${globalName} is missing: load vendor/${bundle}.production.min.js first`);
+  }
+  return found;
+}

@@ -17,6 +17,7 @@ import {
   describeWarning,
   diagramSource,
   jsonAttribute,
+  library,
 } from "./diagram-common.js";
 
 const SPIFF_DESCRIPTOR_URL = new URL("./spiffworkflow-moddle.json", import.meta.url);
@@ -517,7 +518,7 @@ function fitBesidePalette(modeler, canvasElement) {
 /** Open the BPMN modeler with the SpiffWorkflow descriptor and our properties panel. */
 export async function openBpmnEditor(container) {
   const layout = editorLayout(container, true);
-  const modeler = new window.BpmnJS({
+  const modeler = new (library("BpmnJS", "bpmn-js/bpmn-modeler"))({
     container: layout.canvas,
     moddleExtensions: { spiffworkflow: await loadSpiffDescriptor() },
   });
@@ -544,7 +545,7 @@ export async function openBpmnEditor(container) {
 export async function openDmnEditor(container) {
   const layout = editorLayout(container, false);
   layout.canvas.classList.add("dmn-canvas");
-  const modeler = new window.DmnJS({ container: layout.canvas });
+  const modeler = new (library("DmnJS", "dmn-js/dmn-modeler"))({ container: layout.canvas });
   editors.set(container, modeler);
   const { warnings } = await modeler.importXML(await diagramSource(container, "dmn"));
   const table = modeler.getViews().find((view) => view.type === "decisionTable");

@@ -9,13 +9,15 @@
 // Instead of a URL the XML may sit inline in a child <script type="application/bpmn+xml"> (or
 // application/dmn+xml). Every such container is rendered when the module loads. When done the
 // container gets data-diagram-state="ready" (or "error") and fires "diagram:ready" with
-// detail {warnings, unknownIds} (or "diagram:error" with detail {message}).
+// detail {warnings, unknownIds} (or "diagram:error" with detail {message}). unknownIds lists the
+// marked ids the diagram lacks: in a diff, "removed" ids are found on the older version only.
 
 import {
   announce,
   describeWarning,
   diagramSource,
   jsonAttribute,
+  library,
 } from "./diagram-common.js";
 
 const MARKER_KINDS = ["completed", "active", "failed", "cancelled"];
@@ -83,7 +85,7 @@ export function decorate(viewer, container) {
 /** Render a BPMN container with the navigated viewer and decorate it. */
 export async function renderBpmn(container) {
   container.classList.add("diagram-canvas");
-  const viewer = new window.BpmnJS({ container });
+  const viewer = new (library("BpmnJS", "bpmn-js/bpmn-navigated-viewer"))({ container });
   instances.set(container, viewer);
   const { warnings } = await viewer.importXML(await diagramSource(container, "bpmn"));
   viewer.get("canvas").zoom("fit-viewport", "auto");
@@ -93,7 +95,7 @@ export async function renderBpmn(container) {
 /** Render a DMN container with the viewer, opening the first decision table. */
 export async function renderDmn(container) {
   container.classList.add("diagram-canvas", "dmn-canvas");
-  const viewer = new window.DmnJS({ container });
+  const viewer = new (library("DmnJS", "dmn-js/dmn-viewer"))({ container });
   instances.set(container, viewer);
   const { warnings } = await viewer.importXML(await diagramSource(container, "dmn"));
   const table = viewer.getViews().find((view) => view.type === "decisionTable");
@@ -103,13 +105,18 @@ export async function renderDmn(container) {
   return { warnings: warnings.map(describeWarning), unknownIds: [] };
 }
 
+/** Tell whether a container holds a DMN or a BPMN diagram. */
+function kindOf(container) {
+  const inlineDmn = container.querySelector('script[type="application/dmn+xml"]');
+  return "dmnUrl" in container.dataset || inlineDmn ? "dmn" : "bpmn";
+}
+
 /** Render one container, announcing the outcome on it. */
 export async function render(container) {
   announce(container, "loading", {});
   try {
-    const kind = "dmnUrl" in container.dataset || container.querySelector(
-      'script[type="application/dmn+xml"]') ? "dmn" : "bpmn";
-    const result = kind === "dmn" ? await renderDmn(container) : await renderBpmn(container);
+    const result =
+      kindOf(container) === "dmn" ? await renderDmn(container) : await renderBpmn(container);
     announce(container, "ready", result);
     return result;
   } catch (error) {
@@ -122,8 +129,10 @@ export async function render(container) {
 /** Render every diagram container of the page. */
 export function renderAll(root = document) {
   const containers = root.querySelectorAll(
-    ":is([data-bpmn-url], [data-dmn-url], :has(> script[type$='n+xml']))" +
-      ":not([data-bpmn-editor], [data-dmn-editor])");
+    ":is([data-bpmn-url], [data-dmn-url], " +
+      ":has(> script[type='application/bpmn+xml'], > script[type='application/dmn+xml']))" +
+      ":not([data-bpmn-editor], [data-dmn-editor])",
+  );
   return Promise.allSettled([...containers].map(render));
 }
 
