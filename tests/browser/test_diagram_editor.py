@@ -192,3 +192,16 @@ def test_dmn_editor_saves_the_decision_table(page, harness, screenshot):
     root = etree.fromstring(posted.body.encode())
     rules = root.findall(".//{https://www.omg.org/spec/DMN/20191111/MODEL/}rule")
     assert [rule.get("id") for rule in rules] == ["Rule_Minor", "Rule_Adult"]
+
+
+@pytest.mark.parametrize("harness_page", ["editor.html", "dmn-editor.html"])
+def test_bpmn_io_watermark_stays_visible_in_the_modelers(page, static_server, harness_page):
+    open_ready(page, f"{static_server.url}/pages/{harness_page}")
+    assert page.locator("#editor .bjs-powered-by").first.is_visible()
+
+
+def test_clicking_an_event_label_shows_the_event(page, static_server):
+    open_ready(page, f"{static_server.url}/pages/editor.html")
+    page.locator(".djs-element.djs-shape[data-element-id='Event_OwnerConsent_label']").click()
+    page.wait_for_selector(".properties-panel[data-element-id='Event_OwnerConsent']")
+    assert page.locator(".properties-panel input[name=name]").input_value() == "Owner consents"

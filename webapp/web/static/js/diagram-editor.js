@@ -357,9 +357,12 @@ class PropertiesPanel {
   /** Show the fields of an element (or a hint when nothing is selected). */
   show(element) {
     const registry = this.modeler.get("elementRegistry");
-    this.element = element && registry.get(element.id) ? element : null;
+    // An external label stands for the event or flow it names.
+    const target = element?.labelTarget ?? element;
+    this.element = target && registry.get(target.id) ? target : null;
     this.panel.replaceChildren();
-    if (!this.element || this.element.type === "label") {
+    delete this.panel.dataset.elementId;
+    if (!this.element) {
       this.panel.append(el("p", { className: "panel-hint", textContent: "Select an element." }));
       return;
     }
