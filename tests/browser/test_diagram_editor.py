@@ -205,3 +205,24 @@ def test_clicking_an_event_label_shows_the_event(page, static_server):
     page.locator(".djs-element.djs-shape[data-element-id='Event_OwnerConsent_label']").click()
     page.wait_for_selector(".properties-panel[data-element-id='Event_OwnerConsent']")
     assert page.locator(".properties-panel input[name=name]").input_value() == "Owner consents"
+
+
+def test_one_undo_reverts_a_whole_panel_edit(page, static_server):
+    open_ready(page, f"{static_server.url}/pages/editor.html")
+    before = extensions_by_owner(parse(exported_xml(page)))
+    select(page, "Task_FetchPerson")
+    page.locator(".properties-panel [data-action=remove-parameter]").click()
+    commit(page, "input[name=operator]", "registration.close")
+    assert page.locator(".properties-panel input[name=parameter-id]").count() == 2
+    page.evaluate(
+        """async () => {
+            const { editorOf } = await import("/static/js/diagram-editor.js");
+            const stack = editorOf(document.getElementById("editor")).get("commandStack");
+            stack.undo();
+            stack.undo();
+        }"""
+    )
+    assert extensions_by_owner(parse(exported_xml(page))) == before
+    assert (
+        page.locator(".properties-panel input[name=operator]").input_value() == "population.person"
+    )

@@ -323,9 +323,27 @@ function datalist(panel, id, values) {
   return id;
 }
 
+const PANEL_EDIT = "propertiesPanel.edit";
+
+/** A command whose nested commands (run before it) undo and redo as one step. */
+class PanelEditHandler {
+  preExecute(context) {
+    context.edit();
+  }
+
+  execute() {
+    return [];
+  }
+
+  revert() {
+    return [];
+  }
+}
+
 /** The properties panel: fields for the selected element, applied as undoable commands. */
 class PropertiesPanel {
   constructor(modeler, panel, container) {
+    modeler.get("commandStack").registerHandler(PANEL_EDIT, PanelEditHandler);
     this.modeler = modeler;
     this.panel = panel;
     this.operators = jsonAttribute(container, "operators", {});
@@ -341,11 +359,13 @@ class PropertiesPanel {
     });
   }
 
-  /** Run panel edits as commands; redraw the panel afterwards when the edit adds or removes. */
+  /** Run one panel edit as a single undoable command; redraw afterwards if it adds or removes. */
   apply(edit, { redraw = false } = {}) {
     this.applying = true;
     try {
-      edit(new Extensions(this.modeler, this.element));
+      this.modeler.get("commandStack").execute(PANEL_EDIT, {
+        edit: () => edit(new Extensions(this.modeler, this.element)),
+      });
     } finally {
       this.applying = false;
     }
@@ -372,9 +392,7 @@ class PropertiesPanel {
       el("h2", { textContent: typeLabel(this.element.type) }),
       field("Id", "id", bo.id, () => {}, { readOnly: true }),
       field("Name", "name", bo.name ?? "", (name) =>
-        this.apply(() => {
-          this.modeler.get("modeling").updateProperties(this.element, { name: name || undefined });
-        }),
+        this.apply((ext) => ext.modeling.updateProperties(this.element, { name: name || undefined })),
       ),
     );
     const lane = laneOf(this.modeler, this.element);
