@@ -1,0 +1,52 @@
+"""The vendored bundles are the recorded ones, carry their licences and keep the watermark."""
+
+import importlib.util
+import shutil
+
+from diagram_pages import REPO_ROOT
+
+STATIC = REPO_ROOT / "webapp" / "web" / "static"
+
+
+def load_vendor_script():
+    """Import scripts/vendor.py, which is a script rather than a package module."""
+    spec = importlib.util.spec_from_file_location(
+        "vendor_script", REPO_ROOT / "scripts" / "vendor.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_vendored_files_match_their_recorded_checksums():
+    assert load_vendor_script().check() == []
+
+
+def test_check_names_a_changed_file_and_an_unrecorded_one(tmp_path):
+    vendor = load_vendor_script()
+    copy = tmp_path / "vendor"
+    shutil.copytree(vendor.VENDOR_DIR, copy)
+    (copy / "bpmn-js" / "assets" / "bpmn-js.css").write_text(".bjs-powered-by{display:none}")
+    (copy / "dmn-js" / "extra.js").write_text("")
+    assert vendor.check(copy) == [
+        "bpmn-js/assets/bpmn-js.css: checksum differs",
+        "dmn-js/extra.js: not recorded",
+    ]
+
+
+def test_each_vendored_package_is_pinned_and_carries_its_licence():
+    versions = load_vendor_script().load_versions()["packages"]
+    assert set(versions) == {"bpmn-js", "dmn-js"}
+    for name, entry in versions.items():
+        assert entry["version"].count(".") == 2
+        assert entry["integrity"].startswith("sha512-")
+        licence = (STATIC / "vendor" / name / entry["license_file"]).read_text()
+        assert "watermark must stay fully visible" in licence
+
+
+def test_our_assets_never_touch_the_bpmn_io_watermark():
+    ours = [*STATIC.joinpath("css").glob("*.css"), *STATIC.joinpath("js").glob("*.js")]
+    assert ours
+    for path in ours:
+        text = path.read_text()
+        assert "powered-by" not in text, path.name
