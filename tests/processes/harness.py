@@ -292,6 +292,14 @@ class Harness:
         self._run()
         return Instance(self)
 
+    def task_states(self, bpmn_id: str) -> list[str]:
+        """Return the state names of every task of a diagram element, in tree order."""
+        return [
+            TaskState.get_name(t.state)
+            for t in self.workflow.get_tasks()
+            if t.task_spec.bpmn_id == bpmn_id
+        ]
+
     def waiting_timers(self) -> list[str]:
         """Return the bpmn ids of the timer events that wait."""
         return [t.task_spec.bpmn_id for t in self._timer_tasks()]
