@@ -6,7 +6,8 @@ import builtins
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -28,10 +29,29 @@ PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 
 SETTINGS = {"consent_window": "PT1H", "service_term": "PT15M", "rubber_flat_threshold": 15}
 
-SCRIPT_BUILTINS = (
-    "len min max sum sorted any all abs round int float str bool list dict set tuple range "
-    "enumerate zip isinstance"
-).split()
+SCRIPT_BUILTINS = [
+    "len",
+    "min",
+    "max",
+    "sum",
+    "sorted",
+    "any",
+    "all",
+    "abs",
+    "round",
+    "int",
+    "float",
+    "str",
+    "bool",
+    "list",
+    "dict",
+    "set",
+    "tuple",
+    "range",
+    "enumerate",
+    "zip",
+    "isinstance",
+]
 
 
 class BusinessError(Exception):
@@ -54,6 +74,24 @@ def age_on(birth_date: str, on_date: str) -> int:
     """Return the age in whole years on a date."""
     born, on = date.fromisoformat(birth_date), date.fromisoformat(on_date)
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+@lru_cache(maxsize=1024)
+def compile_expression(expression: str) -> Any:
+    """Compile an expression with RestrictedPython once."""
+    compiled = compile_restricted_eval(expression)
+    if compiled.errors:
+        raise SyntaxError("; ".join(compiled.errors))
+    return compiled.code
+
+
+@lru_cache(maxsize=256)
+def compile_script(script: str) -> Any:
+    """Compile a script with RestrictedPython once."""
+    compiled = compile_restricted_exec(script)
+    if compiled.errors:
+        raise SyntaxError("; ".join(compiled.errors))
+    return compiled.code
 
 
 class RestrictedEnvironment(TaskDataEnvironment):
@@ -80,20 +118,14 @@ class RestrictedEnvironment(TaskDataEnvironment):
 
     def evaluate(self, expression, context, external_context=None):
         """Evaluate an expression compiled by RestrictedPython."""
-        compiled = compile_restricted_eval(expression)
-        if compiled.errors:
-            raise SyntaxError("; ".join(compiled.errors))
         scope = dict(self.globals)
         scope.update(external_context or {})
         scope.update(context)
-        return eval(compiled.code, scope)
+        return eval(compile_expression(expression), scope)
 
     def execute(self, script, context, external_context=None):
         """Run a script compiled by RestrictedPython."""
-        compiled = compile_restricted_exec(script)
-        if compiled.errors:
-            raise SyntaxError("; ".join(compiled.errors))
-        return super().execute(compiled.code, context, external_context)
+        return super().execute(compile_script(script), context, external_context)
 
 
 class HarnessScriptEngine(PythonScriptEngine):
@@ -139,9 +171,7 @@ def fake_operators(data_set: Mapping[str, Any]) -> dict[str, Callable[..., dict]
 
     def address(arc: str) -> dict:
         found = find_premises(arc)
-        count = sum(
-            1 for p in persons.values() if (p.get("registration") or {}).get("arc") == arc
-        )
+        count = sum(1 for p in persons.values() if (p.get("registration") or {}).get("arc") == arc)
         keys = ("arc", "address", "kind", "accommodation", "title")
         return {**{k: found[k] for k in keys}, "registered_count": count}
 
@@ -306,7 +336,7 @@ class Harness:
 
     def fire_timers(self, bpmn_id: str | None = None) -> Instance:
         """Make waiting timers (or the one named) due now, and run on."""
-        past = (datetime.now(timezone.utc) - timedelta(seconds=1)).isoformat()
+        past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
         for task in self._timer_tasks():
             if bpmn_id in (None, task.task_spec.bpmn_id):
                 task.internal_data["event_value"] = past
@@ -350,4 +380,3 @@ def _has_ready_boundary(task: Any) -> bool:
     return any(
         sibling.state == TaskState.READY and sibling is not task for sibling in task.parent.children
     )
-

@@ -94,9 +94,7 @@ def assert_registered(h: Harness, inst, **expected_writes: int) -> None:
     assert inst.data["outcome"] == "registered"
     assert inst.data["refusal_reason"] is None
     assert inst.data["registration_id"] == f"REG-{inst.data['application_number']}"
-    assert writes(h) == Counter(
-        {name: count for name, count in expected_writes.items() if count}
-    )
+    assert writes(h) == Counter({name: count for name, count in expected_writes.items() if count})
 
 
 def assert_refused(h: Harness, inst, reason: str, outcome: str = "refused") -> None:
@@ -368,8 +366,9 @@ def test_state_rental_housing_registers_person_named_in_contract():
 
 def test_state_rental_housing_refuses_person_not_in_contract():
     h = Harness(registries())
-    inst = h.start(application(arc=ARC_STATE_RENTAL, person_iin=SECOND_WEIGHTS,
-                               applicant_iin=SECOND_WEIGHTS))
+    inst = h.start(
+        application(arc=ARC_STATE_RENTAL, person_iin=SECOND_WEIGHTS, applicant_iin=SECOND_WEIGHTS)
+    )
     assert_refused(h, inst, "not_in_rental_contract")
 
 
