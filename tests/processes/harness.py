@@ -13,6 +13,8 @@ from typing import Any
 from uuid import UUID
 
 import jsonschema
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec, safe_builtins
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
 from RestrictedPython.Guards import full_write_guard, guarded_iter_unpack_sequence, safer_getattr
@@ -235,6 +237,7 @@ class ReadyTask:
     lane: str | None
     assignee: str | None
     form: str | None
+    instructions: str
     data: dict
 
 
@@ -277,6 +280,7 @@ class Harness:
         self.calls: list[tuple[str, dict]] = []
         self.engine = HarnessScriptEngine(fake_operators(data_set), self.calls)
         self.serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+        self.jinja = SandboxedEnvironment(undefined=StrictUndefined)
         self.workflow: BpmnWorkflow | None = None
 
     def start(self, data: Mapping[str, Any]) -> Instance:
@@ -300,10 +304,16 @@ class Harness:
                     lane=task.task_spec.lane,
                     assignee=self.engine.evaluate(task, assignee) if assignee else None,
                     form=props.get("formJsonSchemaFilename"),
+                    instructions=self._instructions(task),
                     data=dict(task.data),
                 )
             )
         return ready
+
+    def _instructions(self, task: Any) -> str:
+        """Render a user task's instructions in Jinja's sandbox, failing on unknown names."""
+        template = task.task_spec.extensions.get("instructionsForEndUser") or ""
+        return self.jinja.from_string(template).render(**task.data)
 
     def complete(self, task: str | ReadyTask, data: Mapping[str, Any] | None = None) -> Instance:
         """Validate form data against the task's schema, complete the task and run on."""

@@ -162,6 +162,7 @@ def test_parent_registers_child_of_15_with_birth_certificate_after_owner_consent
     inst = h.start(application(applicant_iin=PARENT, applicant_type="parent", person_iin=CHILD_15))
     [consent] = h.ready_tasks()
     assert (consent.bpmn_id, consent.lane, consent.assignee) == ("Task_GiveConsent", "Owner", ADULT)
+    assert f"ARC {ARC_ADULTS_HOUSE}" in consent.instructions
     inst = h.complete(consent, CONSENT)
     # no ID card before 16: nothing to rewrite; the child had no registration to close
     assert_registered(h, inst, **REGISTER_ONLY)
@@ -282,6 +283,20 @@ def test_deceased_person_is_refused_person_not_found():
     h = Harness(registries(**{WARD: {"alive": False}}))
     inst = h.start(application(applicant_iin=PARENT, applicant_type="guardian", person_iin=WARD))
     assert_refused(h, inst, "person_not_found")
+
+
+def test_iin_digits_that_disagree_with_birth_date_only_warn_the_clerk():
+    h = Harness(registries(**{SECOND_WEIGHTS: {"birth_date": "1988-05-18"}}))
+    h.start(
+        application(
+            channel="service_centre", applicant_iin=SECOND_WEIGHTS, person_iin=SECOND_WEIGHTS
+        )
+    )
+    [check] = h.ready_tasks()
+    assert check.data["iin_date_mismatch"] is True
+    assert "not a reason to refuse" in check.instructions
+    inst = h.complete(check, {"check_result": "accepted"})
+    assert inst.data["outcome"] == "registered"
 
 
 def test_expired_id_card_is_refused_document_invalid():
