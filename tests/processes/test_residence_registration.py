@@ -113,6 +113,8 @@ def assert_registered(process: ProcessDriver, inst: InstanceView, **expected_wri
     assert process.writes() == expected
     for operation, task in WRITE_TASKS.items():
         assert len(process.events("task_completed", task)) == expected[operation], task
+    assert process.notices().count((data["applicant_iin"], "registration_completed")) == 1
+    assert len(process.events("task_completed", "Task_NotifyApplicant")) == 1
 
 
 def assert_refused(
@@ -379,12 +381,14 @@ def test_co_owner_refusal_after_owner_consent_ends_with_owner_refused(process):
 
 def test_no_answer_within_consent_window_cancels_with_consent_timeout(process):
     process.start(application(arc=ARC_SHARED_FLAT))
-    process.complete(process.ready_tasks()[0], CONSENT)
+    answered, unanswered = process.ready_tasks()
+    process.complete(answered, CONSENT)
     assert process.run_jobs(timedelta(minutes=59)).status == "waiting"
     inst = process.run_jobs(AFTER_CONSENT_WINDOW)
     assert_refused(process, inst, "consent_timeout", outcome="cancelled")
     assert [e.bpmn_id for e in process.events("timer_fired")] == ["Event_ConsentTimeout"]
     assert process.ready_tasks() == []
+    assert process.runtime.task(unanswered.id).state == "cancelled"
     assert len(process.events("task_cancelled", "Task_GiveConsent", "UserTask")) == 1
 
 
