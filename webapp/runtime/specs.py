@@ -34,6 +34,7 @@ from .scripting import ScriptEnvironment, check_source
 from .xmlsafe import UnsafeXml, parse_xml
 
 SUFFIXES = {".bpmn", ".dmn", ".json"}
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 MAX_FILES = 200
 MAX_JSON_BYTES = 256 * 1024
 TEMPLATES = ImmutableSandboxedEnvironment()
@@ -223,6 +224,20 @@ def _message_starts(spec) -> tuple[str, ...]:
     )
 
 
+def _interrupting_starts(trees) -> set[str]:
+    """Return the ids of the start events that interrupt their event subprocess's parent.
+
+    SpiffWorkflow does not read `isInterrupting`; the runtime acts on this mark.
+    """
+    starts = set()
+    for tree in trees:
+        path = f".//{{{BPMN}}}subProcess[@triggeredByEvent='true']/{{{BPMN}}}startEvent"
+        for start in tree.iterfind(path):
+            if start.get("isInterrupting", "true").lower() != "false":
+                starts.add(start.get("id"))
+    return starts
+
+
 def parse_bundle(files: Mapping[str, bytes], operators: Mapping[str, Callable]) -> Bundle:
     """Parse and check a bundle; raise InvalidDiagram listing every problem found."""
     check = _Checker()
@@ -264,6 +279,7 @@ def parse_bundle(files: Mapping[str, bytes], operators: Mapping[str, Callable]) 
     if check.problems:
         raise InvalidDiagram(check.problems)
 
+    interrupting = _interrupting_starts(trees.values())
     processes = {}
     for process_id in parser.get_process_ids():
         try:
@@ -275,6 +291,8 @@ def parse_bundle(files: Mapping[str, bytes], operators: Mapping[str, Callable]) 
         for process_spec in (spec, *subprocess_specs.values()):
             for task_spec in process_spec.task_specs.values():
                 _check_task_spec(check, task_spec, files, operators)
+                if isinstance(task_spec, StartEvent) and task_spec.bpmn_id in interrupting:
+                    task_spec.extensions["interrupting"] = True
         parser_of = parser.get_process_parser(process_id)
         processes[process_id] = ParsedProcess(
             process_id=process_id,

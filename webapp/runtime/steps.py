@@ -10,7 +10,7 @@ import traceback
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlalchemy import delete, select
@@ -20,6 +20,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     TimerEventDefinition,
 )
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
 from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition
@@ -64,8 +65,16 @@ def current_data(workflow) -> dict:
         return json_safe(last.data) if last else {}
     merged: dict = {}
     for task in sorted(workflow.get_tasks(state=LIVE), key=lambda t: t.last_state_change):
+        if task.state == TaskState.WAITING and task.parent is not None:
+            # A join waiting for its other branches has no data of its own yet.
+            merged.update(task.parent.data)
         merged.update(task.data)
     return json_safe(merged)
+
+
+def event_definitions(definition) -> list:
+    """Return the definitions an event waits for: an event-based gateway's are several."""
+    return list(getattr(definition, "event_definitions", None) or [definition])
 
 
 @lru_cache(maxsize=512)
@@ -133,9 +142,27 @@ class Step:
     def deliver(self, task_id: str, name: str, payload: dict, correlation: dict) -> None:
         """Hand a message to the catching event that subscribed to it."""
         task = self.task(task_id)
+        trigger = None if task is not None else self.message_triggers().get(task_id)
+        if trigger is not None and trigger.name == name:
+            # An event subprocess with a message start: SpiffWorkflow creates it on the catch.
+            self._catch(name, lambda event: self.workflow.catch(event), trigger, payload,
+                        correlation)  # fmt: skip
+            self.record("message_received", None, {"message": name, "correlation": correlation})
+            return
         if task is None or task.state != TaskState.WAITING:
             raise Conflict(f"the instance no longer waits for message {name!r}")
-        definition = task.task_spec.event_definition
+        (definition,) = [
+            d
+            for d in event_definitions(task.task_spec.event_definition)
+            if isinstance(d, MessageEventDefinition) and d.name == name
+        ]
+        self._catch(name, lambda event: task.task_spec.catch(task, event), definition, payload,
+                    correlation)  # fmt: skip
+        task.task_spec._update(task)
+        self.record("message_received", task, {"message": name, "correlation": correlation})
+
+    @staticmethod
+    def _catch(name: str, catch, definition, payload: dict, correlation: dict) -> None:
         correlations: dict = {}
         for prop in definition.correlation_properties:
             if prop.name in correlation:
@@ -143,22 +170,32 @@ class Step:
                     correlations.setdefault(key, {})[prop.name] = correlation[prop.name]
         event = BpmnEvent(definition, {**correlation, **payload}, correlations)
         try:
-            task.task_spec.catch(task, event)
+            catch(event)
         except Exception as error:  # noqa: BLE001  (a correlation expression over the payload)
             raise InvalidData(
                 f"message {name!r} could not be matched: {error}", {"payload": str(error)}
             ) from error
-        task.task_spec._update(task)
-        self.record("message_received", task, {"message": name, "correlation": correlation})
+
+    def message_triggers(self) -> dict[str, MessageEventDefinition]:
+        """Return the message starts of event subprocesses, by an id stable for the instance."""
+        workflow, triggers = self.workflow, {}
+        if workflow.completed:
+            return triggers
+        for name in workflow.spec.start.trigger_specs:
+            for start in workflow.subprocess_specs[name].bpmn_start_events:
+                if isinstance(start.event_definition, MessageEventDefinition):
+                    trigger_id = str(uuid5(workflow.task_tree.id, f"{name}/{start.name}"))
+                    triggers[trigger_id] = start.event_definition
+        return triggers
 
     def deliver_to_start(self, name: str, payload: dict, correlation: dict) -> None:
         """Run a new instance to its message start event and hand it the message."""
         self.advance()
         for task in self.workflow.event_manager.tasks.values():
-            definition = task.task_spec.event_definition
-            if isinstance(definition, MessageEventDefinition) and definition.name == name:
-                self.deliver(str(task.id), name, payload, correlation)
-                return
+            for definition in event_definitions(task.task_spec.event_definition):
+                if isinstance(definition, MessageEventDefinition) and definition.name == name:
+                    self.deliver(str(task.id), name, payload, correlation)
+                    return
         raise NotFound(f"the process started for message {name!r} does not wait for it")
 
     def fire(self, job_id: int, task_id: str, kind: str) -> None:
@@ -170,7 +207,11 @@ class Step:
         task = self.task(task_id)
         if task is None or task.state != TaskState.WAITING:
             return
-        definition = task.task_spec.event_definition
+        (definition,) = [
+            d
+            for d in event_definitions(task.task_spec.event_definition)
+            if isinstance(d, TimerEventDefinition)
+        ]
         # The job is due by our clock (or the worker's --now): make SpiffWorkflow's own
         # check, which reads the wall clock, see the timer as expired.
         past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
@@ -215,8 +256,41 @@ class Step:
                 if self._handle_failure(error):
                     continue
                 return
+            if self._interrupt():
+                continue
             if not self.workflow.get_tasks(state=TaskState.READY, manual=False):
                 return
+
+    def _interrupt(self) -> bool:
+        """Let an interrupting event subprocess that has fired cancel the rest of its process.
+
+        SpiffWorkflow 3.2 ignores `isInterrupting` on the start events of event subprocesses;
+        deployment marks the interrupting ones (see `specs`) and the step does the cancelling.
+        """
+        interrupted = False
+        for task in self.workflow.get_tasks(state=TaskState.STARTED | TaskState.COMPLETED):
+            subprocess = self.workflow.get_subprocess(task)
+            if (
+                task.internal_data.get("interrupted")
+                or subprocess is None
+                or not any(
+                    start.task_spec.extensions.get("interrupting")
+                    for start in subprocess.get_tasks(state=TaskState.COMPLETED)
+                    if isinstance(start.task_spec, StartEvent)
+                )
+            ):
+                continue
+            task.internal_data["interrupted"] = interrupted = True
+            for other in task.workflow.get_tasks(
+                state=TaskState.NOT_FINISHED_MASK, skip_subprocesses=True
+            ):
+                if other.has_state(TaskState.NOT_FINISHED_MASK) and not (
+                    other.is_descendant_of(task) or task.is_descendant_of(other) or other is task
+                ):
+                    other.cancel()
+            # The event subprocess may have run to its end already: nothing is left to wait for.
+            task.workflow.is_completed()
+        return interrupted
 
     def _handle_failure(self, error: Exception) -> bool:
         """Throw a business error as a BPMN error event; keep anything else as an incident."""
@@ -380,17 +454,26 @@ class Step:
 
     def _sync_waits(self) -> None:
         """Keep one subscription per waiting message event and one job per waiting timer."""
-        messages, timers = {}, {}
+        triggers = self.message_triggers()
+        data = current_data(self.workflow) if triggers else {}
+        messages = {
+            trigger_id: (definition.name, self._correlation({self.workflow}, data, definition))
+            for trigger_id, definition in triggers.items()
+        }
+        timers = {}
         for task in self.workflow.event_manager.tasks.values():
             if task.state != TaskState.WAITING:
                 continue
-            definition = task.task_spec.event_definition
-            if isinstance(definition, MessageEventDefinition):
-                messages[str(task.id)] = (definition.name, self._correlation(task, definition))
-            elif isinstance(definition, TimerEventDefinition):
-                due = _due(task.internal_data.get("event_value"), definition)
-                if due is not None:
-                    timers[str(task.id)] = due
+            for definition in event_definitions(task.task_spec.event_definition):
+                if isinstance(definition, MessageEventDefinition):
+                    # One subscription per task: a gateway's first message is the one indexed.
+                    workflows = {task.workflow, task.workflow.top_workflow}
+                    correlation = self._correlation(workflows, task.data, definition)
+                    messages.setdefault(str(task.id), (definition.name, correlation))
+                elif isinstance(definition, TimerEventDefinition):
+                    due = _due(task.internal_data.get("event_value"), definition)
+                    if due is not None:
+                        timers[str(task.id)] = due
         if self.new and not messages and not timers:
             return
         instance_id = self.instance.id
@@ -422,17 +505,17 @@ class Step:
             self.session.add(Job(instance_id=instance_id, task_id=task_id, kind="timer", due_at=due))
 
     @staticmethod
-    def _correlation(task, definition) -> dict:
+    def _correlation(workflows, data: dict, definition) -> dict:
         known = {}
-        for workflow in {task.workflow, task.workflow.top_workflow}:
+        for workflow in workflows:
             for values in workflow.correlations.values():
                 known.update(values)
         correlation = {}
         for prop in definition.correlation_properties:
             if prop.name in known:
                 correlation[prop.name] = known[prop.name]
-            elif prop.name in task.data:
-                correlation[prop.name] = task.data[prop.name]
+            elif prop.name in data:
+                correlation[prop.name] = data[prop.name]
         return json_safe(correlation)
 
     @property
