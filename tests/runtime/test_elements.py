@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from webapp.db.models import Incident, Job, MessageSubscription
 from webapp.runtime.engine import Runtime
-from webapp.runtime.errors import NotFound
+from webapp.runtime.errors import InvalidData, NotFound
 
 from .conftest import bundle
 
@@ -126,6 +126,15 @@ def test_a_business_rule_task_decides_by_feel_unary_tests_first_hit(rt, data, ou
     rt.deploy(bundle("decision.bpmn", "eligibility.dmn"))
     view = rt.start("decision", data)
     assert view.status == "completed" and view.data["outcome"] == outcome
+
+
+def test_a_failing_condition_opens_an_incident_and_the_instance_shows_error(rt):
+    rt.deploy(bundle("exclusive.bpmn"))
+    view = rt.start("exclusive", {"days": 1})
+    assert view.status == "error" and ready(view) == []
+    (incident,) = rt.instance(view.id).incidents
+    assert incident.bpmn_id == "Gateway_Route" and incident.status == "open"
+    assert "urgent" in incident.message
 
 
 # Gateways
@@ -257,6 +266,16 @@ def test_multi_instance_and_standard_loops_collect_their_outputs(rt):
         view = rt.complete(task_of(view, "Task_Attempt"), {"paid": attempt == 2})
     assert view.status == "completed" and view.data["paid"] is True
     assert readied(rt, view.id).count("Task_Attempt") == 2
+
+
+def test_a_completion_without_the_output_item_is_refused_and_changes_nothing(rt):
+    rt.deploy(bundle("loops.bpmn"))
+    view = rt.start("loops", {"reviewers": ["owner"], "pages": [], "paid": True})
+    with pytest.raises(InvalidData) as refused:
+        rt.complete(task_of(view, "Task_Approve"), {"note": "no approval given"})
+    assert "output item" in refused.value.message
+    after = rt.instance(view.id)
+    assert ready(after) == ["Task_Approve"] and "note" not in after.data
 
 
 def test_a_standard_loop_stops_at_its_maximum(rt):

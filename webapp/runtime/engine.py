@@ -296,7 +296,13 @@ class Runtime:
             if task is None or task.state != TaskState.READY or not task.task_spec.manual:
                 raise Conflict(f"task {task_id} is no longer ready")
             task.set_data(**json_safe(dict(data)))
-            task.run()
+            try:
+                task.run()
+            except Exception as error:  # noqa: BLE001  (the diagram's own checks of the data)
+                raise InvalidData(
+                    f"task {task_id} cannot be completed with this data: {error}",
+                    {"data": str(error)},
+                ) from error
 
         return self._run_step(row.instance_id, apply, actor)
 

@@ -33,7 +33,8 @@ from .forms import schema_problems
 from .scripting import ScriptEnvironment, check_source
 from .xmlsafe import UnsafeXml, parse_xml
 
-SUFFIXES = {".bpmn", ".dmn", ".json"}
+# `.bpmn20.xml` is the suffix other engines and their test suites give BPMN files.
+SUFFIXES = (".bpmn", ".bpmn20.xml", ".dmn", ".json")
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 MAX_FILES = 200
 MAX_JSON_BYTES = 256 * 1024
@@ -246,9 +247,10 @@ def parse_bundle(files: Mapping[str, bytes], operators: Mapping[str, Callable]) 
         raise InvalidDiagram([Problem("bundle", None, None, f"more than {MAX_FILES} files")])
     trees = {}
     for name, content in sorted(files.items()):
-        suffix = PurePath(name).suffix.lower()
-        if PurePath(name).name != name or suffix not in SUFFIXES:
-            check.add("only .bpmn, .dmn and .json files, named without folders", file=name)
+        suffix = next((s for s in SUFFIXES if name.lower().endswith(s)), None)
+        if PurePath(name).name != name or suffix is None:
+            check.add("only .bpmn, .bpmn20.xml, .dmn and .json files, named without folders",
+                      file=name)  # fmt: skip
         elif suffix == ".json":
             try:
                 if len(content) > MAX_JSON_BYTES:
@@ -275,7 +277,12 @@ def parse_bundle(files: Mapping[str, bytes], operators: Mapping[str, Callable]) 
         except (ValidationException, SpiffWorkflowException) as error:
             _add_spiff_problem(check, error, name)
     if not parser.get_process_ids() and not check.problems:
-        check.add("the bundle has no BPMN process", file="bundle")
+        for tree in trees.values():
+            for process in tree.iterfind(f".//{{{BPMN}}}process"):
+                check.add('the process is not executable: nothing of the bundle could run; set'
+                          ' isExecutable="true"', process.get("id"))  # fmt: skip
+        if not check.problems:
+            check.add("the bundle has no BPMN process", file="bundle")
     if check.problems:
         raise InvalidDiagram(check.problems)
 

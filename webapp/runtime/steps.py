@@ -28,7 +28,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from webapp.db.models import HumanTask, Incident, InstanceEvent, Job, MessageSubscription
 
-from .errors import Conflict, InvalidData, NotFound
+from .errors import Conflict, InvalidData, NotFound, TirkeuError
 from .serializer import SERIALIZER_VERSION
 
 if TYPE_CHECKING:
@@ -281,11 +281,17 @@ class Step:
             ):
                 continue
             task.internal_data["interrupted"] = interrupted = True
+            # The process's end join is kept, as SpiffWorkflow's own cancelling does: the event
+            # subprocess ends the process through it.
+            ends = {task.workflow.spec.end.name, "End"}
             for other in task.workflow.get_tasks(
                 state=TaskState.NOT_FINISHED_MASK, skip_subprocesses=True
             ):
                 if other.has_state(TaskState.NOT_FINISHED_MASK) and not (
-                    other.is_descendant_of(task) or task.is_descendant_of(other) or other is task
+                    other.is_descendant_of(task)
+                    or task.is_descendant_of(other)
+                    or other is task
+                    or other.task_spec.name in ends
                 ):
                     other.cancel()
             # The event subprocess may have run to its end already: nothing is left to wait for.
@@ -364,7 +370,8 @@ class Step:
         for name, payload, correlation in self.outbox:
             try:
                 self.runtime.message(name, payload, correlation)
-            except NotFound as error:
+            except TirkeuError as error:
+                # This step is committed; a message nobody can take is the receiver's problem.
                 log.warning("message %s from instance %s: %s", name, self.instance.id, error)
 
     def _record_task_changes(self) -> None:
@@ -464,9 +471,12 @@ class Step:
         for task in self.workflow.event_manager.tasks.values():
             if task.state != TaskState.WAITING:
                 continue
+            seen = [event.event_definition for event in task.internal_data.get("seen_events", [])]
             for definition in event_definitions(task.task_spec.event_definition):
+                if definition in seen:
+                    continue  # a parallel multiple event waits for the others still
                 if isinstance(definition, MessageEventDefinition):
-                    # One subscription per task: a gateway's first message is the one indexed.
+                    # One subscription per task: the first message it still waits for.
                     workflows = {task.workflow, task.workflow.top_workflow}
                     correlation = self._correlation(workflows, task.data, definition)
                     messages.setdefault(str(task.id), (definition.name, correlation))
@@ -543,7 +553,7 @@ class Step:
                 row = Incident(
                     instance_id=self.instance.id, task_id=task_id,
                     bpmn_id=getattr(task.task_spec, "bpmn_id", "") if task else "",
-                    message=message, trace=trace, attempts=1, created_at=self.now,
+                    message=message, trace=trace, attempts=1, status="open", created_at=self.now,
                 )  # fmt: skip
                 self.session.add(row)
                 rows[task_id] = row
