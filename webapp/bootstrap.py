@@ -52,9 +52,8 @@ def bundles(paths: list[Path]) -> list[dict[str, Path]]:
         if path.is_dir():
             diagrams = [*path.rglob("*.bpmn"), *path.rglob("*.bpmn20.xml")]
             for folder in sorted({p.parent for p in diagrams}):
-                found.append(
-                    {p.name: p for p in sorted(folder.iterdir()) if p.name.endswith(BUNDLE_SUFFIXES)}
-                )
+                files = sorted(folder.iterdir())
+                found.append({p.name: p for p in files if p.name.endswith(BUNDLE_SUFFIXES)})
         else:
             loose[path.name] = path
     return ([loose] if loose else []) + found
