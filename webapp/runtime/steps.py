@@ -183,6 +183,8 @@ class Step:
             return triggers
         for name in workflow.spec.start.trigger_specs:
             for start in workflow.subprocess_specs[name].bpmn_start_events:
+                if start.extensions.get("interrupting") and workflow.get_next_task(spec_name=name):
+                    continue  # it has interrupted the process already
                 if isinstance(start.event_definition, MessageEventDefinition):
                     trigger_id = str(uuid5(workflow.task_tree.id, f"{name}/{start.name}"))
                     triggers[trigger_id] = start.event_definition
@@ -259,6 +261,9 @@ class Step:
             if self._interrupt():
                 continue
             if not self.workflow.get_tasks(state=TaskState.READY, manual=False):
+                # Nothing unfinished is complete, even when no End task ran: an interrupting
+                # event subprocess cancels the path to it.
+                self.workflow.is_completed()
                 return
 
     def _interrupt(self) -> bool:
@@ -294,8 +299,6 @@ class Step:
                     or other.task_spec.name in ends
                 ):
                     other.cancel()
-            # The event subprocess may have run to its end already: nothing is left to wait for.
-            task.workflow.is_completed()
         return interrupted
 
     def _handle_failure(self, error: Exception) -> bool:
