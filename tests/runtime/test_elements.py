@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from webapp.db.models import Incident, Job, MessageSubscription
 from webapp.runtime.engine import Runtime
-from webapp.runtime.errors import InvalidData, NotFound
+from webapp.runtime.errors import InvalidData, InvalidDiagram, NotFound
 
 from .conftest import bundle
 
@@ -153,6 +153,18 @@ def test_an_exclusive_gateway_takes_the_true_condition_or_the_default(rt):
     assert ready(fast) == ["Task_Fast"] and ready(normal) == ["Task_Standard"]
     assert rt.complete(task_of(fast, "Task_Fast"), {}).status == "completed"
     assert rt.complete(task_of(normal, "Task_Standard"), {}).status == "completed"
+
+
+def test_a_gateway_condition_that_escapes_the_restrictions_is_refused_at_deployment(rt):
+    diagram = bundle("exclusive.bpmn")
+    diagram["exclusive.bpmn"] = diagram["exclusive.bpmn"].replace(
+        b"urgent and days &lt; 3", b"'urgent' in vars()"
+    )
+    with pytest.raises(InvalidDiagram) as refused:
+        rt.deploy(diagram)
+    (problem,) = refused.value.problems
+    assert (problem.file, problem.element) == ("exclusive.bpmn", "Gateway_Route")
+    assert "the name 'vars' is not allowed" in problem.message
 
 
 def test_a_parallel_gateway_waits_for_both_branches(rt):

@@ -116,7 +116,9 @@ def _check_task_spec(check: _Checker, spec, files: Mapping[str, bytes], operator
     for attribute in ("script", "prescript", "postscript"):
         check.expression(getattr(spec, attribute, None), element, attribute, "exec")
     for condition, _target in getattr(spec, "cond_task_specs", []):
-        check.expression(condition, element, "condition")
+        # Gateways keep each condition wrapped in an operator object around its source.
+        for source in getattr(condition, "args", [condition]):
+            check.expression(source, element, "condition")
     for attribute in ("cardinality", "condition"):
         check.expression(getattr(spec, attribute, None), element, attribute)
     definition = getattr(spec, "event_definition", None)
