@@ -204,6 +204,17 @@ def test_an_event_based_gateway_follows_the_message_when_it_comes_first(rt):
     assert rt.run_due_jobs(now=later(hours=2)) == 0
 
 
+def test_an_event_based_gateway_waits_for_each_of_its_messages(rt, engine):
+    rt.deploy(bundle("event_gateway.bpmn"))
+    view = rt.start("event_gateway", {"application_number": "A-9"})
+    assert sorted(subscriptions(engine)) == ["application_withdrawn", "payment_received"]
+    view = rt.message("application_withdrawn", {}, {"application_number": "A-9"})
+    assert view.status == "completed" and view.data["outcome"] == "withdrawn"
+    assert subscriptions(engine) == []
+    with pytest.raises(NotFound):
+        rt.message("payment_received", {}, {"application_number": "A-9"})
+
+
 def test_an_event_based_gateway_follows_the_timer_when_it_comes_first(rt, engine):
     rt.deploy(bundle("event_gateway.bpmn"))
     view = rt.start("event_gateway", {"application_number": "A-8"})

@@ -141,7 +141,7 @@ class Step:
 
     def deliver(self, task_id: str, name: str, payload: dict, correlation: dict) -> None:
         """Hand a message to the catching event that subscribed to it."""
-        task = self.task(task_id)
+        task = self.task(task_id) or self._waiting_by_message_id(task_id, name)
         trigger = None if task is not None else self.message_triggers().get(task_id)
         if trigger is not None and trigger.name == name:
             # An event subprocess with a message start: SpiffWorkflow creates it on the catch.
@@ -160,6 +160,13 @@ class Step:
                     correlation)  # fmt: skip
         task.task_spec._update(task)
         self.record("message_received", task, {"message": name, "correlation": correlation})
+
+    def _waiting_by_message_id(self, message_id: str, name: str):
+        """Return the waiting task a second message subscription of an event stands for."""
+        for task in self.workflow.event_manager.tasks.values():
+            if str(uuid5(task.id, name)) == message_id:
+                return task
+        return None
 
     @staticmethod
     def _catch(name: str, catch, definition, payload: dict, correlation: dict) -> None:
@@ -479,10 +486,14 @@ class Step:
                 if definition in seen:
                     continue  # a parallel multiple event waits for the others still
                 if isinstance(definition, MessageEventDefinition):
-                    # One subscription per task: the first message it still waits for.
+                    # The first message an event waits for is indexed by its task's id, any
+                    # other (an event-based gateway's) by an id derived from it.
                     workflows = {task.workflow, task.workflow.top_workflow}
                     correlation = self._correlation(workflows, task.data, definition)
-                    messages.setdefault(str(task.id), (definition.name, correlation))
+                    key = str(task.id)
+                    if key in messages:
+                        key = str(uuid5(task.id, definition.name))
+                    messages[key] = (definition.name, correlation)
                 elif isinstance(definition, TimerEventDefinition):
                     due = _due(task.internal_data.get("event_value"), definition)
                     if due is not None:
