@@ -280,11 +280,10 @@ class Step:
         deployment marks the interrupting ones (see `specs`) and the step does the cancelling.
         """
         interrupted = False
-        for task in self.workflow.get_tasks(state=TaskState.STARTED | TaskState.COMPLETED):
-            subprocess = self.workflow.get_subprocess(task)
+        for task_id, subprocess in list(self.workflow.subprocesses.items()):
+            task = self.workflow.get_task_from_id(task_id)
             if (
                 task.internal_data.get("interrupted")
-                or subprocess is None
                 or not any(
                     start.task_spec.extensions.get("interrupting")
                     for start in subprocess.get_tasks(state=TaskState.COMPLETED)
