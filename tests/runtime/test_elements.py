@@ -84,6 +84,7 @@ def test_user_script_and_service_tasks_run_in_order(rt, registry):
     view = rt.complete(task_of(view, "Task_Apply"), {"who": "aigerim"})
     assert view.status == "completed" and view.ready_tasks == ()
     assert view.data["greeting"] == "Salem, aigerim" and view.data["letters"] == 7
+    assert "printed" not in view.data  # print() works and leaves nothing behind
     assert view.data["found"] == {"key": "aigerim"} and registry.calls == ["aigerim"]
     assert done(rt, view.id) == ["Event_Start", "Task_Apply", "Task_Greet", "Task_Lookup",
                                  "Event_Found"]  # fmt: skip
