@@ -1,0 +1,359 @@
+"""The service-centre desk: task lists, the task page, the office queue and the counter."""
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from webapp.accounts import users_with_role
+from webapp.db.base import utcnow
+from webapp.db.models import HumanTask
+from webapp.runtime.errors import Conflict, InvalidData
+
+from . import schemaforms
+from .auth import role_required
+from .database import db, runtime
+from .refusals import REFUSAL_REASONS, refusal_label
+from .tasklist import (
+    OPEN_STATES,
+    TaskFilter,
+    Worker,
+    count_overdue,
+    count_tabs,
+    list_tasks,
+    supervisor_escalations,
+    valid_cursor,
+)
+
+bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+DESK_ROLES = ("clerk", "supervisor")
+LOOKUP_KEYS = ("person", "premises", "title", "consular")
+COMMENT_KEYS = ("refusal_comment", "comment")
+
+
+def current_worker() -> Worker:
+    """Return the signed-in user as the task lists see them."""
+    return Worker(current_user.username, current_user.iin, current_user.roles)
+
+
+def visible_tabs() -> tuple[str, ...]:
+    """Return the tabs the user may open."""
+    return ("mine", "queue", "all") if current_user.has_any("supervisor") else ("mine", "queue")
+
+
+def filters_from(args: Any, default_tab: str = "mine") -> TaskFilter:
+    """Return the task filters given in a query string."""
+    return TaskFilter(
+        tab=args.get("tab", default_tab),
+        name=args.get("name", "").strip(),
+        state=args.get("state", ""),
+        channel=args.get("channel", ""),
+        overdue=args.get("overdue") in ("1", "on", "true"),
+        search=args.get("q", "").strip(),
+    )
+
+
+def may_see(task: HumanTask) -> bool:
+    """Tell whether the user may open the task: by role, by assignment or as supervisor."""
+    me = current_worker()
+    return (
+        current_user.has_any("supervisor")
+        or task.role in me.roles
+        or task.claimed_by == me.username
+        or task.assignee in (me.username, me.iin)
+    )
+
+
+def load_task(task_id: str) -> HumanTask:
+    """Return the task's row, or answer 404 or 403."""
+    session = db()
+    with session.begin():
+        task = session.get(HumanTask, task_id)
+    if task is None:
+        abort(404)
+    if not may_see(task):
+        abort(403)
+    return task
+
+
+def refusal_options(schema: dict[str, Any]) -> list[tuple[str, str]]:
+    """Return the refusal codes the task's form accepts, with their labels."""
+    spec = schema.get("properties", {}).get("refusal_reason")
+    if spec is None:
+        return []
+    choices = schemaforms.form_fields({"properties": {"refusal_reason": spec}})[0].options
+    codes = [code for code, _label in choices] or list(REFUSAL_REASONS)
+    return [(code, refusal_label(code)) for code in codes if code]
+
+
+def render_task(
+    task: HumanTask,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+    refusal: dict[str, str] | None = None,
+) -> tuple[str, int]:
+    """Render the task page with the form's values and errors."""
+    schema: dict[str, Any] = {}
+    ui_schema: dict[str, Any] | None = None
+    data: dict[str, Any] = {}
+    if task.state in OPEN_STATES:
+        engine = runtime()
+        if task.form:
+            schema, ui_schema = engine.form_schema(task.id)
+        data = engine.task_data(task.id)
+    fields = schemaforms.form_fields(schema, ui_schema)
+    if values is None:
+        values = schemaforms.display_values(data, fields)
+    reassign_to = []
+    if current_user.has_any("supervisor") and task.state in OPEN_STATES:
+        session = db()
+        with session.begin():
+            people = {u.username: u for u in users_with_role(session, task.role or "clerk")}
+            people.update({u.username: u for u in users_with_role(session, "supervisor")})
+        reassign_to = sorted(people)
+    documents = [d.strip() for d in str(data.get("required_documents", "")).split(",")]
+    page = render_template(
+        "tasks/task.html",
+        task=task,
+        fields=fields,
+        values=values,
+        errors=errors or {},
+        lookups={key: data[key] for key in LOOKUP_KEYS if isinstance(data.get(key), dict)},
+        documents=[d for d in documents if d],
+        refusal_options=refusal_options(schema),
+        refusal=refusal or {},
+        reassign_to=reassign_to,
+        mine=task.claimed_by == current_user.username,
+        now=utcnow(),
+    )
+    return page, status
+
+
+@bp.get("/")
+@role_required(*DESK_ROLES)
+def task_list() -> Any:
+    """Show a tab of the task list with its filters, one page at a time."""
+    tabs = visible_tabs()
+    filters = filters_from(request.args)
+    if filters.tab not in tabs:
+        abort(403 if filters.tab == "all" else 404)
+    cursor = request.args.get("after") or None
+    if cursor is not None and not valid_cursor(cursor):
+        abort(400)
+    session = db()
+    with session.begin():
+        page = list_tasks(session, current_worker(), filters, utcnow(), cursor)
+        counts = count_tabs(session, current_worker(), tabs)
+    return render_template(
+        "tasks/list.html", page=page, counts=counts, tabs=tabs, filters=filters, now=utcnow()
+    )
+
+
+@bp.get("/<task_id>")
+@role_required(*DESK_ROLES)
+def task_page(task_id: str) -> Any:
+    """Show a task: instructions, registry lookups, checklist and its form."""
+    return render_task(load_task(task_id))
+
+
+@bp.post("/<task_id>/claim")
+@role_required(*DESK_ROLES)
+def claim(task_id: str) -> Any:
+    """Claim the task for the signed-in user."""
+    load_task(task_id)
+    try:
+        runtime().claim(task_id, current_user.username)
+    except Conflict as error:
+        flash(_("The task could not be claimed: %(reason)s", reason=error.message), "error")
+    return redirect(url_for("tasks.task_page", task_id=task_id), 303)
+
+
+@bp.post("/<task_id>/unclaim")
+@role_required(*DESK_ROLES)
+def unclaim(task_id: str) -> Any:
+    """Give the task back to the role's queue."""
+    load_task(task_id)
+    try:
+        runtime().unclaim(task_id, current_user.username)
+    except Conflict as error:
+        flash(_("The task could not be released: %(reason)s", reason=error.message), "error")
+        return redirect(url_for("tasks.task_page", task_id=task_id), 303)
+    flash(_("The task is back in the queue."), "info")
+    return redirect(url_for("tasks.task_list"), 303)
+
+
+@bp.post("/<task_id>/reassign")
+@role_required("supervisor")
+def reassign(task_id: str) -> Any:
+    """Give the task to another user (supervisors only)."""
+    load_task(task_id)
+    username = request.form.get("user", "").strip()
+    if not username:
+        flash(_("Choose the user to give the task to."), "error")
+        return redirect(request.referrer or url_for("tasks.task_page", task_id=task_id), 303)
+    try:
+        runtime().assign(task_id, username, current_user.username)
+    except Conflict as error:
+        flash(_("The task could not be reassigned: %(reason)s", reason=error.message), "error")
+    else:
+        flash(_("The task was given to %(user)s.", user=username), "info")
+    return redirect(url_for("tasks.supervisor"), 303)
+
+
+def _finish(task: HumanTask, data: dict[str, Any]) -> Any:
+    """Complete the task with the data; return a redirect, or None after flashing a conflict."""
+    try:
+        instance = runtime().complete(task.id, data, current_user.username)
+    except Conflict as error:
+        flash(
+            _(
+                "This task was completed or changed by someone else before your form arrived "
+                "(%(reason)s). Your entries are kept below; nothing was saved.",
+                reason=error.message,
+            ),
+            "error",
+        )
+        return None
+    number = instance.business_key or instance.id
+    flash(_("Task completed for application %(number)s.", number=number), "success")
+    return redirect(url_for("tasks.task_list"), 303)
+
+
+@bp.post("/<task_id>/complete")
+@role_required(*DESK_ROLES)
+def complete(task_id: str) -> Any:
+    """Complete the task with the submitted form; re-show it with errors if invalid."""
+    task = load_task(task_id)
+    schema, ui_schema = runtime().form_schema(task_id) if task.form else ({}, None)
+    fields = schemaforms.form_fields(schema, ui_schema)
+    values = schemaforms.posted_values(request.form, fields)
+    data, errors = schemaforms.typed_data(values, fields)
+    errors = errors or schemaforms.validate(schema, data)
+    if errors:
+        return render_task(task, values, errors, 422)
+    try:
+        done = _finish(task, data)
+    except InvalidData as error:
+        return render_task(task, values, error.errors, 422)
+    return done or render_task(task, values, status=409)
+
+
+@bp.post("/<task_id>/refuse")
+@role_required(*DESK_ROLES)
+def refuse(task_id: str) -> Any:
+    """Complete the task as a refusal with a coded reason and a comment."""
+    task = load_task(task_id)
+    schema, _ui = runtime().form_schema(task_id) if task.form else ({}, None)
+    codes = {code for code, _label in refusal_options(schema)}
+    refusal = {
+        "reason": request.form.get("refusal_reason", ""),
+        "comment": request.form.get("comment", "").strip(),
+    }
+    if refusal["reason"] not in codes:
+        flash(_("Choose the reason for refusal."), "error")
+        return render_task(task, status=422, refusal=refusal)
+    data: dict[str, Any] = {"refusal_reason": refusal["reason"]}
+    properties = schema.get("properties", {})
+    comment_key = next((key for key in COMMENT_KEYS if key in properties), None)
+    if comment_key and refusal["comment"]:
+        data[comment_key] = refusal["comment"]
+    try:
+        done = _finish(task, data)
+    except InvalidData as error:
+        flash(
+            _("The refusal was not accepted: %(fields)s", fields=", ".join(error.errors)), "error"
+        )
+        return render_task(task, status=422, refusal=refusal)
+    return done or render_task(task, status=409, refusal=refusal)
+
+
+@bp.get("/supervisor")
+@role_required("supervisor")
+def supervisor() -> Any:
+    """Show the office queue with waiting times, the escalations and reassignment."""
+    filters = filters_from(request.args, default_tab="all")
+    filters = dataclasses.replace(filters, tab="all")
+    cursor = request.args.get("after") or None
+    if cursor is not None and not valid_cursor(cursor):
+        abort(400)
+    now = utcnow()
+    session = db()
+    with session.begin():
+        page = list_tasks(session, current_worker(), filters, now, cursor)
+        escalations = supervisor_escalations(session)
+        overdue = count_overdue(session, now)
+        staff = sorted({u.username for role in DESK_ROLES for u in users_with_role(session, role)})
+    return render_template(
+        "tasks/supervisor.html",
+        page=page,
+        escalations=escalations,
+        overdue=overdue,
+        staff=staff,
+        filters=filters,
+        now=now,
+    )
+
+
+def counter_schema() -> dict[str, Any]:
+    """Return the application document's schema, or answer 404 when it is not installed."""
+    path = Path(current_app.config["COUNTER_SCHEMA_PATH"])
+    if not path.is_file():
+        abort(404)
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@bp.route("/counter", methods=["GET", "POST"])
+@role_required(*DESK_ROLES)
+def counter() -> Any:
+    """Start a service-centre application from the application document's form."""
+    schema = counter_schema()
+    fields = [f for f in schemaforms.form_fields(schema) if f.name != "channel"]
+    if request.method == "GET":
+        values = schemaforms.display_values({}, fields)
+        return render_template("tasks/counter.html", fields=fields, values=values, errors={})
+    values = schemaforms.posted_values(request.form, fields)
+    data, errors = schemaforms.typed_data(values, fields)
+    data["channel"] = "service_centre"
+    errors = errors or schemaforms.validate(schema, data)
+    if not errors:
+        try:
+            instance = runtime().start(
+                current_app.config["COUNTER_PROCESS_ID"], data, current_user.username
+            )
+        except InvalidData as error:
+            errors = error.errors
+    if errors:
+        page = render_template("tasks/counter.html", fields=fields, values=values, errors=errors)
+        return page, 422
+    number = instance.business_key or instance.id
+    flash(_("Application %(number)s has been started.", number=number), "success")
+    for ready in instance.ready_tasks:
+        if ready.role in current_user.roles:
+            return redirect(url_for("tasks.task_page", task_id=ready.id), 303)
+    return redirect(url_for("tasks.task_list"), 303)
+
+
+@bp.app_template_filter("refusal_label")
+def refusal_label_filter(code: str) -> str:
+    """Return the label of a refusal code in templates."""
+    return refusal_label(code)
+
+
+@bp.app_template_global("is_overdue")
+def is_overdue(task: HumanTask, now: Any) -> bool:
+    """Tell whether an open task is past its due time."""
+    return task.due_at is not None and task.due_at < now and task.state in OPEN_STATES
