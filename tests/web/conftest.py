@@ -6,6 +6,7 @@ jsonschema, but runs no BPMN.
 """
 
 import json
+import shutil
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -212,10 +213,29 @@ class FakeRuntime:
             return json.loads(session.get(Instance, task.instance_id).state)
 
 
-@pytest.fixture
-def sessions(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'tirkeu.db'}")
+@pytest.fixture(scope="session")
+def template_database(tmp_path_factory) -> Path:
+    """Build once a database with one user per role (named after the role) and a second clerk.
+
+    Hashing passwords with scrypt is slow on purpose, so each test copies this file instead.
+    """
+    path = tmp_path_factory.mktemp("template") / "tirkeu.db"
+    engine = make_engine(f"sqlite:///{path}")
     Base.metadata.create_all(engine)
+    with make_session_factory(engine).begin() as session:
+        for role in ROLES:
+            iin = APPLICANT_IIN if role == "applicant" else None
+            create_user(session, role, PASSWORD, [role], iin=iin, full_name=role.title())
+        create_user(session, "clerk2", PASSWORD, ["clerk"], full_name="Second Clerk")
+    engine.dispose()  # closing the last connection folds the WAL into the file
+    return path
+
+
+@pytest.fixture
+def sessions(tmp_path, template_database):
+    path = tmp_path / "tirkeu.db"
+    shutil.copyfile(template_database, path)
+    engine = make_engine(f"sqlite:///{path}")
     yield make_session_factory(engine)
     engine.dispose()
 
@@ -226,14 +246,9 @@ def fake_runtime(sessions):
 
 
 @pytest.fixture
-def users(sessions):
-    """One user per role, named after the role, plus a second clerk."""
-    with sessions.begin() as session:
-        for role in ROLES:
-            iin = APPLICANT_IIN if role == "applicant" else None
-            create_user(session, role, PASSWORD, [role], iin=iin, full_name=role.title())
-        create_user(session, "clerk2", PASSWORD, ["clerk"], full_name="Second Clerk")
-    return ROLES
+def users():
+    """The user names of the template database: one per role, plus clerk2."""
+    return (*ROLES, "clerk2")
 
 
 @pytest.fixture

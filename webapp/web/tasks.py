@@ -99,6 +99,14 @@ def refusal_options(schema: dict[str, Any]) -> list[tuple[str, str]]:
     return [(code, refusal_label(code)) for code in codes if code]
 
 
+def decision_fields(schema: dict[str, Any], ui_schema: dict[str, Any] | None) -> list:
+    """Return the form's fields, less those the refusal form asks for on its own."""
+    fields = schemaforms.form_fields(schema, ui_schema)
+    if not refusal_options(schema):
+        return fields
+    return [f for f in fields if f.name != "refusal_reason" and f.name not in COMMENT_KEYS]
+
+
 def render_task(
     task: HumanTask,
     values: dict[str, str] | None = None,
@@ -115,7 +123,7 @@ def render_task(
         if task.form:
             schema, ui_schema = engine.form_schema(task.id)
         data = engine.task_data(task.id)
-    fields = schemaforms.form_fields(schema, ui_schema)
+    fields = decision_fields(schema, ui_schema)
     if values is None:
         values = schemaforms.display_values(data, fields)
     reassign_to = []
@@ -239,7 +247,7 @@ def complete(task_id: str) -> Any:
     """Complete the task with the submitted form; re-show it with errors if invalid."""
     task = load_task(task_id)
     schema, ui_schema = runtime().form_schema(task_id) if task.form else ({}, None)
-    fields = schemaforms.form_fields(schema, ui_schema)
+    fields = decision_fields(schema, ui_schema)
     values = schemaforms.posted_values(request.form, fields)
     data, errors = schemaforms.typed_data(values, fields)
     errors = errors or schemaforms.validate(schema, data)
