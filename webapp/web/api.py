@@ -21,7 +21,7 @@ from webapp.db.models import HumanTask
 from .auth import SignedInUser
 from .database import db, runtime
 from .security import csrf
-from .tasklist import TaskFilter, Worker, list_tasks, valid_cursor
+from .tasklist import TaskFilter, Worker, list_tasks, may_work, valid_cursor
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPENAPI = Path(__file__).with_name("openapi.json")
@@ -119,13 +119,7 @@ def workable_task(task_id: str) -> HumanTask:
         task = session.get(HumanTask, task_id)
     if task is None:
         abort(404)
-    me = caller()
-    if not (
-        g.api_user.has_any("supervisor")
-        or task.role in me.roles
-        or task.claimed_by == me.username
-        or task.assignee in (me.username, me.iin)
-    ):
+    if not may_work(task, caller()):
         abort(403)
     return task
 

@@ -42,8 +42,19 @@ class TaskPage:
     next_cursor: str | None
 
 
-def _identities(worker: Worker) -> list[str]:
+def identities(worker: Worker) -> list[str]:
+    """Return the names a task can be assigned to the worker by: user name and IIN."""
     return [worker.username] + ([worker.iin] if worker.iin else [])
+
+
+def may_work(task: HumanTask, worker: Worker) -> bool:
+    """Tell whether the worker may open and act on a task (role, assignment or supervisor)."""
+    return (
+        "supervisor" in worker.roles
+        or task.role in worker.roles
+        or task.claimed_by == worker.username
+        or (task.assignee is not None and task.assignee in identities(worker))
+    )
 
 
 def tab_condition(tab: str, worker: Worker) -> ColumnElement[bool]:
@@ -53,7 +64,7 @@ def tab_condition(tab: str, worker: Worker) -> ColumnElement[bool]:
             HumanTask.state.in_(OPEN_STATES),
             or_(
                 HumanTask.claimed_by == worker.username,
-                HumanTask.assignee.in_(_identities(worker)),
+                HumanTask.assignee.in_(identities(worker)),
             ),
         )
     if tab == "queue":

@@ -34,6 +34,7 @@ from .tasklist import (
     count_overdue,
     count_tabs,
     list_tasks,
+    may_work,
     supervisor_escalations,
     valid_cursor,
 )
@@ -66,17 +67,6 @@ def filters_from(args: Any, default_tab: str = "mine") -> TaskFilter:
     )
 
 
-def may_see(task: HumanTask) -> bool:
-    """Tell whether the user may open the task: by role, by assignment or as supervisor."""
-    me = current_worker()
-    return (
-        current_user.has_any("supervisor")
-        or task.role in me.roles
-        or task.claimed_by == me.username
-        or task.assignee in (me.username, me.iin)
-    )
-
-
 def load_task(task_id: str) -> HumanTask:
     """Return the task's row, or answer 404 or 403."""
     session = db()
@@ -84,7 +74,7 @@ def load_task(task_id: str) -> HumanTask:
         task = session.get(HumanTask, task_id)
     if task is None:
         abort(404)
-    if not may_see(task):
+    if not may_work(task, current_worker()):
         abort(403)
     return task
 
@@ -113,8 +103,13 @@ def render_task(
     errors: dict[str, str] | None = None,
     status: int = 200,
     refusal: dict[str, str] | None = None,
+    fields: list[schemaforms.Field] | None = None,
 ) -> tuple[str, int]:
-    """Render the task page with the form's values and errors."""
+    """Render the task page with the form's values and errors.
+
+    When the task closed while the user was typing, what they typed is shown as a list, so
+    that nothing they entered is lost.
+    """
     schema: dict[str, Any] = {}
     ui_schema: dict[str, Any] | None = None
     data: dict[str, Any] = {}
@@ -123,9 +118,15 @@ def render_task(
         if task.form:
             schema, ui_schema = engine.form_schema(task.id)
         data = engine.task_data(task.id)
-    fields = decision_fields(schema, ui_schema)
+        fields = decision_fields(schema, ui_schema)
+    fields = fields or []
     if values is None:
         values = schemaforms.display_values(data, fields)
+    kept = []
+    if task.state not in OPEN_STATES:
+        kept = [(f.label, values[f.name]) for f in fields if values.get(f.name)]
+        kept += [(_("Comment"), (refusal or {}).get("comment", ""))]
+        kept = [(label, value) for label, value in kept if value]
     reassign_to = []
     if current_user.has_any("supervisor") and task.state in OPEN_STATES:
         session = db()
@@ -146,6 +147,7 @@ def render_task(
         refusal=refusal or {},
         reassign_to=reassign_to,
         mine=task.claimed_by == current_user.username,
+        kept=kept,
         now=utcnow(),
     )
     return page, status
@@ -257,13 +259,18 @@ def complete(task_id: str) -> Any:
         done = _finish(task, data)
     except InvalidData as error:
         return render_task(task, values, error.errors, 422)
-    return done or render_task(task, values, status=409)
+    if done is not None:
+        return done
+    return render_task(load_task(task_id), values, status=409, fields=fields)
 
 
 @bp.post("/<task_id>/refuse")
 @role_required(*DESK_ROLES)
 def refuse(task_id: str) -> Any:
-    """Complete the task as a refusal with a coded reason and a comment."""
+    """Complete the task as a refusal with a coded reason and a comment.
+
+    A refusal approves nothing: every required yes/no field of the form is sent as no.
+    """
     task = load_task(task_id)
     schema, _ui = runtime().form_schema(task_id) if task.form else ({}, None)
     codes = {code for code, _label in refusal_options(schema)}
@@ -274,8 +281,11 @@ def refuse(task_id: str) -> Any:
     if refusal["reason"] not in codes:
         flash(_("Choose the reason for refusal."), "error")
         return render_task(task, status=422, refusal=refusal)
-    data: dict[str, Any] = {"refusal_reason": refusal["reason"]}
     properties = schema.get("properties", {})
+    data: dict[str, Any] = {
+        f.name: False for f in schemaforms.form_fields(schema) if f.required and f.type == "boolean"
+    }
+    data["refusal_reason"] = refusal["reason"]
     comment_key = next((key for key in COMMENT_KEYS if key in properties), None)
     if comment_key and refusal["comment"]:
         data[comment_key] = refusal["comment"]
@@ -286,7 +296,9 @@ def refuse(task_id: str) -> Any:
             _("The refusal was not accepted: %(fields)s", fields=", ".join(error.errors)), "error"
         )
         return render_task(task, status=422, refusal=refusal)
-    return done or render_task(task, status=409, refusal=refusal)
+    if done is not None:
+        return done
+    return render_task(load_task(task_id), status=409, refusal=refusal)
 
 
 @bp.get("/supervisor")
