@@ -1,7 +1,7 @@
 """Task-list queries on the human_task read model: tabs, filters, search and keyset pages."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from sqlalchemy.orm import Session
@@ -113,8 +113,8 @@ def _filter_conditions(filters: TaskFilter, now: datetime) -> list[ColumnElement
 
 
 def encode_cursor(task: HumanTask) -> str:
-    """Return the cursor that continues after this task."""
-    due = task.due_at.isoformat() if task.due_at is not None else ""
+    """Return the cursor that continues after this task (safe in a query string as it is)."""
+    due = task.due_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if task.due_at else ""
     return f"{due}~{task.id}"
 
 
