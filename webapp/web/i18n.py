@@ -1,4 +1,10 @@
-"""Languages of the interface: English, Kazakh and Russian, chosen by a cookie."""
+"""Languages of the interface: English, Kazakh and Russian, chosen by a cookie.
+
+Catalogues live in `translations/`. After changing texts: `pybabel extract -F babel.cfg -k _l
+-o webapp/web/translations/messages.pot .`, then `pybabel update -i ... -d
+webapp/web/translations`, translate, and `pybabel compile -d webapp/web/translations` (the
+compiled `.mo` files are committed, so the installed product needs no build step).
+"""
 
 from flask import Flask, request
 from flask_babel import Babel, get_locale
