@@ -120,6 +120,7 @@ def test_errors_are_shown_beside_their_fields_and_values_are_kept(app):
     assert 'value="Abenov &lt;b&gt;"' in html
     assert 'value="ten"' in html and 'aria-invalid="true"' in html
     assert '<p class="field-error" id="error-age">Enter a whole number.</p>' in html
+    assert html.count("autofocus") == 1 and 'id="field-age" name="age" autofocus' in html
     assert 'aria-describedby="error-age"' in html
     assert '<option value="temporary" selected>' in html
     assert 'id="field-consent" name="consent" required aria-required="true" checked' in html

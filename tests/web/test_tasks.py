@@ -131,7 +131,8 @@ def test_filters_narrow_the_list(client, fake_runtime):
     assert names("overdue=1") == {"Late one"}
     assert names("channel=online") == {"Online one"}
     assert names("state=claimed") == {"Claimed one"}
-    assert names("name=Late+one") == {"Late one"}
+    assert names("name=late") == {"Late one"}
+    assert names("name=%25") == set()
     assert names("q=621102401239") == {"Owner&#39;s case"}
     business_key = task_row(fake_runtime.sessions, claimed).business_key
     assert names(f"q={business_key}") == {"Claimed one"}

@@ -82,7 +82,8 @@ def tab_condition(tab: str, worker: Worker) -> ColumnElement[bool]:
 def _filter_conditions(filters: TaskFilter, now: datetime) -> list[ColumnElement[bool]]:
     conditions = []
     if filters.name:
-        conditions.append(HumanTask.name == filters.name)
+        pattern = filters.name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append(HumanTask.name.ilike(f"%{pattern}%", escape="\\"))
     if filters.state in OPEN_STATES:
         conditions.append(HumanTask.state == filters.state)
     if filters.overdue:

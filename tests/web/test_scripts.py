@@ -1,0 +1,65 @@
+"""The page scripts in Chromium: the IIN check digit as typed, and the live countdown."""
+
+import shutil
+import threading
+from datetime import timedelta
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.web.conftest import PASSWORD
+from webapp.db.base import utcnow
+from webapp.identifiers import is_valid_iin
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed"),
+]
+IINS = ["850314304175", "880517401806", "880517401807", "900701300107", "000229501204", "123"]
+
+
+@pytest.fixture
+def page(app):
+    from playwright.sync_api import sync_playwright
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.base = f"http://127.0.0.1:{server.port}"
+        page.goto(page.base + "/login")
+        page.fill("#username", "clerk")
+        page.fill("#password", PASSWORD)
+        page.click("button.button-primary")
+        yield page
+        browser.close()
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+def test_iin_script_agrees_with_the_server_and_warns_as_typed(page):
+    page.goto(page.base + "/tasks/counter")
+    for iin in IINS:
+        assert page.evaluate("iin => window.tirkeuIsValidIin(iin)", iin) is is_valid_iin(iin)
+    page.type("#field-person_iin", "880517401807")
+    assert "Not a valid IIN" in page.text_content("#live-person_iin")
+    assert page.get_attribute("#field-person_iin", "aria-invalid") == "true"
+    page.fill("#field-person_iin", "")
+    page.type("#field-person_iin", "88a0517401806")
+    assert page.input_value("#field-person_iin") == "880517401806"
+    assert page.text_content("#live-person_iin") == "IIN is valid."
+
+
+def test_countdown_ticks_and_marks_overdue_tasks(page, fake_runtime):
+    fake_runtime.add_task({}, name="Soon", due_at=utcnow() + timedelta(minutes=10))
+    fake_runtime.add_task({}, name="Late", due_at=utcnow() - timedelta(minutes=2))
+    page.goto(page.base + "/tasks/?tab=queue")
+    first = page.text_content(".countdown >> nth=1")
+    page.wait_for_timeout(1100)
+    late, soon = page.query_selector_all(".countdown")
+    assert late.text_content().startswith("overdue 2:0") and "overdue" in late.get_attribute("class")
+    assert soon.text_content().startswith("9:5") and soon.text_content() != first
+    assert page.query_selector_all("tbody tr.row-overdue") == page.query_selector_all("tbody tr")[:1]
