@@ -21,7 +21,7 @@ from webapp.db.models import HumanTask
 from .auth import SignedInUser
 from .database import db, runtime
 from .security import csrf
-from .tasklist import TaskFilter, Worker, list_tasks, may_work, valid_cursor
+from .tasklist import Worker, cursor_from, filters_from, list_tasks, may_work
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPENAPI = Path(__file__).with_name("openapi.json")
@@ -134,26 +134,16 @@ def openapi() -> Response:
 @roles(*WORK_ROLES)
 def tasks() -> Response:
     """List open tasks of a tab, filtered, by due time, one page at a time."""
-    tab = request.args.get("tab", "mine")
-    if tab not in ("mine", "queue", "all"):
+    filters = filters_from(request.args)
+    if filters.tab not in ("mine", "queue", "all"):
         abort(400, description="tab must be mine, queue or all")
-    if tab == "all" and not g.api_user.has_any("supervisor"):
+    if filters.tab == "all" and not g.api_user.has_any("supervisor"):
         abort(403)
-    cursor = request.args.get("after") or None
-    if cursor is not None and not valid_cursor(cursor):
-        abort(400, description="after is not a cursor of this list")
     try:
+        cursor = cursor_from(request.args)
         limit = min(max(int(request.args.get("limit", 50)), 1), 200)
     except ValueError:
-        abort(400, description="limit must be a whole number")
-    filters = TaskFilter(
-        tab=tab,
-        name=request.args.get("name", ""),
-        state=request.args.get("state", ""),
-        channel=request.args.get("channel", ""),
-        overdue=request.args.get("overdue") in ("1", "true"),
-        search=request.args.get("q", ""),
-    )
+        abort(400, description="after must be a cursor of this list and limit a whole number")
     session = db()
     with session.begin():
         page = list_tasks(session, caller(), filters, utcnow(), cursor, limit)

@@ -1,5 +1,6 @@
 """Task-list queries on the human_task read model: tabs, filters, search and keyset pages."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -32,6 +33,26 @@ class TaskFilter:
     channel: str = ""
     overdue: bool = False
     search: str = ""
+
+
+def filters_from(args: Mapping[str, str], tab: str | None = None) -> TaskFilter:
+    """Return the filters given in a query string; `tab` overrides the one asked for."""
+    return TaskFilter(
+        tab=tab or args.get("tab", "mine"),
+        name=args.get("name", "").strip(),
+        state=args.get("state", ""),
+        channel=args.get("channel", ""),
+        overdue=args.get("overdue") in ("1", "on", "true"),
+        search=args.get("q", "").strip(),
+    )
+
+
+def cursor_from(args: Mapping[str, str]) -> str | None:
+    """Return the page cursor of a query string; raise ValueError if it is not one of ours."""
+    cursor = args.get("after") or None
+    if cursor is not None and not valid_cursor(cursor):
+        raise ValueError(cursor)
+    return cursor
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,5 @@
 """The service-centre desk: task lists, the task page, the office queue and the counter."""
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -29,14 +28,14 @@ from .database import db, runtime
 from .refusals import REFUSAL_REASONS, refusal_label
 from .tasklist import (
     OPEN_STATES,
-    TaskFilter,
     Worker,
     count_overdue,
     count_tabs,
+    cursor_from,
+    filters_from,
     list_tasks,
     may_work,
     supervisor_escalations,
-    valid_cursor,
 )
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
@@ -55,16 +54,12 @@ def visible_tabs() -> tuple[str, ...]:
     return ("mine", "queue", "all") if current_user.has_any("supervisor") else ("mine", "queue")
 
 
-def filters_from(args: Any, default_tab: str = "mine") -> TaskFilter:
-    """Return the task filters given in a query string."""
-    return TaskFilter(
-        tab=args.get("tab", default_tab),
-        name=args.get("name", "").strip(),
-        state=args.get("state", ""),
-        channel=args.get("channel", ""),
-        overdue=args.get("overdue") in ("1", "on", "true"),
-        search=args.get("q", "").strip(),
-    )
+def page_cursor() -> str | None:
+    """Return the cursor of the requested page, or answer 400."""
+    try:
+        return cursor_from(request.args)
+    except ValueError:
+        abort(400)
 
 
 def load_task(task_id: str) -> HumanTask:
@@ -161,9 +156,7 @@ def task_list() -> Any:
     filters = filters_from(request.args)
     if filters.tab not in tabs:
         abort(403 if filters.tab == "all" else 404)
-    cursor = request.args.get("after") or None
-    if cursor is not None and not valid_cursor(cursor):
-        abort(400)
+    cursor = page_cursor()
     session = db()
     with session.begin():
         page = list_tasks(session, current_worker(), filters, utcnow(), cursor)
@@ -305,11 +298,8 @@ def refuse(task_id: str) -> Any:
 @role_required("supervisor")
 def supervisor() -> Any:
     """Show the office queue with waiting times, the escalations and reassignment."""
-    filters = filters_from(request.args, default_tab="all")
-    filters = dataclasses.replace(filters, tab="all")
-    cursor = request.args.get("after") or None
-    if cursor is not None and not valid_cursor(cursor):
-        abort(400)
+    filters = filters_from(request.args, tab="all")
+    cursor = page_cursor()
     now = utcnow()
     session = db()
     with session.begin():
