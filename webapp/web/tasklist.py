@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from webapp.db.models import HumanTask, Instance
@@ -12,6 +12,7 @@ from webapp.db.models import HumanTask, Instance
 OPEN_STATES = ("ready", "claimed")
 TABS = ("mine", "queue", "all")
 PAGE_SIZE = 50
+COUNT_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -78,26 +79,33 @@ def may_work(task: HumanTask, worker: Worker) -> bool:
     )
 
 
-def tab_condition(tab: str, worker: Worker) -> ColumnElement[bool]:
-    """Return the condition that selects a tab's tasks for the worker."""
+def _tab_parts(tab: str, worker: Worker) -> list[ColumnElement[bool]]:
+    """Return disjoint conditions whose union, within the tab's states, is the tab.
+
+    Each part is a plain equality the (state, claimed_by | assignee | role, due_at) indexes
+    answer in due order; an OR of them would make the database walk every open task.
+    """
     if tab == "mine":
-        return and_(
-            HumanTask.state.in_(OPEN_STATES),
-            or_(
-                HumanTask.claimed_by == worker.username,
-                HumanTask.assignee.in_(identities(worker)),
-            ),
-        )
+        not_mine = or_(HumanTask.claimed_by.is_(None), HumanTask.claimed_by != worker.username)
+        return [HumanTask.claimed_by == worker.username] + [
+            and_(HumanTask.assignee == name, not_mine) for name in identities(worker)
+        ]
     if tab == "queue":
-        if not worker.roles:
-            return false()
-        return and_(
-            HumanTask.state == "ready",
-            HumanTask.role.in_(sorted(worker.roles)),
-            HumanTask.claimed_by.is_(None),
-            HumanTask.assignee.is_(None),
-        )
-    return HumanTask.state.in_(OPEN_STATES)
+        return [
+            and_(
+                HumanTask.role == role,
+                HumanTask.claimed_by.is_(None),
+                HumanTask.assignee.is_(None),
+            )
+            for role in sorted(worker.roles)
+        ]
+    return [true()]
+
+
+def tab_states(tab: str, state: str = "") -> tuple[str, ...]:
+    """Return the task states a tab shows, narrowed to one if a state filter is given."""
+    states = ("ready",) if tab == "queue" else OPEN_STATES
+    return tuple(s for s in states if s == state) if state else states
 
 
 def _filter_conditions(filters: TaskFilter, now: datetime) -> list[ColumnElement[bool]]:
@@ -105,8 +113,6 @@ def _filter_conditions(filters: TaskFilter, now: datetime) -> list[ColumnElement
     if filters.name:
         pattern = filters.name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions.append(HumanTask.name.ilike(f"%{pattern}%", escape="\\"))
-    if filters.state in OPEN_STATES:
-        conditions.append(HumanTask.state == filters.state)
     if filters.overdue:
         conditions.append(HumanTask.due_at < now)
     if filters.channel:
@@ -140,19 +146,6 @@ def encode_cursor(task: HumanTask) -> str:
     return f"{due}~{task.id}"
 
 
-def _after(cursor: str) -> ColumnElement[bool]:
-    """Return the condition for tasks after the cursor in (due time, id) order."""
-    due_text, _, task_id = cursor.rpartition("~")
-    if not due_text:
-        return and_(HumanTask.due_at.is_(None), HumanTask.id > task_id)
-    due = datetime.fromisoformat(due_text)
-    return or_(
-        HumanTask.due_at > due,
-        and_(HumanTask.due_at == due, HumanTask.id > task_id),
-        HumanTask.due_at.is_(None),
-    )
-
-
 def valid_cursor(cursor: str) -> bool:
     """Tell whether a cursor from a query string can be used."""
     due_text, separator, task_id = cursor.rpartition("~")
@@ -174,26 +167,62 @@ def list_tasks(
     cursor: str | None = None,
     limit: int = PAGE_SIZE,
 ) -> TaskPage:
-    """Return one page of the tab's tasks by due time, the soonest due first."""
-    query = select(HumanTask).where(
-        tab_condition(filters.tab, worker), *_filter_conditions(filters, now)
-    )
-    if cursor:
-        query = query.where(_after(cursor))
-    query = query.order_by(HumanTask.due_at.asc().nulls_last(), HumanTask.id).limit(limit + 1)
-    rows = list(session.scalars(query))
+    """Return one page of the tab's tasks by due time, the soonest due first.
+
+    Tasks with a due time come first in (due_at, id) order, then those without one in id
+    order. Every state and part of the tab is its own small query that walks an index in
+    order (see `_tab_parts`); the pieces are merged here.
+    """
+    filtered = _filter_conditions(filters, now)
+    pieces = [
+        and_(HumanTask.state == state, part, *filtered)
+        for state in tab_states(filters.tab, filters.state)
+        for part in _tab_parts(filters.tab, worker)
+    ]
+    due_text, _, last_id = (cursor or "").rpartition("~")
+    rows: list[HumanTask] = []
+    if not cursor or due_text:
+        after = HumanTask.due_at.is_not(None)
+        if cursor:
+            due = datetime.fromisoformat(due_text)
+            after = or_(
+                HumanTask.due_at > due, and_(HumanTask.due_at == due, HumanTask.id > last_id)
+            )
+        order = (HumanTask.due_at, HumanTask.id)
+        for piece in pieces:
+            query = select(HumanTask).where(piece, after).order_by(*order).limit(limit + 1)
+            rows += session.scalars(query)
+        rows = sorted(rows, key=lambda task: (task.due_at, task.id))[: limit + 1]
+        last_id = ""
+    if len(rows) <= limit:
+        wanted = limit + 1 - len(rows)
+        undated: list[HumanTask] = []
+        for piece in pieces:
+            query = select(HumanTask).where(
+                piece, HumanTask.due_at.is_(None), HumanTask.id > last_id
+            )
+            undated += session.scalars(query.order_by(HumanTask.id).limit(wanted))
+        rows += sorted(undated, key=lambda task: task.id)[:wanted]
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return TaskPage(rows[:limit], next_cursor)
 
 
+def _bounded_count(condition: ColumnElement[bool]) -> Select:
+    """Return a count that stops at COUNT_LIMIT, so a tab's count costs the same at any size."""
+    capped = select(HumanTask.id).where(condition).limit(COUNT_LIMIT).subquery()
+    return select(func.count()).select_from(capped)
+
+
 def count_tabs(session: Session, worker: Worker, tabs: tuple[str, ...]) -> dict[str, int]:
-    """Return the number of open tasks in each tab."""
-    return {
-        tab: session.scalar(
-            select(func.count()).select_from(HumanTask).where(tab_condition(tab, worker))
-        )
-        for tab in tabs
-    }
+    """Return the number of open tasks in each tab, up to COUNT_LIMIT."""
+    counts = {}
+    for tab in tabs:
+        total = 0
+        for state in tab_states(tab):
+            for part in _tab_parts(tab, worker):
+                total += session.scalar(_bounded_count(and_(HumanTask.state == state, part)))
+        counts[tab] = min(total, COUNT_LIMIT)
+    return counts
 
 
 def supervisor_escalations(session: Session, limit: int = PAGE_SIZE) -> list[HumanTask]:
@@ -208,6 +237,6 @@ def supervisor_escalations(session: Session, limit: int = PAGE_SIZE) -> list[Hum
 
 
 def count_overdue(session: Session, now: datetime) -> int:
-    """Return the number of open tasks past their due time."""
-    query = select(func.count()).where(HumanTask.state.in_(OPEN_STATES), HumanTask.due_at < now)
-    return session.scalar(query)
+    """Return the number of open tasks past their due time, up to COUNT_LIMIT."""
+    condition = and_(HumanTask.state.in_(OPEN_STATES), HumanTask.due_at < now)
+    return session.scalar(_bounded_count(condition))

@@ -27,6 +27,7 @@ from .auth import role_required
 from .database import db, runtime
 from .refusals import REFUSAL_REASONS, refusal_label
 from .tasklist import (
+    COUNT_LIMIT,
     OPEN_STATES,
     Worker,
     count_overdue,
@@ -361,6 +362,12 @@ def counter() -> Any:
 def refusal_label_filter(code: str) -> str:
     """Return the label of a refusal code in templates."""
     return refusal_label(code)
+
+
+@bp.app_template_filter("count_label")
+def count_label(count: int) -> str:
+    """Return a tab count, shown as "1000+" once it reaches the counting limit."""
+    return f"{COUNT_LIMIT}+" if count >= COUNT_LIMIT else str(count)
 
 
 @bp.app_template_global("is_overdue")
