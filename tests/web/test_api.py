@@ -75,6 +75,7 @@ def test_api_routes_need_authentication(client, task_id, method, path, body):
     url = path.format(task=task_id, instance=1)
     response = checked(getattr(client, method)(url, json=body), method, url, body)
     assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
     bad = getattr(client, method)(url, json=body, headers={"Authorization": "Bearer wrong"})
     assert checked(bad, method, url, body).status_code == 401
 

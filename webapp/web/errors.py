@@ -53,7 +53,10 @@ def error_response(
     code = code or CODES.get(status, "error")
     text = message or str(MESSAGES.get(status, MESSAGES[500]))
     if wants_json():
-        return jsonify({"error": code, "message": text, "errors": errors or {}}), status
+        response = jsonify({"error": code, "message": text, "errors": errors or {}})
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="tirkeu"'
+        return response, status
     title = TITLES.get(status, TITLES[500])
     page = render_template("errors/error.html", status=status, title=title, message=text)
     return page, status
