@@ -42,14 +42,19 @@ def role_label(role: str) -> str:
     return str(ROLE_LABELS.get(role, role))
 
 
+# Pages that belong to a menu entry without being its target.
+SECTION_OF = {"tasks.task_page": "tasks.task_list"}
+
+
 def navigation() -> list[tuple[str, str, bool]]:
     """Return the signed-in user's menu as (url, label, is current) triples."""
     if not current_user.is_authenticated:
         return []
+    here = SECTION_OF.get(request.endpoint or "", request.endpoint)
     items = []
     for endpoint, label, roles in NAVIGATION:
         if endpoint in current_app.view_functions and current_user.has_any(*roles):
-            items.append((url_for(endpoint), str(label), request.endpoint == endpoint))
+            items.append((url_for(endpoint), str(label), here == endpoint))
     return items
 
 

@@ -85,12 +85,32 @@ def refusal_options(schema: dict[str, Any]) -> list[tuple[str, str]]:
     return [(code, refusal_label(code)) for code in codes if code]
 
 
-def decision_fields(schema: dict[str, Any], ui_schema: dict[str, Any] | None) -> list:
+def decision_fields(
+    schema: dict[str, Any], ui_schema: dict[str, Any] | None
+) -> list[schemaforms.Field]:
     """Return the form's fields, less those the refusal form asks for on its own."""
     fields = schemaforms.form_fields(schema, ui_schema)
     if not refusal_options(schema):
         return fields
     return [f for f in fields if f.name != "refusal_reason" and f.name not in COMMENT_KEYS]
+
+
+def kept_entries(
+    fields: list[schemaforms.Field], values: dict[str, str], refusal: dict[str, str]
+) -> list[tuple[str, str]]:
+    """Return what the user typed into a form that could not be saved, as label and text."""
+    yes_no = {"true": _("Yes"), "false": _("No")}
+    entries = [
+        (
+            f.label,
+            yes_no.get(values[f.name], values[f.name]) if f.type == "boolean" else values[f.name],
+        )
+        for f in fields
+        if values.get(f.name)
+    ]
+    if refusal.get("comment"):
+        entries.append((_("Comment"), refusal["comment"]))
+    return entries
 
 
 def render_task(
@@ -118,18 +138,13 @@ def render_task(
     fields = fields or []
     if values is None:
         values = schemaforms.display_values(data, fields)
-    kept = []
-    if task.state not in OPEN_STATES:
-        kept = [(f.label, values[f.name]) for f in fields if values.get(f.name)]
-        kept += [(_("Comment"), (refusal or {}).get("comment", ""))]
-        kept = [(label, value) for label, value in kept if value]
+    kept = [] if task.state in OPEN_STATES else kept_entries(fields, values, refusal or {})
     reassign_to = []
     if current_user.has_any("supervisor") and task.state in OPEN_STATES:
         session = db()
         with session.begin():
-            people = {u.username: u for u in users_with_role(session, task.role or "clerk")}
-            people.update({u.username: u for u in users_with_role(session, "supervisor")})
-        reassign_to = sorted(people)
+            roles = {task.role or "clerk", "supervisor"}
+            reassign_to = sorted({u.username for r in roles for u in users_with_role(session, r)})
     documents = [d.strip() for d in str(data.get("required_documents", "")).split(",")]
     page = render_template(
         "tasks/task.html",
