@@ -17,6 +17,7 @@ ROLES = ("clerk", "supervisor", "process_owner", "analyst", "administrator", "ap
 MAX_FAILED_ATTEMPTS = 5
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 8
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 # Checked against when the user name is unknown, so that both answers take the same time.
 _UNKNOWN_USER_HASH = generate_password_hash("unknown user", method="scrypt")
 
@@ -141,7 +142,10 @@ def user_for_token(session: Session, token: str) -> User | None:
     user = session.get(User, row.user_id)
     if user is None or not user.active:
         return None
-    row.last_used_at = utcnow()
+    now = utcnow()
+    # Noted once a minute at most, so that API reads rarely write.
+    if row.last_used_at is None or now - row.last_used_at > TOKEN_USE_RESOLUTION:
+        row.last_used_at = now
     return user
 
 

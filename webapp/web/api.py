@@ -7,7 +7,6 @@ session cookie instead must carry the CSRF token when it changes anything.
 import dataclasses
 import json
 from datetime import date, datetime
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from webapp.accounts import user_for_token
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask
 
-from .auth import SignedInUser
+from .auth import SignedInUser, role_required
 from .database import db, runtime
 from .security import csrf
 from .tasklist import Worker, cursor_from, filters_from, list_tasks, may_work
@@ -84,21 +83,6 @@ def no_store(response: Response) -> Response:
     return response
 
 
-def roles(*allowed: str):
-    """Let an API call through only for callers holding one of the roles."""
-
-    def decorate(view):
-        @wraps(view)
-        def guarded(*args: Any, **kwargs: Any) -> Any:
-            if not g.api_user.has_any(*allowed):
-                abort(403)
-            return view(*args, **kwargs)
-
-        return guarded
-
-    return decorate
-
-
 def body() -> dict[str, Any]:
     """Return the JSON object sent with the call, or answer 400."""
     payload = request.get_json(silent=True)
@@ -131,7 +115,7 @@ def openapi() -> Response:
 
 
 @bp.get("/tasks")
-@roles(*WORK_ROLES)
+@role_required(*WORK_ROLES)
 def tasks() -> Response:
     """List open tasks of a tab, filtered, by due time, one page at a time."""
     filters = filters_from(request.args)
@@ -152,7 +136,7 @@ def tasks() -> Response:
 
 
 @bp.post("/tasks/<task_id>/claim")
-@roles(*WORK_ROLES)
+@role_required(*WORK_ROLES)
 def claim(task_id: str) -> Response:
     """Claim a task for the caller."""
     workable_task(task_id)
@@ -160,7 +144,7 @@ def claim(task_id: str) -> Response:
 
 
 @bp.post("/tasks/<task_id>/unclaim")
-@roles(*WORK_ROLES)
+@role_required(*WORK_ROLES)
 def unclaim(task_id: str) -> Response:
     """Give a claimed task back to its queue."""
     workable_task(task_id)
@@ -168,7 +152,7 @@ def unclaim(task_id: str) -> Response:
 
 
 @bp.post("/tasks/<task_id>/complete")
-@roles(*WORK_ROLES)
+@role_required(*WORK_ROLES)
 def complete(task_id: str) -> Response:
     """Complete a task with form data; invalid data is refused with the field errors."""
     workable_task(task_id)
@@ -179,7 +163,7 @@ def complete(task_id: str) -> Response:
 
 
 @bp.post("/instances")
-@roles(*START_ROLES)
+@role_required(*START_ROLES)
 def start() -> tuple[Response, int]:
     """Start an instance of a process and run it until it waits."""
     payload = body()
@@ -192,14 +176,14 @@ def start() -> tuple[Response, int]:
 
 
 @bp.get("/instances/<int:instance_id>")
-@roles(*READ_ROLES)
+@role_required(*READ_ROLES)
 def instance(instance_id: int) -> Response:
     """Return an instance with its data, ready tasks, events and incidents."""
     return jsonify(plain(runtime().instance(instance_id)))
 
 
 @bp.post("/messages")
-@roles(*MESSAGE_ROLES)
+@role_required(*MESSAGE_ROLES)
 def message() -> Response:
     """Deliver a message to the waiting instance that its correlation matches."""
     payload = body()

@@ -6,7 +6,7 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
@@ -55,15 +55,21 @@ def load_user(user_id: str) -> SignedInUser | None:
         return SignedInUser.of(user) if user is not None and user.active else None
 
 
+def acting_user() -> Any:
+    """Return who makes this request: the bearer token's user for API calls, else the session's."""
+    return g.get("api_user") or current_user
+
+
 def role_required(*roles: str) -> Callable:
     """Let a view run only for signed-in users holding one of the roles."""
 
     def decorate(view: Callable) -> Callable:
         @wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            if not current_user.is_authenticated:
+            user = acting_user()
+            if not user.is_authenticated:
                 return login_manager.unauthorized()
-            if not current_user.has_any(*roles):
+            if not user.has_any(*roles):
                 abort(403)
             return view(*args, **kwargs)
 
