@@ -7,6 +7,7 @@ jsonschema, but runs no BPMN.
 
 import json
 import shutil
+import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from typing import Any
 import jsonschema
 import pytest
 from sqlalchemy import select
+from werkzeug.serving import make_server
 
 from webapp.accounts import ROLES, create_user, issue_token
 from webapp.db import accounts as _accounts  # noqa: F401  (registers the account tables)
@@ -307,3 +309,38 @@ def token_for(sessions, users):
             return issue_token(session, username)
 
     return issue
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def live_url(app):
+    """Serve the app over real HTTP on 127.0.0.1 and return its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def browser_page(live_url):
+    """Return a function that opens a Chromium page signed in as a user; `page.base` is the URL."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+
+        def open_as(username: str):
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            page.base = live_url
+            page.goto(live_url + "/login")
+            page.fill("#username", username)
+            page.fill("#password", PASSWORD)
+            page.click("button.button-primary")
+            return page
+
+        yield open_as
+        browser.close()

@@ -1,17 +1,13 @@
 """The page scripts in Chromium: the IIN check digit as typed, and the live countdown."""
 
-import shutil
-import threading
 from datetime import timedelta
 
 import pytest
-from werkzeug.serving import make_server
 
-from tests.web.conftest import PASSWORD
+from tests.web.conftest import CHROMIUM
 from webapp.db.base import utcnow
 from webapp.identifiers import is_valid_iin
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed"),
@@ -20,24 +16,8 @@ IINS = ["850314304175", "880517401806", "880517401807", "900701300107", "0002295
 
 
 @pytest.fixture
-def page(app):
-    from playwright.sync_api import sync_playwright
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page()
-        page.base = f"http://127.0.0.1:{server.port}"
-        page.goto(page.base + "/login")
-        page.fill("#username", "clerk")
-        page.fill("#password", PASSWORD)
-        page.click("button.button-primary")
-        yield page
-        browser.close()
-    server.shutdown()
-    thread.join(timeout=5)
+def page(browser_page):
+    return browser_page("clerk")
 
 
 def test_iin_script_agrees_with_the_server_and_warns_as_typed(page):
