@@ -43,7 +43,11 @@ def role_label(role: str) -> str:
 
 
 # Pages that belong to a menu entry without being its target.
-SECTION_OF = {"tasks.task_page": "tasks.task_list"}
+SECTION_OF = {
+    "tasks.task_page": "tasks.task_list",
+    "tasks.complete": "tasks.task_list",
+    "tasks.refuse": "tasks.task_list",
+}
 
 
 def navigation() -> list[tuple[str, str, bool]]:
