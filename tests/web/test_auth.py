@@ -1,6 +1,9 @@
 """Sign-in, lockout, CSRF, security headers and the language switch in the browser."""
 
+import pytest
+
 from tests.web.conftest import PASSWORD, csrf_token, sign_in
+from webapp.web.auth import safe_next
 
 
 def post_login(client, username, password):
@@ -25,6 +28,21 @@ def test_sign_in_goes_back_only_to_a_path_on_this_site(client):
     data["csrf_token"] = csrf_token(client)
     response = client.post("/login?next=/tasks/counter", data=data)
     assert response.headers["Location"] == "/tasks/counter"
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/tasks/?tab=queue", "/tasks/?tab=queue"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/", "/"),
+        ("/\\evil.example/", "/"),
+        ("tasks", "/"),
+        (None, "/"),
+    ],
+)
+def test_only_paths_on_this_site_are_followed(target, expected):
+    assert safe_next(target, "/") == expected
 
 
 def test_wrong_password_and_unknown_user_get_the_same_answer(client):

@@ -83,9 +83,9 @@ def safe_next(target: str | None, default: str) -> str:
     if not target:
         return default
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return default
-    return target
+    # Browsers read a backslash as a slash, so "/\\host" would leave the site.
+    leaves = parts.scheme or parts.netloc or target.startswith("//") or "\\" in target
+    return default if leaves or not target.startswith("/") else target
 
 
 @bp.route("/login", methods=["GET", "POST"])
