@@ -1,10 +1,13 @@
-"""The runtime's errors: each knows its HTTP status, mapped to responses only at the edge."""
+"""The runtime's errors: each knows the HTTP status the web layer answers with."""
+
+from dataclasses import dataclass
 
 
 class TirkeuError(Exception):
-    """Base of the runtime's errors, with an HTTP status and a message for people."""
+    """Base of every error a caller can cause; `status` is the HTTP status for it."""
 
-    status = 500
+    status = 400
+    code = "bad_request"
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -12,38 +15,58 @@ class TirkeuError(Exception):
 
 
 class NotFound(TirkeuError):
-    """The instance, task or file asked for does not exist."""
-
     status = 404
+    code = "not_found"
 
 
 class Forbidden(TirkeuError):
-    """The actor may not do this."""
-
     status = 403
+    code = "forbidden"
 
 
 class Conflict(TirkeuError):
-    """The step no longer applies: the task was completed, cancelled or claimed by another."""
-
     status = 409
+    code = "conflict"
 
 
 class InvalidData(TirkeuError):
-    """Submitted data does not match the form's schema; `errors` maps fields to reasons."""
+    """Data refused by a form schema or a contract rule; `errors` maps each field to a reason."""
 
     status = 422
+    code = "invalid_data"
 
     def __init__(self, message: str, errors: dict[str, str] | None = None):
         super().__init__(message)
         self.errors = errors or {}
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a diagram, a decision table or a form file."""
+
+    file: str
+    line: int | None
+    element: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line or 0}"
+        return f"{where}: {self.element + ': ' if self.element else ''}{self.message}"
+
+
 class InvalidDiagram(TirkeuError):
-    """A deployment would fail at run time; `problems` lists why."""
+    """A bundle that would fail at run time; nothing of it is deployed."""
 
     status = 422
+    code = "invalid_diagram"
 
-    def __init__(self, message: str, problems: list | None = None):
-        super().__init__(message)
-        self.problems = problems or []
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(str(p) for p in problems[:5]))
+        self.problems = problems
+
+
+class ScriptError(TirkeuError):
+    """A script or expression refused by the restrictions, or one that ran too long."""
+
+    status = 422
+    code = "script_refused"

@@ -9,6 +9,7 @@ from flask import Flask
 from . import api, auth, database, errors, home, i18n, security, tasks
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+COUNTER_SCHEMA = Path("residence_registration") / "application.schema.json"
 
 
 def _config_from(settings: Any) -> dict[str, Any]:
@@ -23,6 +24,7 @@ def _config_from(settings: Any) -> dict[str, Any]:
         "SETTINGS": settings,
         "DATABASE_URL": settings.database_url,
         "SECRET_KEY": settings.secret_key,
+        "COUNTER_SCHEMA_PATH": str(Path(settings.processes_path) / COUNTER_SCHEMA),
     }
 
 
@@ -38,7 +40,7 @@ def init_runtime(app: Flask) -> None:
     runtime = app.config.get("RUNTIME")
     sessions = app.config.get("SESSION_FACTORY")
     if runtime is None:
-        from webapp.bootstrap import build_runtime
+        from webapp.bootstrap import build
 
         settings = app.config.get("SETTINGS")
         if settings is None:
@@ -47,7 +49,8 @@ def init_runtime(app: Flask) -> None:
             settings = Settings.from_env(
                 database_url=app.config["DATABASE_URL"], secret_key=app.config["SECRET_KEY"]
             )
-        runtime, sessions = build_runtime(settings)
+        product = build(settings)
+        runtime, sessions = product.runtime, product.session_factory
     if sessions is None:
         from webapp.db.session import make_engine, make_session_factory
 
@@ -61,9 +64,7 @@ def create_app(settings: Any = None) -> Flask:
     app = Flask(__name__)
     app.config.from_mapping(
         COUNTER_PROCESS_ID="residence_registration",
-        COUNTER_SCHEMA_PATH=str(
-            PROJECT_ROOT / "processes" / "residence_registration" / "application.schema.json"
-        ),
+        COUNTER_SCHEMA_PATH=str(PROJECT_ROOT / "processes" / COUNTER_SCHEMA),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,

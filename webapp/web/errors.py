@@ -1,7 +1,5 @@
 """Errors as responses: HTML pages for people, JSON under /api, in one place."""
 
-import re
-
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -62,14 +60,10 @@ def error_response(
     return page, status
 
 
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
 def handle_tirkeu_error(error: TirkeuError) -> tuple[Response | str, int]:
     """Answer a runtime error with its own status and message."""
     fields = error.errors if isinstance(error, InvalidData) else None
-    return error_response(error.status, error.message, _snake(type(error).__name__), fields)
+    return error_response(error.status, error.message, error.code, fields)
 
 
 def handle_csrf_error(_error: CSRFError) -> tuple[Response | str, int]:

@@ -75,6 +75,14 @@ def load_task(task_id: str) -> HumanTask:
     return task
 
 
+def task_form(task: HumanTask) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Return the task's form schema (empty when it has none) and its UI schema."""
+    if not task.form:
+        return {}, None
+    schema, ui_schema = runtime().form_schema(task.id)
+    return schema or {}, ui_schema
+
+
 def refusal_options(schema: dict[str, Any]) -> list[tuple[str, str]]:
     """Return the refusal codes the task's form accepts, with their labels."""
     spec = schema.get("properties", {}).get("refusal_reason")
@@ -130,10 +138,8 @@ def render_task(
     ui_schema: dict[str, Any] | None = None
     data: dict[str, Any] = {}
     if task.state in OPEN_STATES:
-        engine = runtime()
-        if task.form:
-            schema, ui_schema = engine.form_schema(task.id)
-        data = engine.task_data(task.id)
+        schema, ui_schema = task_form(task)
+        data = runtime().task_data(task.id)
         fields = decision_fields(schema, ui_schema)
     fields = fields or []
     if values is None:
@@ -257,7 +263,7 @@ def _finish(task: HumanTask, data: dict[str, Any]) -> Any:
 def complete(task_id: str) -> Any:
     """Complete the task with the submitted form; re-show it with errors if invalid."""
     task = load_task(task_id)
-    schema, ui_schema = runtime().form_schema(task_id) if task.form else ({}, None)
+    schema, ui_schema = task_form(task)
     fields = decision_fields(schema, ui_schema)
     values = schemaforms.posted_values(request.form, fields)
     data, errors = schemaforms.typed_data(values, fields)
@@ -281,7 +287,7 @@ def refuse(task_id: str) -> Any:
     A refusal approves nothing: every required yes/no field of the form is sent as no.
     """
     task = load_task(task_id)
-    schema, _ui = runtime().form_schema(task_id) if task.form else ({}, None)
+    schema, _ui = task_form(task)
     codes = {code for code, _label in refusal_options(schema)}
     refusal = {
         "reason": request.form.get("refusal_reason", ""),
