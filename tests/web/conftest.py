@@ -75,6 +75,7 @@ class FakeRuntime:
     def __init__(self, sessions):
         self.sessions = sessions
         self.forms = {"check_documents.schema.json": CHECK_DOCUMENTS}
+        self.ui_forms = {"check_documents.schema.json": {"ui:order": ["documents_ok", "*"]}}
         self.messages: list[tuple[str, dict, dict]] = []
 
     def _version(self, session) -> int:
@@ -207,7 +208,7 @@ class FakeRuntime:
     def form_schema(self, task_id: str) -> tuple[dict, dict | None]:
         with self.sessions.begin() as session:
             task = self._task(session, task_id)
-            return self.forms[task.form], {"ui:order": ["documents_ok", "*"]}
+            return self.forms[task.form], self.ui_forms.get(task.form)
 
     def task_data(self, task_id: str) -> dict:
         with self.sessions.begin() as session:

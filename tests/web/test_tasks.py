@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.web.conftest import APPLICANT_IIN, csrf_token, sign_in
+from tests.web.conftest import APPLICANT_IIN, FIXTURES, csrf_token, sign_in
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask, Instance
 
@@ -379,3 +379,27 @@ def test_counter_without_the_application_schema_is_not_found(app, client):
     app.config["COUNTER_SCHEMA_PATH"] = "/nonexistent/application.schema.json"
     sign_in(client, "clerk")
     assert client.get("/tasks/counter").status_code == 404
+
+
+def test_counter_check_form_of_the_process_refuses_with_its_coded_result(
+    client, fake_runtime, sessions
+):
+    schema = json.loads((FIXTURES / "check_documents.schema.json").read_text())
+    ui_schema = json.loads((FIXTURES / "check_documents.uischema.json").read_text())
+    fake_runtime.forms["counter_check"] = schema
+    fake_runtime.ui_forms["counter_check"] = ui_schema
+    task_id = fake_runtime.add_task(CASE, form="counter_check")
+    token = sign_in(client, "clerk")
+    claim(client, task_id, token)
+    page = client.get(f"/tasks/{task_id}").text
+    assert "Refuse: representative not entitled" in page
+    assert "A refusal ends the application with this reason." in page
+    assert 'name="refusal_reason"' not in page
+    response = client.post(
+        f"/tasks/{task_id}/complete",
+        data={"csrf_token": token, "check_result": "no_authority", "check_note": "no decree"},
+    )
+    assert response.status_code == 303
+    data = instance_data(sessions, task_id)
+    assert data["check_result"] == "no_authority" and data["check_note"] == "no decree"
+    assert data["identity_document_checked"] is False
