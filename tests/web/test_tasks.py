@@ -331,7 +331,8 @@ def test_counter_form_checks_iin_and_arc_as_typed(client):
     page = client.get("/tasks/counter").text
     assert 'data-check="iin"' in page and 'data-check="arc"' in page
     assert "js/iin.js" in page
-    assert 'name="channel"' not in page
+    assert 'name="channel"' not in page and 'name="application_date"' not in page
+    assert 'name="application_number"' not in page
 
 
 def test_counter_refuses_a_wrong_iin_on_the_server_and_keeps_the_entries(client, sessions):
@@ -371,6 +372,8 @@ def test_counter_starts_a_service_centre_application_and_opens_its_task(client, 
         data = json.loads(instance.state)
         task = session.scalar(select(HumanTask))
     assert data["channel"] == "service_centre" and data["period_months"] == 6
+    assert data["arrived_from_abroad"] is False
+    assert len(data["application_date"]) == 10
     assert response.headers["Location"].endswith(f"/tasks/{task.id}")
     assert "has been started" in client.get(response.headers["Location"]).text
 

@@ -1,8 +1,10 @@
 """The service-centre desk: task lists, the task page, the office queue and the counter."""
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -25,7 +27,7 @@ from webapp.runtime.errors import Conflict, InvalidData
 from . import schemaforms
 from .auth import role_required
 from .database import db, runtime
-from .refusals import REFUSAL_REASONS, refusal_label
+from .labels import REFUSAL_REASONS, document_label, refusal_label
 from .tasklist import (
     COUNT_LIMIT,
     OPEN_STATES,
@@ -43,6 +45,8 @@ bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 DESK_ROLES = ("clerk", "supervisor")
 LOOKUP_KEYS = ("person", "premises", "title", "consular")
 COMMENT_KEYS = ("refusal_comment", "comment")
+# Fields of the application document the counter fills in, or leaves to the runtime.
+COUNTER_SETS = ("application_number", "channel", "application_date")
 
 
 def current_worker() -> Worker:
@@ -348,18 +352,27 @@ def counter_schema() -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def counter_data(data: dict[str, Any]) -> dict[str, Any]:
+    """Return the application data with what the counter sets itself: channel and date.
+
+    The application number is left to the runtime, which numbers new applications.
+    """
+    today = datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+    return {**data, "channel": "service_centre", "application_date": today.isoformat()}
+
+
 @bp.route("/counter", methods=["GET", "POST"])
 @role_required(*DESK_ROLES)
 def counter() -> Any:
     """Start a service-centre application from the application document's form."""
     schema = counter_schema()
-    fields = [f for f in schemaforms.form_fields(schema) if f.name != "channel"]
+    fields = [f for f in schemaforms.form_fields(schema) if f.name not in COUNTER_SETS]
     if request.method == "GET":
         values = schemaforms.display_values({}, fields)
         return render_template("tasks/counter.html", fields=fields, values=values, errors={})
     values = schemaforms.posted_values(request.form, fields)
     data, errors = schemaforms.typed_data(values, fields)
-    data["channel"] = "service_centre"
+    data = counter_data(data)
     errors = errors or schemaforms.validate(schema, data)
     if not errors:
         try:
@@ -383,6 +396,12 @@ def counter() -> Any:
 def refusal_label_filter(code: str) -> str:
     """Return the label of a refusal code in templates."""
     return refusal_label(code)
+
+
+@bp.app_template_filter("document_label")
+def document_label_filter(code: str) -> str:
+    """Return the label of a document code in templates."""
+    return document_label(code)
 
 
 @bp.app_template_filter("count_label")

@@ -1,4 +1,4 @@
-"""The coded reasons for refusing an application, with their labels for people."""
+"""Labels for the codes the process uses: refusal reasons and the documents of the checklist."""
 
 from flask_babel import lazy_gettext as _l
 
@@ -16,8 +16,25 @@ REFUSAL_REASONS = {
     "capital_cap_exceeded": _l("Capital's registration cap exceeded"),
     "data_unreliable": _l("Data unreliable"),
 }
+DOCUMENTS = {
+    "id_card": _l("Identity card"),
+    "applicant_id_card": _l("Applicant's identity card"),
+    "owner_id_card": _l("Owner's identity card"),
+    "owner_written_consent": _l("Owner's written consent"),
+    "birth_certificate": _l("Birth certificate"),
+    "passport": _l("Passport"),
+    "passport_if_any": _l("Passport, if the person has one"),
+    "court_decision": _l("Court decision or guardianship document"),
+    "power_of_attorney": _l("Notarised power of attorney"),
+    "accommodation_petition": _l("Petition of the accommodation's administration"),
+}
 
 
 def refusal_label(code: str) -> str:
     """Return the label of a refusal code, or the code itself when it is not ours."""
     return str(REFUSAL_REASONS.get(code, code))
+
+
+def document_label(code: str) -> str:
+    """Return the label of a document code, or the text itself when it is not a code of ours."""
+    return str(DOCUMENTS.get(code, code))
