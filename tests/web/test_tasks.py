@@ -40,12 +40,6 @@ def task_row(sessions, task_id):
         return session.get(HumanTask, task_id)
 
 
-def instance_data(sessions, task_id):
-    with sessions.begin() as session:
-        task = session.get(HumanTask, task_id)
-        return json.loads(session.get(Instance, task.instance_id).state)
-
-
 def claim(client, task_id, token):
     return client.post(f"/tasks/{task_id}/claim", data={"csrf_token": token})
 
@@ -182,7 +176,7 @@ def test_unclaimed_task_offers_claim_not_the_form(client, task_id):
     assert 'name="documents_ok"' not in page
 
 
-def test_clerk_claims_and_completes_a_task(client, task_id, sessions):
+def test_clerk_claims_and_completes_a_task(client, task_id, sessions, fake_runtime):
     token = sign_in(client, "clerk")
     assert claim(client, task_id, token).status_code == 303
     assert task_row(sessions, task_id).claimed_by == "clerk"
@@ -192,7 +186,7 @@ def test_clerk_claims_and_completes_a_task(client, task_id, sessions):
     )
     assert response.status_code == 303
     assert task_row(sessions, task_id).state == "completed"
-    data = instance_data(sessions, task_id)
+    data = fake_runtime.data_of(task_id)
     assert data["documents_ok"] is True and data["pages"] == 3
     assert "Task completed for application" in client.get("/tasks/").text
 
@@ -263,7 +257,9 @@ def test_claiming_a_task_someone_else_claimed_explains_why(app, task_id):
     assert "The task could not be claimed" in second.get(response.headers["Location"]).text
 
 
-def test_refusal_completes_the_task_with_a_coded_reason_and_comment(client, task_id, sessions):
+def test_refusal_completes_the_task_with_a_coded_reason_and_comment(
+    client, task_id, sessions, fake_runtime
+):
     token = sign_in(client, "clerk")
     claim(client, task_id, token)
     page = client.get(f"/tasks/{task_id}").text
@@ -273,7 +269,7 @@ def test_refusal_completes_the_task_with_a_coded_reason_and_comment(client, task
         data={"csrf_token": token, "refusal_reason": "document_invalid", "comment": "expired"},
     )
     assert response.status_code == 303
-    data = instance_data(sessions, task_id)
+    data = fake_runtime.data_of(task_id)
     assert data["refusal_reason"] == "document_invalid"
     assert data["refusal_comment"] == "expired"
 
@@ -354,7 +350,9 @@ def test_counter_refuses_a_wrong_iin_on_the_server_and_keeps_the_entries(client,
         assert session.scalar(select(Instance)) is None
 
 
-def test_counter_starts_a_service_centre_application_and_opens_its_task(client, sessions):
+def test_counter_starts_a_service_centre_application_and_opens_its_task(
+    client, sessions, fake_runtime
+):
     token = sign_in(client, "clerk")
     form = {
         "csrf_token": token,
@@ -369,7 +367,7 @@ def test_counter_starts_a_service_centre_application_and_opens_its_task(client, 
     assert response.status_code == 303
     with sessions.begin() as session:
         instance = session.scalar(select(Instance))
-        data = json.loads(instance.state)
+        data = fake_runtime.data[instance.id]
         task = session.scalar(select(HumanTask))
     assert data["channel"] == "service_centre" and data["period_months"] == 6
     assert data["arrived_from_abroad"] is False
@@ -403,6 +401,6 @@ def test_counter_check_form_of_the_process_refuses_with_its_coded_result(
         data={"csrf_token": token, "check_result": "no_authority", "check_note": "no decree"},
     )
     assert response.status_code == 303
-    data = instance_data(sessions, task_id)
+    data = fake_runtime.data_of(task_id)
     assert data["check_result"] == "no_authority" and data["check_note"] == "no decree"
     assert data["identity_document_checked"] is False
