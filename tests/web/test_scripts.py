@@ -48,3 +48,15 @@ def test_countdown_ticks_and_marks_overdue_tasks(page, fake_runtime):
     assert re.fullmatch(r"[89]:\d\d", soon.text_content())
     rows = page.query_selector_all("tbody tr")
     assert ["row-overdue" in (row.get_attribute("class") or "") for row in rows] == [True, False]
+
+
+def test_server_message_gives_way_to_the_live_check_once_the_user_types(page):
+    page.goto(page.base + "/tasks/counter")
+    page.fill("#field-person_iin", "880517401807")
+    page.click("button.button-primary")
+    assert "Not a valid IIN" in page.text_content("#error-person_iin")
+    assert page.text_content("#live-person_iin") == ""
+    page.fill("#field-person_iin", "")
+    page.type("#field-person_iin", "880517401806")
+    assert page.query_selector("#error-person_iin") is None
+    assert page.text_content("#live-person_iin") == "IIN is valid."

@@ -208,6 +208,13 @@ def _message(error: Any) -> str:
 def validate(schema: dict[str, Any], data: dict[str, Any]) -> dict[str, str]:
     """Return field errors of the data against the schema and the IIN/ARC checks."""
     errors: dict[str, str] = {}
+    # The identifier checks come first: their message says more than a failed pattern's.
+    for name, value in data.items():
+        check = _check_of(name)
+        if check == "iin" and isinstance(value, str) and not is_valid_iin(value):
+            errors[name] = _("Not a valid IIN: 12 digits with a correct check digit.")
+        if check == "arc" and isinstance(value, str) and not is_valid_arc(value):
+            errors[name] = _("Not a valid address registration code: 10 to 20 digits.")
     validator = Draft202012Validator(schema, format_checker=FormatChecker())
     for error in validator.iter_errors(data):
         if error.validator == "required":
@@ -217,10 +224,4 @@ def validate(schema: dict[str, Any], data: dict[str, Any]) -> dict[str, str]:
             continue
         name = str(error.path[0]) if error.path else ""
         errors.setdefault(name, _message(error))
-    for name, value in data.items():
-        check = _check_of(name)
-        if check == "iin" and isinstance(value, str) and not is_valid_iin(value):
-            errors.setdefault(name, _("Not a valid IIN: 12 digits with a correct check digit."))
-        if check == "arc" and isinstance(value, str) and not is_valid_arc(value):
-            errors.setdefault(name, _("Not a valid address registration code: 10 to 20 digits."))
     return errors

@@ -43,10 +43,13 @@
   }
 
   form.querySelectorAll("input[data-check]").forEach(function (input) {
+    // The server's message, if any, stays until the user types; then the live check takes over.
+    var serverError = document.getElementById("error-" + input.name);
     input.addEventListener("input", function () {
       input.value = input.value.replace(/[^0-9]/g, "");
+      if (serverError) { serverError.remove(); serverError = null; }
       update(input);
     });
-    if (input.value) { update(input); }
+    if (input.value && !serverError) { update(input); }
   });
 })();
