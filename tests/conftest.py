@@ -1,12 +1,23 @@
 """Shared fixtures: a fresh database per test (SQLite file, and PostgreSQL where configured)."""
 
 import os
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
 from sqlalchemy import create_engine
 
 POSTGRES_URL = os.environ.get("TIRKEU_TEST_POSTGRES_URL")
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture
@@ -36,3 +47,19 @@ def database_url(request) -> str:
     """Each database the product supports, in turn."""
     name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     return request.getfixturevalue(name)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium through Playwright, once per test session; skip where it is absent.
+
+    Playwright's sync API allows one instance per thread, so every browser test shares this.
+    """
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -13,16 +13,6 @@ import pytest
 
 from .diagram_pages import CORPUS, REPO_ROOT
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # URL prefix -> folder served under it.
 SERVED_FOLDERS = {
     "/static/": REPO_ROOT / "webapp" / "web" / "static",
@@ -117,19 +107,6 @@ def harness(static_server: StaticServer) -> Iterator[StaticServer]:
     yield static_server
     static_server.posted.clear()
     static_server.answers.clear()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """Launch Debian's Chromium once per session, or skip when it is not installed."""
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -319,9 +319,6 @@ def token_for(sessions, users):
     return issue
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.fixture
 def live_url(app):
     """Serve the app over real HTTP on 127.0.0.1 and return its base URL."""
@@ -334,21 +331,21 @@ def live_url(app):
 
 
 @pytest.fixture
-def browser_page(live_url):
+def browser_page(browser, live_url):
     """Return a function that opens a Chromium page signed in as a user; `page.base` is the URL."""
-    from playwright.sync_api import sync_playwright
+    contexts = []
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    def open_as(username: str):
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        page.base = live_url
+        page.goto(live_url + "/login")
+        page.fill("#username", username)
+        page.fill("#password", PASSWORD)
+        page.click("button.button-primary")
+        return page
 
-        def open_as(username: str):
-            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-            page.base = live_url
-            page.goto(live_url + "/login")
-            page.fill("#username", username)
-            page.fill("#password", PASSWORD)
-            page.click("button.button-primary")
-            return page
-
-        yield open_as
-        browser.close()
+    yield open_as
+    for context in contexts:
+        context.close()

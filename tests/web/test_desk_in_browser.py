@@ -5,13 +5,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.web.conftest import APPLICANT_IIN, CHROMIUM
+from tests.conftest import CHROMIUM
+from tests.web.conftest import APPLICANT_IIN
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask, Instance
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed"),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed"),
 ]
 
 

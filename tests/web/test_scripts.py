@@ -6,12 +6,12 @@ from datetime import timedelta
 import pytest
 
 from service_tasks.identifiers import is_valid_iin
-from tests.web.conftest import CHROMIUM
+from tests.conftest import CHROMIUM
 from webapp.db.base import utcnow
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed"),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed"),
 ]
 IINS = ["850314304175", "880517401806", "880517401807", "900701300107", "000229501204", "123"]
 
