@@ -1,4 +1,4 @@
-"""`tirkeu init --demo` makes demo keys and centres; `tirkeu sign` signs what the portal verifies."""
+"""`tirkeu init --demo` makes demo keys and centres; `tirkeu sign` signs what the portal checks."""
 
 import base64
 import json
