@@ -203,7 +203,7 @@ def test_sole_owner_application_needs_no_consent(signed_in, runtime):
 def test_visit_booking_cancel_and_rebook_and_the_desk_list(signed_in, app):
     applicant = signed_in("applicant")
     page = applicant.get("/visits/?centre=AST-YESIL").get_data(as_text=True)
-    assert "AST-YESIL" in page
+    assert "AST-YESIL" in page and 'id="slots"' in page
     with app.app_context(), app.extensions["tirkeu_sessions"]() as session:
         for offset in range(8):
             day = local_today() + timedelta(days=offset)
@@ -241,3 +241,12 @@ def test_desk_lists_todays_bookings_with_a_prefilled_counter_link(signed_in, app
     assert APPLICANT in page and f"applicant_iin={APPLICANT}" in page
     counter = clerk.get(f"/tasks/counter?applicant_iin={APPLICANT}&applicant_type=self")
     assert f'value="{APPLICANT}"' in counter.get_data(as_text=True)
+
+
+def test_outbox_shows_codes_and_the_process_consent_sms_to_an_owner(signed_in):
+    applicant = signed_in("applicant")
+    apply(applicant)
+    sign_with_code(applicant)
+    page = signed_in("gulnara").get("/portal/outbox").get_data(as_text=True)
+    assert 'id="service-sms"' in page and "consent request" in page
+    assert "is your code" not in page

@@ -55,8 +55,18 @@ from .labels import refusal_label
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 PENDING = "portal_signing"
 # Events of an instance that tell its applicant something; the rest is internal.
-HISTORY_KINDS = ("instance_started", "task_ready", "task_completed", "task_cancelled",
-                 "timer_fired", "instance_completed", "instance_terminated")  # fmt: skip
+HISTORY_KINDS = ("instance_started", "timer_fired", "instance_completed", "instance_terminated")
+# Of task events, only those of people's tasks: what waits for whom, and what they did.
+TASK_KINDS = ("task_ready", "task_completed", "task_cancelled")
+
+
+def shown_in_history(event: Any) -> bool:
+    """Tell whether an instance event belongs in the applicant's status history."""
+    if event.kind in HISTORY_KINDS:
+        return True
+    return event.kind in TASK_KINDS and "UserTask" in (event.task_type or "")
+
+
 PERIOD = re.compile(r"^[0-9]{1,2}$")
 
 
@@ -89,6 +99,15 @@ def notices_of(application_number: str | None, iin: str) -> list[dict[str, Any]]
     if store is None or not application_number:
         return []
     return [w for w in store.writes("notify", application_number) if w["iin"] == iin]
+
+
+def sms_notices_of(iin: str) -> list[dict[str, Any]]:
+    """Return the text messages the process sent to the person, newest first."""
+    store = current_app.extensions.get("tirkeu_notices")
+    if store is None:
+        return []
+    sent = [w for w in store.writes("notify") if w["iin"] == iin]
+    return [w for w in reversed(sent) if w["payload"].get("channel") == "sms"]
 
 
 def local_today() -> str:
@@ -190,6 +209,7 @@ def sign() -> Any:
     return render_template(
         "portal/sign.html",
         waiting=waiting,
+        document=waiting["document"],
         text=readable(waiting["document"]),
         phone=phone_of(iin),
         challenge=waiting.get("challenge"),
@@ -337,7 +357,7 @@ def application(instance_id: int) -> Any:
     if row is None or (row.summary or {}).get("applicant_iin") != iin:
         abort(404)
     view = runtime().instance(instance_id)
-    history = [e for e in view.events if e.kind in HISTORY_KINDS]
+    history = [e for e in view.events if shown_in_history(e)]
     consents = owner_answers(instance_id)
     return render_template(
         "portal/application.html",
@@ -383,9 +403,12 @@ def owner_answers(instance_id: int) -> list[dict[str, Any]]:
 @role_required("applicant")
 def outbox_page() -> Any:
     """Show the text messages sent to the signed-in person's phone (the sandbox gateway)."""
-    phone = phone_of(applicant_iin())
+    iin = applicant_iin()
+    phone = phone_of(iin)
     messages = outbox(db(), phone) if phone else []
-    return render_template("portal/outbox.html", phone=phone, messages=messages)
+    return render_template(
+        "portal/outbox.html", phone=phone, messages=messages, notices=sms_notices_of(iin)
+    )
 
 
 @bp.get("/consents")

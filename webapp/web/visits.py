@@ -58,15 +58,26 @@ def index() -> Any:
     today = local_today()
     horizon = BookingSettings.from_mapping(current_app.config.get("BOOKING")).horizon_days
     days = [today + timedelta(days=n) for n in range(horizon + 1)]
-    day = chosen_day(request.args.get("day"), today)
+    asked = request.args.get("day")
+    day = chosen_day(asked, today)
     slots = []
     if centre_id:
-        try:
-            slots = available_slots(
-                db(), centre_id, day, now=utcnow(), settings=current_app.config.get("BOOKING")
-            )
-        except BookingError as error:
-            flash(error.message, "error")
+        # Without a chosen day, show the first day that still has a free slot.
+        for candidate in [day] if asked else days:
+            try:
+                slots = available_slots(
+                    db(),
+                    centre_id,
+                    candidate,
+                    now=utcnow(),
+                    settings=current_app.config.get("BOOKING"),
+                )
+            except BookingError as error:
+                flash(error.message, "error")
+                break
+            day = candidate
+            if slots:
+                break
     return render_template(
         "portal/visits.html",
         centres=centres,
