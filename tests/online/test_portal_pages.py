@@ -4,7 +4,9 @@ import base64
 import json
 import re
 from datetime import datetime, time, timedelta
+from html import escape
 
+import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from sqlalchemy import select
 
@@ -13,6 +15,7 @@ from webapp.db.base import utcnow
 from webapp.db.models import HumanTask
 from webapp.db.online import SignedDocument
 from webapp.signing import sign
+from webapp.web.labels import refusal_label
 from webapp.web.visits import local_today
 
 from .conftest import APPLICANT, COOWNED_ARC, GULNARA, KAIRAT, latest_code
@@ -250,3 +253,31 @@ def test_outbox_shows_codes_and_the_process_consent_sms_to_an_owner(signed_in):
     page = signed_in("gulnara").get("/portal/outbox").get_data(as_text=True)
     assert 'id="service-sms"' in page and "consent request" in page
     assert "is your code" not in page
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"arc": "0203800000700000"}, "no_title"),
+        ({"for_whom": "child", "person_iin": "150203600191"}, "under_14"),
+        ({"registration_type": "temporary", "period_months": "24"}, "data_unreliable"),
+    ],
+)
+def test_process_refusals_reach_the_applicant_with_their_reason(signed_in, runtime, fields, reason):
+    applicant = signed_in("applicant")
+    apply(applicant, **fields)
+    instance_id = int(sign_with_code(applicant).rsplit("/", 1)[1])
+    data = runtime.instance(instance_id).data
+    assert (data["outcome"], data["refusal_reason"]) == ("refused", reason)
+    page = applicant.get(f"/portal/applications/{instance_id}").get_data(as_text=True)
+    result = page[page.index('id="result"') : page.index('id="history"')]
+    assert escape(refusal_label(reason)) in result and escape(data["refusal_text"]) in result
+    assert "application refused" in page
+
+
+def test_not_the_owner_puts_the_declared_owner_and_address_in_the_document(signed_in):
+    applicant = signed_in("applicant")
+    apply(applicant, ownership="not_owner", owner_iin=GULNARA, address_text="Kabanbay Batyr 48")
+    document = json.loads(applicant.get("/portal/sign/document.json").data)
+    assert document["declared_owner_iin"] == GULNARA
+    assert document["declared_address"] == "Kabanbay Batyr 48"
