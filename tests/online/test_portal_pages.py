@@ -4,10 +4,10 @@ import base64
 import json
 import re
 from datetime import datetime, time, timedelta
-from html import escape
 
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from markupsafe import escape
 from sqlalchemy import select
 
 from webapp.booking import available_slots, book, save_centres
