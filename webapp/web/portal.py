@@ -305,8 +305,8 @@ def sign_eds() -> Any:
 
 def keep(kind: str, document: dict, evidence: SignatureEvidence, **where: Any) -> None:
     """Keep the signed document and its evidence."""
-    session_ = db()
-    session_.add(
+    store = db()
+    store.add(
         SignedDocument(
             kind=kind,
             signer_iin=evidence.signer_iin,
@@ -316,7 +316,7 @@ def keep(kind: str, document: dict, evidence: SignatureEvidence, **where: Any) -
             **where,
         )  # fmt: skip
     )
-    session_.commit()
+    store.commit()
 
 
 def finish(waiting: dict[str, Any], evidence: SignatureEvidence) -> Any:
@@ -326,7 +326,13 @@ def finish(waiting: dict[str, Any], evidence: SignatureEvidence) -> Any:
     if waiting["purpose"] == "consent":
         return finish_consent(waiting["task_id"], document, evidence)
     data = {**document, "application_signature": evidence.to_dict()}
-    instance = runtime().start(process_id(), data, current_user.username)
+    try:
+        instance = runtime().start(process_id(), data, current_user.username)
+    except TirkeuError as error:
+        flash(
+            _("The application could not be submitted: %(reason)s", reason=error.message), "error"
+        )
+        return redirect(url_for("portal.apply"), 303)
     keep("application", document, evidence, instance_id=instance.id)
     flash(
         _("Application %(number)s is signed and submitted.", number=instance.business_key),
