@@ -193,6 +193,8 @@ def test_owner_cannot_open_another_owners_request(signed_in, sessions):
     sign_with_code(applicant)
     task_id = consent_task(sessions, GULNARA).id
     assert signed_in("kairat").get(f"/portal/consents/{task_id}").status_code == 404
+    page = signed_in("gulnara").get(f"/portal/consents/{task_id}").get_data(as_text=True)
+    assert "Akhmetov Yerlan" in page and "Kabanbay Batyr avenue 48" in page
     assert applicant.get("/portal/applications/999").status_code == 404
 
 
