@@ -16,8 +16,11 @@ from service_tasks.operators import sandbox_store
 
 from .accounts import create_user, find_user
 from .accounts_cli import users
+from .booking import save_centres
 from .bootstrap import Product, build, bundles, initialise, read_bundle
+from .online.pki import demo_pki
 from .runtime.errors import InvalidData, InvalidDiagram, Problem, TirkeuError
+from .signing import SigningError, sign_document
 
 
 class CommandError(click.ClickException):
@@ -110,6 +113,11 @@ DEMO_USERS = (
 )
 
 
+# The demo people who sign with an EDS: (IIN, name on the certificate).
+DEMO_SIGNERS = tuple((iin, name) for _user, _roles, iin, name in DEMO_USERS if iin)
+CENTRES_PATH = Path(__file__).with_name("data") / "centres.json"
+
+
 def create_demo_users(product: Product) -> dict[str, str]:
     """Create the demo users that do not exist yet; return their new passwords."""
     passwords = {}
@@ -133,11 +141,21 @@ def init(product: Product, demo: bool, as_json: bool) -> None:
     deployed = []
     for bundle in bundles([product.settings.processes_path]):
         deployed += product.runtime.deploy(read_bundle(bundle), deployed_by="tirkeu init")
+    with product.session_factory() as session:
+        save_centres(session, json.loads(CENTRES_PATH.read_text(encoding="utf-8")))
     passwords = create_demo_users(product) if demo else {}
+    keys = demo_pki(product.settings.instance_path, DEMO_SIGNERS) if demo else {}
     lines = [f"{d.process_id} v{d.version}{' (new)' if d.created else ''}" for d in deployed]
     lines += [f"demo user {name}: password {password}" for name, password in passwords.items()]
+    lines += [f"demo {who} key {key} certificate {cert}" for who, (key, cert) in keys.items()]
     emit(
-        {"deployed": [d.to_dict() for d in deployed], "demo_users": passwords},
+        {
+            "deployed": [d.to_dict() for d in deployed],
+            "demo_users": passwords,
+            "demo_keys": {
+                who: {"key": str(k), "certificate": str(c)} for who, (k, c) in keys.items()
+            },
+        },
         as_json,
         "\n".join(lines) or "up to date",
     )
@@ -302,6 +320,18 @@ def registries_load(product: Product, file: Path, as_json: bool) -> None:
 
 
 main.add_command(users)
+
+
+@main.command("sign")
+@click.argument("document", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--key", "key_path", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--cert", "cert_path", required=True, type=click.Path(exists=True, dir_okay=False))
+def sign_command(document: Path, key_path: str, cert_path: str) -> None:
+    """Sign a JSON document's canonical bytes with a PEM key; print the base64 signature."""
+    try:
+        click.echo(sign_document(document, key_path, cert_path))
+    except (SigningError, ValueError) as error:
+        raise click.ClickException(getattr(error, "message", str(error))) from error
 
 
 @main.command()

@@ -368,7 +368,8 @@ def counter() -> Any:
     schema = counter_schema()
     fields = [f for f in schemaforms.form_fields(schema) if f.name not in COUNTER_SETS]
     if request.method == "GET":
-        values = schemaforms.display_values({}, fields)
+        # A booked visitor's details come prefilled from the bookings page.
+        values = schemaforms.display_values(request.args.to_dict(), fields)
         return render_template("tasks/counter.html", fields=fields, values=values, errors={})
     values = schemaforms.posted_values(request.form, fields)
     data, errors = schemaforms.typed_data(values, fields)

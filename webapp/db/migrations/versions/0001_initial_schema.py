@@ -57,6 +57,27 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_service_centre")),
     )
     op.create_table(
+        "signed_document",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("signer_iin", sa.String(length=12), nullable=False),
+        sa.Column("instance_id", sa.Integer(), nullable=True),
+        sa.Column("task_id", sa.String(length=64), nullable=True),
+        sa.Column("document", sa.JSON(), nullable=False),
+        sa.Column("evidence", sa.JSON(), nullable=False),
+        sa.Column("signed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_signed_document")),
+    )
+    with op.batch_alter_table("signed_document", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_signed_document_instance_id"), ["instance_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_signed_document_signer_iin"), ["signer_iin"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_signed_document_task_id"), ["task_id"], unique=False)
+
+    op.create_table(
         "signing_code",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("signer_iin", sa.String(length=12), nullable=False),
@@ -76,6 +97,19 @@ def upgrade() -> None:
             batch_op.f("ix_signing_code_signer_iin_created_at"),
             ["signer_iin", "created_at"],
             unique=False,
+        )
+
+    op.create_table(
+        "sms_message",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("phone", sa.String(length=32), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sms_message")),
+    )
+    with op.batch_alter_table("sms_message", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_sms_message_phone_sent_at"), ["phone", "sent_at"], unique=False
         )
 
     op.create_table(
@@ -445,10 +479,20 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_api_token_user_id"))
 
     op.drop_table("api_token")
+    with op.batch_alter_table("sms_message", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sms_message_phone_sent_at"))
+
+    op.drop_table("sms_message")
     with op.batch_alter_table("signing_code", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_signing_code_signer_iin_created_at"))
 
     op.drop_table("signing_code")
+    with op.batch_alter_table("signed_document", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_signed_document_task_id"))
+        batch_op.drop_index(batch_op.f("ix_signed_document_signer_iin"))
+        batch_op.drop_index(batch_op.f("ix_signed_document_instance_id"))
+
+    op.drop_table("signed_document")
     op.drop_table("service_centre")
     op.drop_table("deployment")
     with op.batch_alter_table("app_user", schema=None) as batch_op:

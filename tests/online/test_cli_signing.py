@@ -1,0 +1,74 @@
+"""`tirkeu init --demo` makes demo keys and centres; `tirkeu sign` signs what the portal checks."""
+
+import base64
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from webapp.booking import list_centres
+from webapp.bootstrap import build
+from webapp.cli import main
+from webapp.settings import Settings
+from webapp.signing import verify_eds
+
+GULNARA = "621102401239"
+
+
+def test_init_demo_prints_key_paths_and_tirkeu_sign_makes_a_valid_signature(tmp_path):
+    instance = tmp_path / "instance"
+    env = {
+        "TIRKEU_INSTANCE_PATH": str(instance),
+        "TIRKEU_DATABASE_URL": f"sqlite:///{tmp_path / 'tirkeu.db'}",
+    }
+    runner = CliRunner()
+    result = runner.invoke(main, ["init", "--demo", "--json"], env=env)
+    assert result.exit_code == 0, result.stderr
+    keys = json.loads(result.stdout)["demo_keys"]
+    assert set(keys) >= {"ca", "850314304175", GULNARA, "600520302564"}
+    document = tmp_path / "consent.json"
+    document.write_text(json.dumps({"consent_given": True, "owner_iin": GULNARA}))
+    signed = runner.invoke(
+        main,
+        ["sign", str(document), "--key", keys[GULNARA]["key"],
+         "--cert", keys[GULNARA]["certificate"]],
+        env=env,
+    )  # fmt: skip
+    assert signed.exit_code == 0, signed.stderr
+    evidence = verify_eds(
+        document=json.loads(document.read_text()),
+        signature=base64.b64decode(signed.stdout.strip()),
+        certificate_pem=Path(keys[GULNARA]["certificate"]).read_bytes(),
+        signer_iin=GULNARA,
+        trusted_ca_pems=[Path(keys["ca"]["certificate"]).read_bytes()],
+        now=datetime.now(UTC),
+    )
+    assert evidence.signer_iin == GULNARA
+    again = runner.invoke(main, ["init", "--demo", "--json"], env=env)
+    assert json.loads(again.stdout)["demo_keys"] == keys
+    product = build(
+        Settings.from_env(instance_path=instance, database_url=env["TIRKEU_DATABASE_URL"])
+    )
+    with product.session_factory() as session:
+        assert len(list_centres(session)) >= 2
+    product.engine.dispose()
+
+
+def test_tirkeu_sign_refuses_a_key_of_another_certificate(tmp_path):
+    env = {
+        "TIRKEU_INSTANCE_PATH": str(tmp_path / "instance"),
+        "TIRKEU_DATABASE_URL": f"sqlite:///{tmp_path / 'tirkeu.db'}",
+    }
+    runner = CliRunner()
+    keys = json.loads(runner.invoke(main, ["init", "--demo", "--json"], env=env).stdout)
+    keys = keys["demo_keys"]
+    document = tmp_path / "d.json"
+    document.write_text("{}")
+    result = runner.invoke(
+        main,
+        ["sign", str(document), "--key", keys[GULNARA]["key"],
+         "--cert", keys["600520302564"]["certificate"]],
+        env=env,
+    )  # fmt: skip
+    assert result.exit_code == 1 and "does not belong" in result.stderr

@@ -1,0 +1,285 @@
+"""The online channel's pages over the real runtime: apply, sign, consent, refusals, visits."""
+
+import base64
+import json
+import re
+from datetime import datetime, time, timedelta
+
+import pytest
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from markupsafe import escape
+from sqlalchemy import select
+
+from webapp.booking import available_slots, book, save_centres
+from webapp.db.base import utcnow
+from webapp.db.models import HumanTask
+from webapp.db.online import SignedDocument
+from webapp.signing import sign
+from webapp.web.labels import refusal_label
+from webapp.web.visits import local_today
+
+from .conftest import APPLICANT, COOWNED_ARC, GULNARA, KAIRAT, latest_code
+
+SOLE_ARC = "0201300012740054"
+
+
+def apply(client, **fields) -> None:
+    """Post an application form for oneself at the co-owned flat, with overrides."""
+    form = {"registration_type": "permanent", "for_whom": "self", "ownership": "owner"}
+    form.update({"arc": COOWNED_ARC, **fields})
+    response = client.post("/portal/apply", form)
+    assert response.status_code == 303, response.get_data(as_text=True)
+
+
+def sign_with_code(client) -> str:
+    """Request a code, read it from the outbox and sign; return the page signed into."""
+    assert client.post("/portal/sign/code").status_code == 303
+    code = latest_code(client.get("/portal/outbox").get_data(as_text=True))
+    response = client.post("/portal/sign/verify", {"code": code})
+    assert response.status_code == 303
+    return response.headers["Location"]
+
+
+def consent_task(sessions, owner_iin: str) -> HumanTask:
+    with sessions() as session:
+        return session.scalar(select(HumanTask).where(HumanTask.assignee == owner_iin))
+
+
+def answer(client, task_id: str, choice: str) -> None:
+    """Answer a consent request and sign the answer with a code."""
+    assert client.post(f"/portal/consents/{task_id}", {"answer": choice}).status_code == 303
+    assert sign_with_code(client) == f"/portal/consents/{task_id}"
+
+
+def test_every_portal_page_refuses_staff_and_strangers(signed_in, app):
+    clerk = signed_in("clerk")
+    for path in ("/portal/", "/portal/apply", "/portal/outbox", "/portal/consents", "/visits/"):
+        assert clerk.get(path).status_code == 403
+        assert app.test_client().get(path).status_code == 302
+    assert signed_in("applicant").get("/visits/desk").status_code == 403
+
+
+def test_review_page_shows_exactly_the_signed_document(signed_in):
+    applicant = signed_in("applicant")
+    apply(applicant, registration_type="temporary", period_months="6")
+    page = applicant.get("/portal/sign").get_data(as_text=True)
+    document = json.loads(applicant.get("/portal/sign/document.json").data)
+    assert document["channel"] == "online" and document["period_months"] == 6
+    assert json.dumps(document, sort_keys=True, indent=2).replace('"', "&#34;") in page
+
+
+def test_application_form_names_each_wrong_field(signed_in):
+    applicant = signed_in("applicant")
+    response = applicant.post(
+        "/portal/apply",
+        {"registration_type": "temporary", "for_whom": "child", "person_iin": "123",
+         "ownership": "not_owner", "arc": "12", "owner_iin": "", "address_text": ""},
+    )  # fmt: skip
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    for field in ("period_months", "person_iin", "arc", "owner_iin", "address_text"):
+        assert f'id="error-{field}"' in page
+
+
+def test_attorney_online_is_sent_to_a_centre_with_the_reason(signed_in):
+    applicant = signed_in("applicant")
+    response = applicant.post(
+        "/portal/apply",
+        {"registration_type": "permanent", "for_whom": "attorney", "person_iin": GULNARA,
+         "ownership": "owner", "arc": COOWNED_ARC},
+    )  # fmt: skip
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
+    assert 'id="centre-only"' in page and "/visits/" in page
+
+
+def test_applicant_signed_application_starts_with_evidence_and_two_consents(
+    signed_in, runtime, sessions
+):
+    applicant = signed_in("applicant")
+    apply(applicant)
+    location = sign_with_code(applicant)
+    instance_id = int(location.rsplit("/", 1)[1])
+    data = runtime.instance(instance_id).data
+    assert data["channel"] == "online"
+    assert data["application_signature"]["method"] == "sms_code"
+    assert data["application_signature"]["signer_iin"] == APPLICANT
+    assert consent_task(sessions, GULNARA).role == "owner"
+    assert consent_task(sessions, KAIRAT) is not None
+    assert "A-" in applicant.get("/portal/").get_data(as_text=True)
+
+
+def test_wrong_code_is_refused_with_attempts_left(signed_in):
+    applicant = signed_in("applicant")
+    apply(applicant)
+    applicant.post("/portal/sign/code")
+    response = applicant.post("/portal/sign/verify", {"code": "000000"}, follow_redirects=True)
+    assert "attempt(s) left" in response.get_data(as_text=True)
+
+
+def test_co_owners_consent_by_code_and_eds_and_the_registration_is_made(
+    signed_in, runtime, sessions, instance
+):
+    applicant = signed_in("applicant")
+    apply(applicant)
+    instance_id = int(sign_with_code(applicant).rsplit("/", 1)[1])
+    answer(signed_in("gulnara"), consent_task(sessions, GULNARA).id, "approve")
+    kairat = signed_in("kairat")
+    task_id = consent_task(sessions, KAIRAT).id
+    kairat.post(f"/portal/consents/{task_id}", {"answer": "approve"})
+    document = json.loads(kairat.get("/portal/sign/document.json").data)
+    key_pem = (instance / "pki" / f"{KAIRAT}.key.pem").read_bytes()
+    signature = base64.b64encode(sign(document, load_pem_private_key(key_pem, None)))
+    certificate = (instance / "pki" / f"{KAIRAT}.cert.pem").read_text()
+    response = kairat.post(
+        "/portal/sign/eds", {"signature": signature.decode(), "certificate": certificate}
+    )
+    assert response.headers["Location"] == f"/portal/consents/{task_id}"
+    data = runtime.instance(instance_id).data
+    assert data["outcome"] == "registered"
+    with sessions() as session:
+        kept = session.scalar(select(SignedDocument).where(SignedDocument.task_id == task_id))
+        assert kept.evidence["method"] == "eds" and kept.document["consent_given"] is True
+    page = applicant.get(f"/portal/applications/{instance_id}").get_data(as_text=True)
+    assert "Registered" in page and page.count("Consented") == 2 and "EDS" in page
+
+
+def test_eds_signature_of_another_person_is_refused(signed_in, sessions, instance):
+    applicant = signed_in("applicant")
+    apply(applicant)
+    document = json.loads(applicant.get("/portal/sign/document.json").data)
+    key = load_pem_private_key((instance / "pki" / f"{KAIRAT}.key.pem").read_bytes(), None)
+    response = applicant.post(
+        "/portal/sign/eds",
+        {"signature": base64.b64encode(sign(document, key)).decode(),
+         "certificate": (instance / "pki" / f"{KAIRAT}.cert.pem").read_text()},
+        follow_redirects=True,
+    )  # fmt: skip
+    assert "belongs to another person" in response.get_data(as_text=True)
+
+
+def test_owner_refusal_reaches_the_applicant_with_reason_owner_refused(
+    signed_in, runtime, sessions
+):
+    applicant = signed_in("applicant")
+    apply(applicant)
+    instance_id = int(sign_with_code(applicant).rsplit("/", 1)[1])
+    answer(signed_in("gulnara"), consent_task(sessions, GULNARA).id, "refuse")
+    assert runtime.instance(instance_id).data["refusal_reason"] == "owner_refused"
+    page = applicant.get(f"/portal/applications/{instance_id}").get_data(as_text=True)
+    assert 'id="result"' in page and "Refused" in page
+    assert "application refused" in page  # the process's notice to the applicant
+    kairat_page = signed_in("kairat").get(f"/portal/consents/{consent_task(sessions, KAIRAT).id}")
+    assert 'id="closed"' in kairat_page.get_data(as_text=True)
+
+
+def test_consent_window_cancels_and_the_owner_page_shows_it_closed(signed_in, runtime, sessions):
+    applicant = signed_in("applicant")
+    apply(applicant)
+    instance_id = int(sign_with_code(applicant).rsplit("/", 1)[1])
+    runtime.run_due_jobs(now=utcnow() + timedelta(hours=2))
+    assert runtime.instance(instance_id).data["refusal_reason"] == "consent_timeout"
+    gulnara = signed_in("gulnara")
+    task_id = consent_task(sessions, GULNARA).id
+    assert 'id="closed"' in gulnara.get(f"/portal/consents/{task_id}").get_data(as_text=True)
+    assert gulnara.post(f"/portal/consents/{task_id}", {"answer": "approve"}).status_code == 303
+    page = applicant.get(f"/portal/applications/{instance_id}").get_data(as_text=True)
+    assert "Cancelled" in page and "Closed without an answer" in page
+
+
+def test_owner_cannot_open_another_owners_request(signed_in, sessions):
+    applicant = signed_in("applicant")
+    apply(applicant)
+    sign_with_code(applicant)
+    task_id = consent_task(sessions, GULNARA).id
+    assert signed_in("kairat").get(f"/portal/consents/{task_id}").status_code == 404
+    page = signed_in("gulnara").get(f"/portal/consents/{task_id}").get_data(as_text=True)
+    assert "Akhmetov Yerlan" in page and "Kabanbay Batyr avenue 48" in page
+    assert applicant.get("/portal/applications/999").status_code == 404
+
+
+def test_sole_owner_application_needs_no_consent(signed_in, runtime):
+    applicant = signed_in("applicant")
+    apply(applicant, arc=SOLE_ARC)
+    instance_id = int(sign_with_code(applicant).rsplit("/", 1)[1])
+    assert runtime.instance(instance_id).data["outcome"] == "registered"
+
+
+def test_visit_booking_cancel_and_rebook_and_the_desk_list(signed_in, app):
+    applicant = signed_in("applicant")
+    page = applicant.get("/visits/?centre=AST-YESIL").get_data(as_text=True)
+    assert "AST-YESIL" in page and 'id="slots"' in page
+    with app.app_context(), app.extensions["tirkeu_sessions"]() as session:
+        for offset in range(8):
+            day = local_today() + timedelta(days=offset)
+            slots = available_slots(session, "AST-YESIL", day, now=utcnow())
+            if len(slots) >= 2:
+                break
+    first, second = (s.start.replace(tzinfo=None).isoformat() for s in slots[:2])
+    booked = applicant.post("/visits/book", {"centre": "AST-YESIL", "start": first})
+    assert booked.status_code == 303
+    again = applicant.post(
+        "/visits/book", {"centre": "AST-YESIL", "start": second}, follow_redirects=True
+    )
+    assert "One booking is allowed per 10 days" in again.get_data(as_text=True)
+    page = applicant.get("/visits/").get_data(as_text=True)
+    booking_id = re.search(r"/visits/(\d+)/cancel", page).group(1)
+    assert applicant.post(f"/visits/{booking_id}/cancel").status_code == 303
+    rebooked = applicant.post(
+        "/visits/book", {"centre": "AST-YESIL", "start": second}, follow_redirects=True
+    )
+    assert "Your visit is booked" in rebooked.get_data(as_text=True)
+
+
+def test_desk_lists_todays_bookings_with_a_prefilled_counter_link(signed_in, app):
+    every_day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    with app.app_context(), app.extensions["tirkeu_sessions"]() as session:
+        save_centres(
+            session,
+            [{"id": "NIGHT", "name": "Night desk", "desks": 1,
+              "opening_hours": {day: ["00:00-24:00"] for day in every_day}}],
+        )  # fmt: skip
+        late = datetime.combine(local_today(), time(23, 45))
+        book(session, APPLICANT, "NIGHT", late, utcnow() - timedelta(days=1))
+    clerk = signed_in("clerk")
+    page = clerk.get("/visits/desk?centre=NIGHT").get_data(as_text=True)
+    assert APPLICANT in page and f"applicant_iin={APPLICANT}" in page
+    counter = clerk.get(f"/tasks/counter?applicant_iin={APPLICANT}&applicant_type=self")
+    assert f'value="{APPLICANT}"' in counter.get_data(as_text=True)
+
+
+def test_outbox_shows_codes_and_the_process_consent_sms_to_an_owner(signed_in):
+    applicant = signed_in("applicant")
+    apply(applicant)
+    sign_with_code(applicant)
+    page = signed_in("gulnara").get("/portal/outbox").get_data(as_text=True)
+    assert 'id="service-sms"' in page and "consent request" in page
+    assert "is your code" not in page
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"arc": "0203800000700000"}, "no_title"),
+        ({"for_whom": "child", "person_iin": "150203600191"}, "under_14"),
+        ({"registration_type": "temporary", "period_months": "24"}, "data_unreliable"),
+    ],
+)
+def test_process_refusals_reach_the_applicant_with_their_reason(signed_in, runtime, fields, reason):
+    applicant = signed_in("applicant")
+    apply(applicant, **fields)
+    instance_id = int(sign_with_code(applicant).rsplit("/", 1)[1])
+    data = runtime.instance(instance_id).data
+    assert (data["outcome"], data["refusal_reason"]) == ("refused", reason)
+    page = applicant.get(f"/portal/applications/{instance_id}").get_data(as_text=True)
+    result = page[page.index('id="result"') : page.index('id="history"')]
+    assert escape(refusal_label(reason)) in result and escape(data["refusal_text"]) in result
+    assert "application refused" in page
+
+
+def test_not_the_owner_puts_the_declared_owner_and_address_in_the_document(signed_in):
+    applicant = signed_in("applicant")
+    apply(applicant, ownership="not_owner", owner_iin=GULNARA, address_text="Kabanbay Batyr 48")
+    document = json.loads(applicant.get("/portal/sign/document.json").data)
+    assert document["declared_owner_iin"] == GULNARA
+    assert document["declared_address"] == "Kabanbay Batyr 48"

@@ -1,0 +1,1 @@
+"""The online channel: documents to sign, the SMS gateway, the channel policy and demo keys."""

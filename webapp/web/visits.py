@@ -1,0 +1,144 @@
+"""Online reservation of a service-centre visit, and the clerk's list of today's bookings."""
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from webapp.booking import (
+    BookingError,
+    BookingSettings,
+    available_slots,
+    book,
+    bookings_for,
+    bookings_of,
+    cancel,
+    list_centres,
+)
+from webapp.db.base import utcnow
+
+from .auth import role_required
+from .database import db
+
+bp = Blueprint("visits", __name__, url_prefix="/visits")
+DESK_ROLES = ("clerk", "supervisor")
+
+
+def visitor_iin() -> str:
+    """Return the signed-in applicant's IIN; an account without one may not book."""
+    if not current_user.iin:
+        abort(403)
+    return current_user.iin
+
+
+def local_today() -> date:
+    """Return today's date where the service is given."""
+    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Almaty"))
+    return datetime.now(zone).date()
+
+
+def chosen_day(text: str | None, default: date) -> date:
+    """Return the day asked for in the query, or the default when there is none or it is wrong."""
+    try:
+        return date.fromisoformat(text) if text else default
+    except ValueError:
+        return default
+
+
+@bp.get("/")
+@role_required("applicant")
+def index() -> Any:
+    """Show the centres, the free slots of the chosen centre and day, and the own bookings."""
+    iin = visitor_iin()
+    centres = list_centres(db())
+    centre_id = request.args.get("centre") or (centres[0].id if centres else None)
+    today = local_today()
+    horizon = BookingSettings.from_mapping(current_app.config.get("BOOKING")).horizon_days
+    days = [today + timedelta(days=n) for n in range(horizon + 1)]
+    asked = request.args.get("day")
+    day = chosen_day(asked, today)
+    slots = []
+    if centre_id:
+        # Without a chosen day, show the first day that still has a free slot.
+        for candidate in [day] if asked else days:
+            try:
+                slots = available_slots(
+                    db(),
+                    centre_id,
+                    candidate,
+                    now=utcnow(),
+                    settings=current_app.config.get("BOOKING"),
+                )
+            except BookingError as error:
+                flash(error.message, "error")
+                break
+            day = candidate
+            if slots:
+                break
+    return render_template(
+        "portal/visits.html",
+        centres=centres,
+        centre_id=centre_id,
+        days=days,
+        day=day,
+        slots=slots,
+        bookings=bookings_of(db(), iin),
+        now=utcnow(),
+    )
+
+
+@bp.post("/book")
+@role_required("applicant")
+def reserve() -> Any:
+    """Book the chosen slot."""
+    iin = visitor_iin()
+    centre_id = request.form.get("centre", "")
+    try:
+        start = datetime.fromisoformat(request.form.get("start", ""))
+        reservation = book(
+            db(), iin, centre_id, start, utcnow(), settings=current_app.config.get("BOOKING")
+        )
+    except ValueError:
+        flash(_("Choose a slot from the list."), "error")
+        return redirect(url_for("visits.index", centre=centre_id), 303)
+    except BookingError as error:
+        flash(error.message, "error")
+        return redirect(url_for("visits.index", centre=centre_id), 303)
+    flash(
+        _(
+            "Your visit is booked: %(centre)s, %(time)s, desk %(desk)s.",
+            centre=reservation.centre_name,
+            time=f"{reservation.start:%Y-%m-%d %H:%M}",
+            desk=reservation.desk,
+        ),
+        "success",
+    )
+    return redirect(url_for("visits.index", centre=centre_id), 303)
+
+
+@bp.post("/<int:booking_id>/cancel")
+@role_required("applicant")
+def cancel_booking(booking_id: int) -> Any:
+    """Cancel one of the applicant's own bookings."""
+    try:
+        cancel(db(), booking_id, person_iin=visitor_iin(), now=utcnow(), reason="by_applicant")
+    except BookingError as error:
+        flash(error.message, "error")
+        return redirect(url_for("visits.index"), 303)
+    flash(_("The booking is cancelled; you can book another time."), "success")
+    return redirect(url_for("visits.index"), 303)
+
+
+@bp.get("/desk")
+@role_required(*DESK_ROLES)
+def desk() -> Any:
+    """Show today's booked visitors of a centre, each with a prefilled counter application."""
+    centres = list_centres(db())
+    centre_id = request.args.get("centre") or (centres[0].id if centres else None)
+    bookings = bookings_for(db(), centre_id, local_today()) if centre_id else []
+    return render_template(
+        "portal/desk.html", centres=centres, centre_id=centre_id, bookings=bookings
+    )
