@@ -297,9 +297,7 @@ def term_figures(session: Session, in_scope, term: timedelta) -> ServiceTerm:
 def counts_by(session: Session, in_scope, name: str) -> dict[str | None, int]:
     """Return how many instances in scope have each value of a summary field."""
     field = summary_field(name)
-    return dict(
-        session.execute(select(field, func.count()).where(in_scope).group_by(field)).tuples()
-    )
+    return dict(session.execute(select(field, func.count()).where(in_scope).group_by(field)).all())
 
 
 def task_split(session: Session, scope) -> tuple[TaskSplit, ...]:
@@ -335,7 +333,7 @@ def throughput(
     started = dict(
         session.execute(
             select(started_day, func.count()).where(in_scope).group_by(started_day)
-        ).tuples()
+        ).all()
     )
     finished_day = func.date(Instance.completed_at)
     finished = dict(
@@ -347,7 +345,7 @@ def throughput(
                 Instance.completed_at < until,
             )
             .group_by(finished_day)
-        ).tuples()
+        ).all()
     )
     days = sorted({as_date(d) for d in (*started, *finished)})
     started = {as_date(d): n for d, n in started.items()}

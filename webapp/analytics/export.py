@@ -70,6 +70,7 @@ def export_events(
                     InstanceEvent.name,
                     InstanceEvent.at,
                     InstanceEvent.kind,
+                    InstanceEvent.task_type,
                     InstanceEvent.actor,
                 )
                 .where(
@@ -85,8 +86,12 @@ def export_events(
             ).all()
         # The batch is read and its session closed before the reader gets a row: a slow
         # reader must not hold a transaction (on SQLite, the write lock) open.
-        for instance_id, name, at, kind, actor in rows:
-            yield keys[instance_id], name, at, LIFECYCLE[kind], actor
+        for instance_id, name, at, kind, task_type, actor in rows:
+            lifecycle = LIFECYCLE[kind]
+            # A step's events carry the actor of the step; only a user task's completion is
+            # that person's work.
+            resource = actor if task_type == "UserTask" and lifecycle == "complete" else None
+            yield keys[instance_id], name, at, lifecycle, resource
         events += len(rows)
         after = page[-1].id
         cases += len(page)
