@@ -93,8 +93,9 @@ def export_events(
             resource = actor if task_type == "UserTask" and lifecycle == "complete" else None
             yield keys[instance_id], name, at, lifecycle, resource
         events += len(rows)
-        after = page[-1].id
-        cases += len(page)
+        after, cases = page[-1].id, cases + len(page)
+        # Let this batch go before the next is read, or two batches would be held at once.
+        del rows, page, keys
         if progress is not None:
             progress(cases, events)
 
