@@ -18,7 +18,7 @@ from webapp.db.models import HumanTask, Instance, InstanceEvent, ProcessVersion
 from webapp.runtime.errors import NotFound
 
 from .instances import summary_field
-from .sql import percentiles, seconds_between
+from .sql import distributions, seconds_between
 from .trace import FIRST_EVENTS
 
 # Timestamps are subtracted as floats on SQLite: a millisecond absorbs their rounding.
@@ -187,12 +187,24 @@ def process_dashboard(
             k: v for k, v in counts_by(session, in_scope, "refusal_reason").items() if k
         },
         task_split=task_split(session, scope),
-        throughput=throughput(session, in_scope, version_id, since, until),
+        throughput=throughput(session, in_scope),
     )
 
 
 def element_stats(session: Session, scope) -> tuple[ElementStat, ...]:
-    """Return count, mean and p90 duration per element that completed in scope."""
+    """Return count, mean and p90 duration per element that completed in scope.
+
+    Only completions with a start event (a user task, a wait, a failure) take time; the rest,
+    most of the log, are counted and never ranked. The timed durations are streamed from the
+    longest down, so the p90 is found by its position from the top, whatever the zeros below.
+    """
+    completed = and_(InstanceEvent.instance_id.in_(scope), InstanceEvent.kind == "task_completed")
+    totals = session.execute(
+        select(InstanceEvent.bpmn_id, InstanceEvent.name, func.count())
+        .where(completed)
+        .group_by(InstanceEvent.bpmn_id, InstanceEvent.name)
+        .order_by(InstanceEvent.bpmn_id, InstanceEvent.name)
+    ).all()
     starts = (
         select(
             InstanceEvent.instance_id,
@@ -203,33 +215,42 @@ def element_stats(session: Session, scope) -> tuple[ElementStat, ...]:
         .group_by(InstanceEvent.instance_id, InstanceEvent.task_id)
         .subquery()
     )
-    done = (
-        select(
-            InstanceEvent.bpmn_id.label("bpmn_id"),
-            InstanceEvent.name.label("name"),
-            seconds_between(
-                func.coalesce(starts.c.started, InstanceEvent.at), InstanceEvent.at
-            ).label("value"),
-        )
-        .outerjoin(
+    value = seconds_between(starts.c.started, InstanceEvent.at)
+    timed = session.execute(
+        select(InstanceEvent.bpmn_id, InstanceEvent.name, value)
+        .join(
             starts,
             and_(
                 starts.c.instance_id == InstanceEvent.instance_id,
                 starts.c.task_id == InstanceEvent.task_id,
             ),
         )
-        .where(InstanceEvent.instance_id.in_(scope), InstanceEvent.kind == "task_completed")
+        .where(completed)
+        .order_by(InstanceEvent.bpmn_id, InstanceEvent.name, value.desc())
+        .execution_options(yield_per=1000)
     )
-    rows = done.subquery()
-    totals = session.execute(
-        select(rows.c.bpmn_id, func.max(rows.c.name), func.count(), func.avg(rows.c.value))
-        .group_by(rows.c.bpmn_id)
-        .order_by(rows.c.bpmn_id)
-    ).all()
-    p90 = percentiles(session, done, ["bpmn_id"], [90])
+    counts = {(bpmn_id, name): n for bpmn_id, name, n in totals}
+    # The p90 by nearest rank is the value at rank ceil(0.9 n) from the bottom.
+    from_top = {key: n - (90 * n + 99) // 100 + 1 for key, n in counts.items()}
+    sums: dict[tuple, float] = {}
+    p90: dict[tuple, float] = {}
+    key, position = None, 0
+    for bpmn_id, name, seconds in timed:
+        if (bpmn_id, name) != key:
+            key, position = (bpmn_id, name), 0
+        position += 1
+        sums[key] = sums.get(key, 0.0) + seconds
+        if position == from_top[key]:
+            p90[key] = seconds
     return tuple(
-        ElementStat(bpmn_id, name, count, clean(mean), clean(p90[(bpmn_id,)][90]))
-        for bpmn_id, name, count, mean in totals
+        ElementStat(
+            bpmn_id,
+            name,
+            n,
+            clean(sums.get((bpmn_id, name), 0.0) / n),
+            clean(p90.get((bpmn_id, name))),
+        )
+        for (bpmn_id, name), n in counts.items()
     )
 
 
@@ -238,33 +259,23 @@ def lead_times(session: Session, in_scope) -> tuple[LeadTime, ...]:
     channel, kind = summary_field("channel"), summary_field("registration_type")
     finished = and_(in_scope, Instance.completed_at.is_not(None))
     value = seconds_between(Instance.created_at, Instance.completed_at).label("value")
-    grouped = percentiles(
+    grouped = distributions(
         session,
         select(channel.label("channel"), kind.label("kind"), value).where(finished),
         ["channel", "kind"],
         LEAD_PERCENTS,
     )
-    overall = percentiles(
+    overall = distributions(
         session,
         select(literal("all").label("scope"), value).where(finished),
         ["scope"],
         LEAD_PERCENTS,
     )
-    counts = dict(
-        ((c, k), n)
-        for c, k, n in session.execute(
-            select(channel, kind, func.count()).where(finished).group_by(channel, kind)
-        )
+    ordered = sorted(grouped.items(), key=lambda item: tuple(map(str, item[0])))
+    return tuple(
+        LeadTime(channel, kind, d.count, *(clean(d.percentiles[p]) for p in LEAD_PERCENTS))
+        for (channel, kind), d in [*ordered, *(((None, None), d) for d in overall.values())]
     )
-    figures = [
-        LeadTime(c, k, counts[(c, k)], *(clean(found[p]) for p in LEAD_PERCENTS))
-        for (c, k), found in sorted(grouped.items(), key=lambda item: tuple(map(str, item[0])))
-    ]
-    if overall:
-        found = overall[("all",)]
-        total = sum(counts.values())
-        figures.append(LeadTime(None, None, total, *(clean(found[p]) for p in LEAD_PERCENTS)))
-    return tuple(figures)
 
 
 def term_figures(session: Session, in_scope, term: timedelta) -> ServiceTerm:
@@ -325,32 +336,21 @@ def task_split(session: Session, scope) -> tuple[TaskSplit, ...]:
     )
 
 
-def throughput(
-    session: Session, in_scope, version_id: int, since: datetime, until: datetime
-) -> tuple[DayCount, ...]:
-    """Return instances started and finished per UTC day of the range."""
-    started_day = func.date(Instance.created_at)
-    started = dict(
-        session.execute(
-            select(started_day, func.count()).where(in_scope).group_by(started_day)
-        ).all()
-    )
-    finished_day = func.date(Instance.completed_at)
-    finished = dict(
-        session.execute(
-            select(finished_day, func.count())
-            .where(
-                Instance.process_version_id == version_id,
-                Instance.completed_at >= since,
-                Instance.completed_at < until,
+def throughput(session: Session, in_scope) -> tuple[DayCount, ...]:
+    """Return per UTC day the instances in scope that started, and those that finished."""
+    counts = {}
+    for column in (Instance.created_at, Instance.completed_at):
+        day = func.date(column)
+        counts[column.key] = {
+            as_date(d): n
+            for d, n in session.execute(
+                select(day, func.count()).where(in_scope, column.is_not(None)).group_by(day)
             )
-            .group_by(finished_day)
-        ).all()
+        }
+    started, finished = counts["created_at"], counts["completed_at"]
+    return tuple(
+        DayCount(d, started.get(d, 0), finished.get(d, 0)) for d in sorted({*started, *finished})
     )
-    days = sorted({as_date(d) for d in (*started, *finished)})
-    started = {as_date(d): n for d, n in started.items()}
-    finished = {as_date(d): n for d, n in finished.items()}
-    return tuple(DayCount(d, started.get(d, 0), finished.get(d, 0)) for d in days)
 
 
 def as_date(value) -> date:

@@ -1,11 +1,12 @@
 """SQL pieces the analytics queries share, written once for SQLite and PostgreSQL."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import Float, and_, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.functions import FunctionElement
 
 
@@ -29,10 +30,19 @@ def _seconds_standard(element, compiler, **kw) -> str:
     return f"EXTRACT(EPOCH FROM ({end} - {start}))"
 
 
-def percentiles(
+@dataclass(frozen=True)
+class Distribution:
+    """How many values a group has, their mean, and the percentiles asked for."""
+
+    count: int
+    mean: float
+    percentiles: dict[int, float]
+
+
+def distributions(
     session: Session, query: Select, keys: Sequence[str], percents: Sequence[int]
-) -> dict[tuple, dict[int, float]]:
-    """Return nearest-rank percentiles of `query`'s `value` column per group of `keys`.
+) -> dict[tuple, Distribution]:
+    """Return count, mean and nearest-rank percentiles of `query`'s `value` per group of `keys`.
 
     The database ranks the values in each group and returns only the rows at the asked ranks,
     so no group's values are ever held here. Ranks are compared in integers (rank * 100 against
@@ -45,23 +55,19 @@ def percentiles(
         values.c.value,
         func.row_number().over(partition_by=groups, order_by=values.c.value).label("rank"),
         func.count().over(partition_by=groups).label("n"),
+        func.avg(values.c.value).over(partition_by=groups).label("mean"),
     ).subquery()
-    wanted: list[ColumnElement] = [
-        and_(
-            ranked.c.rank * 100 >= percent * ranked.c.n,
-            (ranked.c.rank - 1) * 100 < percent * ranked.c.n,
-        )
-        for percent in percents
-    ]
-    found: dict[tuple, dict[int, float]] = {}
+    rank, n = ranked.c.rank, ranked.c.n
+    wanted = [and_(rank * 100 >= p * n, (rank - 1) * 100 < p * n) for p in percents]
+    found: dict[tuple, Distribution] = {}
     rows = session.execute(
-        select(*(ranked.c[key] for key in keys), ranked.c.value, ranked.c.rank, ranked.c.n).where(
+        select(*(ranked.c[key] for key in keys), ranked.c.value, rank, n, ranked.c.mean).where(
             or_(*wanted)
         )
     )
-    for row in rows:
-        *group, value, rank, n = row
+    for *group, value, rank_, count, mean in rows:
+        entry = found.setdefault(tuple(group), Distribution(count, float(mean), {}))
         for percent in percents:
-            if rank * 100 >= percent * n > (rank - 1) * 100:
-                found.setdefault(tuple(group), {})[percent] = float(value)
+            if rank_ * 100 >= percent * count > (rank_ - 1) * 100:
+                entry.percentiles[percent] = float(value)
     return found
