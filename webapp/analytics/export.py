@@ -123,6 +123,7 @@ def export_csv(
     session_factory: sessionmaker[Session],
     filters: InstanceFilter = ALL_INSTANCES,
     progress: Progress | None = None,
+    batch: int = 500,
 ) -> Iterator[str]:
     """Yield the event log as CSV chunks: case_id, activity, timestamp, lifecycle, resource."""
 
@@ -131,7 +132,7 @@ def export_csv(
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
         for case, activity, at, lifecycle, resource in export_events(
-            session_factory, filters, progress=progress
+            session_factory, filters, batch, progress
         ):
             writer.writerow((case, activity, timestamp(at), lifecycle, resource or ""))
             if buffer.tell() >= CHUNK:
@@ -147,6 +148,7 @@ def export_xes(
     session_factory: sessionmaker[Session],
     filters: InstanceFilter = ALL_INSTANCES,
     progress: Progress | None = None,
+    batch: int = 500,
 ) -> Iterator[str]:
     """Yield the event log as XES chunks: one trace per instance, named by its business key."""
 
@@ -156,7 +158,7 @@ def export_xes(
             yield f'<string key="concept:name" value={quoteattr(filters.process_id)}/>\n'
         current = None
         for case, activity, at, lifecycle, resource in export_events(
-            session_factory, filters, progress=progress
+            session_factory, filters, batch, progress
         ):
             if case != current:
                 if current is not None:
