@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from webapp.db.base import utcnow
@@ -84,7 +84,11 @@ def filtered(filters: InstanceFilter, now: datetime):
     if filters.process_id:
         query = query.where(Instance.process_id == filters.process_id)
     if filters.version is not None:
-        query = query.where(ProcessVersion.version == filters.version)
+        # By the version's id, so that the instance index on it serves the list.
+        versions = select(ProcessVersion.id).where(ProcessVersion.version == filters.version)
+        if filters.process_id:
+            versions = versions.where(ProcessVersion.process_id == filters.process_id)
+        query = query.where(Instance.process_version_id.in_(versions))
     if filters.status:
         query = query.where(Instance.status == filters.status)
     for name in ("outcome", "refusal_reason", "channel"):
@@ -96,11 +100,12 @@ def filtered(filters: InstanceFilter, now: datetime):
     if filters.created_until is not None:
         query = query.where(Instance.created_at < filters.created_until)
     if filters.overdue:
+        # The few overdue tasks are found by index first, rather than probing every instance.
         query = query.where(
-            exists().where(
-                HumanTask.instance_id == Instance.id,
-                HumanTask.state.in_(OPEN_TASK_STATES),
-                HumanTask.due_at < now,
+            Instance.id.in_(
+                select(HumanTask.instance_id).where(
+                    HumanTask.state.in_(OPEN_TASK_STATES), HumanTask.due_at < now
+                )
             )
         )
     search = (filters.search or "").strip()
