@@ -92,11 +92,17 @@ def test_markers_show_the_path_taken_and_the_active_task(session, history):
     )
     assert refused.markers.completed == tuple(sorted(refused.path))
     assert "Task_Approve" not in refused.markers.counts
+    assert refused.markers.flows == (
+        "Flow_ToCheck",
+        "Flow_ToDecision",
+        "Flow_ToRefuse",
+        "Flow_ToRefused",
+    )
     running = instance_trace(session, history.ids[5], now=NOW).markers
     assert running.to_dict() == {
         "failed": [],
         "active": ["Task_Check"],
-        "completed": ["Event_Start"],
+        "completed": ["Event_Start", "Flow_ToCheck"],
         "cancelled": [],
     }
 

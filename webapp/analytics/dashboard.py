@@ -4,7 +4,8 @@ The scope is the instances of the version started in [since, until). Element dur
 from a task's first event (ready, waiting or failed) to its completion; tasks that run inside
 one step (scripts, gateways, service calls that answer at once) take no time on the audit
 log's clock. A user task waits from ready to its (last) claim and is worked from the claim to
-its completion; one completed unclaimed waited all along.
+its completion; one completed unclaimed waited all along. Throughput counts, per UTC day, the
+instances of the scope that started and those that finished.
 """
 
 from dataclasses import dataclass

@@ -1,17 +1,19 @@
 """The trace of one instance: its timeline, user-task times, data after each step, markers."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.db.base import utcnow
-from webapp.db.models import Incident, Instance, InstanceEvent, ProcessVersion
+from webapp.db.models import DeploymentFile, Incident, Instance, InstanceEvent, ProcessVersion
 from webapp.runtime.errors import NotFound
+from webapp.runtime.xmlsafe import parse_xml
 
 from .masking import mask
 
+BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 # The state an element's task is in after an event of each kind.
 TASK_STATES = {
     "task_ready": "active",
@@ -74,10 +76,16 @@ class Markers:
     failed: tuple[str, ...]
     cancelled: tuple[str, ...]
     counts: dict[str, int]
+    flows: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, list[str]]:
-        """Return the markers as the viewer's `data-markers` attribute wants them."""
-        return {kind: list(getattr(self, kind)) for kind in PRECEDENCE}
+        """Return the markers as the viewer's `data-markers` attribute wants them.
+
+        The sequence flows taken are marked completed with the elements, drawing the path.
+        """
+        marked = {kind: list(getattr(self, kind)) for kind in PRECEDENCE}
+        marked["completed"] += self.flows
+        return marked
 
 
 @dataclass(frozen=True)
@@ -244,6 +252,14 @@ def instance_trace(
             select(Incident).where(Incident.instance_id == instance_id).order_by(Incident.id)
         )
     )
+    marked = markers(states.values(), counts)
+    diagram = session.scalar(
+        select(DeploymentFile.content).where(
+            DeploymentFile.deployment_id == deployment_id, DeploymentFile.name == bpmn_file
+        )
+    )
+    if diagram is not None:
+        marked = replace(marked, flows=taken_flows(diagram, marked))
     return Trace(
         id=instance.id,
         process_id=instance.process_id,
@@ -258,9 +274,22 @@ def instance_trace(
         lead_time=(instance.completed_at - instance.created_at) if instance.completed_at else None,
         events=tuple(events),
         user_tasks=tuple(clock.result(now) for clock in clocks.values()),
-        markers=markers(states.values(), counts),
+        markers=marked,
         path=tuple(path),
         incidents=incidents,
+    )
+
+
+def taken_flows(diagram: bytes, markers: Markers) -> tuple[str, ...]:
+    """Return the sequence flows from a completed element to one the instance reached."""
+    reached = {*markers.completed, *markers.active, *markers.failed, *markers.cancelled}
+    done = set(markers.completed)
+    return tuple(
+        sorted(
+            flow.get("id")
+            for flow in parse_xml(diagram).getroot().iter(f"{BPMN}sequenceFlow")
+            if flow.get("sourceRef") in done and flow.get("targetRef") in reached
+        )
     )
 
 
