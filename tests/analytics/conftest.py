@@ -65,6 +65,7 @@ class History:
     session_factory: object
     clock: Clock
     ids: tuple[int, ...]
+    url: str
 
 
 def work(runtime: Runtime, clock: Clock, task_id: str, timing, data: dict, actor: str):
@@ -112,12 +113,13 @@ def build_runtime(url: str, clock: Clock) -> tuple[Runtime, object]:
 
 
 @pytest.fixture
-def history(sqlite_url) -> History:
+def history(database_url):
     clock = Clock()
-    runtime, session_factory = build_runtime(sqlite_url, clock)
+    runtime, session_factory = build_runtime(database_url, clock)
     ids = tuple(run_case(runtime, clock, case, n) for n, case in enumerate(HISTORY, 1))
     clock.now = NOW
-    return History(runtime, session_factory, clock, ids)
+    yield History(runtime, session_factory, clock, ids, database_url)
+    session_factory.kw["bind"].dispose()
 
 
 @pytest.fixture

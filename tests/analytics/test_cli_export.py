@@ -9,27 +9,26 @@ from webapp.cli import main
 from webapp.settings import Settings
 
 
-def invoke(history, sqlite_url, tmp_path, *args: str):
-    product = build(Settings.from_env(database_url=sqlite_url, instance_path=tmp_path / "i"))
+def invoke(history, tmp_path, *args: str):
+    product = build(Settings.from_env(database_url=history.url, instance_path=tmp_path / "i"))
     try:
         return CliRunner().invoke(main, ["export", *args], obj=product)
     finally:
         product.engine.dispose()
 
 
-def test_export_writes_xes_to_standard_output(history, sqlite_url, tmp_path):
-    result = invoke(history, sqlite_url, tmp_path, "--format", "xes", "--process", "review")
+def test_export_writes_xes_to_standard_output(history, tmp_path):
+    result = invoke(history, tmp_path, "--format", "xes", "--process", "review")
     assert result.exit_code == 0, result.output
     assert result.output.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<log ')
     assert result.output.count("<trace>") == 7
     assert result.output.rstrip().endswith("</log>")
 
 
-def test_export_writes_csv_to_a_file_and_reports_what_it_wrote(history, sqlite_url, tmp_path):
+def test_export_writes_csv_to_a_file_and_reports_what_it_wrote(history, tmp_path):
     output = tmp_path / "log.csv"
     result = invoke(
         history,
-        sqlite_url,
         tmp_path,
         "--format",
         "csv",
@@ -53,7 +52,7 @@ def test_export_writes_csv_to_a_file_and_reports_what_it_wrote(history, sqlite_u
     assert len(lines) == 1 + 22
 
 
-def test_export_refuses_an_unknown_format(history, sqlite_url, tmp_path):
-    result = invoke(history, sqlite_url, tmp_path, "--format", "json")
+def test_export_refuses_an_unknown_format(history, tmp_path):
+    result = invoke(history, tmp_path, "--format", "json")
     assert result.exit_code == 2
     assert "'json' is not one of 'xes', 'csv'" in result.output

@@ -71,10 +71,10 @@ def test_keyset_page_is_read_by_primary_key_and_skips_no_rows(session, history):
     finally:
         event.remove(engine, "before_cursor_execute", listener)
     statement, parameters = statements[-1]
-    assert "instance.id < ?" in statement
+    assert "instance.id <" in statement
     assert "ORDER BY instance.id DESC" in statement
     # SQLite's dialect always writes an OFFSET clause; the list never asks it to skip rows.
-    assert parameters[-1] == 0
+    assert "OFFSET" not in statement or parameters[-1] == 0
 
 
 def test_iins_are_masked_unless_the_viewer_may_see_them(session, history):
