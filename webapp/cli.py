@@ -76,12 +76,17 @@ def with_product(command):
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
     @click.pass_context
     def wrapper(ctx, *args, as_json: bool, **kwargs):
-        product = ctx.obj if isinstance(ctx.obj, Product) else build()
+        built = not isinstance(ctx.obj, Product)
+        product = build() if built else ctx.obj
         ctx.obj = product
         try:
             return command(product, *args, as_json=as_json, **kwargs)
         except TirkeuError as error:
             raise CommandError(error, as_json) from error
+        finally:
+            # A command run in-process (a test's runner) must not leave pooled connections.
+            if built:
+                product.engine.dispose()
 
     return update_wrapper(wrapper, command)
 

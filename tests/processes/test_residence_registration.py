@@ -1,15 +1,20 @@
-"""Every path of the residence registration process, run on the in-memory harness."""
+"""Every path of the residence registration, run by the runtime on the sandbox registries.
+
+Each test starts an application on a migrated database, completes its tasks as their workers,
+fires its timers with the worker, and checks the outcome, the registry writes (each made once)
+and the events the runtime recorded.
+"""
 
 import copy
-import json
+import itertools
 from collections import Counter
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 
-from tests.processes.harness import Harness
-
-REGISTRIES = json.loads((Path(__file__).parent / "registries.json").read_text())
+from service_tasks.identifiers import iin_check_digit
+from tests.processes.driver import REGISTRIES, ProcessDriver
+from webapp.runtime.views import InstanceView
 
 ADULT = "850314304175"
 OWNER = "621102401239"
@@ -22,6 +27,8 @@ CHILD_11 = "150203600191"
 WARD = "750830403504"
 RETURNEE = "921201306115"
 SECOND_WEIGHTS = "880517401806"
+UNKNOWN = "990101300003"
+MALFORMED = "990101300009"
 
 ARC_SHARED_FLAT = "0201000000000001"
 ARC_ADULTS_HOUSE = "0201000000000002"
@@ -32,9 +39,17 @@ ARC_CROWDED = "0201000000000006"
 ARC_OLD_HOME = "0201000000000007"
 ARC_ASTANA = "0101000000000008"
 
-WRITES = ("registration.register", "registration.close", "idcard.rewrite_address")
 CONSENT = {"consent_given": True, "signature_method": "otp", "signature": "otp-4711"}
 REFUSAL = {"consent_given": False, "signature_method": "eds"}
+# Past the consent window (PT1H) and the service term (PT15M) of processes/settings.json.
+AFTER_CONSENT_WINDOW = timedelta(hours=1, minutes=1)
+AFTER_SERVICE_TERM = timedelta(minutes=16)
+# The service task each registry write is made by.
+WRITE_TASKS = {
+    "close": "Task_CloseOldRegistration",
+    "register": "Task_Register",
+    "idcard": "Task_RewriteIdCard",
+}
 
 
 def registries(**changes: dict) -> dict:
@@ -45,12 +60,19 @@ def registries(**changes: dict) -> dict:
     return data
 
 
+def filler_iins(count: int) -> list[str]:
+    """Return valid IINs of adults who only fill an address."""
+    prefixes = (f"9001013{serial:04d}" for serial in range(10_000))
+    valid = (p + str(d) for p in prefixes if (d := iin_check_digit(p)) is not None)
+    return list(itertools.islice(valid, count))
+
+
 def with_registered_at(arc: str, count: int) -> dict:
     """Return the data set with `count` extra persons registered at `arc`."""
     data = registries()
-    for n in range(count):
+    for iin in filler_iins(count):
         filler = copy.deepcopy(data["persons"][-1])
-        filler["iin"] = f"99000000{n:04d}"
+        filler["iin"] = iin
         filler["registration"] = {"arc": arc, "kind": "permanent", "since": "2020-01-01"}
         data["persons"].append(filler)
     return data
@@ -73,112 +95,112 @@ def application(**fields) -> dict:
     return document
 
 
-def writes(h: Harness) -> Counter:
-    """Count the registry writes the instance made."""
-    return Counter(name for name, _ in h.calls if name in WRITES)
+def assert_completed_once(process: ProcessDriver, inst: InstanceView) -> None:
+    """Assert the instance finished and the runtime recorded its completion once."""
+    assert inst.status == "completed"
+    assert all(i.status != "open" for i in inst.incidents)
+    assert len(process.events("instance_completed")) == 1
 
 
-def notices(h: Harness) -> list[tuple[str, str]]:
-    """List the notifications sent as (recipient IIN, template)."""
-    return [(p["iin"], p["template"]) for name, p in h.calls if name == "notify.send"]
+def assert_registered(process: ProcessDriver, inst: InstanceView, **expected_writes: int) -> None:
+    """Assert a finished registration and its registry writes, each made exactly once."""
+    assert_completed_once(process, inst)
+    data = inst.data
+    assert data["outcome"] == "registered"
+    assert data["refusal_reason"] is None
+    assert data["registration_id"] == process.write("register")["result"]["registration_id"]
+    expected = Counter({name: count for name, count in expected_writes.items() if count})
+    assert process.writes() == expected
+    for operation, task in WRITE_TASKS.items():
+        assert len(process.events("task_completed", task)) == expected[operation], task
+    assert process.notices().count((data["applicant_iin"], "registration_completed")) == 1
+    assert len(process.events("task_completed", "Task_NotifyApplicant")) == 1
 
 
-def ready_ids(h: Harness) -> list[str]:
-    """List the bpmn ids of the ready user tasks."""
-    return sorted(t.bpmn_id for t in h.ready_tasks())
-
-
-def assert_registered(h: Harness, inst, **expected_writes: int) -> None:
-    """Assert a finished registration and the exact registry writes."""
-    assert inst.completed
-    assert inst.data["outcome"] == "registered"
-    assert inst.data["refusal_reason"] is None
-    assert inst.data["registration_id"] == f"REG-{inst.data['application_number']}"
-    assert writes(h) == Counter({name: count for name, count in expected_writes.items() if count})
-
-
-def assert_refused(h: Harness, inst, reason: str, outcome: str = "refused") -> None:
+def assert_refused(
+    process: ProcessDriver, inst: InstanceView, reason: str, outcome: str = "refused"
+) -> None:
     """Assert an instance that ended without registration, wrote nothing and told the applicant."""
-    assert inst.completed
-    assert inst.data["outcome"] == outcome
-    assert inst.data["refusal_reason"] == reason
-    assert inst.data["refusal_text"]
-    assert "registration_id" not in inst.data
-    assert writes(h) == Counter()
-    assert notices(h)[-1] == (inst.data["applicant_iin"], f"application_{outcome}")
+    assert_completed_once(process, inst)
+    data = inst.data
+    assert data["outcome"] == outcome
+    assert data["refusal_reason"] == reason
+    assert data["refusal_text"]
+    assert "registration_id" not in data
+    assert process.writes() == Counter()
+    assert process.notices()[-1] == (data["applicant_iin"], f"application_{outcome}")
+    assert len(process.events("task_completed", "Task_NotifyApplicantOfRefusal")) == 1
 
 
-REGISTER_ONLY = {"registration.register": 1}
-REGISTER_AND_CARD = {"registration.register": 1, "idcard.rewrite_address": 1}
-FULL_PERMANENT = {
-    "registration.close": 1,
-    "registration.register": 1,
-    "idcard.rewrite_address": 1,
-}
+REGISTER_ONLY = {"register": 1}
+REGISTER_AND_CARD = {"register": 1, "idcard": 1}
+FULL_PERMANENT = {"close": 1, "register": 1, "idcard": 1}
 
 
-def test_adult_sole_owner_registers_permanently_without_consent():
-    h = Harness(registries())
-    inst = h.start(application())
-    assert_registered(h, inst, **FULL_PERMANENT)
-    assert h.ready_tasks() == []
-    assert notices(h) == [(ADULT, "registration_completed")]
+def test_adult_sole_owner_registers_permanently_without_consent(process):
+    inst = process.start(application())
+    assert_registered(process, inst, **FULL_PERMANENT)
+    assert process.ready_tasks() == []
+    assert process.notices() == [(ADULT, "registration_completed")]
+    assert process.events("task_ready") == []
 
 
-def test_new_permanent_registration_closes_the_old_one_before_registering():
-    h = Harness(registries())
-    h.start(application())
-    names = [name for name, _ in h.calls if name in WRITES]
-    assert names == ["registration.close", "registration.register", "idcard.rewrite_address"]
-    close = next(p for name, p in h.calls if name == "registration.close")
-    assert close == {"application_number": "A-0100", "iin": ADULT}
+def test_new_permanent_registration_closes_the_old_one_before_registering(process):
+    process.start(application())
+    assert [w["operation"] for w in process.store.writes(application_number="A-0100")] == [
+        "close",
+        "register",
+        "idcard",
+        "notify",
+    ]
+    close = process.write("close")
+    assert (close["iin"], close["arc"]) == (ADULT, ARC_OLD_HOME)
+    register = process.write("register")
+    assert (register["iin"], register["arc"]) == (ADULT, ARC_ADULTS_HOUSE)
+    assert register["payload"]["previous"] is None
 
 
-def test_adult_temporary_registration_keeps_legal_address_and_card():
-    h = Harness(registries())
-    inst = h.start(application(registration_type="temporary", period_months=6))
-    assert_registered(h, inst, **REGISTER_ONLY)
-    register = next(p for name, p in h.calls if name == "registration.register")
+def test_adult_temporary_registration_keeps_legal_address_and_card(process):
+    inst = process.start(application(registration_type="temporary", period_months=6))
+    assert_registered(process, inst, **REGISTER_ONLY)
+    register = process.write("register")["payload"]
     assert register["registration_type"] == "temporary"
     assert register["period_months"] == 6
 
 
 @pytest.mark.parametrize("months", [1, 12])
-def test_temporary_period_bounds_are_accepted(months):
-    h = Harness(registries())
-    inst = h.start(application(registration_type="temporary", period_months=months))
-    assert inst.data["outcome"] == "registered"
+def test_temporary_period_bounds_are_accepted(process, months):
+    inst = process.start(application(registration_type="temporary", period_months=months))
+    assert_registered(process, inst, **REGISTER_ONLY)
 
 
 @pytest.mark.parametrize("months", [0, 13])
-def test_temporary_period_outside_1_to_12_months_is_refused(months):
-    h = Harness(registries())
-    inst = h.start(application(registration_type="temporary", period_months=months))
-    assert_refused(h, inst, "data_unreliable")
+def test_temporary_period_outside_1_to_12_months_is_refused(process, months):
+    inst = process.start(application(registration_type="temporary", period_months=months))
+    assert_refused(process, inst, "data_unreliable")
 
 
-def test_parent_registers_child_of_15_with_birth_certificate_after_owner_consent():
-    h = Harness(registries())
-    inst = h.start(application(applicant_iin=PARENT, applicant_type="parent", person_iin=CHILD_15))
-    [consent] = h.ready_tasks()
+def test_parent_registers_child_of_15_with_birth_certificate_after_owner_consent(process):
+    process.start(application(applicant_iin=PARENT, applicant_type="parent", person_iin=CHILD_15))
+    [consent] = process.ready_tasks()
     assert (consent.bpmn_id, consent.lane, consent.assignee) == ("Task_GiveConsent", "Owner", ADULT)
-    assert f"ARC {ARC_ADULTS_HOUSE}" in consent.instructions
-    inst = h.complete(consent, CONSENT)
+    assert f"ARC {ARC_ADULTS_HOUSE}" in process.instructions(consent)
+    inst = process.complete(consent, CONSENT)
     # no ID card before 16: nothing to rewrite; the child had no registration to close
-    assert_registered(h, inst, **REGISTER_ONLY)
-    assert (ADULT, "registration_completed_owner") in notices(h)
+    assert_registered(process, inst, **REGISTER_ONLY)
+    assert (ADULT, "registration_completed_owner") in process.notices()
+    [answered] = process.events("task_completed", "Task_GiveConsent", "UserTask")
+    assert answered.actor == ADULT
 
 
-def test_parent_registers_child_of_16_with_id_card():
-    h = Harness(registries())
-    inst = h.start(application(applicant_iin=PARENT, applicant_type="parent", person_iin=CHILD_16))
-    inst = h.complete("Task_GiveConsent", CONSENT)
-    assert_registered(h, inst, **REGISTER_AND_CARD)
+def test_parent_registers_child_of_16_with_id_card(process):
+    process.start(application(applicant_iin=PARENT, applicant_type="parent", person_iin=CHILD_16))
+    inst = process.complete("Task_GiveConsent", CONSENT)
+    assert_registered(process, inst, **REGISTER_AND_CARD)
 
 
-def test_child_who_turned_14_on_the_application_date_is_registered():
-    h = Harness(registries())
-    h.start(
+def test_child_who_turned_14_on_the_application_date_is_registered(process):
+    process.start(
         application(
             applicant_iin=PARENT,
             applicant_type="parent",
@@ -186,13 +208,12 @@ def test_child_who_turned_14_on_the_application_date_is_registered():
             application_date="2026-11-20",
         )
     )
-    inst = h.complete("Task_GiveConsent", CONSENT)
-    assert_registered(h, inst, **REGISTER_ONLY)
+    inst = process.complete("Task_GiveConsent", CONSENT)
+    assert_registered(process, inst, **REGISTER_ONLY)
 
 
-def test_child_one_day_before_14_is_refused_under_14():
-    h = Harness(registries())
-    inst = h.start(
+def test_child_one_day_before_14_is_refused_under_14(process):
+    inst = process.start(
         application(
             applicant_iin=PARENT,
             applicant_type="parent",
@@ -200,220 +221,237 @@ def test_child_one_day_before_14_is_refused_under_14():
             application_date="2026-11-19",
         )
     )
-    assert_refused(h, inst, "under_14")
+    assert_refused(process, inst, "under_14")
 
 
-def test_child_under_14_is_refused_under_14():
-    h = Harness(registries())
-    inst = h.start(application(applicant_iin=PARENT, applicant_type="parent", person_iin=CHILD_11))
-    assert_refused(h, inst, "under_14")
+def test_child_under_14_is_refused_under_14(process):
+    inst = process.start(
+        application(applicant_iin=PARENT, applicant_type="parent", person_iin=CHILD_11)
+    )
+    assert_refused(process, inst, "under_14")
 
 
-def test_child_of_15_applying_alone_is_refused_no_authority():
-    h = Harness(registries())
-    inst = h.start(application(applicant_iin=CHILD_15, person_iin=CHILD_15))
-    assert_refused(h, inst, "no_authority")
+def test_child_of_15_applying_alone_is_refused_no_authority(process):
+    inst = process.start(application(applicant_iin=CHILD_15, person_iin=CHILD_15))
+    assert_refused(process, inst, "no_authority")
 
 
-def test_parent_not_named_in_population_registry_is_refused_no_authority():
-    h = Harness(registries())
-    inst = h.start(application(applicant_iin=OWNER, applicant_type="parent", person_iin=CHILD_15))
-    assert_refused(h, inst, "no_authority")
+def test_parent_not_named_in_population_registry_is_refused_no_authority(process):
+    inst = process.start(
+        application(applicant_iin=OWNER, applicant_type="parent", person_iin=CHILD_15)
+    )
+    assert_refused(process, inst, "no_authority")
 
 
-def test_guardian_registers_incapable_adult():
-    h = Harness(registries())
-    h.start(application(applicant_iin=PARENT, applicant_type="guardian", person_iin=WARD))
-    inst = h.complete("Task_GiveConsent", CONSENT)
-    assert_registered(h, inst, **REGISTER_AND_CARD)
+def test_guardian_registers_incapable_adult(process):
+    process.start(application(applicant_iin=PARENT, applicant_type="guardian", person_iin=WARD))
+    inst = process.complete("Task_GiveConsent", CONSENT)
+    assert_registered(process, inst, **REGISTER_AND_CARD)
 
 
-def test_guardian_not_named_in_population_registry_is_refused_no_authority():
-    h = Harness(registries())
-    inst = h.start(application(applicant_iin=OWNER, applicant_type="guardian", person_iin=WARD))
-    assert_refused(h, inst, "no_authority")
+def test_guardian_not_named_in_population_registry_is_refused_no_authority(process):
+    inst = process.start(
+        application(applicant_iin=OWNER, applicant_type="guardian", person_iin=WARD)
+    )
+    assert_refused(process, inst, "no_authority")
 
 
-def test_incapable_adult_applying_for_themself_is_refused_no_authority():
-    h = Harness(registries())
-    inst = h.start(application(applicant_iin=WARD, person_iin=WARD))
-    assert_refused(h, inst, "no_authority")
+def test_incapable_adult_applying_for_themself_is_refused_no_authority(process):
+    inst = process.start(application(applicant_iin=WARD, person_iin=WARD))
+    assert_refused(process, inst, "no_authority")
 
 
-def test_attorney_online_is_refused_no_authority():
-    h = Harness(registries())
-    inst = h.start(application(applicant_iin=OWNER, applicant_type="attorney"))
-    assert_refused(h, inst, "no_authority")
-    assert [name for name, _ in h.calls] == ["notify.send"]
+def test_attorney_online_is_refused_no_authority_before_any_registry_is_asked(process):
+    inst = process.start(application(applicant_iin=OWNER, applicant_type="attorney"))
+    assert_refused(process, inst, "no_authority")
+    assert process.events("task_completed", "Task_LookUpPerson") == []
+    assert [w["operation"] for w in process.store.writes()] == ["notify"]
 
 
-def test_attorney_at_service_centre_registers_after_counter_check():
-    h = Harness(registries())
-    h.start(application(channel="service_centre", applicant_iin=OWNER, applicant_type="attorney"))
-    [check] = h.ready_tasks()
-    assert (check.bpmn_id, check.lane) == ("Task_CheckDocuments", "Clerk")
-    assert "power_of_attorney" in check.data["required_documents"]
-    inst = h.complete(check, {"authority_checked": True, "check_result": "accepted"})
-    assert_registered(h, inst, **FULL_PERMANENT)
+def test_attorney_at_service_centre_registers_after_counter_check(process):
+    process.start(
+        application(channel="service_centre", applicant_iin=OWNER, applicant_type="attorney")
+    )
+    [check] = process.ready_tasks()
+    assert (check.bpmn_id, check.lane, check.role) == ("Task_CheckDocuments", "Clerk", "clerk")
+    assert "power_of_attorney" in process.task_data(check)["required_documents"]
+    inst = process.complete(
+        check, {"authority_checked": True, "check_result": "accepted"}, actor="clerk-1"
+    )
+    assert_registered(process, inst, **FULL_PERMANENT)
+    [checked] = process.events("task_completed", "Task_CheckDocuments")
+    assert checked.actor == "clerk-1"
 
 
-def test_counter_clerk_refusal_ends_with_the_chosen_reason():
-    h = Harness(registries())
-    h.start(application(channel="service_centre"))
-    inst = h.complete("Task_CheckDocuments", {"check_result": "document_invalid"})
-    assert_refused(h, inst, "document_invalid")
+def test_counter_clerk_refusal_ends_with_the_chosen_reason(process):
+    process.start(application(channel="service_centre"))
+    inst = process.complete("Task_CheckDocuments", {"check_result": "document_invalid"})
+    assert_refused(process, inst, "document_invalid")
 
 
-def test_person_not_found_is_refused_and_the_lookup_is_cancelled():
-    h = Harness(registries())
-    inst = h.start(application(person_iin="990101300009", applicant_iin="990101300009"))
-    assert_refused(h, inst, "person_not_found")
-    assert h.task_states("Task_LookUpPerson") == ["CANCELLED"]
-    assert h.task_states("Event_PersonNotFound") == ["COMPLETED"]
+def test_person_not_found_is_refused_and_the_lookup_is_interrupted(process):
+    inst = process.start(application(person_iin=UNKNOWN, applicant_iin=UNKNOWN))
+    assert_refused(process, inst, "person_not_found")
+    [thrown] = process.events("error_thrown", "Task_LookUpPerson")
+    assert thrown.data["error_code"] == "person_not_found"
+    assert process.events("task_completed", "Task_LookUpPerson") == []
+    assert len(process.events("task_completed", "Event_PersonNotFound")) == 1
     assert inst.data["service_error"]["error_code"] == "person_not_found"
 
 
-def test_person_who_is_not_a_citizen_is_refused_not_a_citizen():
-    h = Harness(registries(**{SECOND_WEIGHTS: {"citizenship": "RU"}}))
-    inst = h.start(application(applicant_iin=SECOND_WEIGHTS, person_iin=SECOND_WEIGHTS))
-    assert_refused(h, inst, "not_a_citizen")
+def test_malformed_person_iin_is_refused_person_not_found(process):
+    inst = process.start(
+        application(applicant_iin=PARENT, applicant_type="parent", person_iin=MALFORMED)
+    )
+    assert_refused(process, inst, "person_not_found")
+    assert "check digit" in inst.data["service_error"]["error_message"]
 
 
-def test_deceased_person_is_refused_person_not_found():
-    h = Harness(registries(**{WARD: {"alive": False}}))
-    inst = h.start(application(applicant_iin=PARENT, applicant_type="guardian", person_iin=WARD))
-    assert_refused(h, inst, "person_not_found")
+def test_person_who_is_not_a_citizen_is_refused_not_a_citizen(process):
+    process.load(registries(**{SECOND_WEIGHTS: {"citizenship": "RU"}}))
+    inst = process.start(application(applicant_iin=SECOND_WEIGHTS, person_iin=SECOND_WEIGHTS))
+    assert_refused(process, inst, "not_a_citizen")
 
 
-def test_iin_digits_that_disagree_with_birth_date_only_warn_the_clerk():
-    h = Harness(registries(**{SECOND_WEIGHTS: {"birth_date": "1988-05-18"}}))
-    h.start(
+def test_deceased_person_is_refused_person_not_found(process):
+    process.load(registries(**{WARD: {"alive": False}}))
+    inst = process.start(
+        application(applicant_iin=PARENT, applicant_type="guardian", person_iin=WARD)
+    )
+    assert_refused(process, inst, "person_not_found")
+
+
+def test_iin_digits_that_disagree_with_birth_date_only_warn_the_clerk(process):
+    process.load(registries(**{SECOND_WEIGHTS: {"birth_date": "1988-05-18"}}))
+    process.start(
         application(
             channel="service_centre", applicant_iin=SECOND_WEIGHTS, person_iin=SECOND_WEIGHTS
         )
     )
-    [check] = h.ready_tasks()
-    assert check.data["iin_date_mismatch"] is True
-    assert "not a reason to refuse" in check.instructions
-    inst = h.complete(check, {"check_result": "accepted"})
-    assert inst.data["outcome"] == "registered"
+    [check] = process.ready_tasks()
+    assert process.task_data(check)["iin_date_mismatch"] is True
+    assert "not a reason to refuse" in process.instructions(check)
+    inst = process.complete(check, {"check_result": "accepted"})
+    # she had no registration to close
+    assert_registered(process, inst, **REGISTER_AND_CARD)
 
 
-def test_expired_id_card_is_refused_document_invalid():
+def test_expired_id_card_is_refused_document_invalid(process):
     expired = [{"kind": "id_card", "number": "041234574", "valid_until": "2026-01-01"}]
-    h = Harness(registries(**{SECOND_WEIGHTS: {"documents": expired}}))
-    inst = h.start(application(applicant_iin=SECOND_WEIGHTS, person_iin=SECOND_WEIGHTS))
-    assert_refused(h, inst, "document_invalid")
+    process.load(registries(**{SECOND_WEIGHTS: {"documents": expired}}))
+    inst = process.start(application(applicant_iin=SECOND_WEIGHTS, person_iin=SECOND_WEIGHTS))
+    assert_refused(process, inst, "document_invalid")
 
 
-def test_owner_and_every_co_owner_consent_then_registration_follows():
-    h = Harness(registries())
-    h.start(application(arc=ARC_SHARED_FLAT))
-    tasks = h.ready_tasks()
+def test_owner_and_every_co_owner_consent_then_registration_follows(process):
+    process.start(application(arc=ARC_SHARED_FLAT))
+    tasks = process.ready_tasks()
     assert {(t.bpmn_id, t.lane, t.assignee) for t in tasks} == {
         ("Task_GiveConsent", "Owner", OWNER),
         ("Task_GiveConsent", "Owner", CO_OWNER),
     }
-    assert {iin for iin, template in notices(h) if template == "consent_request"} == {
-        OWNER,
-        CO_OWNER,
-    }
-    h.complete(tasks[0], CONSENT)
-    assert writes(h) == Counter()
-    inst = h.complete(h.ready_tasks()[0], CONSENT)
-    assert_registered(h, inst, **FULL_PERMANENT)
-    owners_told = {iin for iin, t in notices(h) if t == "registration_completed_owner"}
+    assert all(t.due_at is not None for t in tasks)
+    requested = {iin for iin, template in process.notices() if template == "consent_request"}
+    assert requested == {OWNER, CO_OWNER}
+    process.complete(tasks[0], CONSENT)
+    assert process.writes() == Counter()
+    inst = process.complete(process.ready_tasks()[0], CONSENT)
+    assert_registered(process, inst, **FULL_PERMANENT)
+    owners_told = {iin for iin, t in process.notices() if t == "registration_completed_owner"}
     assert owners_told == {OWNER, CO_OWNER}
+    answered = process.events("task_completed", "Task_GiveConsent", "UserTask")
+    assert {e.actor for e in answered} == {OWNER, CO_OWNER}
 
 
-def test_owner_refusal_ends_with_reason_owner_refused():
-    h = Harness(registries())
-    h.start(application(arc=ARC_SHARED_FLAT))
-    first, _ = h.ready_tasks()
-    inst = h.complete(first, REFUSAL)
-    assert_refused(h, inst, "owner_refused")
-    assert h.ready_tasks() == []
-    assert "CANCELLED" in h.task_states("Task_GiveConsent")
+def test_owner_refusal_ends_with_reason_owner_refused(process):
+    process.start(application(arc=ARC_SHARED_FLAT))
+    first, _ = process.ready_tasks()
+    inst = process.complete(first, REFUSAL)
+    assert_refused(process, inst, "owner_refused")
+    assert process.ready_tasks() == []
+    assert len(process.events("task_cancelled", "Task_GiveConsent", "UserTask")) == 1
 
 
-def test_co_owner_refusal_after_owner_consent_ends_with_owner_refused():
-    h = Harness(registries())
-    h.start(application(arc=ARC_SHARED_FLAT))
-    h.complete(h.ready_tasks()[0], CONSENT)
-    inst = h.complete(h.ready_tasks()[0], REFUSAL)
-    assert_refused(h, inst, "owner_refused")
+def test_co_owner_refusal_after_owner_consent_ends_with_owner_refused(process):
+    process.start(application(arc=ARC_SHARED_FLAT))
+    process.complete(process.ready_tasks()[0], CONSENT)
+    inst = process.complete(process.ready_tasks()[0], REFUSAL)
+    assert_refused(process, inst, "owner_refused")
 
 
-def test_no_answer_within_consent_window_cancels_with_consent_timeout():
-    h = Harness(registries())
-    h.start(application(arc=ARC_SHARED_FLAT))
-    h.complete(h.ready_tasks()[0], CONSENT)
-    assert h.waiting_timers() == ["Event_ConsentTimeout"]
-    inst = h.fire_timers("Event_ConsentTimeout")
-    assert_refused(h, inst, "consent_timeout", outcome="cancelled")
-    assert h.ready_tasks() == []
+def test_no_answer_within_consent_window_cancels_with_consent_timeout(process):
+    process.start(application(arc=ARC_SHARED_FLAT))
+    answered, unanswered = process.ready_tasks()
+    process.complete(answered, CONSENT)
+    assert process.run_jobs(timedelta(minutes=59)).status == "waiting"
+    inst = process.run_jobs(AFTER_CONSENT_WINDOW)
+    assert_refused(process, inst, "consent_timeout", outcome="cancelled")
+    assert [e.bpmn_id for e in process.events("timer_fired")] == ["Event_ConsentTimeout"]
+    assert process.ready_tasks() == []
+    assert process.runtime.task(unanswered.id).state == "cancelled"
+    assert len(process.events("task_cancelled", "Task_GiveConsent", "UserTask")) == 1
 
 
-def test_accommodation_building_petition_replaces_owner_consent():
-    h = Harness(registries())
-    h.start(application(arc=ARC_DORMITORY, registration_type="temporary", period_months=10))
-    [petition] = h.ready_tasks()
+def test_accommodation_building_petition_replaces_owner_consent(process):
+    process.start(application(arc=ARC_DORMITORY, registration_type="temporary", period_months=10))
+    [petition] = process.ready_tasks()
     assert (petition.bpmn_id, petition.lane) == ("Task_CheckPetition", "Clerk")
-    inst = h.complete(
+    inst = process.complete(
         petition,
         {"petition_number": "17-04/311", "petition_date": "2026-11-25", "check_result": "accepted"},
     )
-    assert_registered(h, inst, **REGISTER_ONLY)
+    assert_registered(process, inst, **REGISTER_ONLY)
 
 
-def test_accommodation_building_without_petition_is_refused_owner_refused():
-    h = Harness(registries())
-    h.start(application(arc=ARC_DORMITORY))
-    inst = h.complete("Task_CheckPetition", {"check_result": "owner_refused"})
-    assert_refused(h, inst, "owner_refused")
+def test_accommodation_building_without_petition_is_refused_owner_refused(process):
+    process.start(application(arc=ARC_DORMITORY))
+    inst = process.complete("Task_CheckPetition", {"check_result": "owner_refused"})
+    assert_refused(process, inst, "owner_refused")
 
 
-def test_state_rental_housing_registers_person_named_in_contract():
-    h = Harness(registries())
-    inst = h.start(application(arc=ARC_STATE_RENTAL))
-    assert_registered(h, inst, **FULL_PERMANENT)
+def test_state_rental_housing_registers_person_named_in_contract(process):
+    inst = process.start(application(arc=ARC_STATE_RENTAL))
+    assert_registered(process, inst, **FULL_PERMANENT)
 
 
-def test_state_rental_housing_refuses_person_not_in_contract():
-    h = Harness(registries())
-    inst = h.start(
+def test_state_rental_housing_refuses_person_not_in_contract(process):
+    inst = process.start(
         application(arc=ARC_STATE_RENTAL, person_iin=SECOND_WEIGHTS, applicant_iin=SECOND_WEIGHTS)
     )
-    assert_refused(h, inst, "not_in_rental_contract")
+    assert_refused(process, inst, "not_in_rental_contract")
 
 
-def test_premises_without_title_documents_are_refused_no_title():
-    h = Harness(registries())
-    inst = h.start(application(arc=ARC_NO_TITLE))
-    assert_refused(h, inst, "no_title")
+def test_premises_without_title_documents_are_refused_no_title(process):
+    inst = process.start(application(arc=ARC_NO_TITLE))
+    assert_refused(process, inst, "no_title")
 
 
-def test_unknown_address_code_is_refused_no_title():
-    h = Harness(registries())
-    inst = h.start(application(arc="0299999999999999"))
-    assert_refused(h, inst, "no_title")
-    assert h.task_states("Task_LookUpPremises") == ["CANCELLED"]
+def test_unknown_address_code_is_refused_no_title(process):
+    inst = process.start(application(arc="0299999999999999"))
+    assert_refused(process, inst, "no_title")
+    [thrown] = process.events("error_thrown", "Task_LookUpPremises")
+    assert thrown.data["error_code"] == "premises_not_found"
+    assert process.events("task_completed", "Task_LookUpPremises") == []
 
 
-def test_returnee_deregistered_in_consular_register_continues():
-    h = Harness(registries())
-    h.start(application(applicant_iin=RETURNEE, person_iin=RETURNEE, arrived_from_abroad=True))
-    inst = h.complete("Task_GiveConsent", CONSENT)
-    assert_registered(h, inst, **REGISTER_AND_CARD)
-    assert ("consular.deregistration", {"iin": RETURNEE}) in h.calls
+def test_returnee_deregistered_in_consular_register_continues(process):
+    process.start(
+        application(applicant_iin=RETURNEE, person_iin=RETURNEE, arrived_from_abroad=True)
+    )
+    inst = process.complete("Task_GiveConsent", CONSENT)
+    assert_registered(process, inst, **REGISTER_AND_CARD)
+    assert len(process.events("task_completed", "Task_CheckConsularRegister")) == 1
+    assert inst.data["consular"]["deregistered"] is True
 
 
-def test_returnee_without_consular_mark_registers_on_alternative_document():
-    h = Harness(registries(**{RETURNEE: {"abroad": {"deregistered": False, "country": "DE"}}}))
-    h.start(application(applicant_iin=RETURNEE, person_iin=RETURNEE, arrived_from_abroad=True))
-    [check] = h.ready_tasks()
+def test_returnee_without_consular_mark_registers_on_alternative_document(process):
+    process.load(registries(**{RETURNEE: {"abroad": {"deregistered": False, "country": "DE"}}}))
+    process.start(
+        application(applicant_iin=RETURNEE, person_iin=RETURNEE, arrived_from_abroad=True)
+    )
+    [check] = process.ready_tasks()
     assert (check.bpmn_id, check.lane) == ("Task_CheckDeregistrationDocument", "Clerk")
-    inst = h.complete(
+    process.complete(
         check,
         {
             "deregistration_document": "foreign_authority_document",
@@ -421,24 +459,26 @@ def test_returnee_without_consular_mark_registers_on_alternative_document():
             "check_result": "accepted",
         },
     )
-    assert ready_ids(h) == ["Task_GiveConsent"]
-    inst = h.complete("Task_GiveConsent", CONSENT)
-    assert_registered(h, inst, **REGISTER_AND_CARD)
+    assert process.ready_ids() == ["Task_GiveConsent"]
+    inst = process.complete("Task_GiveConsent", CONSENT)
+    assert_registered(process, inst, **REGISTER_AND_CARD)
 
 
-def test_returnee_without_any_proof_is_refused_no_deregistration_proof():
-    h = Harness(registries(**{RETURNEE: {"abroad": None}}))
-    h.start(application(applicant_iin=RETURNEE, person_iin=RETURNEE, arrived_from_abroad=True))
-    inst = h.complete(
+def test_returnee_without_any_proof_is_refused_no_deregistration_proof(process):
+    process.load(registries(**{RETURNEE: {"abroad": None}}))
+    process.start(
+        application(applicant_iin=RETURNEE, person_iin=RETURNEE, arrived_from_abroad=True)
+    )
+    inst = process.complete(
         "Task_CheckDeregistrationDocument",
         {"deregistration_document": "none", "check_result": "no_deregistration_proof"},
     )
-    assert_refused(h, inst, "no_deregistration_proof")
+    assert_refused(process, inst, "no_deregistration_proof")
 
 
-def test_temporary_stay_after_return_needs_no_deregistration_proof():
-    h = Harness(registries(**{RETURNEE: {"abroad": None}}))
-    h.start(
+def test_temporary_stay_after_return_needs_no_deregistration_proof(process):
+    process.load(registries(**{RETURNEE: {"abroad": None}}))
+    process.start(
         application(
             applicant_iin=RETURNEE,
             person_iin=RETURNEE,
@@ -447,67 +487,65 @@ def test_temporary_stay_after_return_needs_no_deregistration_proof():
             period_months=3,
         )
     )
-    assert ready_ids(h) == ["Task_GiveConsent"]
-    inst = h.complete("Task_GiveConsent", CONSENT)
-    assert_registered(h, inst, **REGISTER_ONLY)
+    assert process.ready_ids() == ["Task_GiveConsent"]
+    inst = process.complete("Task_GiveConsent", CONSENT)
+    assert_registered(process, inst, **REGISTER_ONLY)
 
 
-def test_crowded_address_approved_by_supervisor_registers():
-    h = Harness(with_registered_at(ARC_CROWDED, 15))
-    h.start(application(arc=ARC_CROWDED))
-    [review] = h.ready_tasks()
+def test_crowded_address_approved_by_supervisor_registers(process):
+    process.load(with_registered_at(ARC_CROWDED, 15))
+    process.start(application(arc=ARC_CROWDED))
+    [review] = process.ready_tasks()
     assert (review.bpmn_id, review.lane) == ("Task_ReviewRubberFlat", "Supervisor")
-    assert review.data["registered_count"] == 15
-    h.complete(review, {"check_result": "accepted", "review_note": "family of the owner"})
-    inst = h.complete("Task_GiveConsent", CONSENT)
-    assert_registered(h, inst, **FULL_PERMANENT)
+    assert process.task_data(review)["registered_count"] == 15
+    process.complete(review, {"check_result": "accepted", "review_note": "family of the owner"})
+    inst = process.complete("Task_GiveConsent", CONSENT)
+    assert_registered(process, inst, **FULL_PERMANENT)
 
 
-def test_crowded_address_refused_by_supervisor_is_refused_data_unreliable():
-    h = Harness(with_registered_at(ARC_CROWDED, 16))
-    h.start(application(arc=ARC_CROWDED))
-    inst = h.complete("Task_ReviewRubberFlat", {"check_result": "data_unreliable"})
-    assert_refused(h, inst, "data_unreliable")
+def test_crowded_address_refused_by_supervisor_is_refused_data_unreliable(process):
+    process.load(with_registered_at(ARC_CROWDED, 16))
+    process.start(application(arc=ARC_CROWDED))
+    inst = process.complete("Task_ReviewRubberFlat", {"check_result": "data_unreliable"})
+    assert_refused(process, inst, "data_unreliable")
 
 
-def test_address_under_threshold_skips_supervisor_review():
-    h = Harness(with_registered_at(ARC_CROWDED, 14))
-    h.start(application(arc=ARC_CROWDED))
-    assert ready_ids(h) == ["Task_GiveConsent"]
+def test_address_under_threshold_skips_supervisor_review(process):
+    process.load(with_registered_at(ARC_CROWDED, 14))
+    process.start(application(arc=ARC_CROWDED))
+    assert process.ready_ids() == ["Task_GiveConsent"]
 
 
-def test_capital_address_over_local_cap_is_refused_capital_cap_exceeded():
-    h = Harness(with_registered_at(ARC_ASTANA, 20))
-    inst = h.start(application(arc=ARC_ASTANA))
-    assert_refused(h, inst, "capital_cap_exceeded")
+def test_capital_address_over_local_cap_is_refused_capital_cap_exceeded(process):
+    process.load(with_registered_at(ARC_ASTANA, 20))
+    inst = process.start(application(arc=ARC_ASTANA))
+    assert_refused(process, inst, "capital_cap_exceeded")
 
 
-def test_overdue_counter_check_escalates_to_supervisor_without_stopping():
-    h = Harness(registries())
-    h.start(application(channel="service_centre"))
-    assert h.waiting_timers() == ["Event_ServiceTermExceeded"]
-    h.fire_timers("Event_ServiceTermExceeded")
-    assert ready_ids(h) == ["Task_CheckDocuments", "Task_HandleOverdueCheck"]
-    lanes = {t.bpmn_id: t.lane for t in h.ready_tasks()}
+def test_overdue_counter_check_escalates_to_supervisor_without_stopping(process):
+    process.start(application(channel="service_centre"))
+    process.run_jobs(AFTER_SERVICE_TERM)
+    assert [e.bpmn_id for e in process.events("timer_fired")] == ["Event_ServiceTermExceeded"]
+    assert process.ready_ids() == ["Task_CheckDocuments", "Task_HandleOverdueCheck"]
+    lanes = {t.bpmn_id: t.lane for t in process.ready_tasks()}
     assert lanes["Task_HandleOverdueCheck"] == "Supervisor"
-    h.complete("Task_HandleOverdueCheck", {"escalation_action": "assisted"})
-    inst = h.complete("Task_CheckDocuments", {"check_result": "accepted"})
-    assert_registered(h, inst, **FULL_PERMANENT)
+    process.complete("Task_HandleOverdueCheck", {"escalation_action": "assisted"})
+    inst = process.complete("Task_CheckDocuments", {"check_result": "accepted"})
+    assert_registered(process, inst, **FULL_PERMANENT)
 
 
-def test_finishing_the_counter_check_closes_an_open_escalation():
-    h = Harness(registries())
-    h.start(application(channel="service_centre"))
-    h.fire_timers("Event_ServiceTermExceeded")
-    inst = h.complete("Task_CheckDocuments", {"check_result": "accepted"})
-    assert_registered(h, inst, **FULL_PERMANENT)
-    assert h.ready_tasks() == []
-    assert h.task_states("Task_HandleOverdueCheck") == ["CANCELLED"]
+def test_finishing_the_counter_check_closes_an_open_escalation(process):
+    process.start(application(channel="service_centre"))
+    process.run_jobs(AFTER_SERVICE_TERM)
+    inst = process.complete("Task_CheckDocuments", {"check_result": "accepted"})
+    assert_registered(process, inst, **FULL_PERMANENT)
+    assert process.ready_tasks() == []
+    assert len(process.events("task_cancelled", "Task_HandleOverdueCheck")) == 1
 
 
-def test_refusal_notifies_applicant_with_reason():
-    h = Harness(registries())
-    h.start(application(applicant_iin=PARENT, applicant_type="parent", person_iin=CHILD_11))
-    [(name, params)] = [c for c in h.calls if c[0] == "notify.send"]
-    assert params["template"] == "application_refused"
-    assert params["params"]["refusal_reason"] == "under_14"
+def test_refusal_notifies_applicant_with_reason(process):
+    process.start(application(applicant_iin=PARENT, applicant_type="parent", person_iin=CHILD_11))
+    [notice] = process.store.writes("notify")
+    assert notice["iin"] == PARENT
+    assert notice["payload"]["template"] == "application_refused"
+    assert notice["payload"]["params"]["refusal_reason"] == "under_14"

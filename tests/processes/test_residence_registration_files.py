@@ -9,7 +9,10 @@ import jsonschema
 import pytest
 from lxml import etree
 
-from tests.processes.harness import PROCESSES, load_specs
+from service_tasks.operators import build_operators
+from tests.processes.driver import PROCESSES
+from webapp.bootstrap import bundles, read_bundle
+from webapp.runtime.specs import parse_bundle
 
 FOLDER = PROCESSES / "residence_registration"
 BPMN = FOLDER / "residence_registration.bpmn"
@@ -71,10 +74,13 @@ def bounds(tree):
     return found
 
 
-def test_diagram_and_decision_tables_parse_with_the_validating_parser():
-    spec, subprocesses = load_specs(FOLDER)
-    assert spec.name == "residence_registration"
-    assert set(subprocesses) == {"Subprocess_Consents"}
+def test_diagram_and_decision_tables_pass_the_runtime_checks(registry_url):
+    [files] = bundles([FOLDER])
+    operators = build_operators({"registry_mode": "sandbox", "registry_url": registry_url})
+    parsed = parse_bundle(read_bundle(files), operators)
+    [process] = parsed.processes.values()
+    assert process.spec.name == "residence_registration"
+    assert set(process.subprocess_specs) == {"Subprocess_Consents"}
 
 
 def test_every_flow_node_lane_and_pool_has_a_shape(bpmn):

@@ -176,3 +176,16 @@ def test_an_invalid_bundle_deploys_nothing(runtime, engine):
         assert session.scalar(select(func.count()).select_from(ProcessVersion)) == 0
         assert session.scalar(select(func.count()).select_from(Instance)) == 0
         assert session.scalar(select(func.count()).select_from(InstanceEvent)) == 0
+
+
+def test_a_timer_that_cancels_a_subprocess_records_its_open_user_tasks_as_cancelled(runtime):
+    runtime.deploy(bundle("answer_window.bpmn"))
+    view = runtime.start("answer_window", {"owners": ["owner-1", "owner-2"]})
+    first, second = view.ready_tasks
+    runtime.complete(first.id, {}, actor=first.assignee)
+    assert runtime.run_due_jobs(now=later(minutes=61)) == 1
+    done = runtime.instance(view.id)
+    assert done.status == "completed" and done.ready_tasks == ()
+    cancelled = [e for e in done.events if e.kind == "task_cancelled" and e.task_type == "UserTask"]
+    assert [(e.task_id, e.bpmn_id) for e in cancelled] == [(second.id, "Task_Answer")]
+    assert runtime.task(second.id).state == "cancelled"

@@ -121,12 +121,12 @@ class Step:
         self.now = now
         self.new = not instance.state
         self.before: dict = {}
-        self.ready_before: set[str] = set()
+        self.ready_before: dict[str, object] = {}
         if not self.new:
             for task in workflow.get_tasks():
                 self.before[task.id] = task.state
                 if task.state == TaskState.READY and task.task_spec.manual:
-                    self.ready_before.add(str(task.id))
+                    self.ready_before[str(task.id)] = task
         self.waits_before = {} if self.new else self._waits()
         self.events: list[dict] = []
         self.failures: list[tuple] = []
@@ -362,6 +362,11 @@ class Step:
                     data = json_safe(data) if data else None
                 actor = self.actor if spec.manual and state == TaskState.COMPLETED else None
                 self.record(EVENT_KINDS[state], task, data, actor=actor)
+        present = {str(task.id) for task in tasks}
+        for task_id, task in self.ready_before.items():
+            # A cancelled subprocess leaves the tree with its open user tasks in it.
+            if task_id not in present:
+                self.record("task_cancelled", task, actor=None)
 
     def _sync_human_tasks(self, tasks: list) -> None:
         """Open a task-list row per new ready user task; close the rows of the others.
@@ -369,7 +374,7 @@ class Step:
         Which rows are open follows from the state before the step, so no query is needed.
         """
         ready = {str(t.id): t for t in tasks if t.state == TaskState.READY and t.task_spec.manual}
-        gone = self.ready_before - ready.keys()
+        gone = self.ready_before.keys() - ready.keys()
         if gone:
             completed = {
                 i
@@ -389,7 +394,7 @@ class Step:
         new = [self._human_task(i, t) for i, t in ready.items() if i not in self.ready_before]
         if new:
             self.db.execute(insert(HumanTask), new)
-        if not self.ready_before & ready.keys():
+        if not self.ready_before.keys() & ready.keys():
             fields = TaskView.__dataclass_fields__
             self.ready_views = tuple(
                 TaskView(**{k: row.get(k) for k in fields})
