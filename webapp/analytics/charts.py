@@ -7,7 +7,7 @@ ROW = 22
 BAR_GAP = 2
 LABEL_WIDTH = 190
 PLOT_WIDTH = 420
-VALUE_WIDTH = 90
+VALUE_WIDTH = 140
 # Colours told apart by people with the common colour-vision deficiencies.
 PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9")
 
