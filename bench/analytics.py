@@ -109,6 +109,7 @@ def synthetic_instance(rng, number, version_id, created, rows, events, tasks) ->
     first_event = len(events)
 
     def event(kind_, bpmn_id=None, task_type=None, task_id=None, actor=None, data=None):
+        """Append an audit event at the instance's clock."""
         events.append(
             {
                 "instance_id": number,
@@ -126,6 +127,7 @@ def synthetic_instance(rng, number, version_id, created, rows, events, tasks) ->
         )
 
     def user_task(bpmn_id, role, actor, data):
+        """Open a user task; with data, claim and complete it after random delays."""
         nonlocal clock
         task_id = f"{number:08d}-{bpmn_id}"
         ready = clock

@@ -24,6 +24,7 @@ class Clock:
         self.now = SINCE
 
     def __call__(self) -> datetime:
+        """Return the time the test has set."""
         return self.now
 
 
@@ -43,6 +44,7 @@ class Case:
 
 
 def at(day: int, hour: int) -> datetime:
+    """Return a UTC hour of November 2026."""
     return datetime(2026, 11, day, hour, tzinfo=UTC)
 
 
@@ -102,6 +104,7 @@ def run_case(runtime: Runtime, clock: Clock, case: Case, number: int) -> int:
 
 
 def build_runtime(url: str, clock: Clock) -> tuple[Runtime, object]:
+    """Return a runtime on a migrated database with the review process deployed."""
     engine = make_engine(url)
     upgrade(engine)
     session_factory = make_session_factory(engine)
@@ -114,6 +117,7 @@ def build_runtime(url: str, clock: Clock) -> tuple[Runtime, object]:
 
 @pytest.fixture
 def history(database_url):
+    """Run HISTORY through the runtime and leave the clock at NOW."""
     clock = Clock()
     runtime, session_factory = build_runtime(database_url, clock)
     ids = tuple(run_case(runtime, clock, case, n) for n, case in enumerate(HISTORY, 1))
@@ -124,5 +128,6 @@ def history(database_url):
 
 @pytest.fixture
 def session(history):
+    """A session on the history's database."""
     with history.session_factory() as session:
         yield session

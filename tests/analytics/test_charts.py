@@ -8,6 +8,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def bars(svg: str) -> list[etree._Element]:
+    """Return the bars of a chart: the rectangles that carry a tooltip."""
     return etree.fromstring(svg.encode()).findall(f"{SVG}rect[{SVG}title]")
 
 

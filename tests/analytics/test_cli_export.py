@@ -10,6 +10,7 @@ from webapp.settings import Settings
 
 
 def invoke(history, tmp_path, *args: str):
+    """Run `tirkeu export` with the arguments on the history's database."""
     product = build(Settings.from_env(database_url=history.url, instance_path=tmp_path / "i"))
     try:
         return CliRunner().invoke(main, ["export", *args], obj=product)

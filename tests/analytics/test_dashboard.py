@@ -12,6 +12,7 @@ from .conftest import SINCE, UNTIL
 
 @pytest.fixture
 def dashboard(session):
+    """The dashboard of the review process over the history's two days."""
     return process_dashboard(session, "review", 1, SINCE, UNTIL, "PT15M")
 
 

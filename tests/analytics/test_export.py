@@ -21,10 +21,12 @@ XES = "{http://www.xes-standard.org/}"
 
 
 def xes_text(history, **filters) -> str:
+    """Return the whole XES export of the filtered instances."""
     return "".join(export_xes(history.session_factory, InstanceFilter(**filters)))
 
 
 def csv_rows(history, **filters) -> list[dict]:
+    """Return the CSV export of the filtered instances as rows."""
     text = "".join(export_csv(history.session_factory, InstanceFilter(**filters)))
     return list(csv.DictReader(io.StringIO(text)))
 

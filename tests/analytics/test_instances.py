@@ -12,6 +12,7 @@ from .conftest import IIN, NOW, SINCE, UNTIL
 
 
 def ids(session, history, **filters) -> list[int]:
+    """Return the first page as positions in HISTORY (1-based)."""
     page = list_instances(session, InstanceFilter(**filters), now=NOW)
     return [history.ids.index(row.id) + 1 for row in page.rows]
 
@@ -44,6 +45,7 @@ def test_filters_narrow_the_list(session, history, filters, expected):
 
 
 def page(history, after, limit):
+    """Return one page read in a session of its own, as a web request would."""
     with history.session_factory() as session:
         return list_instances(session, after=after, limit=limit, now=NOW)
 
