@@ -12,7 +12,7 @@ from .db.session import make_engine, make_session_factory, upgrade
 from .runtime.engine import Runtime
 from .settings import SUMMARY_FIELDS, Settings
 
-BUNDLE_SUFFIXES = (".bpmn", ".dmn", ".json")
+BUNDLE_SUFFIXES = (".bpmn", ".bpmn20.xml", ".dmn", ".json")
 
 
 @dataclass(frozen=True)
@@ -50,11 +50,10 @@ def bundles(paths: list[Path]) -> list[dict[str, Path]]:
     found: list[dict[str, Path]] = []
     for path in paths:
         if path.is_dir():
-            folders = sorted({p.parent for p in path.rglob("*.bpmn")})
-            for folder in folders:
-                found.append(
-                    {p.name: p for p in sorted(folder.iterdir()) if p.suffix in BUNDLE_SUFFIXES}
-                )
+            diagrams = [*path.rglob("*.bpmn"), *path.rglob("*.bpmn20.xml")]
+            for folder in sorted({p.parent for p in diagrams}):
+                files = sorted(folder.iterdir())
+                found.append({p.name: p for p in files if p.name.endswith(BUNDLE_SUFFIXES)})
         else:
             loose[path.name] = path
     return ([loose] if loose else []) + found

@@ -3,6 +3,7 @@
 import json
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime
 from functools import update_wrapper
 from pathlib import Path
@@ -15,7 +16,7 @@ from service_tasks.operators import sandbox_store
 from .analytics.export import export_csv, export_xes
 from .analytics.instances import InstanceFilter
 from .bootstrap import Product, build, bundles, initialise, read_bundle
-from .runtime.errors import InvalidData, InvalidDiagram, TirkeuError
+from .runtime.errors import InvalidData, InvalidDiagram, Problem, TirkeuError
 
 
 class CommandError(click.ClickException):
@@ -116,6 +117,11 @@ def init(product: Product, demo: bool, as_json: bool) -> None:
     )
 
 
+def located(bundle: dict[str, Path], problems: list[Problem]) -> list[Problem]:
+    """Name each problem's file by the path it was read from."""
+    return [replace(p, file=str(bundle.get(p.file, p.file))) for p in problems]
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @with_product
@@ -123,9 +129,7 @@ def validate(product: Product, paths: tuple[Path, ...], as_json: bool) -> None:
     """Check diagrams, decision tables and forms; print `file:line: message` per problem."""
     problems = []
     for bundle in bundles(list(paths)):
-        for problem in product.runtime.validate(read_bundle(bundle)):
-            path = bundle.get(problem.file)
-            problems.append(str(problem).replace(problem.file, str(path or problem.file), 1))
+        problems += [str(p) for p in located(bundle, product.runtime.validate(read_bundle(bundle)))]
     emit({"valid": not problems, "problems": problems}, as_json, "\n".join(problems) or "valid")
     if problems:
         sys.exit(1)
@@ -136,11 +140,12 @@ def validate(product: Product, paths: tuple[Path, ...], as_json: bool) -> None:
 @with_product
 def deploy(product: Product, paths: tuple[Path, ...], as_json: bool) -> None:
     """Deploy files or folders as new process versions; nothing is deployed if any is invalid."""
-    contents = [read_bundle(bundle) for bundle in bundles(list(paths))]
-    for content in contents:
+    found = bundles(list(paths))
+    contents = [read_bundle(bundle) for bundle in found]
+    for bundle, content in zip(found, contents, strict=True):
         problems = product.runtime.validate(content)
         if problems:
-            raise InvalidDiagram(problems)
+            raise InvalidDiagram(located(bundle, problems))
     deployed = [d for content in contents for d in product.runtime.deploy(content)]
     emit(
         [{"process_id": d.process_id, "version": d.version} for d in deployed],

@@ -175,6 +175,7 @@ class Runtime:
         if info is None:
             row = session.get(ProcessVersion, version_id)
             spec, subprocess_specs = self.serializer.load_specs(row.spec)
+            wire_event_subprocess_triggers(spec)
             info = VersionInfo(
                 row.id, row.process_id, row.version, row.deployment_id, spec, subprocess_specs
             )
@@ -339,7 +340,13 @@ class Runtime:
             if task is None or task.state != TaskState.READY or not task.task_spec.manual:
                 raise Conflict(f"task {task_id} is no longer ready")
             task.set_data(**data)
-            task.run()
+            try:
+                task.run()
+            except Exception as error:  # noqa: BLE001  (the diagram's own checks of the data)
+                raise InvalidData(
+                    f"task {task_id} cannot be completed with this data: {error}",
+                    {"data": str(error)},
+                ) from error
             view = step.finish()
         step.after_commit()
         return view
@@ -633,6 +640,21 @@ class Runtime:
         session.execute(
             delete(MessageSubscription).where(MessageSubscription.instance_id == instance_id)
         )
+
+
+def wire_event_subprocess_triggers(spec) -> None:
+    """Give event subprocesses started by a message the input SpiffWorkflow gives them late.
+
+    SpiffWorkflow connects one to the process start only when it first fires, in the spec
+    object, so a spec loaded in another process cannot finish one that fired earlier ("No
+    input task connected"). Setting the input alone (not the start's outputs) also keeps new
+    instances from starting them on their own.
+    """
+    start = spec.start
+    for name in start.trigger_specs:
+        task_spec = spec.task_specs[name]
+        if start not in task_spec.inputs:
+            task_spec.inputs = [*task_spec.inputs, start]
 
 
 def task_uuid(task_id: str) -> UUID | None:

@@ -25,6 +25,7 @@ from RestrictedPython.Guards import (
     guarded_unpack_sequence,
     safer_getattr,
 )
+from RestrictedPython.PrintCollector import PrintCollector
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
@@ -145,6 +146,8 @@ _GUARDS = {
     "_unpack_sequence_": guarded_unpack_sequence,
     "_write_": full_write_guard,
     "_inplacevar_": lambda op, x, y: _INPLACE[op](x, y),
+    # `print()` in a script writes to a collector nobody reads, instead of failing.
+    "_print_": PrintCollector,
 }
 
 

@@ -33,7 +33,9 @@ from .forms import schema_problems
 from .scripting import ScriptEnvironment, check_source
 from .xmlsafe import UnsafeXml, parse_xml
 
-SUFFIXES = {".bpmn", ".dmn", ".json"}
+# `.bpmn20.xml` is the suffix other engines and their test suites give BPMN files.
+SUFFIXES = (".bpmn", ".bpmn20.xml", ".dmn", ".json")
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 MAX_FILES = 200
 MAX_JSON_BYTES = 256 * 1024
 TEMPLATES = ImmutableSandboxedEnvironment()
@@ -119,7 +121,9 @@ def _check_task_spec(check: _Checker, spec, files: Mapping[str, bytes], operator
     for attribute in ("script", "prescript", "postscript"):
         check.expression(getattr(spec, attribute, None), element, attribute, "exec")
     for condition, _target in getattr(spec, "cond_task_specs", []):
-        check.expression(condition, element, "condition")
+        # Gateways keep each condition wrapped in an operator object around its source.
+        for source in getattr(condition, "args", [condition]):
+            check.expression(source, element, "condition")
     for attribute in ("cardinality", "condition"):
         check.expression(getattr(spec, attribute, None), element, attribute)
     definition = getattr(spec, "event_definition", None)
@@ -238,6 +242,20 @@ def _message_starts(spec) -> tuple[str, ...]:
     )
 
 
+def _interrupting_starts(trees) -> set[str]:
+    """Return the ids of the start events that interrupt their event subprocess's parent.
+
+    SpiffWorkflow does not read `isInterrupting`; the runtime acts on this mark.
+    """
+    starts = set()
+    for tree in trees:
+        path = f".//{{{BPMN}}}subProcess[@triggeredByEvent='true']/{{{BPMN}}}startEvent"
+        for start in tree.iterfind(path):
+            if start.get("isInterrupting", "true").lower() != "false":
+                starts.add(start.get("id"))
+    return starts
+
+
 def parse_bundle(files: Mapping[str, bytes], operators: Mapping[str, Callable]) -> Bundle:
     """Parse and check a bundle; raise InvalidDiagram listing every problem found."""
     check = _Checker()
@@ -246,9 +264,10 @@ def parse_bundle(files: Mapping[str, bytes], operators: Mapping[str, Callable]) 
         raise InvalidDiagram([Problem("bundle", None, None, f"more than {MAX_FILES} files")])
     trees = {}
     for name, content in sorted(files.items()):
-        suffix = PurePath(name).suffix.lower()
-        if PurePath(name).name != name or suffix not in SUFFIXES:
-            check.add("only .bpmn, .dmn and .json files, named without folders", file=name)
+        suffix = next((s for s in SUFFIXES if name.lower().endswith(s)), None)
+        if PurePath(name).name != name or suffix is None:
+            check.add("only .bpmn, .bpmn20.xml, .dmn and .json files, named without folders",
+                      file=name)  # fmt: skip
         elif suffix == ".json":
             try:
                 if len(content) > MAX_JSON_BYTES:
@@ -275,10 +294,16 @@ def parse_bundle(files: Mapping[str, bytes], operators: Mapping[str, Callable]) 
         except (ValidationException, SpiffWorkflowException) as error:
             _add_spiff_problem(check, error, name)
     if not parser.get_process_ids() and not check.problems:
-        check.add("the bundle has no BPMN process", file="bundle")
+        for tree in trees.values():
+            for process in tree.iterfind(f".//{{{BPMN}}}process"):
+                check.add('the process is not executable: nothing of the bundle could run; set'
+                          ' isExecutable="true"', process.get("id"))  # fmt: skip
+        if not check.problems:
+            check.add("the bundle has no BPMN process", file="bundle")
     if check.problems:
         raise InvalidDiagram(check.problems)
 
+    interrupting = _interrupting_starts(trees.values())
     processes = {}
     for process_id in parser.get_process_ids():
         try:
@@ -290,6 +315,8 @@ def parse_bundle(files: Mapping[str, bytes], operators: Mapping[str, Callable]) 
         for process_spec in (spec, *subprocess_specs.values()):
             for task_spec in process_spec.task_specs.values():
                 _check_task_spec(check, task_spec, files, operators)
+                if isinstance(task_spec, StartEvent) and task_spec.bpmn_id in interrupting:
+                    task_spec.extensions["interrupting"] = True
         parser_of = parser.get_process_parser(process_id)
         processes[process_id] = ParsedProcess(
             process_id=process_id,

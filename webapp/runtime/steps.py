@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
@@ -20,6 +20,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     TimerEventDefinition,
 )
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
 from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition
@@ -35,7 +36,7 @@ from webapp.db.models import (
     MessageSubscription,
 )
 
-from .errors import Conflict, InvalidData, NotFound
+from .errors import Conflict, InvalidData, NotFound, TirkeuError
 from .serializer import SERIALIZER_VERSION
 from .views import TaskView
 
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 100
+STEP_ACTOR = object()  # the default actor of an event: whoever made the step
 TEMPLATES = ImmutableSandboxedEnvironment(autoescape=False)
 EVENT_KINDS = {
     TaskState.WAITING: "task_waiting",
@@ -74,8 +76,16 @@ def current_data(workflow, tasks: list | None = None) -> dict:
         return json_safe(last.data) if last else {}
     merged: dict = {}
     for task in sorted((t for t in tasks if t.state & LIVE), key=lambda t: t.last_state_change):
+        if task.state == TaskState.WAITING and task.parent is not None:
+            # A join waiting for its other branches has no data of its own yet.
+            merged.update(task.parent.data)
         merged.update(task.data)
     return json_safe(merged)
+
+
+def event_definitions(definition) -> list:
+    """Return the definitions an event waits for: an event-based gateway's are several."""
+    return list(getattr(definition, "event_definitions", None) or [definition])
 
 
 @lru_cache(maxsize=512)
@@ -148,8 +158,8 @@ class Step:
         except Exception:  # noqa: BLE001  (SpiffWorkflow raises its own not-found types)
             return None
 
-    def record(self, kind: str, task=None, data: dict | None = None, actor: str | None = None):
-        """Append an audit event to this step."""
+    def record(self, kind: str, task=None, data: dict | None = None, actor=STEP_ACTOR):
+        """Append an audit event; its actor is the step's unless one (or None) is given."""
         spec = task.task_spec if task is not None else None
         self.events.append(
             {
@@ -162,17 +172,42 @@ class Step:
                 "bpmn_id": getattr(spec, "bpmn_id", None),
                 "name": getattr(spec, "bpmn_name", None) or getattr(spec, "bpmn_id", None),
                 "task_type": type(spec).__name__ if spec is not None else None,
-                "actor": actor if actor is not None else self.actor,
+                "actor": self.actor if actor is STEP_ACTOR else actor,
                 "data": data,
             }
         )
 
     def deliver(self, task_id: str, name: str, payload: dict, correlation: dict) -> None:
         """Hand a message to the catching event that subscribed to it."""
-        task = self.task(task_id)
+        task = self.task(task_id) or self._waiting_by_message_id(task_id, name)
+        trigger = None if task is not None else self.message_triggers().get(task_id)
+        if trigger is not None and trigger.name == name:
+            # An event subprocess with a message start: SpiffWorkflow creates it on the catch.
+            self._catch(name, lambda event: self.workflow.catch(event), trigger, payload,
+                        correlation)  # fmt: skip
+            self.record("message_received", None, {"message": name, "correlation": correlation})
+            return
         if task is None or task.state != TaskState.WAITING:
             raise Conflict(f"the instance no longer waits for message {name!r}")
-        definition = task.task_spec.event_definition
+        (definition,) = [
+            d
+            for d in event_definitions(task.task_spec.event_definition)
+            if isinstance(d, MessageEventDefinition) and d.name == name
+        ]
+        self._catch(name, lambda event: task.task_spec.catch(task, event), definition, payload,
+                    correlation)  # fmt: skip
+        task.task_spec._update(task)
+        self.record("message_received", task, {"message": name, "correlation": correlation})
+
+    def _waiting_by_message_id(self, message_id: str, name: str):
+        """Return the waiting task a second message subscription of an event stands for."""
+        for task in self.workflow.event_manager.tasks.values():
+            if str(uuid5(task.id, name)) == message_id:
+                return task
+        return None
+
+    @staticmethod
+    def _catch(name: str, catch, definition, payload: dict, correlation: dict) -> None:
         correlations: dict = {}
         for prop in definition.correlation_properties:
             if prop.name in correlation:
@@ -180,22 +215,34 @@ class Step:
                     correlations.setdefault(key, {})[prop.name] = correlation[prop.name]
         event = BpmnEvent(definition, {**correlation, **payload}, correlations)
         try:
-            task.task_spec.catch(task, event)
+            catch(event)
         except Exception as error:  # noqa: BLE001  (a correlation expression over the payload)
             raise InvalidData(
                 f"message {name!r} could not be matched: {error}", {"payload": str(error)}
             ) from error
-        task.task_spec._update(task)
-        self.record("message_received", task, {"message": name, "correlation": correlation})
+
+    def message_triggers(self) -> dict[str, MessageEventDefinition]:
+        """Return the message starts of event subprocesses, by an id stable for the instance."""
+        workflow, triggers = self.workflow, {}
+        if workflow.completed:
+            return triggers
+        for name in workflow.spec.start.trigger_specs:
+            for start in workflow.subprocess_specs[name].bpmn_start_events:
+                if start.extensions.get("interrupting") and workflow.get_next_task(spec_name=name):
+                    continue  # it has interrupted the process already
+                if isinstance(start.event_definition, MessageEventDefinition):
+                    trigger_id = str(uuid5(workflow.task_tree.id, f"{name}/{start.name}"))
+                    triggers[trigger_id] = start.event_definition
+        return triggers
 
     def deliver_to_start(self, name: str, payload: dict, correlation: dict) -> None:
         """Run a new instance to its message start event and hand it the message."""
         self.advance()
         for task in self.workflow.event_manager.tasks.values():
-            definition = task.task_spec.event_definition
-            if isinstance(definition, MessageEventDefinition) and definition.name == name:
-                self.deliver(str(task.id), name, payload, correlation)
-                return
+            for definition in event_definitions(task.task_spec.event_definition):
+                if isinstance(definition, MessageEventDefinition) and definition.name == name:
+                    self.deliver(str(task.id), name, payload, correlation)
+                    return
         raise NotFound(f"the process started for message {name!r} does not wait for it")
 
     def fire(self, job_id: int, task_id: str, kind: str) -> None:
@@ -207,7 +254,11 @@ class Step:
         task = self.task(task_id)
         if task is None or task.state != TaskState.WAITING:
             return
-        definition = task.task_spec.event_definition
+        (definition,) = [
+            d
+            for d in event_definitions(task.task_spec.event_definition)
+            if isinstance(d, TimerEventDefinition)
+        ]
         # The job is due by our clock (or the worker's --now): make SpiffWorkflow's own
         # check, which reads the wall clock, see the timer as expired.
         past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
@@ -252,8 +303,44 @@ class Step:
                 if self._handle_failure(error):
                     continue
                 return
+            if self._interrupt():
+                continue
             if self.workflow.get_next_task(state=TaskState.READY, manual=False) is None:
+                # Nothing unfinished is complete, even when no End task ran: an interrupting
+                # event subprocess cancels the path to it.
+                self.workflow.is_completed()
                 return
+
+    def _interrupt(self) -> bool:
+        """Let an interrupting event subprocess that has fired cancel the rest of its process.
+
+        SpiffWorkflow 3.2 ignores `isInterrupting` on the start events of event subprocesses;
+        deployment marks the interrupting ones (see `specs`) and the step does the cancelling.
+        """
+        interrupted = False
+        for task_id, subprocess in list(self.workflow.subprocesses.items()):
+            task = self.workflow.get_task_from_id(task_id)
+            if task.internal_data.get("interrupted") or not any(
+                start.task_spec.extensions.get("interrupting")
+                for start in subprocess.get_tasks(state=TaskState.COMPLETED)
+                if isinstance(start.task_spec, StartEvent)
+            ):
+                continue
+            task.internal_data["interrupted"] = interrupted = True
+            # The process's end join is kept, as SpiffWorkflow's own cancelling does: the event
+            # subprocess ends the process through it.
+            ends = {task.workflow.spec.end.name, "End"}
+            for other in task.workflow.get_tasks(
+                state=TaskState.NOT_FINISHED_MASK, skip_subprocesses=True
+            ):
+                if other.has_state(TaskState.NOT_FINISHED_MASK) and not (
+                    other.is_descendant_of(task)
+                    or task.is_descendant_of(other)
+                    or other is task
+                    or other.task_spec.name in ends
+                ):
+                    other.cancel()
+        return interrupted
 
     def _handle_failure(self, error: Exception) -> bool:
         """Throw a business error as a BPMN error event; keep anything else as an incident."""
@@ -341,7 +428,8 @@ class Step:
         for name, payload, correlation in self.outbox:
             try:
                 self.runtime.message(name, payload, correlation)
-            except NotFound as error:
+            except TirkeuError as error:
+                # This step is committed; a message nobody can take is the receiver's problem.
                 log.warning("message %s from instance %s: %s", name, self.instance.id, error)
 
     def _record_task_changes(self, tasks: list) -> None:
@@ -447,23 +535,36 @@ class Step:
         except Exception as error:  # noqa: BLE001  (an instructions template over task data)
             return f"{text}\n\n(instructions could not be rendered: {error})"
 
-    def _waits(self) -> dict[str, tuple]:
-        """Return what the instance waits for: messages (with correlation) and timers (due)."""
-        waits = {}
+    def _waits(self) -> dict[tuple[str, str], object]:
+        """Return what the instance waits for, by kind and id: messages (name and correlation)
+        and timers (when due)."""
+        waits: dict[tuple[str, str], object] = {}
+        triggers = self.message_triggers()
+        if triggers:
+            data = current_data(self.workflow)
+            for trigger_id, definition in triggers.items():
+                correlation = self._correlation({self.workflow}, data, definition)
+                waits["message", trigger_id] = (definition.name, correlation)
         for task in self.workflow.event_manager.tasks.values():
             if task.state != TaskState.WAITING:
                 continue
-            definition = task.task_spec.event_definition
-            if isinstance(definition, MessageEventDefinition):
-                waits[str(task.id)] = (
-                    "message",
-                    definition.name,
-                    self._correlation(task, definition),
-                )
-            elif isinstance(definition, TimerEventDefinition):
-                due = _due(task.internal_data.get("event_value"), definition)
-                if due is not None:
-                    waits[str(task.id)] = ("timer", due)
+            seen = [event.event_definition for event in task.internal_data.get("seen_events", [])]
+            for definition in event_definitions(task.task_spec.event_definition):
+                if definition in seen:
+                    continue  # a parallel multiple event waits for the others still
+                if isinstance(definition, MessageEventDefinition):
+                    # The first message an event waits for is indexed by its task's id, any
+                    # other (an event-based gateway's) by an id derived from it.
+                    workflows = {task.workflow, task.workflow.top_workflow}
+                    correlation = self._correlation(workflows, task.data, definition)
+                    key = str(task.id)
+                    if ("message", key) in waits:
+                        key = str(uuid5(task.id, definition.name))
+                    waits["message", key] = (definition.name, correlation)
+                elif isinstance(definition, TimerEventDefinition):
+                    due = _due(task.internal_data.get("event_value"), definition)
+                    if due is not None:
+                        waits["timer", str(task.id)] = due
         return waits
 
     def _sync_waits(self) -> None:
@@ -473,22 +574,23 @@ class Step:
         """
         before, after = self.waits_before, self._waits()
         instance_id = self.instance.id
-        for task_id in before.keys() - after.keys():
-            table = MessageSubscription if before[task_id][0] == "message" else Job
-            query = delete(table).where(table.instance_id == instance_id, table.task_id == task_id)
-            if table is Job:
-                query = query.where(Job.kind == "timer")
-            self.db.execute(query)
-        for task_id, wait in after.items():
-            if before.get(task_id) == wait:
+        for (kind, task_id), wait in before.items():
+            if after.get((kind, task_id)) == wait:
                 continue
-            if task_id in before:
-                table = MessageSubscription if wait[0] == "message" else Job
-                self.db.execute(
-                    delete(table).where(table.instance_id == instance_id, table.task_id == task_id)
+            if kind == "message":
+                table, extra = MessageSubscription, ()
+            else:
+                table, extra = Job, (Job.kind == "timer",)
+            self.db.execute(
+                delete(table).where(
+                    table.instance_id == instance_id, table.task_id == task_id, *extra
                 )
-            if wait[0] == "message":
-                _kind, name, correlation = wait
+            )
+        for (kind, task_id), wait in after.items():
+            if before.get((kind, task_id)) == wait:
+                continue
+            if kind == "message":
+                name, correlation = wait
                 self.db.execute(
                     insert(MessageSubscription).values(
                         instance_id=instance_id,
@@ -501,22 +603,22 @@ class Step:
             else:
                 self.db.execute(
                     insert(Job).values(
-                        instance_id=instance_id, task_id=task_id, kind="timer", due_at=wait[1]
+                        instance_id=instance_id, task_id=task_id, kind="timer", due_at=wait
                     )
                 )
 
     @staticmethod
-    def _correlation(task, definition) -> dict:
+    def _correlation(workflows, data: dict, definition) -> dict:
         known = {}
-        for workflow in {task.workflow, task.workflow.top_workflow}:
+        for workflow in workflows:
             for values in workflow.correlations.values():
                 known.update(values)
         correlation = {}
         for prop in definition.correlation_properties:
             if prop.name in known:
                 correlation[prop.name] = known[prop.name]
-            elif prop.name in task.data:
-                correlation[prop.name] = task.data[prop.name]
+            elif prop.name in data:
+                correlation[prop.name] = data[prop.name]
         return json_safe(correlation)
 
     @property
@@ -548,6 +650,7 @@ class Step:
                     message=message,
                     trace=trace,
                     attempts=1,
+                    status="open",
                     created_at=self.now,
                 )
                 self.session.add(row)
