@@ -19,7 +19,7 @@ from webapp.db.models import HumanTask, Instance, InstanceEvent, ProcessVersion
 from webapp.runtime.errors import NotFound
 
 from .instances import summary_field
-from .sql import distributions, seconds_between
+from .sql import distributions, seconds_between, utc_day
 from .trace import FIRST_EVENTS
 
 # Timestamps are subtracted as floats on SQLite: a millisecond absorbs their rounding.
@@ -341,7 +341,7 @@ def throughput(session: Session, in_scope) -> tuple[DayCount, ...]:
     """Return per UTC day the instances in scope that started, and those that finished."""
     counts = {}
     for column in (Instance.created_at, Instance.completed_at):
-        day = func.date(column)
+        day = utc_day(column)
         counts[column.key] = {
             as_date(d): n
             for d, n in session.execute(

@@ -30,6 +30,23 @@ def _seconds_standard(element, compiler, **kw) -> str:
     return f"EXTRACT(EPOCH FROM ({end} - {start}))"
 
 
+class utc_day(FunctionElement):  # noqa: N801  (a SQL function, named like one)
+    """The UTC calendar day of a timestamp, whatever the session's time zone."""
+
+    name = "utc_day"
+    inherit_cache = True
+
+
+@compiles(utc_day, "sqlite")
+def _day_sqlite(element, compiler, **kw) -> str:
+    return f"date({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(utc_day)
+def _day_standard(element, compiler, **kw) -> str:
+    return f"CAST(({compiler.process(element.clauses, **kw)} AT TIME ZONE 'UTC') AS DATE)"
+
+
 @dataclass(frozen=True)
 class Distribution:
     """How many values a group has, their mean, and the percentiles asked for."""
