@@ -1,0 +1,127 @@
+"""Accounts: users, roles, the sign-in lockout and API tokens."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from webapp.accounts import (
+    AccountError,
+    authenticate,
+    create_user,
+    issue_token,
+    set_roles,
+    user_for_token,
+    users_with_role,
+)
+from webapp.db.accounts import ApiToken, SignInAttempt
+from webapp.db.base import utcnow
+from webapp.db.session import make_engine, upgrade
+
+PASSWORD = "long enough password"
+
+
+def test_password_is_stored_as_a_scrypt_hash(sessions):
+    with sessions.begin() as session:
+        user = create_user(session, "aigerim", PASSWORD, ["clerk"])
+        assert user.password_hash.startswith("scrypt:")
+        assert PASSWORD not in user.password_hash
+
+
+def test_user_keeps_a_set_of_roles_and_set_roles_replaces_them(sessions):
+    with sessions.begin() as session:
+        create_user(session, "dauren", PASSWORD, ["clerk", "supervisor", "clerk"])
+    with sessions.begin() as session:
+        user = set_roles(session, "dauren", ["supervisor", "analyst"])
+        assert user.roles == {"supervisor", "analyst"}
+    with sessions.begin() as session:
+        assert "dauren" in [u.username for u in users_with_role(session, "analyst")]
+        assert "dauren" not in [u.username for u in users_with_role(session, "clerk")]
+
+
+@pytest.mark.parametrize(
+    ("roles", "iin", "reason"),
+    [
+        (["applicant"], None, "an applicant needs an IIN"),
+        (["clerk"], "880517401807", "not a valid IIN"),
+        (["cashier"], None, "unknown role: cashier"),
+    ],
+)
+def test_invalid_accounts_are_refused_with_a_reason(sessions, roles, iin, reason):
+    with sessions.begin() as session, pytest.raises(AccountError, match=reason):
+        create_user(session, "someone", PASSWORD, roles, iin=iin)
+
+
+def test_applicant_carries_an_iin(sessions):
+    with sessions.begin() as session:
+        user = create_user(session, "arman", PASSWORD, ["applicant"], iin="850314304175")
+        assert user.iin == "850314304175"
+
+
+def test_user_name_is_unique_and_password_long_enough(sessions):
+    with sessions.begin() as session:
+        create_user(session, "aigerim", PASSWORD, ["clerk"])
+        with pytest.raises(AccountError, match="exists already"):
+            create_user(session, "aigerim", PASSWORD, ["clerk"])
+        with pytest.raises(AccountError, match="at least 8"):
+            create_user(session, "short", "1234", ["clerk"])
+
+
+def test_five_failures_lock_the_account_for_fifteen_minutes(sessions):
+    now = utcnow()
+    with sessions.begin() as session:
+        create_user(session, "aigerim", PASSWORD, ["clerk"])
+    with sessions.begin() as session:
+        for _ in range(5):
+            assert authenticate(session, "aigerim", "wrong password", now) is None
+        assert authenticate(session, "aigerim", PASSWORD, now + timedelta(minutes=14)) is None
+        assert authenticate(session, "aigerim", PASSWORD, now + timedelta(minutes=15, seconds=1))
+
+
+def test_success_resets_the_failure_count(sessions):
+    now = utcnow()
+    with sessions.begin() as session:
+        create_user(session, "aigerim", PASSWORD, ["clerk"])
+        for _ in range(4):
+            authenticate(session, "aigerim", "wrong password", now)
+        assert authenticate(session, "aigerim", PASSWORD, now) is not None
+        for _ in range(4):
+            authenticate(session, "aigerim", "wrong password", now)
+        assert authenticate(session, "aigerim", PASSWORD, now) is not None
+
+
+def test_every_attempt_is_logged_also_for_unknown_users(sessions):
+    with sessions.begin() as session:
+        create_user(session, "aigerim", PASSWORD, ["clerk"])
+        assert authenticate(session, "nobody", PASSWORD, utcnow()) is None
+        assert authenticate(session, "aigerim", PASSWORD, utcnow()) is not None
+    with sessions.begin() as session:
+        rows = session.scalars(select(SignInAttempt).order_by(SignInAttempt.id)).all()
+        assert [(r.username, r.user_id is None, r.succeeded) for r in rows] == [
+            ("nobody", True, False),
+            ("aigerim", False, True),
+        ]
+
+
+def test_token_is_kept_only_as_a_digest_and_finds_its_user(sessions):
+    with sessions.begin() as session:
+        create_user(session, "robot", PASSWORD, ["clerk"])
+        token = issue_token(session, "robot")
+    with sessions.begin() as session:
+        digests = session.scalars(select(ApiToken.digest)).all()
+        assert token not in digests and len(digests[0]) == 64
+        assert user_for_token(session, token).username == "robot"
+        assert user_for_token(session, token + "x") is None
+        with pytest.raises(AccountError, match="no user"):
+            issue_token(session, "ghost")
+
+
+def test_migration_creates_the_account_tables(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
+    upgrade(engine)
+    from sqlalchemy.orm import Session
+
+    with Session(engine) as session, session.begin():
+        create_user(session, "aigerim", PASSWORD, ["clerk"])
+        assert session.scalar(select(func.count()).select_from(SignInAttempt)) == 0
+    engine.dispose()

@@ -1,0 +1,104 @@
+"""Task-list queries: each tab's pages, read one after another, are the tab in due order."""
+
+import uuid
+from datetime import timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete
+
+from webapp.db.base import utcnow
+from webapp.db.models import HumanTask
+from webapp.web.tasklist import COUNT_LIMIT, TaskFilter, Worker, count_tabs, list_tasks
+
+NOW = utcnow().replace(microsecond=0)
+ME = Worker("clerk", "850314304175", frozenset({"clerk", "supervisor"}))
+TASK = st.fixed_dictionaries(
+    {
+        "state": st.sampled_from(["ready", "claimed", "completed"]),
+        "role": st.sampled_from(["clerk", "supervisor", "owner"]),
+        "claimed_by": st.sampled_from([None, "clerk", "clerk2"]),
+        "assignee": st.sampled_from([None, "clerk", "850314304175", "clerk2"]),
+        # few distinct due times, so that ties and missing due times are common
+        "due": st.one_of(st.none(), st.integers(min_value=-3, max_value=3)),
+    }
+)
+
+
+def in_tab(task: dict, tab: str) -> bool:
+    """Say, in plain Python, whether a task belongs to a tab of ME."""
+    if task["state"] not in ("ready", "claimed"):
+        return False
+    if tab == "mine":
+        return task["claimed_by"] == "clerk" or task["assignee"] in ("clerk", "850314304175")
+    if tab == "queue":
+        return (
+            task["state"] == "ready"
+            and task["role"] in ME.roles
+            and task["claimed_by"] is None
+            and task["assignee"] is None
+        )
+    return True
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(tasks=st.lists(TASK, max_size=25), limit=st.integers(min_value=1, max_value=4))
+def test_pages_read_in_turn_give_each_tab_once_in_due_order(sessions, fake_runtime, tasks, limit):
+    with sessions.begin() as session:
+        session.execute(delete(HumanTask))
+    for task in tasks:
+        due = None if task["due"] is None else NOW + timedelta(minutes=task["due"])
+        columns = {k: task[k] for k in ("state", "role", "claimed_by", "assignee")}
+        task_id = fake_runtime.add_task({}, due_at=due, **columns)
+        task["id"], task["due_at"] = task_id, due
+    for tab in ("mine", "queue", "all"):
+        expected = sorted(
+            (t for t in tasks if in_tab(t, tab)),
+            key=lambda t: (t["due_at"] is None, t["due_at"] or NOW, t["id"]),
+        )
+        seen, cursor = [], None
+        with sessions.begin() as session:
+            while True:
+                page = list_tasks(session, ME, TaskFilter(tab=tab), NOW, cursor, limit)
+                seen += [task.id for task in page.tasks]
+                if page.next_cursor is None:
+                    break
+                cursor = page.next_cursor
+            assert seen == [t["id"] for t in expected], tab
+            assert count_tabs(session, ME, (tab,))[tab] == len(expected)
+
+
+def test_state_and_overdue_filters_apply_to_every_piece(sessions, fake_runtime):
+    late = fake_runtime.add_task({}, state="claimed", claimed_by="clerk", due_at=NOW)
+    fake_runtime.add_task({}, state="ready", assignee="clerk", due_at=NOW + timedelta(hours=1))
+    fake_runtime.add_task({}, state="claimed", claimed_by="clerk", due_at=None)
+    with sessions.begin() as session:
+        claimed = list_tasks(session, ME, TaskFilter(tab="mine", state="claimed"), NOW)
+        overdue = list_tasks(
+            session, ME, TaskFilter(tab="mine", overdue=True), NOW + timedelta(minutes=1)
+        )
+    assert len(claimed.tasks) == 2
+    assert [task.id for task in overdue.tasks] == [late]
+
+
+def test_counts_stop_at_the_counting_limit(sessions, fake_runtime):
+    instance_id = fake_runtime.task(fake_runtime.add_task({})).instance_id
+    with sessions.begin() as session:
+        session.add_all(
+            HumanTask(
+                id=str(uuid.uuid4()),
+                instance_id=instance_id,
+                process_id="p",
+                bpmn_id="T",
+                name="T",
+                role="clerk",
+                state="ready",
+                due_at=NOW,
+            )  # fmt: skip
+            for _ in range(COUNT_LIMIT + 5)
+        )
+    with sessions.begin() as session:
+        counts = count_tabs(session, ME, ("queue", "all"))
+    assert counts == {"queue": COUNT_LIMIT, "all": COUNT_LIMIT}

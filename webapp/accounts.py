@@ -1,0 +1,160 @@
+"""Account functions: create users, set roles, authenticate with lockout, issue API tokens."""
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .db.accounts import ApiToken, SignInAttempt, User, UserRole
+from .db.base import utcnow
+from .identifiers import is_valid_iin
+
+ROLES = ("clerk", "supervisor", "process_owner", "analyst", "administrator", "applicant")
+MAX_FAILED_ATTEMPTS = 5
+LOCKOUT = timedelta(minutes=15)
+MIN_PASSWORD_LENGTH = 8
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+# Checked against when the user name is unknown, so that both answers take the same time.
+_UNKNOWN_USER_HASH = generate_password_hash("unknown user", method="scrypt")
+
+
+class AccountError(ValueError):
+    """A request about accounts that cannot be carried out, with a reason for people."""
+
+
+def hash_password(password: str) -> str:
+    """Return the scrypt hash of a password."""
+    return generate_password_hash(password, method="scrypt")
+
+
+def _checked_roles(roles: Iterable[str]) -> set[str]:
+    wanted = set(roles)
+    unknown = wanted - set(ROLES)
+    if unknown:
+        raise AccountError(f"unknown role: {', '.join(sorted(unknown))}")
+    return wanted
+
+
+def find_user(session: Session, username: str) -> User | None:
+    """Return the user with this user name, or None."""
+    return session.scalar(select(User).where(User.username == username))
+
+
+def create_user(
+    session: Session,
+    username: str,
+    password: str,
+    roles: Iterable[str],
+    iin: str | None = None,
+    full_name: str | None = None,
+) -> User:
+    """Add a user with a hashed password and the given roles; applicants need a valid IIN."""
+    wanted = _checked_roles(roles)
+    if not username or len(username) > 120:
+        raise AccountError("a user name of 1 to 120 characters is needed")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if iin is not None and not is_valid_iin(iin):
+        raise AccountError(f"not a valid IIN: {iin}")
+    if "applicant" in wanted and iin is None:
+        raise AccountError("an applicant needs an IIN")
+    if find_user(session, username) is not None:
+        raise AccountError(f"user {username} exists already")
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        iin=iin,
+        full_name=full_name,
+        role_rows=[UserRole(role=role) for role in sorted(wanted)],
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_roles(session: Session, username: str, roles: Iterable[str]) -> User:
+    """Replace the user's roles with the given ones."""
+    wanted = _checked_roles(roles)
+    user = find_user(session, username)
+    if user is None:
+        raise AccountError(f"no user {username}")
+    if "applicant" in wanted and user.iin is None:
+        raise AccountError("an applicant needs an IIN")
+    kept = [row for row in user.role_rows if row.role in wanted]
+    added = [UserRole(role=role) for role in sorted(wanted - user.roles)]
+    user.role_rows = kept + added
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, username: str, password: str, now: datetime) -> User | None:
+    """Return the user when the password is right and the account is open, else None.
+
+    Five failures in a row lock the account for fifteen minutes; while it is locked even the
+    right password fails. The answer is the same for unknown users, so it tells nothing about
+    who exists.
+    """
+    user = find_user(session, username)
+    if user is None:
+        check_password_hash(_UNKNOWN_USER_HASH, password)
+        session.add(SignInAttempt(username=username[:120], succeeded=False, at=now))
+        return None
+    locked = user.locked_until is not None and user.locked_until > now
+    valid = check_password_hash(user.password_hash, password)
+    succeeded = valid and not locked and user.active
+    session.add(SignInAttempt(username=username, user_id=user.id, succeeded=succeeded, at=now))
+    if succeeded:
+        user.failed_attempts = 0
+        user.locked_until = None
+        return user
+    if not locked:
+        user.failed_attempts += 1
+        if user.failed_attempts >= MAX_FAILED_ATTEMPTS:
+            user.failed_attempts = 0
+            user.locked_until = now + LOCKOUT
+    return None
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: Session, username: str) -> str:
+    """Create an API token for the user and return it; only its digest is stored."""
+    user = find_user(session, username)
+    if user is None:
+        raise AccountError(f"no user {username}")
+    token = secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, digest=_digest(token)))
+    session.flush()
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """Return the active user a bearer token belongs to, or None."""
+    row = session.scalar(select(ApiToken).where(ApiToken.digest == _digest(token)))
+    if row is None:
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or not user.active:
+        return None
+    now = utcnow()
+    # Noted once a minute at most, so that API reads rarely write.
+    if row.last_used_at is None or now - row.last_used_at > TOKEN_USE_RESOLUTION:
+        row.last_used_at = now
+    return user
+
+
+def users_with_role(session: Session, role: str) -> list[User]:
+    """Return the active users holding a role, by user name."""
+    query = (
+        select(User)
+        .join(UserRole)
+        .where(UserRole.role == role, User.active.is_(True))
+        .order_by(User.username)
+    )
+    return list(session.scalars(query))

@@ -1,0 +1,197 @@
+"""The JSON API under /api/v1: tasks, instances and messages, for programs.
+
+Programs authenticate with `Authorization: Bearer TOKEN`. A call made with the browser's
+session cookie instead must carry the CSRF token when it changes anything.
+"""
+
+import dataclasses
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, abort, g, jsonify, request
+from flask_login import current_user
+
+from webapp.accounts import user_for_token
+from webapp.db.base import utcnow
+from webapp.db.models import HumanTask
+
+from .auth import SignedInUser, role_required
+from .database import db, runtime
+from .security import csrf
+from .tasklist import Worker, cursor_from, filters_from, list_tasks, may_work
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+OPENAPI = Path(__file__).with_name("openapi.json")
+TASK_FIELDS = (
+    "id", "instance_id", "process_id", "business_key", "bpmn_id", "name", "lane", "role",
+    "assignee", "claimed_by", "state", "due_at", "created_at", "claimed_at",
+)  # fmt: skip
+WORK_ROLES = ("clerk", "supervisor", "applicant")
+START_ROLES = ("clerk", "supervisor", "administrator", "process_owner")
+READ_ROLES = ("clerk", "supervisor", "analyst", "administrator", "process_owner")
+MESSAGE_ROLES = ("administrator", "process_owner")
+
+
+def plain(value: Any) -> Any:
+    """Return the value with dataclasses, dates and tuples turned into JSON types."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [plain(v) for v in value]
+    return value
+
+
+def task_json(task: HumanTask) -> dict[str, Any]:
+    """Return a task row as JSON."""
+    return {name: plain(getattr(task, name)) for name in TASK_FIELDS}
+
+
+@bp.before_request
+def authenticate_call() -> None:
+    """Find the caller by bearer token, or by session cookie with a CSRF check on changes."""
+    if request.endpoint == "api.openapi":
+        return
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            abort(401)
+        session = db()
+        with session.begin():
+            user = user_for_token(session, token.strip())
+            g.api_user = SignedInUser.of(user) if user is not None else None
+        if g.api_user is None:
+            abort(401)
+        return
+    if not current_user.is_authenticated:
+        abort(401)
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        csrf.protect()
+    g.api_user = current_user
+
+
+@bp.after_request
+def no_store(response: Response) -> Response:
+    """Keep API answers out of shared caches."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def body() -> dict[str, Any]:
+    """Return the JSON object sent with the call, or answer 400."""
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        abort(400, description="the body must be a JSON object")
+    return payload
+
+
+def caller() -> Worker:
+    """Return the caller as the task lists see them."""
+    return Worker(g.api_user.username, g.api_user.iin, g.api_user.roles)
+
+
+def workable_task(task_id: str) -> HumanTask:
+    """Return the task if the caller may work it, else answer 404 or 403."""
+    session = db()
+    with session.begin():
+        task = session.get(HumanTask, task_id)
+    if task is None:
+        abort(404)
+    if not may_work(task, caller()):
+        abort(403)
+    return task
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """Return the OpenAPI document of this API."""
+    return jsonify(json.loads(OPENAPI.read_text(encoding="utf-8")))
+
+
+@bp.get("/tasks")
+@role_required(*WORK_ROLES)
+def tasks() -> Response:
+    """List open tasks of a tab, filtered, by due time, one page at a time."""
+    filters = filters_from(request.args)
+    if filters.tab not in ("mine", "queue", "all"):
+        abort(400, description="tab must be mine, queue or all")
+    if filters.tab == "all" and not g.api_user.has_any("supervisor"):
+        abort(403)
+    try:
+        cursor = cursor_from(request.args)
+        limit = min(max(int(request.args.get("limit", 50)), 1), 200)
+    except ValueError:
+        abort(400, description="after must be a cursor of this list and limit a whole number")
+    session = db()
+    with session.begin():
+        page = list_tasks(session, caller(), filters, utcnow(), cursor, limit)
+        items = [task_json(task) for task in page.tasks]
+    return jsonify({"tasks": items, "next": page.next_cursor})
+
+
+@bp.post("/tasks/<task_id>/claim")
+@role_required(*WORK_ROLES)
+def claim(task_id: str) -> Response:
+    """Claim a task for the caller."""
+    workable_task(task_id)
+    return jsonify(plain(runtime().claim(task_id, g.api_user.username)))
+
+
+@bp.post("/tasks/<task_id>/unclaim")
+@role_required(*WORK_ROLES)
+def unclaim(task_id: str) -> Response:
+    """Give a claimed task back to its queue."""
+    workable_task(task_id)
+    return jsonify(plain(runtime().unclaim(task_id, g.api_user.username)))
+
+
+@bp.post("/tasks/<task_id>/complete")
+@role_required(*WORK_ROLES)
+def complete(task_id: str) -> Response:
+    """Complete a task with form data; invalid data is refused with the field errors."""
+    workable_task(task_id)
+    data = body().get("data", {})
+    if not isinstance(data, dict):
+        abort(400, description="data must be a JSON object")
+    return jsonify(plain(runtime().complete(task_id, data, g.api_user.username)))
+
+
+@bp.post("/instances")
+@role_required(*START_ROLES)
+def start() -> tuple[Response, int]:
+    """Start an instance of a process and run it until it waits."""
+    payload = body()
+    process_id = payload.get("process_id")
+    data = payload.get("data", {})
+    if not isinstance(process_id, str) or not isinstance(data, dict):
+        abort(400, description="process_id (a string) and data (an object) are needed")
+    instance = runtime().start(process_id, data, g.api_user.username)
+    return jsonify(plain(instance)), 201
+
+
+@bp.get("/instances/<int:instance_id>")
+@role_required(*READ_ROLES)
+def instance(instance_id: int) -> Response:
+    """Return an instance with its data, ready tasks, events and incidents."""
+    return jsonify(plain(runtime().instance(instance_id)))
+
+
+@bp.post("/messages")
+@role_required(*MESSAGE_ROLES)
+def message() -> Response:
+    """Deliver a message to the waiting instance that its correlation matches."""
+    payload = body()
+    name = payload.get("name")
+    content = payload.get("payload", {})
+    correlation = payload.get("correlation", {})
+    if not isinstance(name, str) or not isinstance(content, dict):
+        abort(400, description="name (a string) and payload (an object) are needed")
+    if not isinstance(correlation, dict):
+        abort(400, description="correlation must be an object")
+    return jsonify(plain(runtime().message(name, content, correlation)))

@@ -1,0 +1,416 @@
+"""The service-centre desk: task lists, the task page, the office queue and the counter."""
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from webapp.accounts import users_with_role
+from webapp.db.base import utcnow
+from webapp.db.models import HumanTask
+from webapp.runtime.errors import Conflict, InvalidData
+
+from . import schemaforms
+from .auth import role_required
+from .database import db, runtime
+from .labels import REFUSAL_REASONS, document_label, refusal_label
+from .tasklist import (
+    COUNT_LIMIT,
+    OPEN_STATES,
+    Worker,
+    count_overdue,
+    count_tabs,
+    cursor_from,
+    filters_from,
+    list_tasks,
+    may_work,
+    supervisor_escalations,
+)
+
+bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+DESK_ROLES = ("clerk", "supervisor")
+LOOKUP_KEYS = ("person", "premises", "title", "consular")
+COMMENT_KEYS = ("refusal_comment", "comment")
+# Fields of the application document the counter fills in, or leaves to the runtime.
+COUNTER_SETS = ("application_number", "channel", "application_date")
+
+
+def current_worker() -> Worker:
+    """Return the signed-in user as the task lists see them."""
+    return Worker(current_user.username, current_user.iin, current_user.roles)
+
+
+def visible_tabs() -> tuple[str, ...]:
+    """Return the tabs the user may open."""
+    return ("mine", "queue", "all") if current_user.has_any("supervisor") else ("mine", "queue")
+
+
+def page_cursor() -> str | None:
+    """Return the cursor of the requested page, or answer 400."""
+    try:
+        return cursor_from(request.args)
+    except ValueError:
+        abort(400)
+
+
+def load_task(task_id: str) -> HumanTask:
+    """Return the task's row, or answer 404 or 403."""
+    session = db()
+    with session.begin():
+        task = session.get(HumanTask, task_id)
+    if task is None:
+        abort(404)
+    if not may_work(task, current_worker()):
+        abort(403)
+    return task
+
+
+def task_form(task: HumanTask) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Return the task's form schema (empty when it has none) and its UI schema."""
+    if not task.form:
+        return {}, None
+    schema, ui_schema = runtime().form_schema(task.id)
+    return schema or {}, ui_schema
+
+
+def refusal_options(schema: dict[str, Any]) -> list[tuple[str, str]]:
+    """Return the refusal codes the task's form accepts, with their labels."""
+    spec = schema.get("properties", {}).get("refusal_reason")
+    if spec is None:
+        return []
+    choices = schemaforms.form_fields({"properties": {"refusal_reason": spec}})[0].options
+    codes = [code for code, _label in choices] or list(REFUSAL_REASONS)
+    return [(code, refusal_label(code)) for code in codes if code]
+
+
+def decision_fields(
+    schema: dict[str, Any], ui_schema: dict[str, Any] | None
+) -> list[schemaforms.Field]:
+    """Return the form's fields, less those the refusal form asks for on its own."""
+    fields = schemaforms.form_fields(schema, ui_schema)
+    if not refusal_options(schema):
+        return fields
+    return [f for f in fields if f.name != "refusal_reason" and f.name not in COMMENT_KEYS]
+
+
+def kept_entries(
+    fields: list[schemaforms.Field], values: dict[str, str], refusal: dict[str, str]
+) -> list[tuple[str, str]]:
+    """Return what the user typed into a form that could not be saved, as label and text."""
+    yes_no = {"true": _("Yes"), "false": _("No")}
+    entries = [
+        (
+            f.label,
+            yes_no.get(values[f.name], values[f.name]) if f.type == "boolean" else values[f.name],
+        )
+        for f in fields
+        if values.get(f.name)
+    ]
+    if refusal.get("comment"):
+        entries.append((_("Comment"), refusal["comment"]))
+    return entries
+
+
+def render_task(
+    task: HumanTask,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+    refusal: dict[str, str] | None = None,
+    fields: list[schemaforms.Field] | None = None,
+) -> tuple[str, int]:
+    """Render the task page with the form's values and errors.
+
+    When the task closed while the user was typing, what they typed is shown as a list, so
+    that nothing they entered is lost.
+    """
+    schema: dict[str, Any] = {}
+    ui_schema: dict[str, Any] | None = None
+    data: dict[str, Any] = {}
+    if task.state in OPEN_STATES:
+        schema, ui_schema = task_form(task)
+        data = runtime().task_data(task.id)
+        fields = decision_fields(schema, ui_schema)
+    fields = fields or []
+    if values is None:
+        values = schemaforms.display_values(data, fields)
+    kept = [] if task.state in OPEN_STATES else kept_entries(fields, values, refusal or {})
+    reassign_to = []
+    if current_user.has_any("supervisor") and task.state in OPEN_STATES:
+        session = db()
+        with session.begin():
+            roles = {task.role or "clerk", "supervisor"}
+            reassign_to = sorted({u.username for r in roles for u in users_with_role(session, r)})
+    documents = [d.strip() for d in str(data.get("required_documents", "")).split(",")]
+    page = render_template(
+        "tasks/task.html",
+        task=task,
+        fields=fields,
+        values=values,
+        errors=errors or {},
+        lookups={key: data[key] for key in LOOKUP_KEYS if isinstance(data.get(key), dict)},
+        documents=[d for d in documents if d],
+        refusal_options=refusal_options(schema),
+        refusal=refusal or {},
+        reassign_to=reassign_to,
+        mine=task.claimed_by == current_user.username,
+        kept=kept,
+        now=utcnow(),
+    )
+    return page, status
+
+
+@bp.get("/")
+@role_required(*DESK_ROLES)
+def task_list() -> Any:
+    """Show a tab of the task list with its filters, one page at a time."""
+    tabs = visible_tabs()
+    filters = filters_from(request.args)
+    if filters.tab not in tabs:
+        abort(403 if filters.tab == "all" else 404)
+    cursor = page_cursor()
+    session = db()
+    with session.begin():
+        page = list_tasks(session, current_worker(), filters, utcnow(), cursor)
+        counts = count_tabs(session, current_worker(), tabs)
+    return render_template(
+        "tasks/list.html", page=page, counts=counts, tabs=tabs, filters=filters, now=utcnow()
+    )
+
+
+@bp.get("/<task_id>")
+@role_required(*DESK_ROLES)
+def task_page(task_id: str) -> Any:
+    """Show a task: instructions, registry lookups, checklist and its form."""
+    return render_task(load_task(task_id))
+
+
+@bp.post("/<task_id>/claim")
+@role_required(*DESK_ROLES)
+def claim(task_id: str) -> Any:
+    """Claim the task for the signed-in user."""
+    load_task(task_id)
+    try:
+        runtime().claim(task_id, current_user.username)
+    except Conflict as error:
+        flash(_("The task could not be claimed: %(reason)s", reason=error.message), "error")
+    return redirect(url_for("tasks.task_page", task_id=task_id), 303)
+
+
+@bp.post("/<task_id>/unclaim")
+@role_required(*DESK_ROLES)
+def unclaim(task_id: str) -> Any:
+    """Give the task back to the role's queue."""
+    load_task(task_id)
+    try:
+        runtime().unclaim(task_id, current_user.username)
+    except Conflict as error:
+        flash(_("The task could not be released: %(reason)s", reason=error.message), "error")
+        return redirect(url_for("tasks.task_page", task_id=task_id), 303)
+    flash(_("The task is back in the queue."), "info")
+    return redirect(url_for("tasks.task_list"), 303)
+
+
+@bp.post("/<task_id>/reassign")
+@role_required("supervisor")
+def reassign(task_id: str) -> Any:
+    """Give the task to another user (supervisors only)."""
+    load_task(task_id)
+    username = request.form.get("user", "").strip()
+    if not username:
+        flash(_("Choose the user to give the task to."), "error")
+        return redirect(request.referrer or url_for("tasks.task_page", task_id=task_id), 303)
+    try:
+        runtime().assign(task_id, username, current_user.username)
+    except Conflict as error:
+        flash(_("The task could not be reassigned: %(reason)s", reason=error.message), "error")
+    else:
+        flash(_("The task was given to %(user)s.", user=username), "info")
+    return redirect(url_for("tasks.supervisor"), 303)
+
+
+def _finish(task: HumanTask, data: dict[str, Any]) -> Any:
+    """Complete the task with the data; return a redirect, or None after flashing a conflict."""
+    try:
+        instance = runtime().complete(task.id, data, current_user.username)
+    except Conflict as error:
+        flash(
+            _(
+                "This task was completed or changed by someone else before your form arrived "
+                "(%(reason)s). Your entries are kept below; nothing was saved.",
+                reason=error.message,
+            ),
+            "error",
+        )
+        return None
+    number = instance.business_key or instance.id
+    flash(_("Task completed for application %(number)s.", number=number), "success")
+    return redirect(url_for("tasks.task_list"), 303)
+
+
+@bp.post("/<task_id>/complete")
+@role_required(*DESK_ROLES)
+def complete(task_id: str) -> Any:
+    """Complete the task with the submitted form; re-show it with errors if invalid."""
+    task = load_task(task_id)
+    schema, ui_schema = task_form(task)
+    fields = decision_fields(schema, ui_schema)
+    values = schemaforms.posted_values(request.form, fields)
+    data, errors = schemaforms.typed_data(values, fields)
+    errors = errors or schemaforms.validate(schema, data)
+    if errors:
+        return render_task(task, values, errors, 422)
+    try:
+        done = _finish(task, data)
+    except InvalidData as error:
+        return render_task(task, values, error.errors, 422)
+    if done is not None:
+        return done
+    return render_task(load_task(task_id), values, status=409, fields=fields)
+
+
+@bp.post("/<task_id>/refuse")
+@role_required(*DESK_ROLES)
+def refuse(task_id: str) -> Any:
+    """Complete the task as a refusal with a coded reason and a comment.
+
+    A refusal approves nothing: every required yes/no field of the form is sent as no.
+    """
+    task = load_task(task_id)
+    schema, _ui = task_form(task)
+    codes = {code for code, _label in refusal_options(schema)}
+    refusal = {
+        "reason": request.form.get("refusal_reason", ""),
+        "comment": request.form.get("comment", "").strip(),
+    }
+    if refusal["reason"] not in codes:
+        flash(_("Choose the reason for refusal."), "error")
+        return render_task(task, status=422, refusal=refusal)
+    properties = schema.get("properties", {})
+    data: dict[str, Any] = {
+        f.name: False for f in schemaforms.form_fields(schema) if f.required and f.type == "boolean"
+    }
+    data["refusal_reason"] = refusal["reason"]
+    comment_key = next((key for key in COMMENT_KEYS if key in properties), None)
+    if comment_key and refusal["comment"]:
+        data[comment_key] = refusal["comment"]
+    try:
+        done = _finish(task, data)
+    except InvalidData as error:
+        flash(
+            _("The refusal was not accepted: %(fields)s", fields=", ".join(error.errors)), "error"
+        )
+        return render_task(task, status=422, refusal=refusal)
+    if done is not None:
+        return done
+    return render_task(load_task(task_id), status=409, refusal=refusal)
+
+
+@bp.get("/supervisor")
+@role_required("supervisor")
+def supervisor() -> Any:
+    """Show the office queue with waiting times, the escalations and reassignment."""
+    filters = filters_from(request.args, tab="all")
+    cursor = page_cursor()
+    now = utcnow()
+    session = db()
+    with session.begin():
+        page = list_tasks(session, current_worker(), filters, now, cursor)
+        escalations = supervisor_escalations(session)
+        overdue = count_overdue(session, now)
+        staff = sorted({u.username for role in DESK_ROLES for u in users_with_role(session, role)})
+    return render_template(
+        "tasks/supervisor.html",
+        page=page,
+        escalations=escalations,
+        overdue=overdue,
+        staff=staff,
+        filters=filters,
+        now=now,
+    )
+
+
+def counter_schema() -> dict[str, Any]:
+    """Return the application document's schema, or answer 404 when it is not installed."""
+    path = Path(current_app.config["COUNTER_SCHEMA_PATH"])
+    if not path.is_file():
+        abort(404)
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def counter_data(data: dict[str, Any]) -> dict[str, Any]:
+    """Return the application data with what the counter sets itself: channel and date.
+
+    The application number is left to the runtime, which numbers new applications.
+    """
+    today = datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+    return {**data, "channel": "service_centre", "application_date": today.isoformat()}
+
+
+@bp.route("/counter", methods=["GET", "POST"])
+@role_required(*DESK_ROLES)
+def counter() -> Any:
+    """Start a service-centre application from the application document's form."""
+    schema = counter_schema()
+    fields = [f for f in schemaforms.form_fields(schema) if f.name not in COUNTER_SETS]
+    if request.method == "GET":
+        values = schemaforms.display_values({}, fields)
+        return render_template("tasks/counter.html", fields=fields, values=values, errors={})
+    values = schemaforms.posted_values(request.form, fields)
+    data, errors = schemaforms.typed_data(values, fields)
+    data = counter_data(data)
+    errors = errors or schemaforms.validate(schema, data)
+    if not errors:
+        try:
+            instance = runtime().start(
+                current_app.config["COUNTER_PROCESS_ID"], data, current_user.username
+            )
+        except InvalidData as error:
+            errors = error.errors
+    if errors:
+        page = render_template("tasks/counter.html", fields=fields, values=values, errors=errors)
+        return page, 422
+    number = instance.business_key or instance.id
+    flash(_("Application %(number)s has been started.", number=number), "success")
+    for ready in instance.ready_tasks:
+        if ready.role in current_user.roles:
+            return redirect(url_for("tasks.task_page", task_id=ready.id), 303)
+    return redirect(url_for("tasks.task_list"), 303)
+
+
+@bp.app_template_filter("refusal_label")
+def refusal_label_filter(code: str) -> str:
+    """Return the label of a refusal code in templates."""
+    return refusal_label(code)
+
+
+@bp.app_template_filter("document_label")
+def document_label_filter(code: str) -> str:
+    """Return the label of a document code in templates."""
+    return document_label(code)
+
+
+@bp.app_template_filter("count_label")
+def count_label(count: int) -> str:
+    """Return a tab count, shown as "1000+" once it reaches the counting limit."""
+    return f"{COUNT_LIMIT}+" if count >= COUNT_LIMIT else str(count)
+
+
+@bp.app_template_global("is_overdue")
+def is_overdue(task: HumanTask, now: Any) -> bool:
+    """Tell whether an open task is past its due time."""
+    return task.due_at is not None and task.due_at < now and task.state in OPEN_STATES
