@@ -5,16 +5,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from flask_login.utils import _create_identifier
+from sqlalchemy import select
 
+from webapp.db.accounts import User, UserRole
+from webapp.db.base import Base
 from webapp.db.session import make_engine, make_session_factory, upgrade
 from webapp.runtime.engine import Runtime
 from webapp.settings import SUMMARY_FIELDS
+from webapp.web import create_app
 
 DIAGRAMS = Path(__file__).with_name("diagrams")
 IIN = "850314304175"
 NOW = datetime(2026, 11, 3, 12, 30, tzinfo=UTC)
 SINCE = datetime(2026, 11, 2, tzinfo=UTC)
 UNTIL = datetime(2026, 11, 4, tzinfo=UTC)
+USERS = ("analyst", "supervisor", "administrator", "clerk", "applicant")
 
 
 class Clock:
@@ -131,3 +137,42 @@ def session(history):
     """A session on the history's database."""
     with history.session_factory() as session:
         yield session
+
+
+@pytest.fixture
+def app(history):
+    """The web application on the history, with one user per role (no password needed)."""
+    engine = history.session_factory.kw["bind"]
+    Base.metadata.create_all(engine)
+    with history.session_factory.begin() as session:
+        for role in USERS:
+            session.add(
+                User(
+                    username=role,
+                    password_hash="-",
+                    iin=IIN if role == "applicant" else None,
+                    role_rows=[UserRole(role=role)],
+                )
+            )
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test secret",
+            "DATABASE_URL": history.url,
+            "RUNTIME": history.runtime,
+            "SESSION_FACTORY": history.session_factory,
+        }
+    )
+
+
+def signed_in(app, history, username: str):
+    """Return a test client signed in as the user, without the deliberately slow password check."""
+    with history.session_factory() as session:
+        user_id = session.scalar(select(User.id).where(User.username == username))
+    client = app.test_client()
+    with app.test_request_context(environ_base=client.environ_base):
+        # Sessions are bound to the client's address and agent (strong session protection).
+        identifier = _create_identifier()
+    with client.session_transaction() as cookie:
+        cookie.update(_user_id=str(user_id), _fresh=True, _id=identifier)
+    return client
