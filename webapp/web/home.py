@@ -19,7 +19,7 @@ NAVIGATION = (
     ("portal.index", _l("My applications"), ("applicant",)),
     ("processes.index", _l("Processes"), ("process_owner",)),
     ("instances.index", _l("Instances"), ("analyst", "administrator", "process_owner")),
-    ("analytics.index", _l("Analytics"), ("analyst",)),
+    ("analytics.index", _l("Analytics"), ("analyst", "supervisor", "administrator")),
     ("admin.index", _l("Administration"), ("administrator",)),
 )
 
