@@ -114,3 +114,9 @@ def test_metrics_are_prometheus_text(app, history):
     assert response.mimetype == "text/plain"
     assert 'tirkeu_instances{status="completed"} 6' in response.text
     assert 'tirkeu_step_latency_seconds_count{operation="start"} 7' in response.text
+
+
+def test_a_date_that_is_not_one_is_a_bad_request(app, history):
+    client = signed_in(app, history, "analyst")
+    assert client.get("/analytics/?since=yesterday").status_code == 400
+    assert client.get("/analytics/export.json").status_code == 404
