@@ -9,9 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from service_tasks.identifiers import is_valid_iin
+
 from .db.accounts import ApiToken, SignInAttempt, User, UserRole
 from .db.base import utcnow
-from .identifiers import is_valid_iin
 
 ROLES = ("clerk", "supervisor", "process_owner", "analyst", "administrator", "applicant")
 MAX_FAILED_ATTEMPTS = 5

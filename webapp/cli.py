@@ -1,6 +1,7 @@
 """The `tirkeu` command: the product's contract for scripts and tests (see the README)."""
 
 import json
+import secrets
 import sys
 import time
 from dataclasses import replace
@@ -13,6 +14,8 @@ import click
 from service_tasks.dataset import DEFAULT_DATASET_PATH, DatasetError
 from service_tasks.operators import sandbox_store
 
+from .accounts import create_user, find_user
+from .accounts_cli import users
 from .analytics.export import export_csv, export_xes
 from .analytics.instances import InstanceFilter
 from .bootstrap import Product, build, bundles, initialise, read_bundle
@@ -97,6 +100,29 @@ def main() -> None:
     """Tirkeu: registration at the place of residence, run as BPMN on SpiffWorkflow."""
 
 
+DEMO_USERS = (
+    ("clerk", ("clerk",), None, "Aizhan Clerk"),
+    ("supervisor", ("supervisor",), None, "Marat Supervisor"),
+    ("owner", ("process_owner",), None, "Dana Process-Owner"),
+    ("analyst", ("analyst",), None, "Timur Analyst"),
+    ("admin", ("administrator",), None, "Aigul Administrator"),
+    ("applicant", ("applicant",), "850314304175", "Yerlan Akhmetov"),
+    ("gulnara", ("applicant",), "621102401239", "Gulnara Zhumabayeva"),
+    ("kairat", ("applicant",), "600520302564", "Kairat Zhumabayev"),
+)
+
+
+def create_demo_users(product: Product) -> dict[str, str]:
+    """Create the demo users that do not exist yet; return their new passwords."""
+    passwords = {}
+    with product.session_factory() as session, session.begin():
+        for username, roles, iin, full_name in DEMO_USERS:
+            if find_user(session, username) is None:
+                passwords[username] = secrets.token_urlsafe(9)
+                create_user(session, username, passwords[username], roles, iin, full_name)
+    return passwords
+
+
 @main.command()
 @click.option("--demo", is_flag=True, help="Also create one demo user per role.")
 @with_product
@@ -109,11 +135,13 @@ def init(product: Product, demo: bool, as_json: bool) -> None:
     deployed = []
     for bundle in bundles([product.settings.processes_path]):
         deployed += product.runtime.deploy(read_bundle(bundle), deployed_by="tirkeu init")
+    passwords = create_demo_users(product) if demo else {}
+    lines = [f"{d.process_id} v{d.version}{' (new)' if d.created else ''}" for d in deployed]
+    lines += [f"demo user {name}: password {password}" for name, password in passwords.items()]
     emit(
-        {"deployed": [d.to_dict() for d in deployed]},
+        {"deployed": [d.to_dict() for d in deployed], "demo_users": passwords},
         as_json,
-        "\n".join(f"{d.process_id} v{d.version}{' (new)' if d.created else ''}" for d in deployed)
-        or "nothing to deploy",
+        "\n".join(lines) or "up to date",
     )
 
 
@@ -330,3 +358,21 @@ def registries_load(product: Product, file: Path, as_json: bool) -> None:
     except DatasetError as error:
         raise click.ClickException(str(error)) from error
     emit(counts, as_json, f"loaded {counts['persons']} persons and {counts['premises']} premises")
+
+
+main.add_command(users)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@with_product
+def serve(product: Product, host: str, port: int, threads: int, as_json: bool) -> None:
+    """Serve the web application (waitress) with an in-process worker for timers and retries."""
+    from .web import create_app
+    from .web.serve import serve as run_server
+
+    app = create_app(product.settings)
+    click.echo(f"Tirkeu on http://{host}:{port}", err=True)
+    run_server(app, host=host, port=port, threads=threads)

@@ -1,9 +1,10 @@
 """The modeler keeps SpiffWorkflow extensions intact, and its properties panel edits them."""
 
 import pytest
-from diagram_pages import REPO_ROOT, open_ready
 from lxml import etree
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+
+from .diagram_pages import REPO_ROOT, open_ready
 
 pytestmark = pytest.mark.browser
 

@@ -1,7 +1,8 @@
 """Every diagram we ship, and a sample of SpiffWorkflow's own, imports in bpmn-js and dmn-js."""
 
 import pytest
-from diagram_pages import CORPUS, REPO_ROOT, import_diagram, open_ready
+
+from .diagram_pages import CORPUS, REPO_ROOT, import_diagram, open_ready
 
 pytestmark = pytest.mark.browser
 

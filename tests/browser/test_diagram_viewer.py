@@ -3,7 +3,8 @@
 import json
 
 import pytest
-from diagram_pages import REPO_ROOT, open_ready
+
+from .diagram_pages import REPO_ROOT, open_ready
 
 pytestmark = pytest.mark.browser
 

@@ -3,7 +3,7 @@
 import importlib.util
 import shutil
 
-from diagram_pages import REPO_ROOT
+from .diagram_pages import REPO_ROOT
 
 STATIC = REPO_ROOT / "webapp" / "web" / "static"
 

@@ -189,3 +189,25 @@ def test_a_timer_that_cancels_a_subprocess_records_its_open_user_tasks_as_cancel
     cancelled = [e for e in done.events if e.kind == "task_cancelled" and e.task_type == "UserTask"]
     assert [(e.task_id, e.bpmn_id) for e in cancelled] == [(second.id, "Task_Answer")]
     assert runtime.task(second.id).state == "cancelled"
+
+
+def test_a_back_edge_loop_too_deep_to_walk_is_an_incident_not_a_wrong_completion(runtime):
+    runtime.deploy(bundle("back_edge_loop.bpmn"))
+    short = runtime.start("back_edge_loop", {"count": 0, "limit": 100})
+    assert short.status == "completed" and short.data["count"] == 100
+    deep = runtime.instance(runtime.start("back_edge_loop", {"count": 0, "limit": 400}).id)
+    assert deep.status == "error"
+    assert "standard loop" in deep.incidents[0].message
+
+
+def test_unquoted_timer_durations_and_unenforced_hit_policies_are_refused(runtime):
+    timer = bundle("smoke.bpmn", "review.schema.json")
+    timer["smoke.bpmn"] = timer["smoke.bpmn"].replace(b'"PT1H"', b"PT1H")
+    with pytest.raises(InvalidDiagram, match='quote it, "PT1H"'):
+        runtime.deploy(timer)
+    tables = bundle("decision.bpmn", "eligibility.dmn")
+    tables["eligibility.dmn"] = tables["eligibility.dmn"].replace(
+        b'hitPolicy="FIRST"', b'hitPolicy="ANY"'
+    )
+    with pytest.raises(InvalidDiagram, match="hit policy ANY is not enforced"):
+        runtime.deploy(tables)

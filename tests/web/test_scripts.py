@@ -5,9 +5,9 @@ from datetime import timedelta
 
 import pytest
 
+from service_tasks.identifiers import is_valid_iin
 from tests.web.conftest import CHROMIUM
 from webapp.db.base import utcnow
-from webapp.identifiers import is_valid_iin
 
 pytestmark = [
     pytest.mark.browser,

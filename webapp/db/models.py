@@ -80,8 +80,10 @@ class HumanTask(Base):
 
     __tablename__ = "human_task"
     __table_args__ = (
-        Index(None, "state", "role", "due_at"),
-        Index(None, "state", "assignee", "due_at"),
+        Index(None, "state", "due_at", "id"),
+        Index(None, "state", "role", "due_at", "id"),
+        Index(None, "state", "assignee", "due_at", "id"),
+        Index(None, "state", "claimed_by", "due_at", "id"),
         Index(None, "instance_id", "state"),
         Index(None, "state", "due_at"),
     )

@@ -9,6 +9,7 @@ parameters, and user task forms.
 import hashlib
 import inspect
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -39,6 +40,8 @@ BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 MAX_FILES = 200
 MAX_JSON_BYTES = 256 * 1024
 TEMPLATES = ImmutableSandboxedEnvironment()
+UNQUOTED_TIMER = re.compile(r"R?[0-9]*/?P[0-9YMWDTHS.,]+(/.*)?", re.IGNORECASE)
+ENFORCED_HIT_POLICIES = {"UNIQUE", "FIRST", "COLLECT"}
 
 
 @dataclass(frozen=True)
@@ -140,12 +143,17 @@ def _check_task_spec(check: _Checker, spec, files: Mapping[str, bytes], operator
 def _check_event(check: _Checker, definition, element: str) -> None:
     for attribute in ("expression",):
         check.expression(getattr(definition, attribute, None), element, "event expression")
-    if isinstance(definition, TimerEventDefinition) and not check_source(
-        definition.expression.strip(), "eval"
-    ):
-        problem = _timer_problem(definition)
-        if problem:
-            check.add(problem, element)
+    if isinstance(definition, TimerEventDefinition):
+        expression = definition.expression.strip()
+        if UNQUOTED_TIMER.fullmatch(expression):
+            check.add(
+                f'timer expression {expression} is read as Python: quote it, "{expression}"',
+                element,
+            )
+        elif not check_source(expression, "eval"):
+            problem = _timer_problem(definition)
+            if problem:
+                check.add(problem, element)
     if isinstance(definition, MessageEventDefinition):
         props = definition.correlation_properties + getattr(definition, "process_correlations", [])
         for prop in props:
@@ -202,6 +210,12 @@ def _check_user_task(check: _Checker, spec, element: str, files: Mapping[str, by
 
 def _check_decision(check: _Checker, table) -> None:
     """Translate every input entry to Python and check inputs, entries and outputs."""
+    if table.hit_policy not in ENFORCED_HIT_POLICIES:
+        check.add(
+            f"hit policy {table.hit_policy} is not enforced by SpiffWorkflow (the first matching"
+            " rule would win): use FIRST with the rules in order, or COLLECT",
+            table.id,
+        )
     for table_input in table.inputs:
         check.expression(table_input.expression, table.id, f"input '{table_input.label}'")
     for rule in table.rules:

@@ -46,6 +46,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 100
+TOO_DEEP = (
+    "the task tree is deeper than SpiffWorkflow can walk (a loop drawn with a gateway and a"
+    " back edge ran about 250 times): model it as a standard loop or a multi-instance task"
+)
 STEP_ACTOR = object()  # the default actor of an event: whoever made the step
 TEMPLATES = ImmutableSandboxedEnvironment(autoescape=False)
 EVENT_KINDS = {
@@ -196,6 +200,9 @@ class Step:
         ]
         self._catch(name, lambda event: task.task_spec.catch(task, event), definition, payload,
                     correlation)  # fmt: skip
+        if getattr(definition, "message_var", None) is None:
+            # SpiffWorkflow drops the payload of a catch event without a messageVariable.
+            task.set_data(**payload)
         task.task_spec._update(task)
         self.record("message_received", task, {"message": name, "correlation": correlation})
 
@@ -384,6 +391,7 @@ class Step:
         if self.status is None:
             self.advance()
         tasks = list(self.workflow.get_tasks())
+        self._check_reachable(tasks)
         self._record_task_changes(tasks)
         self._sync_human_tasks(tasks)
         self._sync_waits()
@@ -431,6 +439,17 @@ class Step:
             except TirkeuError as error:
                 # This step is committed; a message nobody can take is the receiver's problem.
                 log.warning("message %s from instance %s: %s", name, self.instance.id, error)
+
+    def _check_reachable(self, tasks: list) -> None:
+        """Refuse to go on when SpiffWorkflow can no longer walk its own task tree.
+
+        Its iterators stop at depth 1000, which a back-edge loop reaches after about 250
+        rounds; past that, tasks vanish from every query and the instance would end silently
+        with wrong data.
+        """
+        walked = sum(1 for task in tasks if task.workflow is self.workflow)
+        if walked < len(self.workflow.tasks):
+            self.failures.append((None, TOO_DEEP, ""))
 
     def _record_task_changes(self, tasks: list) -> None:
         for task in tasks:

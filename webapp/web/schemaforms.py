@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from jsonschema import Draft202012Validator, FormatChecker
 from werkzeug.datastructures import MultiDict
 
-from webapp.identifiers import is_valid_arc, is_valid_iin
+from service_tasks.identifiers import is_valid_arc, is_valid_iin
 
 
 @dataclass(frozen=True)
