@@ -1,5 +1,6 @@
 """Run every benchmark: `python -m bench` (what `make bench` does)."""
 
-from . import runtime
+from . import analytics, runtime
 
 runtime.run()
+analytics.run()

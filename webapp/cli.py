@@ -16,6 +16,8 @@ from service_tasks.operators import sandbox_store
 
 from .accounts import create_user, find_user
 from .accounts_cli import users
+from .analytics.export import export_csv, export_xes
+from .analytics.instances import InstanceFilter
 from .booking import save_centres
 from .bootstrap import Product, build, bundles, initialise, read_bundle
 from .online.pki import demo_pki
@@ -300,6 +302,63 @@ def worker(
     while True:
         product.runtime.run_due_jobs(now=now)
         time.sleep(interval)
+
+
+@main.command()
+@click.option(
+    "--format",
+    "log_format",
+    type=click.Choice(["xes", "csv"]),
+    default="xes",
+    show_default=True,
+    help="XES (IEEE 1849) or CSV (case_id, activity, timestamp, lifecycle, resource).",
+)
+@click.option(
+    "--output", type=click.Path(dir_okay=False, path_type=Path), help="A file, not stdout."
+)
+@click.option("--process", "process_id", help="Only this process's instances.")
+@click.option("--version", type=int, help="Only this version of the process.")
+@click.option("--since", callback=parse_now, help="Only instances started at or after this.")
+@click.option("--until", callback=parse_now, help="Only instances started before this.")
+@with_product
+def export(
+    product: Product,
+    log_format: str,
+    output: Path | None,
+    process_id: str | None,
+    version: int | None,
+    since: datetime | None,
+    until: datetime | None,
+    as_json: bool,
+) -> None:
+    """Export the event log for process mining, streamed, one trace per instance."""
+    filters = InstanceFilter(
+        process_id=process_id, version=version, created_from=since, created_until=until
+    )
+    exporter = export_xes if log_format == "xes" else export_csv
+    show_progress = output is not None and sys.stderr.isatty()
+    counted = {"cases": 0, "events": 0}
+
+    def progress(cases: int, events: int) -> None:
+        counted.update(cases=cases, events=events)
+        if show_progress:
+            click.echo(f"\r{cases} instances, {events} events", err=True, nl=False)
+
+    chunks = exporter(product.session_factory, filters, progress=progress)
+    if output is None:
+        for chunk in chunks:
+            click.echo(chunk, nl=False)
+        return
+    with output.open("w", encoding="utf-8") as file:
+        for chunk in chunks:
+            file.write(chunk)
+    if show_progress:
+        click.echo(err=True)
+    emit(
+        {"output": str(output), "format": log_format, **counted},
+        as_json,
+        f"wrote {counted['cases']} instances, {counted['events']} events to {output}",
+    )
 
 
 @main.group()

@@ -55,6 +55,8 @@ class Instance(Base):
     __table_args__ = (
         Index(None, "status", "id"),
         Index(None, "process_version_id", "created_at"),
+        Index(None, "process_id", "id"),
+        Index(None, "process_version_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -83,6 +85,7 @@ class HumanTask(Base):
         Index(None, "state", "assignee", "due_at", "id"),
         Index(None, "state", "claimed_by", "due_at", "id"),
         Index(None, "instance_id", "state"),
+        Index(None, "state", "due_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

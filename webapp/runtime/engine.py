@@ -35,6 +35,7 @@ from webapp.db.models import (
 
 from . import forms
 from .errors import Conflict, InvalidData, NotFound, Problem, TirkeuError
+from .metrics import LatencyHistogram
 from .scripting import ScriptEngine, ScriptEnvironment
 from .serializer import SERIALIZER_VERSION, StateSerializer
 from .specs import Bundle, parse_bundle
@@ -95,6 +96,7 @@ class Runtime:
         self.script_engine = ScriptEngine(
             ScriptEnvironment({"config": self.setting}), self.operators
         )
+        self.step_latency = LatencyHistogram()
         self._versions: dict[int, VersionInfo] = {}
         self._forms: dict[tuple[int, str], dict] = {}
 
@@ -265,7 +267,7 @@ class Runtime:
         now: datetime | None = None,
         allow_inactive: bool = False,
     ) -> InstanceView:
-        with self.transaction() as session:
+        with self.step_latency.measure("step"), self.transaction() as session:
             step = self._locked_step(session, instance_id, actor, now, allow_inactive)
             apply(step)
             view = step.finish()
@@ -276,7 +278,7 @@ class Runtime:
         """Start an instance of the newest version and run it until it waits."""
         if not isinstance(data, Mapping):
             raise InvalidData("start data must be a JSON object", {"data": "not an object"})
-        with self.transaction() as session:
+        with self.step_latency.measure("start"), self.transaction() as session:
             step = self._start(session, self._latest_version(session, process_id), data, actor)
             view = step.finish()
         step.after_commit()
@@ -317,7 +319,7 @@ class Runtime:
         if not isinstance(data, Mapping):
             raise InvalidData("task data must be a JSON object", {"data": "not an object"})
         data = json_safe(dict(data))
-        with self.transaction() as session:
+        with self.step_latency.measure("complete"), self.transaction() as session:
             row = session.execute(
                 select(
                     HumanTask.instance_id, HumanTask.state, HumanTask.claimed_by, HumanTask.form

@@ -21,7 +21,7 @@ NAVIGATION = (
     ("visits.index", _l("Book a visit"), ("applicant",)),
     ("processes.index", _l("Processes"), ("process_owner",)),
     ("instances.index", _l("Instances"), ("analyst", "administrator", "process_owner")),
-    ("analytics.index", _l("Analytics"), ("analyst",)),
+    ("analytics.index", _l("Analytics"), ("analyst", "supervisor", "administrator")),
     ("admin.index", _l("Administration"), ("administrator",)),
 )
 

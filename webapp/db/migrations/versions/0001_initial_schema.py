@@ -261,8 +261,16 @@ def upgrade() -> None:
             batch_op.f("ix_instance_business_key"), ["business_key"], unique=False
         )
         batch_op.create_index(
+            batch_op.f("ix_instance_process_id_id"), ["process_id", "id"], unique=False
+        )
+        batch_op.create_index(
             batch_op.f("ix_instance_process_version_id_created_at"),
             ["process_version_id", "created_at"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_instance_process_version_id_id"),
+            ["process_version_id", "id"],
             unique=False,
         )
         batch_op.create_index(batch_op.f("ix_instance_status_id"), ["status", "id"], unique=False)
@@ -309,6 +317,9 @@ def upgrade() -> None:
             batch_op.f("ix_human_task_state_claimed_by_due_at_id"),
             ["state", "claimed_by", "due_at", "id"],
             unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_human_task_state_due_at"), ["state", "due_at"], unique=False
         )
         batch_op.create_index(
             batch_op.f("ix_human_task_state_due_at_id"), ["state", "due_at", "id"], unique=False
@@ -439,6 +450,7 @@ def downgrade() -> None:
     with op.batch_alter_table("human_task", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_human_task_state_role_due_at_id"))
         batch_op.drop_index(batch_op.f("ix_human_task_state_due_at_id"))
+        batch_op.drop_index(batch_op.f("ix_human_task_state_due_at"))
         batch_op.drop_index(batch_op.f("ix_human_task_state_claimed_by_due_at_id"))
         batch_op.drop_index(batch_op.f("ix_human_task_state_assignee_due_at_id"))
         batch_op.drop_index(batch_op.f("ix_human_task_instance_id_state"))
@@ -447,7 +459,9 @@ def downgrade() -> None:
     op.drop_table("human_task")
     with op.batch_alter_table("instance", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_instance_status_id"))
+        batch_op.drop_index(batch_op.f("ix_instance_process_version_id_id"))
         batch_op.drop_index(batch_op.f("ix_instance_process_version_id_created_at"))
+        batch_op.drop_index(batch_op.f("ix_instance_process_id_id"))
         batch_op.drop_index(batch_op.f("ix_instance_business_key"))
 
     op.drop_table("instance")

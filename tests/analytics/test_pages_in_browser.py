@@ -1,0 +1,67 @@
+"""In Chromium: an analyst finds an application, sees its path and timeline, then the heatmap."""
+
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium"),
+]
+
+
+@pytest.fixture
+def analyst_page(app, history):
+    """A Chromium page signed in as the analyst, and the base URL of the live app."""
+    from playwright.sync_api import sync_playwright
+
+    from .conftest import signed_in
+
+    client = signed_in(app, history, "analyst")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.port}"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
+        )
+        context = browser.new_context(user_agent=client.environ_base["HTTP_USER_AGENT"])
+        context.add_cookies(
+            [{"name": "session", "value": client.get_cookie("session").value, "url": base}]
+        )
+        yield context.new_page(), base
+        browser.close()
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+def test_analyst_finds_an_application_and_sees_its_path_and_timeline(analyst_page, history):
+    page, base = analyst_page
+    page.goto(f"{base}/analytics/")
+    page.fill("#q", "A-0003")
+    page.click("form.filters button[type=submit]")
+    page.click("text=A-0003")
+    page.wait_for_selector("#instance-diagram[data-diagram-state=ready]")
+    refused = page.locator('g.djs-element[data-element-id="Task_Refuse"]')
+    approve = page.locator('g.djs-element[data-element-id="Task_Approve"]')
+    assert "marker-completed" in refused.get_attribute("class")
+    assert "marker-completed" not in approve.get_attribute("class")
+    taken = page.locator('g.djs-element[data-element-id="Flow_ToRefuse"]')
+    assert "marker-completed" in taken.get_attribute("class")
+    assert page.locator("table.timeline tbody tr").count() == 9
+
+
+def test_dashboard_renders_its_heatmap_and_charts(analyst_page):
+    page, base = analyst_page
+    page.goto(
+        f"{base}/analytics/dashboard?process=review&version=1&since=2026-11-02&until=2026-11-03"
+    )
+    page.wait_for_selector("#dashboard-diagram[data-diagram-state=ready]")
+    badge = page.locator('.djs-overlays[data-container-id="Task_Approve"] .diagram-count')
+    assert badge.text_content() == "3"
+    assert badge.get_attribute("title") == "3 · mean 10m · p90 15m"
+    assert page.locator("svg.chart").count() == 4

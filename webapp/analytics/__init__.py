@@ -1,0 +1,1 @@
+"""The analysts' room: instance lists, traces, dashboards, event-log exports and metrics."""

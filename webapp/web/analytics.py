@@ -1,0 +1,278 @@
+"""The analysts' pages: instance list and trace, process dashboard, event-log export, metrics."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user
+from sqlalchemy import and_, select
+from werkzeug.datastructures import MultiDict
+
+from webapp.analytics.charts import bar_chart
+from webapp.analytics.dashboard import parse_term, process_dashboard, seconds_text
+from webapp.analytics.export import export_csv, export_xes
+from webapp.analytics.instances import InstanceFilter, instances_csv, list_instances
+from webapp.analytics.metrics import CONTENT_TYPE, prometheus_text
+from webapp.analytics.trace import instance_trace
+from webapp.db.models import Instance, ProcessVersion
+
+from .auth import role_required
+from .database import db, runtime
+
+bp = Blueprint("analytics", __name__, url_prefix="/analytics")
+metrics_bp = Blueprint("metrics", __name__)
+ANALYTICS_ROLES = ("analyst", "supervisor", "administrator")
+# Who may see IINs and names in full; analysts work on masked data.
+PERSONAL_DATA_ROLES = ("supervisor", "administrator")
+DEFAULT_TERM = "PT15M"
+EXPORTS = {
+    "xes": (export_xes, "application/xml"),
+    "csv": (export_csv, "text/csv; charset=utf-8"),
+}
+
+
+def may_see_personal_data() -> bool:
+    """Tell whether the signed-in user may see IINs and names unmasked."""
+    return current_user.has_any(*PERSONAL_DATA_ROLES)
+
+
+def parse_day(value: str | None) -> datetime | None:
+    """Return a YYYY-MM-DD day as its UTC midnight, or answer 400."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    except ValueError:
+        abort(400, f"not a date: {value}")
+
+
+def filters_from(args: MultiDict) -> InstanceFilter:
+    """Return the list's filters from the query string; `until` includes its whole day."""
+    until = parse_day(args.get("until"))
+    return InstanceFilter(
+        process_id=args.get("process") or None,
+        version=args.get("version", type=int),
+        status=args.get("status") or None,
+        outcome=args.get("outcome") or None,
+        refusal_reason=args.get("refusal_reason") or None,
+        channel=args.get("channel") or None,
+        created_from=parse_day(args.get("since")),
+        created_until=until + timedelta(days=1) if until else None,
+        overdue=args.get("overdue") == "1",
+        search=args.get("q") or None,
+    )
+
+
+def sessions():
+    """Return the session factory, for streams that read in batches of their own."""
+    return current_app.extensions["tirkeu_sessions"]
+
+
+def download(chunks, filename: str, mimetype: str) -> Response:
+    """Stream chunks to the browser as a file download."""
+    return Response(
+        stream_with_context(chunks),
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.get("/")
+@role_required(*ANALYTICS_ROLES)
+def index() -> Any:
+    """List instances, newest first, filtered, a page at a time."""
+    page = list_instances(
+        db(),
+        filters_from(request.args),
+        after=request.args.get("after", type=int),
+        reveal_personal=may_see_personal_data(),
+    )
+    args = {k: v for k, v in request.args.items() if k != "after"}
+    return render_template(
+        "analytics/instances.html",
+        page=page,
+        args=args,
+        versions=process_versions(),
+        next_url=url_for(".index", **args, after=page.next_after) if page.next_after else None,
+    )
+
+
+@bp.get("/instances.csv")
+@role_required(*ANALYTICS_ROLES)
+def instances_download() -> Response:
+    """Download the filtered instance list as CSV."""
+    chunks = instances_csv(sessions(), filters_from(request.args), may_see_personal_data())
+    return download(chunks, "instances.csv", "text/csv; charset=utf-8")
+
+
+@bp.get("/instances/<int:instance_id>")
+@role_required(*ANALYTICS_ROLES)
+def instance(instance_id: int) -> Any:
+    """Show an instance: its diagram with the path taken, its timeline and its data."""
+    trace = instance_trace(db(), instance_id, reveal_personal=may_see_personal_data())
+    return render_template(
+        "analytics/instance.html",
+        trace=trace,
+        markers=json.dumps(trace.markers.to_dict()),
+        counts=json.dumps(
+            {
+                element: {"count": n, "label": str(n)}
+                for element, n in trace.markers.counts.items()
+                if n > 1
+            }
+        ),
+        duration=duration_text,
+    )
+
+
+def bpmn_file(version_filter) -> Response:
+    """Return the BPMN file of the process version the filter selects."""
+    row = (
+        db()
+        .execute(
+            select(ProcessVersion.deployment_id, ProcessVersion.bpmn_file).where(version_filter)
+        )
+        .first()
+    )
+    if row is None:
+        abort(404)
+    content = runtime().deployment_file(row.deployment_id, row.bpmn_file)
+    return Response(content, mimetype="application/xml")
+
+
+@bp.get("/instances/<int:instance_id>/diagram.bpmn")
+@role_required(*ANALYTICS_ROLES)
+def diagram(instance_id: int) -> Response:
+    """Return the BPMN file of the version an instance runs on."""
+    version_id = select(Instance.process_version_id).where(Instance.id == instance_id)
+    return bpmn_file(ProcessVersion.id == version_id.scalar_subquery())
+
+
+@bp.get("/processes/<process_id>/<int:version>/diagram.bpmn")
+@role_required(*ANALYTICS_ROLES)
+def version_diagram(process_id: str, version: int) -> Response:
+    """Return the BPMN file of a process version."""
+    return bpmn_file(
+        and_(ProcessVersion.process_id == process_id, ProcessVersion.version == version)
+    )
+
+
+@bp.get("/dashboard")
+@role_required(*ANALYTICS_ROLES)
+def dashboard() -> Any:
+    """Show a process version's dashboard over a date range (the last seven days by default)."""
+    versions = process_versions()
+    if not versions:
+        return render_template("analytics/dashboard.html", dashboard=None, versions=versions)
+    process_id = request.args.get("process") or versions[0][0]
+    version = request.args.get("version", type=int) or max(
+        v for p, v in versions if p == process_id
+    )
+    until = parse_day(request.args.get("until")) or datetime.now(UTC).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    since = parse_day(request.args.get("since")) or until - timedelta(days=6)
+    term = runtime().config.get("service_term", DEFAULT_TERM)
+    figures = process_dashboard(db(), process_id, version, since, until + timedelta(days=1), term)
+    return render_template(
+        "analytics/dashboard.html",
+        dashboard=figures,
+        versions=versions,
+        process_id=process_id,
+        version=version,
+        since=since.date().isoformat(),
+        until=until.date().isoformat(),
+        term=parse_term(term),
+        heatmap=json.dumps(figures.heatmap()),
+        charts=dashboard_charts(figures),
+        duration=seconds_text,
+    )
+
+
+def dashboard_charts(figures) -> dict[str, str]:
+    """Return the dashboard's SVG charts."""
+    days = [d.day.strftime("%d %b") for d in figures.throughput]
+    lead = [f"{t.channel or 'all'} · {t.registration_type or 'all'}" for t in figures.lead_times]
+    tasks = [s.name or s.bpmn_id for s in figures.task_split]
+    outcomes = sorted(figures.outcomes.items(), key=lambda item: -item[1])
+    return {
+        "throughput": bar_chart(
+            "Instances started and finished per day",
+            days,
+            [
+                ("started", [d.started for d in figures.throughput]),
+                ("finished", [d.finished for d in figures.throughput]),
+            ],
+        ),
+        "lead_times": bar_chart(
+            "Lead time per channel and type",
+            lead,
+            [
+                ("p50", [t.p50 for t in figures.lead_times]),
+                ("p90", [t.p90 for t in figures.lead_times]),
+                ("p99", [t.p99 for t in figures.lead_times]),
+            ],
+            unit=seconds_text,
+        ),
+        "task_split": bar_chart(
+            "Mean time waiting unclaimed and worked, per user task",
+            tasks,
+            [
+                ("waiting", [s.waiting_mean for s in figures.task_split]),
+                ("working", [s.working_mean for s in figures.task_split]),
+            ],
+            stacked=True,
+            unit=seconds_text,
+        ),
+        "outcomes": bar_chart(
+            "Outcomes",
+            [outcome or "running" for outcome, _ in outcomes],
+            [("instances", [n for _, n in outcomes])],
+        ),
+    }
+
+
+@bp.get("/export.<log_format>")
+@role_required(*ANALYTICS_ROLES)
+def export(log_format: str) -> Response:
+    """Download the event log of the filtered instances as XES or CSV."""
+    if log_format not in EXPORTS:
+        abort(404)
+    exporter, mimetype = EXPORTS[log_format]
+    chunks = exporter(sessions(), filters_from(request.args))
+    return download(chunks, f"event-log.{log_format}", mimetype)
+
+
+@metrics_bp.get("/metrics")
+@role_required(*ANALYTICS_ROLES)
+def metrics() -> Response:
+    """Return the operations metrics in the Prometheus text format."""
+    histogram = getattr(runtime(), "step_latency", None)
+    return Response(prometheus_text(db(), histogram), mimetype=CONTENT_TYPE)
+
+
+def process_versions() -> list[tuple[str, int]]:
+    """Return every deployed (process, version), newest version first."""
+    return [
+        (p, v)
+        for p, v in db().execute(
+            select(ProcessVersion.process_id, ProcessVersion.version).order_by(
+                ProcessVersion.process_id, ProcessVersion.version.desc()
+            )
+        )
+    ]
+
+
+def duration_text(value: timedelta | None) -> str:
+    """Return a duration for the timeline, or an empty string."""
+    return "" if value is None else seconds_text(value.total_seconds())
