@@ -8,7 +8,9 @@ from xml.sax.saxutils import escape
 import pytest
 from sqlalchemy import func, select
 
+from service_tasks.dataset import DEFAULT_DATASET_PATH
 from service_tasks.operators import build_operators
+from service_tasks.sandbox import SandboxStore
 from tests.runtime.test_scripting import ESCAPES
 from tests.web.conftest import sign_in
 from webapp.db.models import Deployment, ProcessVersion
@@ -22,6 +24,16 @@ BPMN_FILE = "residence_registration.bpmn"
 SETTINGS = json.loads((PROCESSES / "settings.json").read_text())
 BASE = "/processes/residence_registration/1"
 SCRIPT = b"<bpmn:script>service_error = None"
+COUNTER_APPLICATION = {
+    "channel": "service_centre",
+    "registration_type": "permanent",
+    "applicant_iin": "850314304175",
+    "applicant_type": "self",
+    "person_iin": "850314304175",
+    "arc": "0201300012740054",
+    "arrived_from_abroad": False,
+    "application_date": "2026-11-27",
+}
 
 
 def bundle() -> dict[str, bytes]:
@@ -30,9 +42,11 @@ def bundle() -> dict[str, bytes]:
 
 @pytest.fixture
 def runtime(sessions, tmp_path) -> Runtime:
-    operators = build_operators(
-        {"registry_mode": "sandbox", "registry_url": f"sqlite:///{tmp_path / 'registries.db'}"}
-    )
+    registry_url = f"sqlite:///{tmp_path / 'registries.db'}"
+    store = SandboxStore(registry_url)
+    store.load_dataset_file(DEFAULT_DATASET_PATH)
+    store.dispose()
+    operators = build_operators({"registry_mode": "sandbox", "registry_url": registry_url})
     runtime = Runtime(sessions, operators, config=SETTINGS, summary_fields=SUMMARY_FIELDS)
     runtime.deploy(bundle(), deployed_by="tests")
     return runtime
@@ -180,3 +194,40 @@ def test_catalogue_counts_running_instances_per_version(client, runtime, session
         assert session.scalar(select(func.count()).select_from(ProcessVersion)) == 1
     page = client.get("/processes/").get_data(as_text=True)
     assert '<td class="running">1</td>' in page
+
+
+def renamed_check() -> bytes:
+    return (
+        (FOLDER / BPMN_FILE)
+        .read_bytes()
+        .replace(b'name="Check documents at the counter"', b'name="Check the documents"')
+    )
+
+
+def test_administrator_previews_and_moves_a_waiting_instance(client, runtime):
+    waiting = runtime.start("residence_registration", COUNTER_APPLICATION, actor="clerk")
+    assert [t.bpmn_id for t in waiting.ready_tasks] == ["Task_CheckDocuments"]
+    runtime.deploy({**bundle(), BPMN_FILE: renamed_check()}, deployed_by="owner")
+    token = sign_in(client, "administrator")
+    viewer = client.get(f"{BASE}/").get_data(as_text=True)
+    assert f"/processes/instances/{waiting.id}/migrate?to=2" in viewer
+    preview = client.get(f"/processes/instances/{waiting.id}/migrate?to=2").get_data(as_text=True)
+    assert "The move is safe" in preview and "Task_CheckDocuments" in preview
+    moved = client.post(f"/processes/instances/{waiting.id}/migrate",
+                        data={"to": "2", "csrf_token": token})  # fmt: skip
+    assert moved.status_code == 302
+    instance = runtime.instance(waiting.id)
+    assert instance.version == 2
+    assert [t.name for t in instance.ready_tasks] == ["Check the documents"]
+    assert [e.actor for e in instance.events if e.kind == "instance_migrated"] == ["administrator"]
+
+
+def test_process_owners_may_not_move_instances(client, runtime):
+    waiting = runtime.start("residence_registration", COUNTER_APPLICATION, actor="clerk")
+    runtime.deploy({**bundle(), BPMN_FILE: renamed_check()}, deployed_by="owner")
+    token = sign_in(client, "process_owner")
+    assert client.get(f"/processes/instances/{waiting.id}/migrate?to=2").status_code == 403
+    answer = client.post(f"/processes/instances/{waiting.id}/migrate",
+                         data={"to": "2", "csrf_token": token})  # fmt: skip
+    assert answer.status_code == 403
+    assert runtime.instance(waiting.id).version == 1

@@ -144,3 +144,15 @@ def operator_parameters(operators: Mapping[str, Callable]) -> dict[str, list[str
 def is_xml(name: str) -> bool:
     """Tell whether a bundle file is a diagram (BPMN or DMN)."""
     return name.endswith((".bpmn", ".bpmn20.xml", ".dmn"))
+
+
+def waiting_instances(session: Session, version_id: int, limit: int = 50) -> list[Instance]:
+    """Return the waiting instances of a version, oldest first."""
+    return list(
+        session.scalars(
+            select(Instance)
+            .where(Instance.process_version_id == version_id, Instance.status == "waiting")
+            .order_by(Instance.created_at, Instance.id)
+            .limit(limit)
+        )
+    )

@@ -3,13 +3,13 @@
 import json
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from webapp import process_tests
 from webapp.diagram_diff import diff_diagrams
-from webapp.runtime.errors import InvalidDiagram
+from webapp.runtime.errors import Conflict, InvalidDiagram
 
 from . import process_catalogue as catalogue
 from . import schemaforms
@@ -61,9 +61,12 @@ def viewer(process_id: str, number: int) -> Any:
     session = db()
     with session.begin():
         others = [v.version for v in catalogue.versions(session, process_id)]
+        waiting = catalogue.waiting_instances(session, row.id)
     return render_template(
         "processes/viewer.html",
         row=row,
+        latest=max(others),
+        waiting=waiting,
         decisions=sorted(name for name in bundle if name.endswith(".dmn")),
         previews=_form_previews(bundle, row.bpmn_file),
         tests=sorted(name for name in bundle if process_tests.is_test_file(name)),
@@ -189,3 +192,30 @@ def run_tests(process_id: str, number: int) -> Any:
     row, bundle = _bundle(process_id, number)
     results = process_tests.run_bundle(bundle, config=runtime().config)
     return render_template("processes/tests.html", row=row, results=results)
+
+
+@bp.get("/instances/<int:instance_id>/migrate")
+@role_required("administrator")
+def migration(instance_id: int) -> Any:
+    """Preview moving a waiting instance to another version."""
+    to = request.args.get("to", type=int)
+    if to is None:
+        abort(400)
+    preview = runtime().migration_preview(instance_id, to)
+    return render_template("processes/migration.html", preview=preview)
+
+
+@bp.post("/instances/<int:instance_id>/migrate")
+@role_required("administrator")
+def migrate(instance_id: int) -> Any:
+    """Move a waiting instance to another version, when that is safe."""
+    to = request.form.get("to", type=int)
+    if to is None:
+        abort(400)
+    try:
+        moved = runtime().migrate(instance_id, to, actor=current_user.username)
+    except Conflict as error:
+        flash(error.message, "error")
+        return redirect(url_for("processes.migration", instance_id=instance_id, to=to))
+    flash(_("Instance %(id)s now runs on version %(v)s.", id=moved.id, v=moved.version), "info")
+    return redirect(url_for("processes.viewer", process_id=moved.process_id, number=moved.version))
