@@ -111,3 +111,27 @@ def test_viewer_renders_the_diagram_decisions_and_forms(page, owners_room):
     )
     assert page.locator(".form-preview fieldset[disabled]").count() == 6
     page.screenshot(path=str(SCREENSHOTS / "viewer.png"), full_page=True)
+
+
+def test_form_schema_edits_show_a_live_preview_and_save_validates_them(page, owners_room):
+    url, _runtime = owners_room
+    sign_in(page, url)
+    page.goto(f"{url}/processes/residence_registration/1/edit")
+    form = page.locator("[data-form-editor][data-name='check_petition.schema.json']")
+    form.locator("summary").click()
+    preview = form.locator(".form-live-preview")
+    preview.locator("input, select, textarea").first.wait_for()
+    source = form.locator("textarea").first
+    schema = json.loads(source.input_value())
+    first = next(iter(schema["properties"]))
+    schema["properties"][first]["title"] = "Number of the petition, renamed"
+    source.fill(json.dumps(schema, indent=2))
+    preview.get_by_text("Number of the petition, renamed").wait_for()
+    form.locator("[data-action=save]").click()
+    page.wait_for_selector("[data-name='check_petition.schema.json'][data-outcome=ok]")
+    schema["$ref"] = "http://example.org/remote.json"
+    source.fill(json.dumps(schema))
+    form.locator("[data-action=deploy]").click()
+    page.wait_for_selector("[data-name='check_petition.schema.json'][data-outcome=problems]")
+    assert "check_petition.schema.json" in form.locator(".problems").inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "form-editor.png"))
