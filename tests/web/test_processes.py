@@ -231,3 +231,18 @@ def test_process_owners_may_not_move_instances(client, runtime):
                          data={"to": "2", "csrf_token": token})  # fmt: skip
     assert answer.status_code == 403
     assert runtime.instance(waiting.id).version == 1
+
+
+def test_diff_lists_changed_decision_rules(client, runtime):
+    dmn = bundle()["eligibility.dmn"]
+    rule = dmn.split(b'<rule id="', 2)[1].split(b'"', 1)[0]
+    runtime.deploy({**bundle(), "eligibility.dmn": dmn.replace(rule, rule + b"_v2")}, "owner")
+    sign_in(client, "process_owner")
+    page = client.get("/processes/residence_registration/diff?from=1&to=2").get_data(as_text=True)
+    assert 'data-file="eligibility.dmn"' in page and rule.decode() + "_v2" in page
+
+
+def test_saving_an_unchanged_decision_table_validates(client):
+    token = sign_in(client, "process_owner")
+    answer = save(client, token, bundle()["eligibility.dmn"], "eligibility.dmn")
+    assert answer.status_code == 200 and answer.get_json() == {"problems": []}

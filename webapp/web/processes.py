@@ -175,11 +175,17 @@ def diff(process_id: str) -> Any:
         for name in old_bundle.keys() | new_bundle.keys()
         if old_bundle.get(name) != new_bundle.get(name)
     )
+    decisions = {
+        name: diff_diagrams(old_bundle[name], new_bundle[name])
+        for name in files_changed
+        if name.endswith(".dmn") and name in old_bundle and name in new_bundle
+    }
     return render_template(
         "processes/diff.html",
         old=old_row,
         new=new_row,
         changes=changes,
+        decisions=decisions,
         markers=json.dumps(changes.as_markers()),
         files_changed=files_changed,
     )
