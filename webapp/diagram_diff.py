@@ -25,8 +25,7 @@ class DiagramDiff:
 
     def as_markers(self) -> dict[str, list[str]]:
         """Return the diff in the shape of the viewer's `data-diff` attribute."""
-        return {"added": list(self.added), "removed": list(self.removed),
-                "changed": list(self.changed)}  # fmt: skip
+        return {kind: list(getattr(self, kind)) for kind in ("added", "removed", "changed")}
 
     @property
     def empty(self) -> bool:

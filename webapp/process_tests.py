@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import select
+
 from service_tasks.dataset import DEFAULT_DATASET_PATH
 from service_tasks.operators import build_operators
 from service_tasks.sandbox import SandboxStore
@@ -118,14 +120,14 @@ def run_case(
             diagram = test_file.removeprefix("test_").removesuffix(".json")
             runtime.deploy(files, deployed_by="process-tests")
             with runtime.transaction() as session:
-                rows = session.query(ProcessVersion).all()
+                rows = session.scalars(select(ProcessVersion)).all()
                 process_id = next(
                     (r.process_id for r in rows if r.bpmn_file.rsplit(".", 1)[0] == diagram),
                     None,
                 )
             if process_id is None:
-                return CaseResult(test_file, case_name, False,
-                                  f"no process is drawn in {diagram}.bpmn", {})  # fmt: skip
+                message = f"no process is drawn in {diagram}.bpmn"
+                return CaseResult(test_file, case_name, False, message, {})
             start_id = _start_event(files[f"{diagram}.bpmn"], process_id)
             message, data = _drive(runtime, process_id, start_id, case)
         except TirkeuError as error:

@@ -246,3 +246,18 @@ def test_saving_an_unchanged_decision_table_validates(client):
     token = sign_in(client, "process_owner")
     answer = save(client, token, bundle()["eligibility.dmn"], "eligibility.dmn")
     assert answer.status_code == 200 and answer.get_json() == {"problems": []}
+
+
+def test_an_unknown_version_is_not_found(client):
+    sign_in(client, "process_owner")
+    assert client.get("/processes/residence_registration/9/").status_code == 404
+    assert client.get(f"{BASE}/files/nowhere.bpmn").status_code == 404
+
+
+def test_an_unsafe_move_is_refused_with_the_reasons(client, runtime):
+    waiting = runtime.start("residence_registration", COUNTER_APPLICATION, actor="clerk")
+    token = sign_in(client, "administrator")
+    answer = client.post(f"/processes/instances/{waiting.id}/migrate",
+                         data={"to": "1", "csrf_token": token}, follow_redirects=True)  # fmt: skip
+    assert "not newer" in answer.get_data(as_text=True)
+    assert runtime.instance(waiting.id).version == 1

@@ -33,9 +33,8 @@ def _form_previews(bundle: dict[str, bytes], bpmn_file: str) -> list[dict[str, A
     previews = []
     for form in catalogue.user_task_forms(bundle[bpmn_file]):
         schema = catalogue.json_file(bundle, form.schema_file)
-        fields = schemaforms.form_fields(schema, catalogue.json_file(bundle, form.ui_file)) if (
-            schema is not None
-        ) else []  # fmt: skip
+        ui_schema = catalogue.json_file(bundle, form.ui_file)
+        fields = schemaforms.form_fields(schema, ui_schema) if schema is not None else []
         previews.append({"task": form, "fields": fields})
     return previews
 
@@ -121,8 +120,8 @@ def save(process_id: str, number: int, name: str) -> Any:
         abort(404)
     if (request.content_length or 0) > MAX_SAVE_BYTES:
         message = _("The file is larger than %(limit)s bytes.", limit=MAX_SAVE_BYTES)
-        return {"problems": [{"file": name, "line": None, "element": None,
-                              "message": message}]}, 413  # fmt: skip
+        problem = {"file": name, "line": None, "element": None, "message": message}
+        return {"problems": [problem]}, 413
     bundle[name] = request.get_data(cache=False)
     if request.args.get("deploy") != "1":
         problems = _problems(runtime().validate(bundle))
