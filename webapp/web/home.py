@@ -17,7 +17,7 @@ NAVIGATION = (
     ("tasks.counter", _l("Start at the counter"), ("clerk", "supervisor")),
     ("tasks.supervisor", _l("Office queue"), ("supervisor",)),
     ("portal.index", _l("My applications"), ("applicant",)),
-    ("processes.index", _l("Processes"), ("process_owner",)),
+    ("processes.index", _l("Processes"), ("process_owner", "administrator")),
     ("instances.index", _l("Instances"), ("analyst", "administrator", "process_owner")),
     ("analytics.index", _l("Analytics"), ("analyst",)),
     ("admin.index", _l("Administration"), ("administrator",)),
