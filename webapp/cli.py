@@ -406,3 +406,20 @@ def serve(product: Product, host: str, port: int, threads: int, as_json: bool) -
     app = create_app(product.settings)
     click.echo(f"Tirkeu on http://{host}:{port}", err=True)
     run_server(app, host=host, port=port, threads=threads)
+
+
+@main.command("test-process")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def test_process(path: Path, as_json: bool) -> None:
+    """Run a process's test cases (test_<name>.json beside the diagram) on a throwaway database."""
+    from .process_tests import run_folder
+    from .settings import Settings
+
+    results = run_folder(path, Settings.from_env().process_settings)
+    lines = [f"{'PASS' if r.passed else 'FAIL'} {r.file} {r.case}: {r.message}" for r in results]
+    document = [{"file": r.file, "case": r.case, "passed": r.passed, "message": r.message}
+                for r in results]  # fmt: skip
+    emit({"results": document}, as_json, "\n".join(lines) or "no test cases found")
+    if not results or not all(r.passed for r in results):
+        sys.exit(1)

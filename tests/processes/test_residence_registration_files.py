@@ -135,7 +135,14 @@ def test_element_ids_are_meaningful(bpmn):
         r"TerminateEventDefinition|Diagram|Plane)_[A-Z][A-Za-z]+(_di)?$"
     )
     # data items, operators and parameters are named by the contract, not by the diagram
-    variables = {"process", "inputDataItem", "outputDataItem", "parameter", "serviceTaskOperator"}
+    variables = {
+        "process",
+        "property",
+        "inputDataItem",
+        "outputDataItem",
+        "parameter",
+        "serviceTaskOperator",
+    }
     ids = [
         e.get("id")
         for e in bpmn.iter()

@@ -36,6 +36,7 @@ from webapp.db.models import (
 from . import forms
 from .errors import Conflict, InvalidData, NotFound, Problem, TirkeuError
 from .metrics import LatencyHistogram
+from .migration import MigrationPreview, Plan
 from .scripting import ScriptEngine, ScriptEnvironment
 from .serializer import SERIALIZER_VERSION, StateSerializer
 from .specs import Bundle, parse_bundle
@@ -270,6 +271,47 @@ class Runtime:
         with self.step_latency.measure("step"), self.transaction() as session:
             step = self._locked_step(session, instance_id, actor, now, allow_inactive)
             apply(step)
+            view = step.finish()
+        step.after_commit()
+        return view
+
+    # Moving instances between versions
+
+    def _numbered_version(self, session: Session, process_id: str, number: int) -> VersionInfo:
+        version_id = session.scalar(
+            select(ProcessVersion.id).where(
+                ProcessVersion.process_id == process_id, ProcessVersion.version == number
+            )
+        )
+        if version_id is None:
+            raise NotFound(f"no version {number} of process {process_id!r}")
+        return self._version(session, version_id)
+
+    def _migration(self, session: Session, step: Step, number: int):
+        target = self._numbered_version(session, step.info.process_id, number)
+        plan = Plan(self.serializer.registry, step.workflow, target.spec, target.subprocess_specs)
+        preview = plan.preview(
+            step.instance.id, step.info.process_id, step.info.version, number, step.instance.status
+        )
+        return target, plan, preview
+
+    def migration_preview(self, instance_id: int, version: int) -> MigrationPreview:
+        """Tell what moving an instance to another version would change, and whether it may."""
+        with self.transaction() as session:
+            step = self._new_step(session, self._record(session, instance_id, lock=False), None)
+            return self._migration(session, step, version)[2]
+
+    def migrate(self, instance_id: int, version: int, actor: str) -> InstanceView:
+        """Move a waiting instance to a newer version of its process, when that is safe."""
+        with self.transaction() as session:
+            step = self._locked_step(session, instance_id, actor)
+            target, plan, preview = self._migration(session, step, version)
+            if not preview.safe:
+                raise Conflict(
+                    f"instance {instance_id} cannot move to version {version}: "
+                    + "; ".join(preview.reasons)
+                )
+            step.migrate(plan, target, preview)
             view = step.finish()
         step.after_commit()
         return view

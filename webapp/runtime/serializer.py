@@ -63,6 +63,11 @@ class StateSerializer:
             self._local.pair = (full, lean)
         return self._local.pair
 
+    @property
+    def registry(self):
+        """Return the converter registry SpiffWorkflow's spec diff compares specs with."""
+        return self._get()[0].registry
+
     def dump_specs(self, spec, subprocess_specs: dict) -> str:
         """Return the JSON of a process spec and the specs it calls."""
         full, _ = self._get()

@@ -37,6 +37,22 @@ from .xmlsafe import UnsafeXml, parse_xml
 # `.bpmn20.xml` is the suffix other engines and their test suites give BPMN files.
 SUFFIXES = (".bpmn", ".bpmn20.xml", ".dmn", ".json")
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+BPMNDI = "http://www.omg.org/spec/BPMN/20100524/DI"
+FLOW_NODE_TAGS = frozenset(
+    f"{{{BPMN}}}{tag}"
+    for tag in (
+        "startEvent", "endEvent", "boundaryEvent", "intermediateCatchEvent",
+        "intermediateThrowEvent", "task", "userTask", "serviceTask", "scriptTask",
+        "businessRuleTask", "manualTask", "sendTask", "receiveTask", "callActivity",
+        "subProcess", "transaction", "exclusiveGateway", "inclusiveGateway",
+        "parallelGateway", "eventBasedGateway", "complexGateway",
+    )
+)  # fmt: skip
+# SpiffWorkflow's messages about what a bundle lacks, and what to do about it.
+MISSING_HINTS = (
+    ("was not found", "add the BPMN file that defines the called process to the bundle"),
+    ("No DMN Diagram available", "add the DMN file that defines the decision to the bundle"),
+)
 MAX_FILES = 200
 MAX_JSON_BYTES = 256 * 1024
 TEMPLATES = ImmutableSandboxedEnvironment()
@@ -256,6 +272,28 @@ def _message_starts(spec) -> tuple[str, ...]:
     )
 
 
+def _check_diagram_interchange(check: _Checker, name: str, tree) -> None:
+    """Report flow nodes without a shape, in files whose diagram draws any of their flow nodes.
+
+    Files with no diagram of their flow nodes (written for the engine only, or exported by tools
+    that name shapes after other ids) still deploy: they run the same, only no modeler draws them.
+    """
+    drawn = {shape.get("bpmnElement") for shape in tree.iter(f"{{{BPMNDI}}}BPMNShape")}
+    nodes = [e for e in tree.iter() if e.tag in FLOW_NODE_TAGS and e.get("id")]
+    if drawn.isdisjoint(node.get("id") for node in nodes):
+        return
+    for node in nodes:
+        if node.get("id") not in drawn:
+            kind = node.tag.rsplit("}", 1)[-1]
+            check.add(
+                f"{kind} '{node.get('id')}' has no shape in the diagram; open the file in the"
+                " modeler and place it, or re-save the file from a modeler",
+                node.get("id"),
+                file=name,
+                line=node.sourceline,
+            )
+
+
 def _interrupting_starts(trees) -> set[str]:
     """Return the ids of the start events that interrupt their event subprocess's parent.
 
@@ -297,6 +335,10 @@ def parse_bundle(files: Mapping[str, bytes], operators: Mapping[str, Callable]) 
                 check.add(str(error), file=name, line=error.line)
     if check.problems:
         raise InvalidDiagram(check.problems)
+
+    for name, tree in sorted(trees.items()):
+        if not name.endswith(".dmn"):
+            _check_diagram_interchange(check, name, tree)
 
     parser = SpiffBpmnParser(validator=VALIDATOR)
     for name, tree in sorted(trees.items(), key=lambda item: not item[0].endswith(".dmn")):
@@ -352,7 +394,10 @@ def _unique(problems: list[Problem]) -> list[Problem]:
 def _add_spiff_problem(check: _Checker, error: Exception, name: str) -> None:
     element = getattr(error, "id", None) or None
     line = getattr(error, "line_number", None) or None
-    message = str(error).split("\n")[0]
+    message = str(error).split("\n")[0].strip()
+    for marker, hint in MISSING_HINTS:
+        if marker in message:
+            message = f"{message.rstrip('. ')}: {hint}"
     check.add(
         message,
         element,

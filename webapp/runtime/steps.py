@@ -284,6 +284,29 @@ class Step:
         task._set_state(TaskState.READY)
         self.record("retry", task)
 
+    def migrate(self, plan, target, preview) -> None:
+        """Move the instance to the target version and rename its open tasks' rows."""
+        plan.apply()
+        self.info = target
+        self.instance.process_version_id = target.id
+        self.record(
+            "instance_migrated",
+            data={
+                "from_version": preview.from_version,
+                "to_version": preview.to_version,
+                "changed": list(preview.changed),
+                "reset": list(preview.reset),
+            },
+        )
+        for task in self.workflow.get_tasks(state=TaskState.READY):
+            if task.task_spec.manual and str(task.id) in self.ready_before:
+                spec = task.task_spec
+                self.db.execute(
+                    update(HumanTask)
+                    .where(HumanTask.id == str(task.id))
+                    .values(name=getattr(spec, "bpmn_name", None) or spec.bpmn_id)
+                )
+
     def set_status(self, status: str | None) -> None:
         """Suspend (a status) or resume (None) the instance."""
         if status == self.instance.status:
@@ -416,6 +439,7 @@ class Step:
             update(Instance)
             .where(Instance.id == instance.id, Instance.lock_version == instance.lock_version)
             .values(
+                process_version_id=instance.process_version_id,
                 status=status,
                 state=self.runtime.serializer.dump(workflow),
                 serializer_version=SERIALIZER_VERSION,

@@ -6,7 +6,20 @@ from typing import Any
 
 from flask import Flask
 
-from . import analytics, api, auth, database, errors, home, i18n, portal, security, tasks, visits
+from . import (
+    analytics,
+    api,
+    auth,
+    database,
+    errors,
+    home,
+    i18n,
+    portal,
+    processes,
+    security,
+    tasks,
+    visits,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 COUNTER_SCHEMA = Path("residence_registration") / "application.schema.json"
@@ -85,5 +98,6 @@ def create_app(settings: Any = None) -> Flask:
     app.register_blueprint(visits.bp)
     app.register_blueprint(analytics.bp)
     app.register_blueprint(analytics.metrics_bp)
+    app.register_blueprint(processes.bp)
     security.exempt_blueprint(api.bp)
     return app

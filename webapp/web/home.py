@@ -19,7 +19,7 @@ NAVIGATION = (
     ("visits.desk", _l("Today's bookings"), ("clerk", "supervisor")),
     ("portal.index", _l("My applications"), ("applicant",)),
     ("visits.index", _l("Book a visit"), ("applicant",)),
-    ("processes.index", _l("Processes"), ("process_owner",)),
+    ("processes.index", _l("Processes"), ("process_owner", "administrator")),
     ("instances.index", _l("Instances"), ("analyst", "administrator", "process_owner")),
     ("analytics.index", _l("Analytics"), ("analyst", "supervisor", "administrator")),
     ("admin.index", _l("Administration"), ("administrator",)),

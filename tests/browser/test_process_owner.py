@@ -1,0 +1,137 @@
+"""A process owner edits the registration in the modeler, deploys it and compares the versions."""
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from service_tasks.operators import build_operators
+from webapp.accounts import create_user
+from webapp.db import accounts as _accounts  # noqa: F401  (registers the account tables)
+from webapp.db.base import Base
+from webapp.db.session import make_engine, make_session_factory
+from webapp.runtime.engine import Runtime
+from webapp.settings import SUMMARY_FIELDS
+from webapp.web import create_app
+
+from .diagram_pages import REPO_ROOT
+
+FOLDER = REPO_ROOT / "processes" / "residence_registration"
+SETTINGS = json.loads((REPO_ROOT / "processes" / "settings.json").read_text())
+SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def owners_room(tmp_path: Path):
+    """Serve the app with the real runtime and the registration deployed; yield (url, runtime)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'tirkeu.db'}")
+    Base.metadata.create_all(engine)
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        create_user(session, "owner", PASSWORD, ["process_owner"], full_name="Process Owner")
+    operators = build_operators(
+        {"registry_mode": "sandbox", "registry_url": f"sqlite:///{tmp_path / 'registries.db'}"}
+    )
+    runtime = Runtime(sessions, operators, config=SETTINGS, summary_fields=SUMMARY_FIELDS)
+    files = {p.name: p.read_bytes() for p in FOLDER.iterdir() if p.suffix != ".md"}
+    runtime.deploy(files, deployed_by="tirkeu init")
+    app = create_app({"SECRET_KEY": "browser secret", "DATABASE_URL": "sqlite://",
+                      "RUNTIME": runtime, "SESSION_FACTORY": sessions})  # fmt: skip
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.port}", runtime
+    server.shutdown()
+    thread.join(timeout=5)
+    engine.dispose()
+
+
+def sign_in(page, url: str) -> None:
+    page.goto(f"{url}/login")
+    page.fill("input[name=username]", "owner")
+    page.fill("input[name=password]", PASSWORD)
+    page.locator("form:has(input[name=password]) button[type=submit]").click()
+    page.wait_for_url(f"{url}/")
+
+
+def test_owner_renames_a_task_deploys_and_old_instances_keep_their_version(page, owners_room):
+    url, runtime = owners_room
+    before = runtime.start("residence_registration", {"application_number": "A-0001"}, "x")
+    sign_in(page, url)
+
+    page.goto(f"{url}/processes/residence_registration/1/edit")
+    page.wait_for_selector("#bpmn-editor[data-diagram-state=ready]")
+    page.locator(".djs-element.djs-shape[data-element-id='Task_CheckDocuments']").click()
+    page.wait_for_selector(".properties-panel[data-element-id='Task_CheckDocuments']")
+    name = page.locator(".properties-panel input[name=name]")
+    name.fill("Check the documents")
+    name.press("Tab")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "editor.png"))
+
+    editor = page.locator("#bpmn-editor")
+    editor.locator("[data-action=save]").click()
+    page.wait_for_selector("#bpmn-editor .save-results[data-outcome]")
+    results = editor.locator(".save-results")
+    assert results.get_attribute("data-outcome") == "ok", results.inner_text()
+    editor.locator("[data-action=deploy]").click()
+    page.wait_for_selector("#bpmn-editor .save-results .deployed")
+    assert "residence_registration" in editor.locator(".save-results .deployed").inner_text()
+
+    page.goto(f"{url}/processes/")
+    rows = page.locator("table.versions tbody tr")
+    assert rows.count() == 2
+    assert page.locator("tr.latest").get_attribute("data-version") == "2"
+    assert page.locator("tr[data-version='1'] td.running").inner_text() == "1"
+    page.screenshot(path=str(SCREENSHOTS / "catalogue.png"), full_page=True)
+    assert runtime.instance(before.id).version == 1
+    assert runtime.start("residence_registration", {"application_number": "A-2"}, "x").version == 2
+
+    page.goto(f"{url}/processes/residence_registration/diff?from=1&to=2")
+    page.wait_for_selector("#diff-diagram[data-diagram-state=ready]")
+    changed = page.locator(".djs-element.diff-changed")
+    assert changed.count() == 1
+    assert changed.get_attribute("data-element-id") == "Task_CheckDocuments"
+    page.screenshot(path=str(SCREENSHOTS / "diff.png"))
+
+
+def test_viewer_renders_the_diagram_decisions_and_forms(page, owners_room):
+    url, _runtime = owners_room
+    sign_in(page, url)
+    page.goto(f"{url}/processes/residence_registration/1/")
+    page.wait_for_selector("#diagram[data-diagram-state=ready]")
+    for decision in page.locator(".decision-diagram").all():
+        decision.wait_for(state="attached")
+    page.wait_for_function(
+        "[...document.querySelectorAll('.decision-diagram')]"
+        ".every(d => d.dataset.diagramState === 'ready')"
+    )
+    assert page.locator(".form-preview fieldset[disabled]").count() == 6
+    page.screenshot(path=str(SCREENSHOTS / "viewer.png"), full_page=True)
+
+
+def test_form_schema_edits_show_a_live_preview_and_save_validates_them(page, owners_room):
+    url, _runtime = owners_room
+    sign_in(page, url)
+    page.goto(f"{url}/processes/residence_registration/1/edit")
+    form = page.locator("[data-form-editor][data-name='check_petition.schema.json']")
+    form.locator("summary").click()
+    preview = form.locator(".form-live-preview")
+    preview.locator("input, select, textarea").first.wait_for()
+    source = form.locator("textarea").first
+    schema = json.loads(source.input_value())
+    first = next(iter(schema["properties"]))
+    schema["properties"][first]["title"] = "Number of the petition, renamed"
+    source.fill(json.dumps(schema, indent=2))
+    preview.get_by_text("Number of the petition, renamed").wait_for()
+    form.locator("[data-action=save]").click()
+    page.wait_for_selector("[data-name='check_petition.schema.json'][data-outcome=ok]")
+    schema["$ref"] = "http://example.org/remote.json"
+    source.fill(json.dumps(schema))
+    form.locator("[data-action=deploy]").click()
+    page.wait_for_selector("[data-name='check_petition.schema.json'][data-outcome=problems]")
+    assert "check_petition.schema.json" in form.locator(".problems").inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "form-editor.png"))

@@ -1,0 +1,226 @@
+"""The process owners' room: catalogue, viewer, editor, save and deploy, diff and tests."""
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from webapp import process_tests
+from webapp.diagram_diff import diff_diagrams
+from webapp.runtime.errors import Conflict, InvalidDiagram
+
+from . import process_catalogue as catalogue
+from . import schemaforms
+from .auth import role_required
+from .database import db, runtime
+
+bp = Blueprint("processes", __name__, url_prefix="/processes")
+ROLES = ("process_owner", "administrator")
+# A saved file travels in one request: the runtime refuses anything over its own smaller limits.
+MAX_SAVE_BYTES = 4 * 1024 * 1024
+
+
+def _bundle(process_id: str, number: int) -> tuple[catalogue.VersionRow, dict[str, bytes]]:
+    session = db()
+    with session.begin():
+        row = catalogue.version(session, process_id, number)
+        return row, catalogue.files(session, row.deployment_id)
+
+
+def _form_previews(bundle: dict[str, bytes], bpmn_file: str) -> list[dict[str, Any]]:
+    previews = []
+    for form in catalogue.user_task_forms(bundle[bpmn_file]):
+        schema = catalogue.json_file(bundle, form.schema_file)
+        ui_schema = catalogue.json_file(bundle, form.ui_file)
+        fields = schemaforms.form_fields(schema, ui_schema) if schema is not None else []
+        previews.append({"task": form, "fields": fields})
+    return previews
+
+
+@bp.get("/")
+@role_required(*ROLES)
+def index() -> Any:
+    """List every deployed process with its versions, the latest marked."""
+    session = db()
+    with session.begin():
+        rows = catalogue.versions(session)
+    grouped: dict[str, list[catalogue.VersionRow]] = {}
+    for row in rows:
+        grouped.setdefault(row.process_id, []).append(row)
+    return render_template("processes/catalogue.html", processes=grouped)
+
+
+@bp.get("/<process_id>/<int:number>/")
+@role_required(*ROLES)
+def viewer(process_id: str, number: int) -> Any:
+    """Show a version: its diagram, decision tables and user task forms."""
+    row, bundle = _bundle(process_id, number)
+    session = db()
+    with session.begin():
+        others = [v.version for v in catalogue.versions(session, process_id)]
+        waiting = catalogue.waiting_instances(session, row.id)
+    return render_template(
+        "processes/viewer.html",
+        row=row,
+        latest=max(others),
+        waiting=waiting,
+        decisions=sorted(name for name in bundle if name.endswith(".dmn")),
+        previews=_form_previews(bundle, row.bpmn_file),
+        tests=sorted(name for name in bundle if process_tests.is_test_file(name)),
+        versions=others,
+    )
+
+
+@bp.get("/<process_id>/<int:number>/files/<name>")
+@role_required(*ROLES)
+def file(process_id: str, number: int, name: str) -> Response:
+    """Return one file of a version as it was deployed."""
+    _row, bundle = _bundle(process_id, number)
+    if name not in bundle:
+        abort(404)
+    kind = "application/xml" if catalogue.is_xml(name) else "application/json"
+    return Response(bundle[name], mimetype=kind, headers={"Cache-Control": "no-store"})
+
+
+@bp.get("/<process_id>/<int:number>/edit")
+@role_required(*ROLES)
+def editor(process_id: str, number: int) -> Any:
+    """Open a version in the modelers, with its forms editable beside them."""
+    row, bundle = _bundle(process_id, number)
+    forms = {
+        name: bundle[name].decode()
+        for name in sorted(bundle)
+        if name.endswith(".json") and not process_tests.is_test_file(name)
+    }
+    return render_template(
+        "processes/editor.html",
+        row=row,
+        decisions=sorted(name for name in bundle if name.endswith(".dmn")),
+        forms=forms,
+        operators=json.dumps(catalogue.operator_parameters(runtime().operators)),
+        form_names=json.dumps(sorted(n for n in forms if not n.endswith(".uischema.json"))),
+    )
+
+
+def _problems(problems) -> list[dict[str, Any]]:
+    return [
+        {"file": p.file, "line": p.line, "element": p.element, "message": p.message}
+        for p in problems
+    ]
+
+
+@bp.post("/<process_id>/<int:number>/save/<name>")
+@role_required(*ROLES)
+def save(process_id: str, number: int, name: str) -> Any:
+    """Validate the version's bundle with one file replaced; deploy it when asked."""
+    row, bundle = _bundle(process_id, number)
+    if name not in bundle:
+        abort(404)
+    if (request.content_length or 0) > MAX_SAVE_BYTES:
+        message = _("The file is larger than %(limit)s bytes.", limit=MAX_SAVE_BYTES)
+        problem = {"file": name, "line": None, "element": None, "message": message}
+        return {"problems": [problem]}, 413
+    bundle[name] = request.get_data(cache=False)
+    if request.args.get("deploy") != "1":
+        problems = _problems(runtime().validate(bundle))
+        return {"problems": problems}, 422 if problems else 200
+    try:
+        deployed = runtime().deploy(bundle, deployed_by=current_user.username)
+    except InvalidDiagram as error:
+        return {"problems": _problems(error.problems)}, 422
+    return {
+        "problems": [],
+        "deployed": [
+            {
+                "process_id": d.process_id,
+                "version": d.version,
+                "created": d.created,
+                "url": url_for("processes.viewer", process_id=d.process_id, number=d.version),
+            }
+            for d in deployed
+        ],
+    }
+
+
+@bp.post("/form-preview")
+@role_required(*ROLES)
+def form_preview() -> Any:
+    """Render a form schema (and optional UI schema) as the clerk will see it."""
+    posted = request.get_json(silent=True) or {}
+    try:
+        schema = json.loads(posted.get("schema") or "{}")
+        ui_schema = json.loads(posted["ui_schema"]) if posted.get("ui_schema") else None
+        fields = schemaforms.form_fields(schema, ui_schema)
+    except (ValueError, TypeError, AttributeError, KeyError) as error:
+        return render_template("processes/form_preview.html", error=str(error)), 422
+    return render_template("processes/form_preview.html", fields=fields, error=None)
+
+
+@bp.get("/<process_id>/diff")
+@role_required(*ROLES)
+def diff(process_id: str) -> Any:
+    """Show what changed between two versions, highlighted on the newer diagram."""
+    older = request.args.get("from", type=int)
+    newer = request.args.get("to", type=int)
+    if older is None or newer is None:
+        abort(400)
+    old_row, old_bundle = _bundle(process_id, older)
+    new_row, new_bundle = _bundle(process_id, newer)
+    changes = diff_diagrams(old_bundle[old_row.bpmn_file], new_bundle[new_row.bpmn_file])
+    files_changed = sorted(
+        name
+        for name in old_bundle.keys() | new_bundle.keys()
+        if old_bundle.get(name) != new_bundle.get(name)
+    )
+    decisions = {
+        name: diff_diagrams(old_bundle[name], new_bundle[name])
+        for name in files_changed
+        if name.endswith(".dmn") and name in old_bundle and name in new_bundle
+    }
+    return render_template(
+        "processes/diff.html",
+        old=old_row,
+        new=new_row,
+        changes=changes,
+        decisions=decisions,
+        markers=json.dumps(changes.as_markers()),
+        files_changed=files_changed,
+    )
+
+
+@bp.post("/<process_id>/<int:number>/tests")
+@role_required(*ROLES)
+def run_tests(process_id: str, number: int) -> Any:
+    """Run the version's test cases on a throwaway database and show the results."""
+    row, bundle = _bundle(process_id, number)
+    results = process_tests.run_bundle(bundle, config=runtime().config)
+    return render_template("processes/tests.html", row=row, results=results)
+
+
+@bp.get("/instances/<int:instance_id>/migrate")
+@role_required("administrator")
+def migration(instance_id: int) -> Any:
+    """Preview moving a waiting instance to another version."""
+    to = request.args.get("to", type=int)
+    if to is None:
+        abort(400)
+    preview = runtime().migration_preview(instance_id, to)
+    return render_template("processes/migration.html", preview=preview)
+
+
+@bp.post("/instances/<int:instance_id>/migrate")
+@role_required("administrator")
+def migrate(instance_id: int) -> Any:
+    """Move a waiting instance to another version, when that is safe."""
+    to = request.form.get("to", type=int)
+    if to is None:
+        abort(400)
+    try:
+        moved = runtime().migrate(instance_id, to, actor=current_user.username)
+    except Conflict as error:
+        flash(error.message, "error")
+        return redirect(url_for("processes.migration", instance_id=instance_id, to=to))
+    flash(_("Instance %(id)s now runs on version %(v)s.", id=moved.id, v=moved.version), "info")
+    return redirect(url_for("processes.viewer", process_id=moved.process_id, number=moved.version))
