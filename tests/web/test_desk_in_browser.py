@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.web.conftest import APPLICANT_IIN, CHROMIUM
+from tests.web.conftest import APPLICANT_IIN, ARC_OWN_FLAT, CHROMIUM
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask, Instance
 
@@ -21,28 +21,26 @@ def test_clerk_starts_claims_corrects_and_completes_a_counter_application(browse
     page.fill("#field-applicant_iin", APPLICANT_IIN)
     page.fill("#field-person_iin", APPLICANT_IIN)
     page.select_option("#field-applicant_type", "self")
-    page.fill("#field-arc", "0201300098765432")
+    page.fill("#field-arc", ARC_OWN_FLAT)
     page.select_option("#field-registration_type", "permanent")
     page.click("text=Start the application")
     assert "has been started" in page.text_content(".flashes")
     page.click("button:text-is('Claim')")
-    page.fill("#field-pages", "0")
+    page.check("#field-identity_document_checked")
     page.click("button:text-is('Complete')")
-    assert page.text_content("#error-pages") == "The value is too small."
-    assert page.evaluate("document.activeElement.id") == "field-pages"
-    page.fill("#field-pages", "4")
-    page.check("#field-documents_ok")
+    assert page.text_content("#error-check_result")
+    page.check("input[name=check_result][value=accepted]")
     page.click("button:text-is('Complete')")
-    assert "Task completed for application A-0001" in page.text_content(".flashes")
+    assert "Task completed for application" in page.text_content(".flashes")
     with sessions.begin() as session:
         instance = session.scalar(select(Instance))
         assert instance.status == "completed"
+        assert instance.summary["outcome"] == "registered"
 
 
-def test_supervisor_reassigns_an_overdue_task(browser_page, fake_runtime, sessions):
-    late = fake_runtime.add_task(
-        {}, state="claimed", claimed_by="clerk", due_at=utcnow() - timedelta(minutes=3)
-    )
+def test_supervisor_reassigns_an_overdue_task(browser_page, runtime, start_check, sessions):
+    late = start_check(at=utcnow() - timedelta(minutes=18))
+    runtime.claim(late, "clerk")
     page = browser_page("supervisor")
     page.click("text=Office queue")
     row = page.locator("tbody tr.row-overdue")
