@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, insert, select
 
+from tests.web.conftest import APPLICANT_IIN
 from webapp.db.base import utcnow
-from webapp.db.models import HumanTask, Instance
+from webapp.db.models import HumanTask, HumanTaskKey, Instance
 from webapp.web.tasklist import COUNT_LIMIT, TaskFilter, Worker, count_tabs, list_tasks
 
 NOW = utcnow().replace(microsecond=0)
@@ -40,6 +41,7 @@ def add_row(sessions, start_check) -> Callable[..., str]:
         nonlocal instance_id
         with sessions.begin() as session:
             if instance_id is None:
+                session.execute(delete(HumanTaskKey))
                 session.execute(delete(HumanTask))
                 instance_id = session.scalar(select(Instance.id))
             values = {
@@ -77,6 +79,7 @@ def in_tab(task: dict, tab: str) -> bool:
 @given(tasks=st.lists(TASK, max_size=25), limit=st.integers(min_value=1, max_value=4))
 def test_pages_read_in_turn_give_each_tab_once_in_due_order(sessions, add_row, tasks, limit):
     with sessions.begin() as session:
+        session.execute(delete(HumanTaskKey))
         session.execute(delete(HumanTask))
     for task in tasks:
         due = None if task["due"] is None else NOW + timedelta(minutes=task["due"])
@@ -119,3 +122,11 @@ def test_counts_stop_at_the_counting_limit(sessions, add_row):
     with sessions.begin() as session:
         counts = count_tabs(session, ME, ("queue", "all"))
     assert counts == {"queue": COUNT_LIMIT, "all": COUNT_LIMIT}
+
+
+def test_task_rows_carry_the_channel_and_the_searchable_iins(sessions, start_check):
+    task_id = start_check(person_iin=APPLICANT_IIN)
+    with sessions.begin() as session:
+        assert session.get(HumanTask, task_id).channel == "service_centre"
+        keys = session.scalars(select(HumanTaskKey.key).where(HumanTaskKey.task_id == task_id))
+        assert set(keys) == {APPLICANT_IIN}

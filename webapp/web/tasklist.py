@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from webapp.db.models import HumanTask, Instance
+from webapp.db.models import HumanTask, HumanTaskKey
 
 OPEN_STATES = ("ready", "claimed")
 TABS = ("mine", "queue", "all")
@@ -116,25 +116,11 @@ def _filter_conditions(filters: TaskFilter, now: datetime) -> list[ColumnElement
     if filters.overdue:
         conditions.append(HumanTask.due_at < now)
     if filters.channel:
-        conditions.append(
-            HumanTask.instance_id.in_(
-                select(Instance.id).where(
-                    Instance.summary["channel"].as_string() == filters.channel
-                )
-            )
-        )
+        conditions.append(HumanTask.channel == filters.channel)
     search = filters.search.strip()
     if search.isdigit() and len(search) == 12:
-        conditions.append(
-            HumanTask.instance_id.in_(
-                select(Instance.id).where(
-                    or_(
-                        Instance.summary["applicant_iin"].as_string() == search,
-                        Instance.summary["person_iin"].as_string() == search,
-                    )
-                )
-            )
-        )
+        keyed = select(HumanTaskKey.task_id).where(HumanTaskKey.key == search)
+        conditions.append(HumanTask.id.in_(keyed))
     elif search:
         conditions.append(HumanTask.business_key == search)
     return conditions
