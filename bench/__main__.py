@@ -1,5 +1,6 @@
 """Run every benchmark: `python -m bench` (what `make bench` does)."""
 
-from . import runtime
+from . import runtime, tasklist
 
 runtime.run()
+tasklist.run()

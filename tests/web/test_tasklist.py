@@ -130,3 +130,19 @@ def test_task_rows_carry_the_channel_and_the_searchable_iins(sessions, start_che
         assert session.get(HumanTask, task_id).channel == "service_centre"
         keys = session.scalars(select(HumanTaskKey.key).where(HumanTaskKey.task_id == task_id))
         assert set(keys) == {APPLICANT_IIN}
+
+
+def test_search_by_iin_gives_the_persons_tasks_in_due_order_page_by_page(sessions, add_row):
+    wanted = [add_row(due_at=NOW + timedelta(minutes=minute)) for minute in (3, -1, 2)]
+    add_row(due_at=NOW)
+    with sessions.begin() as session:
+        session.execute(
+            insert(HumanTaskKey), [{"task_id": i, "key": APPLICANT_IIN} for i in wanted]
+        )
+    searched = TaskFilter(tab="all", search=APPLICANT_IIN)
+    with sessions.begin() as session:
+        first = list_tasks(session, ME, searched, NOW, limit=2)
+        rest = list_tasks(session, ME, searched, NOW, first.next_cursor, limit=2)
+        nobody = list_tasks(session, ME, TaskFilter(tab="all", search="621102401239"), NOW)
+    assert [t.id for t in first.tasks + rest.tasks] == [wanted[1], wanted[2], wanted[0]]
+    assert rest.next_cursor is None and nobody.tasks == []

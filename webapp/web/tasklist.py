@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from webapp.db.models import HumanTask, HumanTaskKey
@@ -118,12 +118,23 @@ def _filter_conditions(filters: TaskFilter, now: datetime) -> list[ColumnElement
     if filters.channel:
         conditions.append(HumanTask.channel == filters.channel)
     search = filters.search.strip()
-    if search.isdigit() and len(search) == 12:
-        keyed = select(HumanTaskKey.task_id).where(HumanTaskKey.key == search)
-        conditions.append(HumanTask.id.in_(keyed))
-    elif search:
+    if search and not is_key_search(search):
         conditions.append(HumanTask.business_key == search)
     return conditions
+
+
+def is_key_search(search: str) -> bool:
+    """Tell whether a search is for a task's search key (an IIN), not an application number."""
+    return search.isdigit() and len(search) == 12
+
+
+def _searched_task_ids(session: Session, filters: TaskFilter) -> list[str] | None:
+    """Return the ids of the tasks whose search keys match the search; None if it is not one."""
+    search = filters.search.strip()
+    if not is_key_search(search):
+        return None
+    keyed = select(HumanTaskKey.task_id).where(HumanTaskKey.key == search)
+    return list(session.scalars(keyed.limit(COUNT_LIMIT)))
 
 
 def encode_cursor(task: HumanTask) -> str:
@@ -160,6 +171,11 @@ def list_tasks(
     order (see `_tab_parts`); the pieces are merged here.
     """
     filtered = _filter_conditions(filters, now)
+    # A person's few tasks are read by primary key and put in order here: ordering them in the
+    # query would make the database walk every open task in due order to find them.
+    found = _searched_task_ids(session, filters)
+    if found is not None:
+        filtered.append(HumanTask.id.in_(found) if found else false())
     pieces = [
         and_(HumanTask.state == state, part, *filtered)
         for state in tab_states(filters.tab, filters.state)
@@ -176,7 +192,9 @@ def list_tasks(
             )
         order = (HumanTask.due_at, HumanTask.id)
         for piece in pieces:
-            query = select(HumanTask).where(piece, after).order_by(*order).limit(limit + 1)
+            query = select(HumanTask).where(piece, after)
+            if found is None:
+                query = query.order_by(*order).limit(limit + 1)
             rows += session.scalars(query)
         rows = sorted(rows, key=lambda task: (task.due_at, task.id))[: limit + 1]
         last_id = ""
