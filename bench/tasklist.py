@@ -245,9 +245,9 @@ def print_plans(plans: dict[str, list[tuple[str, str]]]) -> None:
 def counter(app: Flask, client: FlaskClient) -> None:
     """Time the whole counter application through HTTP and in-process through the runtime."""
     runtime = app.extensions["tirkeu"]
+    token = csrf(client)
 
     def through_http() -> None:
-        token = csrf(client)
         started = client.post("/tasks/counter", data={**COUNTER_FORM, "csrf_token": token})
         task_page = started.headers["Location"]
         assert started.status_code == 303 and "/tasks/" in task_page, started.status_code

@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from webapp.db.models import HumanTask, HumanTaskKey
@@ -171,13 +171,16 @@ def list_tasks(
     order (see `_tab_parts`); the pieces are merged here.
     """
     filtered = _filter_conditions(filters, now)
-    # A person's few tasks are read by primary key and put in order here: ordering them in the
-    # query would make the database walk every open task in due order to find them.
     found = _searched_task_ids(session, filters)
+    state_column: ColumnElement[str] = HumanTask.state
     if found is not None:
-        filtered.append(HumanTask.id.in_(found) if found else false())
+        # A person's few tasks are read by primary key and put in order here. The state is
+        # compared as an expression so that no (state, ...) index tempts the database into
+        # walking every open task in due order to find the few.
+        filtered.append(HumanTask.id.in_(found))
+        state_column = HumanTask.state + ""
     pieces = [
-        and_(HumanTask.state == state, part, *filtered)
+        and_(state_column == state, part, *filtered)
         for state in tab_states(filters.tab, filters.state)
         for part in _tab_parts(filters.tab, worker)
     ]
@@ -205,7 +208,9 @@ def list_tasks(
             query = select(HumanTask).where(
                 piece, HumanTask.due_at.is_(None), HumanTask.id > last_id
             )
-            undated += session.scalars(query.order_by(HumanTask.id).limit(wanted))
+            if found is None:
+                query = query.order_by(HumanTask.id).limit(wanted)
+            undated += session.scalars(query)
         rows += sorted(undated, key=lambda task: task.id)[:wanted]
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return TaskPage(rows[:limit], next_cursor)
