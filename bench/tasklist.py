@@ -164,8 +164,8 @@ def add_open_tasks(app: Flask, count: int) -> None:
                 "form": "check_documents.schema.json",
                 "due_at": now + timedelta(minutes=pick.uniform(-120, 240)), "created_at": now,
             })  # fmt: skip
-            # One person in every thousand tasks is the one the bench searches for.
-            person = SEARCHED_IIN if number % 1000 == 0 else f"{pick.randrange(10**11, 10**12)}"
+            # The person the bench searches for has five tasks, however many there are.
+            person = SEARCHED_IIN if number <= 5 else f"{pick.randrange(10**11, 10**12)}"
             keys += [
                 {"task_id": task_id, "key": person},
                 {"task_id": task_id, "key": f"{pick.randrange(10**11, 10**12)}"},
