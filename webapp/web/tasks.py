@@ -409,7 +409,7 @@ def document_label_filter(code: str) -> str:
 
 @bp.app_template_filter("count_label")
 def count_label(count: int) -> str:
-    """Return a tab count, shown as "1000+" once it reaches the counting limit."""
+    """Return a tab count, shown as "100+" once it reaches the counting limit."""
     return f"{COUNT_LIMIT}+" if count >= COUNT_LIMIT else str(count)
 
 
