@@ -1,6 +1,7 @@
 """Run every benchmark: `python -m bench` (what `make bench` does)."""
 
-from . import analytics, runtime
+from . import analytics, runtime, tasklist
 
 runtime.run()
+tasklist.run()
 analytics.run()

@@ -10,7 +10,7 @@ from service_tasks.operators import build_operators
 
 from .db.session import make_engine, make_session_factory, upgrade
 from .runtime.engine import Runtime
-from .settings import SUMMARY_FIELDS, Settings
+from .settings import SUMMARY_FIELDS, TASK_CHANNEL_FIELD, TASK_SEARCH_FIELDS, Settings
 
 BUNDLE_SUFFIXES = (".bpmn", ".bpmn20.xml", ".dmn", ".json")
 
@@ -35,6 +35,8 @@ def build(settings: Settings | None = None) -> Product:
         build_operators(settings.registry),
         config=settings.process_settings,
         summary_fields=SUMMARY_FIELDS,
+        channel_field=TASK_CHANNEL_FIELD,
+        search_fields=TASK_SEARCH_FIELDS,
     )
     return Product(settings, engine, session_factory, runtime)
 

@@ -23,6 +23,9 @@ SUMMARY_FIELDS = (
     "outcome",
     "refusal_reason",
 )
+# Task lists filter by the channel and search by these IINs through the task rows' indexes.
+TASK_CHANNEL_FIELD = "channel"
+TASK_SEARCH_FIELDS = ("applicant_iin", "person_iin")
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,12 @@
 """In Chromium: an analyst finds an application, sees its path and timeline, then the heatmap."""
 
 import threading
-from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
 
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.conftest import CHROMIUM
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium"),
@@ -14,10 +14,8 @@ pytestmark = [
 
 
 @pytest.fixture
-def analyst_page(app, history):
+def analyst_page(browser, app, history):
     """A Chromium page signed in as the analyst, and the base URL of the live app."""
-    from playwright.sync_api import sync_playwright
-
     from .conftest import signed_in
 
     client = signed_in(app, history, "analyst")
@@ -25,16 +23,12 @@ def analyst_page(app, history):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{server.port}"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
-        )
-        context = browser.new_context(user_agent=client.environ_base["HTTP_USER_AGENT"])
-        context.add_cookies(
-            [{"name": "session", "value": client.get_cookie("session").value, "url": base}]
-        )
-        yield context.new_page(), base
-        browser.close()
+    context = browser.new_context(user_agent=client.environ_base["HTTP_USER_AGENT"])
+    context.add_cookies(
+        [{"name": "session", "value": client.get_cookie("session").value, "url": base}]
+    )
+    yield context.new_page(), base
+    context.close()
     server.shutdown()
     thread.join(timeout=5)
 

@@ -10,8 +10,6 @@ from webapp.signing import sign_document
 
 from .conftest import COOWNED_ARC, KAIRAT, PASSWORD
 
-CHROMIUM = Path("/usr/bin/chromium")
-
 
 @pytest.fixture
 def shots(tmp_path) -> Path:
@@ -22,31 +20,26 @@ def shots(tmp_path) -> Path:
 
 
 @pytest.fixture
-def open_as(live_url):
+def open_as(browser, live_url):
     """Return a function that opens a Chromium page signed in as a user."""
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
+    contexts = []
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"]
-        )
+    def sign_in(username: str):
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        contexts.append(context)
+        context.set_default_timeout(10_000)
+        page = context.new_page()
+        page.goto(live_url + "/login")
+        page.fill("#username", username)
+        page.fill("#password", PASSWORD)
+        page.click("button.button-primary")
+        page.wait_for_url(re.compile(r".*/$"))
+        page.base = live_url
+        return page
 
-        def sign_in(username: str):
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            context.set_default_timeout(10_000)
-            page = context.new_page()
-            page.goto(live_url + "/login")
-            page.fill("#username", username)
-            page.fill("#password", PASSWORD)
-            page.click("button.button-primary")
-            page.wait_for_url(re.compile(r".*/$"))
-            page.base = live_url
-            return page
-
-        yield sign_in
-        browser.close()
+    yield sign_in
+    for context in contexts:
+        context.close()
 
 
 def sign_with_outbox_code(page) -> None:

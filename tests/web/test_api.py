@@ -9,7 +9,7 @@ from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAP
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from tests.web.conftest import sign_in
+from tests.web.conftest import OWNER_IIN, application, sign_in
 
 SPEC = OpenAPI.from_dict(json.loads(Path("webapp/web/openapi.json").read_text(encoding="utf-8")))
 ROUTES = [
@@ -40,18 +40,18 @@ def checked(response, method, url, body=None):
 
 
 @pytest.fixture
-def task_id(fake_runtime):
-    return fake_runtime.add_task({"channel": "service_centre", "applicant_iin": "850314304175"})
+def task_id(start_decision):
+    return start_decision()
 
 
 @pytest.fixture
-def call(client, token_for, task_id, fake_runtime):
+def call(client, token_for, task_id, runtime):
     """Return a function that calls the API as a user with a bearer token."""
     tokens = {}
 
     def request(user, method, path, body=None):
         tokens.setdefault(user, token_for(user))
-        instance_id = fake_runtime.task(task_id).instance_id
+        instance_id = runtime.task(task_id).instance_id
         url = path.format(task=task_id, instance=instance_id)
         headers = {"Authorization": f"Bearer {tokens[user]}"}
         response = getattr(client, method)(url, json=body, headers=headers)
@@ -96,7 +96,7 @@ def test_invalid_data_is_refused_with_field_errors(call):
     response = call("clerk", "post", "/api/v1/tasks/{task}/complete", {"data": {"pages": "x"}})
     assert response.status_code == 422
     body = response.get_json()
-    assert body["error"] == "invalid_data" and set(body["errors"]) == {"", "pages"}
+    assert body["error"] == "invalid_data" and set(body["errors"]) == {"documents_ok", "pages"}
 
 
 def test_completing_someone_elses_task_is_a_conflict(call):
@@ -106,9 +106,9 @@ def test_completing_someone_elses_task_is_a_conflict(call):
     assert call("clerk", "post", "/api/v1/tasks/{task}/claim").status_code == 409
 
 
-def test_task_list_pages_with_a_cursor(call, fake_runtime):
+def test_task_list_pages_with_a_cursor(call, start_decision):
     for _ in range(4):
-        fake_runtime.add_task({})
+        start_decision()
     first = call("clerk", "get", "/api/v1/tasks?tab=queue&limit=3").get_json()
     assert len(first["tasks"]) == 3 and first["next"]
     rest = call("clerk", "get", f"/api/v1/tasks?tab=queue&limit=3&after={first['next']}")
@@ -123,27 +123,28 @@ def test_bad_list_queries_are_refused(call, query):
 
 
 def test_start_show_and_message_an_instance(call):
+    owner = {"applicant_iin": OWNER_IIN, "person_iin": OWNER_IIN}
+    document = application("B-0001", channel="online", **owner)
     started = call(
         "clerk",
         "post",
         "/api/v1/instances",
-        {"process_id": "residence_registration", "data": {"channel": "online"}},
+        {"process_id": "residence_registration", "data": document},
     )
     assert started.status_code == 201
     instance = started.get_json()
-    shown = call("analyst", "get", f"/api/v1/instances/{instance['id']}")
-    assert shown.get_json()["data"] == {"channel": "online"}
-    delivered = call(
+    assert (instance["status"], instance["business_key"]) == ("waiting", "B-0001")
+    shown = call("analyst", "get", f"/api/v1/instances/{instance['id']}").get_json()
+    assert shown["data"]["channel"] == "online"
+    assert [t["bpmn_id"] for t in shown["ready_tasks"]] == ["Task_GiveConsent"]
+    # The registration process waits for no message: one sent to it finds no instance.
+    unheard = call(
         "administrator",
         "post",
         "/api/v1/messages",
-        {
-            "name": "consent",
-            "payload": {},
-            "correlation": {"application_number": instance["business_key"]},
-        },
+        {"name": "consent", "payload": {}, "correlation": {"application_number": "B-0001"}},
     )
-    assert delivered.status_code == 200
+    assert unheard.status_code == 404 and unheard.get_json()["error"] == "not_found"
     missing = call("administrator", "post", "/api/v1/messages", {"name": "consent"})
     assert missing.status_code == 404
 

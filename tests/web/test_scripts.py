@@ -34,9 +34,9 @@ def test_iin_script_agrees_with_the_server_and_warns_as_typed(page):
     assert page.text_content("#live-person_iin") == "IIN is valid."
 
 
-def test_countdown_ticks_and_marks_overdue_tasks(page, fake_runtime):
-    fake_runtime.add_task({}, name="Soon", due_at=utcnow() + timedelta(minutes=10))
-    fake_runtime.add_task({}, name="Late", due_at=utcnow() - timedelta(minutes=2))
+def test_countdown_ticks_and_marks_overdue_tasks(page, start_check):
+    start_check(at=utcnow() - timedelta(minutes=5))  # due in 10 minutes
+    start_check(at=utcnow() - timedelta(minutes=17))  # 2 minutes overdue
     page.goto(page.base + "/tasks/?tab=queue")
     late, soon = page.query_selector_all(".countdown")
     shown = soon.text_content()

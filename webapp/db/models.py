@@ -85,7 +85,8 @@ class HumanTask(Base):
         Index(None, "state", "assignee", "due_at", "id"),
         Index(None, "state", "claimed_by", "due_at", "id"),
         Index(None, "instance_id", "state"),
-        Index(None, "state", "due_at"),
+        Index(None, "state", "channel", "due_at", "id"),
+        Index(None, "state", "role", "channel", "due_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -102,11 +103,22 @@ class HumanTask(Base):
     ui_form: Mapped[str | None] = mapped_column(String(255))
     instructions: Mapped[str | None] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str | None] = mapped_column(String(60))
     due_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column()
     completed_at: Mapped[datetime | None] = mapped_column()
     completed_by: Mapped[str | None] = mapped_column(String(120))
+
+
+class HumanTaskKey(Base):
+    """A value a task can be searched by (say, a person's IIN), copied from its instance's data."""
+
+    __tablename__ = "human_task_key"
+    __table_args__ = (Index(None, "key", "task_id"),)
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("human_task.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
 
 
 class InstanceEvent(Base):

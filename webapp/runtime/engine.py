@@ -84,6 +84,8 @@ class Runtime:
         clock: Callable[[], datetime] = utcnow,
         business_key_field: str = "application_number",
         summary_fields: tuple[str, ...] = (),
+        channel_field: str | None = None,
+        search_fields: tuple[str, ...] = (),
         retry: RetryPolicy = RetryPolicy(),
     ):
         self.session_factory = session_factory
@@ -92,6 +94,10 @@ class Runtime:
         self.clock = clock
         self.business_key_field = business_key_field
         self.summary_fields = summary_fields
+        # Copied from the instance's data into each new task row, so task lists filter by
+        # channel and search by these values through indexes.
+        self.channel_field = channel_field
+        self.search_fields = search_fields
         self.retry = retry
         self.serializer = StateSerializer()
         self.script_engine = ScriptEngine(

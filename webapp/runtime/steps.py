@@ -29,6 +29,7 @@ from sqlalchemy import delete, insert, select, update
 
 from webapp.db.models import (
     HumanTask,
+    HumanTaskKey,
     Incident,
     Instance,
     InstanceEvent,
@@ -525,6 +526,14 @@ class Step:
         new = [self._human_task(i, t) for i, t in ready.items() if i not in self.ready_before]
         if new:
             self.db.execute(insert(HumanTask), new)
+            keys = [
+                {"task_id": i, "key": key}
+                for i, t in ready.items()
+                if i not in self.ready_before
+                for key in self._search_keys(t)
+            ]
+            if keys:
+                self.db.execute(insert(HumanTaskKey), keys)
         if not self.ready_before.keys() & ready.keys():
             fields = TaskView.__dataclass_fields__
             self.ready_views = tuple(
@@ -556,9 +565,22 @@ class Step:
             "ui_form": properties.get("formUiSchemaFilename"),
             "instructions": self._instructions(task, extensions.get("instructionsForEndUser")),
             "state": "ready",
+            "channel": self._text(task.data.get(self.runtime.channel_field or ""), 60),
             "due_at": due_at,
             "created_at": self.now,
         }
+
+    def _search_keys(self, task) -> set[str]:
+        """Return the values of the runtime's search fields in the task's data."""
+        values = (self._text(task.data.get(name)) for name in self.runtime.search_fields)
+        return {value for value in values if value}
+
+    @staticmethod
+    def _text(value, limit: int = 120) -> str | None:
+        """Return a scalar value as a text of at most `limit` characters; None for others."""
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            return None
+        return str(value)[:limit]
 
     def _property(self, task, expression: str | None):
         if not expression:

@@ -7,12 +7,16 @@ from datetime import UTC, datetime
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from webapp.db.models import HumanTask, Instance
+from webapp.db.models import HumanTask, HumanTaskKey
 
 OPEN_STATES = ("ready", "claimed")
 TABS = ("mine", "queue", "all")
 PAGE_SIZE = 50
-COUNT_LIMIT = 1000
+# Tab counts stop here ("100+"): each count walks at most this many index entries, so a tab
+# costs the same with a thousand open tasks or a hundred thousand.
+COUNT_LIMIT = 100
+# The most tasks a search by IIN finds for one person.
+SEARCH_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -116,28 +120,25 @@ def _filter_conditions(filters: TaskFilter, now: datetime) -> list[ColumnElement
     if filters.overdue:
         conditions.append(HumanTask.due_at < now)
     if filters.channel:
-        conditions.append(
-            HumanTask.instance_id.in_(
-                select(Instance.id).where(
-                    Instance.summary["channel"].as_string() == filters.channel
-                )
-            )
-        )
+        conditions.append(HumanTask.channel == filters.channel)
     search = filters.search.strip()
-    if search.isdigit() and len(search) == 12:
-        conditions.append(
-            HumanTask.instance_id.in_(
-                select(Instance.id).where(
-                    or_(
-                        Instance.summary["applicant_iin"].as_string() == search,
-                        Instance.summary["person_iin"].as_string() == search,
-                    )
-                )
-            )
-        )
-    elif search:
+    if search and not is_key_search(search):
         conditions.append(HumanTask.business_key == search)
     return conditions
+
+
+def is_key_search(search: str) -> bool:
+    """Tell whether a search is for a task's search key (an IIN), not an application number."""
+    return search.isdigit() and len(search) == 12
+
+
+def _searched_task_ids(session: Session, filters: TaskFilter) -> list[str] | None:
+    """Return the ids of the tasks whose search keys match the search; None if it is not one."""
+    search = filters.search.strip()
+    if not is_key_search(search):
+        return None
+    keyed = select(HumanTaskKey.task_id).where(HumanTaskKey.key == search)
+    return list(session.scalars(keyed.limit(SEARCH_LIMIT)))
 
 
 def encode_cursor(task: HumanTask) -> str:
@@ -174,8 +175,16 @@ def list_tasks(
     order (see `_tab_parts`); the pieces are merged here.
     """
     filtered = _filter_conditions(filters, now)
+    found = _searched_task_ids(session, filters)
+    state_column: ColumnElement[str] = HumanTask.state
+    if found is not None:
+        # A person's few tasks are read by primary key and put in order here. The state is
+        # compared as an expression so that no (state, ...) index tempts the database into
+        # walking every open task in due order to find the few.
+        filtered.append(HumanTask.id.in_(found))
+        state_column = HumanTask.state + ""
     pieces = [
-        and_(HumanTask.state == state, part, *filtered)
+        and_(state_column == state, part, *filtered)
         for state in tab_states(filters.tab, filters.state)
         for part in _tab_parts(filters.tab, worker)
     ]
@@ -190,7 +199,9 @@ def list_tasks(
             )
         order = (HumanTask.due_at, HumanTask.id)
         for piece in pieces:
-            query = select(HumanTask).where(piece, after).order_by(*order).limit(limit + 1)
+            query = select(HumanTask).where(piece, after)
+            if found is None:
+                query = query.order_by(*order).limit(limit + 1)
             rows += session.scalars(query)
         rows = sorted(rows, key=lambda task: (task.due_at, task.id))[: limit + 1]
         last_id = ""
@@ -201,7 +212,9 @@ def list_tasks(
             query = select(HumanTask).where(
                 piece, HumanTask.due_at.is_(None), HumanTask.id > last_id
             )
-            undated += session.scalars(query.order_by(HumanTask.id).limit(wanted))
+            if found is None:
+                query = query.order_by(HumanTask.id).limit(wanted)
+            undated += session.scalars(query)
         rows += sorted(undated, key=lambda task: task.id)[:wanted]
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return TaskPage(rows[:limit], next_cursor)

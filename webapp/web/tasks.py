@@ -6,16 +6,19 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from flask import (
     Blueprint,
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
     url_for,
 )
+from flask_babel import get_locale, get_timezone
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -407,8 +410,18 @@ def document_label_filter(code: str) -> str:
 
 @bp.app_template_filter("count_label")
 def count_label(count: int) -> str:
-    """Return a tab count, shown as "1000+" once it reaches the counting limit."""
+    """Return a tab count, shown as "100+" once it reaches the counting limit."""
     return f"{COUNT_LIMIT}+" if count >= COUNT_LIMIT else str(count)
+
+
+@bp.app_template_global("short_time")
+def short_time(moment: datetime) -> str:
+    """Return a time in the user's zone and language, short; the page's many rows share one
+    resolution of the locale and zone (Flask-Babel's filter resolves them at every call)."""
+    if "short_time" not in g:
+        g.short_time = (get_locale(), get_timezone())
+    locale, zone = g.short_time
+    return format_datetime(moment, "short", tzinfo=zone, locale=locale)
 
 
 @bp.app_template_global("is_overdue")

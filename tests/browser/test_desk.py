@@ -1,0 +1,124 @@
+"""The service-centre desk in Chromium, served on 127.0.0.1 by the real runtime.
+
+A clerk starts a counter application, claims the document check, is sent back by an invalid
+form, fixes it and completes it, and the application is registered; a supervisor reassigns an
+overdue check. With TIRKEU_SCREENSHOT_DIR set, the main pages are saved there at 1280x800.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from tests.web.conftest import (  # noqa: F401  (the web tests' app fixtures, used here too)
+    APPLICANT_IIN,
+    ARC_OWN_FLAT,
+    PASSWORD,
+    app,
+    application,
+    instance_folder,
+    live_url,
+    runtime,
+    sessions,
+    start_check,
+    template_folder,
+)
+from webapp.db.base import utcnow
+from webapp.db.models import HumanTask, Instance
+
+pytestmark = pytest.mark.browser
+VIEWPORT = {"width": 1280, "height": 800}
+ARC_RUBBER_FLAT = "0351300004700031"
+
+
+@pytest.fixture
+def open_as(browser, live_url):  # noqa: F811
+    """Return a function that opens a page signed in as a user."""
+    contexts, errors = [], []
+
+    def open_page(username: str):
+        context = browser.new_context(viewport=VIEWPORT)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(live_url + "/login")
+        page.fill("#username", username)
+        page.fill("#password", PASSWORD)
+        page.click("button.button-primary")
+        page.wait_for_url(lambda url: "/login" not in url)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+def keep(page, screenshot_dir: Path, name: str) -> None:
+    """Save what the page shows, the size of the viewport, as a PNG."""
+    page.screenshot(path=str(screenshot_dir / f"{name}.png"))
+
+
+def test_clerk_starts_claims_corrects_and_completes_a_counter_application(
+    open_as,
+    sessions,  # noqa: F811
+    screenshot_dir,
+):
+    page = open_as("clerk")
+    page.click("text=Start at the counter >> nth=0")
+    page.type("#field-applicant_iin", "880517401807")
+    assert "Not a valid IIN" in page.text_content("#live-applicant_iin")
+    page.fill("#field-applicant_iin", "")
+    page.type("#field-applicant_iin", APPLICANT_IIN)
+    assert page.text_content("#live-applicant_iin") == "IIN is valid."
+    page.fill("#field-person_iin", APPLICANT_IIN)
+    page.select_option("#field-applicant_type", "self")
+    page.fill("#field-arc", ARC_OWN_FLAT)
+    page.select_option("#field-registration_type", "permanent")
+    keep(page, screenshot_dir, "counter")
+    page.click("text=Start the application")
+    assert "has been started" in page.text_content(".flashes")
+    page.click("button:text-is('Claim')")
+    keep(page, screenshot_dir, "task")
+    page.check("#field-identity_document_checked")
+    page.click("button:text-is('Complete')")
+    assert page.text_content("#error-check_result")
+    assert page.is_checked("#field-identity_document_checked")
+    page.check("input[name=check_result][value=accepted]")
+    page.fill("#field-check_note", "Originals seen.")
+    page.click("button:text-is('Complete')")
+    assert "Task completed for application" in page.text_content(".flashes")
+    with sessions.begin() as session:
+        instance = session.scalar(select(Instance))
+        assert (instance.status, instance.summary["outcome"]) == ("completed", "registered")
+
+
+def test_supervisor_reassigns_an_overdue_task(
+    open_as,
+    runtime,  # noqa: F811
+    start_check,  # noqa: F811
+    sessions,  # noqa: F811
+    screenshot_dir,
+):
+    late = start_check(at=utcnow() - timedelta(minutes=18))
+    runtime.claim(late, "clerk")
+    for minutes in (14, 9, 3):
+        start_check(at=utcnow() - timedelta(minutes=minutes))
+    # Sixteen people are registered at this flat already: a supervisor reviews the seventeenth.
+    review = application("B-0001", channel="online", arc=ARC_RUBBER_FLAT)
+    runtime.start("residence_registration", review)
+    clerk = open_as("clerk")
+    clerk.goto(clerk.url.split("/tasks")[0] + "/tasks/?tab=queue")
+    keep(clerk, screenshot_dir, "tasks")
+    page = open_as("supervisor")
+    page.click("text=Office queue")
+    row = page.locator("tbody tr.row-overdue", has_text="clerk").first
+    assert "overdue" in row.locator(".countdown").text_content()
+    keep(page, screenshot_dir, "supervisor")
+    row.locator("select").select_option("clerk2")
+    row.locator("button").click()
+    assert "The task was given to clerk2." in page.text_content(".flashes")
+    with sessions.begin() as session:
+        assert session.get(HumanTask, late).claimed_by == "clerk2"
