@@ -30,15 +30,20 @@ async function preview(editor) {
   const isUi = name.endsWith(".uischema.json");
   const schemaEditor = isUi ? editorNamed(name.replace(".uischema.json", ".schema.json")) : editor;
   const uiEditor = isUi ? editor : editorNamed(editor.dataset.uiName ?? "");
-  const response = await fetch(editor.dataset.previewUrl, {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-    body: JSON.stringify({ schema: textOf(schemaEditor), ui_schema: textOf(uiEditor) || null }),
-  });
   const target = editor.querySelector(".form-live-preview");
-  target.innerHTML = await response.text();
-  editor.dataset.previewState = response.ok ? "ready" : "error";
+  try {
+    const response = await fetch(editor.dataset.previewUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+      body: JSON.stringify({ schema: textOf(schemaEditor), ui_schema: textOf(uiEditor) || null }),
+    });
+    target.innerHTML = await response.text();
+    editor.dataset.previewState = response.ok ? "ready" : "error";
+  } catch (error) {
+    // The server could not be reached (or the page is being left): keep the last preview.
+    editor.dataset.previewState = "error";
+  }
 }
 
 /** Send the text to the save (or deploy) URL and list the answer. */
@@ -47,12 +52,19 @@ async function save(editor, action) {
   const list = editor.querySelector(".problems");
   status.textContent = "…";
   const url = action === "deploy" ? editor.dataset.deployUrl : editor.dataset.saveUrl;
-  const response = await fetch(url, {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-    body: textOf(editor),
-  });
+  let response;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+      body: textOf(editor),
+    });
+  } catch (error) {
+    editor.dataset.outcome = "problems";
+    status.textContent = "The server could not be reached; try again.";
+    return;
+  }
   const answer = await response.json().catch(() => ({ problems: [] }));
   list.replaceChildren();
   for (const problem of answer.problems ?? []) {
