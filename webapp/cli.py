@@ -1,9 +1,13 @@
 """The `tirkeu` command: the product's contract for scripts and tests (see the README)."""
 
 import json
+import logging
+import os
 import secrets
+import signal
+import socket
 import sys
-import time
+import threading
 from dataclasses import replace
 from datetime import datetime
 from functools import update_wrapper
@@ -274,14 +278,25 @@ def parse_now(_ctx, param, value: str | None) -> datetime | None:
 def worker(
     product: Product, once: bool, now: datetime | None, interval: float, as_json: bool
 ) -> None:
-    """Fire due timers and service-task retries, once or in a loop."""
+    """Fire due timers and service-task retries, once or in a loop until SIGTERM or Ctrl-C."""
     if once:
         fired = product.runtime.run_due_jobs(now=now)
         emit({"fired": fired}, as_json, f"fired {fired} job(s)")
         return
-    while True:
-        product.runtime.run_due_jobs(now=now)
-        time.sleep(interval)
+    stopped = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopped.set())
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    while not stopped.is_set():
+        try:
+            fired = product.runtime.run_due_jobs(now=now, worker=name)
+        except Exception:
+            # A lost database connection must not end the loop: the next sweep reconnects.
+            logging.getLogger(__name__).exception("worker sweep failed")
+            fired = 0
+        # A full batch means more may be due: sweep again at once.
+        if fired < 100:
+            stopped.wait(interval)
 
 
 @main.group()
@@ -308,12 +323,28 @@ main.add_command(users)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Web processes; above 1, gunicorn serves and `tirkeu worker` must run beside.",
+)
 @with_product
-def serve(product: Product, host: str, port: int, threads: int, as_json: bool) -> None:
-    """Serve the web application (waitress) with an in-process worker for timers and retries."""
+def serve(
+    product: Product, host: str, port: int, threads: int, workers: int, as_json: bool
+) -> None:
+    """Serve the web application: waitress with an in-process worker, or gunicorn processes."""
     from .web import create_app
+
+    click.echo(f"Tirkeu on http://{host}:{port}", err=True)
+    if workers > 1:
+        from .web.gunicorn_app import serve_processes
+
+        product.engine.dispose()
+        settings = product.settings
+        serve_processes(lambda: create_app(settings), host, port, workers, threads)
+        return
     from .web.serve import serve as run_server
 
-    app = create_app(product.settings)
-    click.echo(f"Tirkeu on http://{host}:{port}", err=True)
-    run_server(app, host=host, port=port, threads=threads)
+    run_server(create_app(product.settings), host=host, port=port, threads=threads)

@@ -35,6 +35,8 @@ class Settings:
     processes_path: Path
     process_settings: dict = field(default_factory=dict)
     registry: dict = field(default_factory=dict)
+    db_pool_size: int = 5
+    db_max_overflow: int = 10
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -70,6 +72,10 @@ class Settings:
             processes_path=processes_path,
             process_settings=process_settings,
             registry=registry,
+            db_pool_size=int(overrides.pop("db_pool_size", env.get("TIRKEU_DB_POOL_SIZE", 5))),
+            db_max_overflow=int(
+                overrides.pop("db_max_overflow", env.get("TIRKEU_DB_MAX_OVERFLOW", 10))
+            ),
             **overrides,
         )
 
