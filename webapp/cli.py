@@ -9,7 +9,7 @@ import socket
 import sys
 import threading
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import update_wrapper
 from pathlib import Path
 
@@ -287,6 +287,7 @@ def worker(
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopped.set())
     name = f"{socket.gethostname()}:{os.getpid()}"
+    click.echo(f"worker {name}: sweeping every {interval}s", err=True)
     while not stopped.is_set():
         try:
             fired = product.runtime.run_due_jobs(now=now, worker=name)
@@ -317,6 +318,30 @@ def registries_load(product: Product, file: Path, as_json: bool) -> None:
 
 
 main.add_command(users)
+
+
+@main.command("archive")
+@click.option(
+    "--older-than", "days", type=click.IntRange(0), help="Age in days (default: the setting)."
+)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="A .jsonl.gz file.")
+@with_product
+def archive_command(product: Product, days: int | None, output: Path | None, as_json: bool):
+    """Move ended instances older than DAYS to a gzip JSON-lines file and remove them."""
+    from .archive import archive, count_archivable, default_path
+    from .db.base import utcnow
+
+    now = utcnow()
+    age = timedelta(days=product.settings.retention_days if days is None else days)
+    output = output or default_path(product.settings.instance_path / "archives", now)
+    total = count_archivable(product.session_factory, now - age)
+    with click.progressbar(length=total, label="archiving", file=sys.stderr) as bar:
+        result = archive(product.session_factory, age, output, progress=bar.update, now=now)
+    emit(
+        {"file": str(result.path), "instances": result.instances, "events": result.events},
+        as_json,
+        f"archived {result.instances} instance(s), {result.events} event(s) to {result.path}",
+    )
 
 
 @main.command()

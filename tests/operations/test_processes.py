@@ -30,7 +30,8 @@ def test_looping_worker_exits_cleanly_on_a_stop_signal(tmp_path, signum):
         env=env,
         stderr=subprocess.PIPE,
     )
-    time.sleep(2)
+    assert b"sweeping" in worker.stderr.readline()
+    time.sleep(0.3)
     worker.send_signal(signum)
     _, errors = worker.communicate(timeout=10)
     assert worker.returncode == 0

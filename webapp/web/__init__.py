@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, auth, database, errors, home, i18n, security, tasks
+from . import admin, api, auth, database, errors, home, i18n, security, tasks
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 COUNTER_SCHEMA = Path("residence_registration") / "application.schema.json"
@@ -81,5 +81,6 @@ def create_app(settings: Any = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(tasks.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(admin.bp)
     security.exempt_blueprint(api.bp)
     return app
