@@ -18,6 +18,7 @@ import click
 from service_tasks.dataset import DEFAULT_DATASET_PATH, DatasetError
 from service_tasks.operators import sandbox_store
 
+from . import logmask
 from .accounts import create_user, find_user
 from .accounts_cli import users
 from .bootstrap import Product, build, bundles, initialise, read_bundle
@@ -100,6 +101,7 @@ def with_product(command):
 @click.group()
 def main() -> None:
     """Tirkeu: registration at the place of residence, run as BPMN on SpiffWorkflow."""
+    logmask.install()
 
 
 DEMO_USERS = (

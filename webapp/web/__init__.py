@@ -6,7 +6,9 @@ from typing import Any
 
 from flask import Flask
 
-from . import admin, api, auth, database, errors, home, i18n, security, tasks
+from webapp import logmask
+
+from . import admin, api, auth, database, errors, home, i18n, limits, security, tasks
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 COUNTER_SCHEMA = Path("residence_registration") / "application.schema.json"
@@ -83,4 +85,6 @@ def create_app(settings: Any = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
     security.exempt_blueprint(api.bp)
+    logmask.install()
+    limits.init_app(app)
     return app
