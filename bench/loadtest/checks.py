@@ -91,7 +91,8 @@ def check(database_url: str, registry_url: str, applications: list[dict]) -> Fin
         for operation in ("register", "idcard"):
             made = writes[(number, operation)]
             if made != registered:
-                findings.problems.append(f"{number}: {made} {operation} writes, {registered} wanted")
+                wanted = f"{registered} wanted"
+                findings.problems.append(f"{number}: {made} {operation} writes, {wanted}")
         for kind in ("instance_started", "instance_completed"):
             if (row.id, kind) not in started:
                 findings.problems.append(f"{number}: no {kind} event")
