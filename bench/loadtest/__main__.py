@@ -106,9 +106,7 @@ def main() -> int:
         deadline = began + args.time_limit
         while ended_count(cluster.database_url) < args.count and time.monotonic() < deadline:
             time.sleep(2)
-        findings = check(
-            cluster.database_url, cluster.env["TIRKEU_REGISTRY_URL"], applications
-        )
+        findings = check(cluster.database_url, cluster.env["TIRKEU_REGISTRY_URL"], applications)
     finally:
         stop.set()
         cluster.stop()

@@ -46,9 +46,7 @@ def check(database_url: str, registry_url: str, applications: list[dict]) -> Fin
                        Instance.created_at, Instance.completed_at)
             )
         }  # fmt: skip
-        per_key = Counter(
-            connection.scalars(select(Instance.business_key)).all()
-        )
+        per_key = Counter(connection.scalars(select(Instance.business_key)).all())
         events = Counter(
             (row.instance_id, row.kind, row.task_id)
             for row in connection.execute(

@@ -15,9 +15,7 @@ RACE = Path(__file__).with_name("diagrams") / "race.bpmn"
 ROUNDS = 3
 
 
-def test_claim_complete_message_and_timer_at_once_each_take_effect_once(
-    ops_runtime, ops_engine
-):
+def test_claim_complete_message_and_timer_at_once_each_take_effect_once(ops_runtime, ops_engine):
     ops_runtime.deploy({"race.bpmn": RACE.read_bytes()})
     for round_number in range(ROUNDS):
         number = f"R-{round_number}"
@@ -45,9 +43,7 @@ def test_claim_complete_message_and_timer_at_once_each_take_effect_once(
             assert sorted(pool.map(act, actions)) == sorted(actions)
 
         after = ops_runtime.instance(view.id)
-        assert [(t.bpmn_id, t.claimed_by) for t in after.ready_tasks] == [
-            ("Task_Claimed", "clerk")
-        ]
+        assert [(t.bpmn_id, t.claimed_by) for t in after.ready_tasks] == [("Task_Claimed", "clerk")]
         with Session(ops_engine) as session:
             kinds = Counter(
                 session.scalars(
