@@ -68,7 +68,6 @@ def main() -> int:
     stub = None
     if args.faults:
         registry_url = schema_url(args.database, cluster.schema + "_registries")
-        cluster.env.update(TIRKEU_REGISTRY_MODE="http", TIRKEU_REGISTRY_TIMEOUT="1")
     mode = "on" if args.faults else "off"
     print(
         f"load test: {args.count} registrations, {args.web} web processes, "
@@ -81,7 +80,12 @@ def main() -> int:
     if args.faults:
         stub = FaultyRegistries(SandboxStore(registry_url), 0.05, 0.03, delay=1.5)
         stub.start()
-        cluster.env["TIRKEU_REGISTRY_BASE_URL"] = stub.url
+        # Set up in sandbox mode; the running processes reach the registries over HTTP.
+        cluster.env.update(
+            TIRKEU_REGISTRY_MODE="http",
+            TIRKEU_REGISTRY_BASE_URL=stub.url,
+            TIRKEU_REGISTRY_TIMEOUT="1",
+        )
     tokens = create_users(cluster.database_url, sorted({a["owner"] for a in applications}))
     timings = Timings()
     driver = Driver(cluster.url, tokens, cluster.database_url, timings)
