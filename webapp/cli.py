@@ -276,9 +276,19 @@ def parse_now(_ctx, param, value: str | None) -> datetime | None:
 @click.option("--once", is_flag=True, help="Fire what is due now, then exit.")
 @click.option("--now", callback=parse_now, help="Pretend the clock says this ISO time.")
 @click.option("--interval", default=1.0, show_default=True, help="Seconds between sweeps.")
+@click.option("--batch", default=20, show_default=True, type=click.IntRange(1, 1000),
+              help="Jobs taken per sweep.")  # fmt: skip
+@click.option("--lease", default=300, show_default=True, type=click.IntRange(5),
+              help="Seconds before jobs taken by a worker that died go to another.")  # fmt: skip
 @with_product
 def worker(
-    product: Product, once: bool, now: datetime | None, interval: float, as_json: bool
+    product: Product,
+    once: bool,
+    now: datetime | None,
+    interval: float,
+    batch: int,
+    lease: int,
+    as_json: bool,
 ) -> None:
     """Fire due timers and service-task retries, once or in a loop until SIGTERM or Ctrl-C."""
     if once:
@@ -292,13 +302,15 @@ def worker(
     click.echo(f"worker {name}: sweeping every {interval}s", err=True)
     while not stopped.is_set():
         try:
-            fired = product.runtime.run_due_jobs(now=now, worker=name)
+            fired = product.runtime.run_due_jobs(
+                now=now, worker=name, limit=batch, lease=timedelta(seconds=lease)
+            )
         except Exception:
             # A lost database connection must not end the loop: the next sweep reconnects.
             logging.getLogger(__name__).exception("worker sweep failed")
             fired = 0
         # A full batch means more may be due: sweep again at once.
-        if fired < 100:
+        if fired < batch:
             stopped.wait(interval)
 
 

@@ -42,6 +42,8 @@ class Cluster:
         self.web_count = web
         self.worker_count = workers
         self.port = free_port()
+        # Jobs a killed worker had taken wait this long for another worker.
+        self.lease = 15
         self.url = f"http://127.0.0.1:{self.port}"
         settings_file = folder / "settings.json"
         settings_file.write_text(json.dumps(settings))
@@ -111,7 +113,7 @@ class Cluster:
     def start_worker(self) -> subprocess.Popen:
         """Start one `tirkeu worker` loop."""
         worker = subprocess.Popen(
-            [*TIRKEU, "worker", "--interval", "0.5"],
+            [*TIRKEU, "worker", "--interval", "0.5", "--batch", "10", "--lease", str(self.lease)],
             env=self.env, stdout=self.log("worker.log"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         self.workers.append(worker)

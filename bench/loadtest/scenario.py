@@ -163,7 +163,8 @@ class Driver:
         if application["path"] == "timeout":
             return
         wanted = "Task_GiveConsent" if application["path"] == "consent" else "Task_CheckDocuments"
-        for _ in range(60):
+        # Registry retries back off 10, 20, 40... seconds: wait up to five minutes.
+        for _ in range(150):
             tasks = [t for t in view.get("ready_tasks", []) if t["bpmn_id"] == wanted]
             if tasks:
                 break
