@@ -2,11 +2,13 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from webapp.bootstrap import build
@@ -48,3 +50,48 @@ def test_pool_settings_come_from_the_environment(tmp_path, monkeypatch):
     assert (settings.db_pool_size, settings.db_max_overflow) == (7, 3)
     assert product.engine.pool.size() == 7
     assert product.engine.pool._max_overflow == 3
+
+
+def test_serve_with_two_workers_answers_over_http_and_stops_on_sigterm(tmp_path):
+    url = f"sqlite:///{tmp_path / 'tirkeu.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    env = dict(os.environ, TIRKEU_INSTANCE_PATH=str(tmp_path), TIRKEU_DATABASE_URL=url)
+    env["PYTHONPATH"] = str(ROOT)
+    port = free_port()
+    code = "from webapp.cli import main; main()"
+    server = subprocess.Popen(
+        [sys.executable, "-c", code, "serve", "--workers", "2", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        answer = wait_for(f"http://127.0.0.1:{port}/login")
+        assert answer.status_code == 200
+        assert "Content-Security-Policy" in answer.headers
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, errors = server.communicate(timeout=30)
+    assert server.returncode == 0
+    assert errors.count(b"Booting worker") == 2
+
+
+def free_port() -> int:
+    """Return a free port on the loopback interface."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str) -> httpx.Response:
+    """Return the first answer from the URL within thirty seconds."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return httpx.get(url, timeout=2)
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
