@@ -12,7 +12,7 @@ from webapp.db.models import HumanTask, Instance, InstanceEvent
 from webapp.web import create_app
 
 FUZZ = settings(
-    max_examples=150,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
