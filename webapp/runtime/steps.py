@@ -344,7 +344,9 @@ class Step:
 
     def _handle_failure(self, error: Exception) -> bool:
         """Throw a business error as a BPMN error event; keep anything else as an incident."""
-        failed = [t for t in self.workflow.get_tasks(state=TaskState.ERROR)]
+        # A failed instance of a multi-instance task is missed by a state-filtered search,
+        # which stops below the STARTED parent: filter the whole tree instead.
+        failed = [t for t in self.workflow.get_tasks() if t.state == TaskState.ERROR]
         task = failed[-1] if failed else getattr(error, "task", None)
         cause = getattr(error, "exception", None) or error
         code = getattr(cause, "error_code", None)
