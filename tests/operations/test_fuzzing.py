@@ -126,3 +126,11 @@ def test_the_api_answers_every_generated_call_of_its_openapi_document(case, bear
     case.call_and_validate(
         headers={"Authorization": f"Bearer {bearer['admin']}"}, checks=[not_a_server_error]
     )
+
+
+def test_an_instance_number_beyond_the_database_integers_is_not_found(fuzz_app, bearer):
+    client = fuzz_app.test_client()
+    headers = {"Authorization": f"Bearer {bearer['admin']}"}
+    assert client.get("/api/v1/instances/9223372036854775808", headers=headers).status_code == 404
+    client.post("/login", data={"username": "admin", "password": "correct horse battery"})
+    assert client.get("/admin/instances?id=9223372036854775808").status_code == 200

@@ -20,6 +20,8 @@ from .database import db, runtime
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 INCIDENT_PAGE = 100
+# Row ids are 32-bit integers on PostgreSQL: a larger number names nothing.
+MAX_ID = 2**31 - 1
 INSTANCE_ACTIONS = ("suspend", "resume", "terminate")
 DEFAULT_RETENTION_DAYS = 365
 
@@ -53,7 +55,7 @@ def index() -> Any:
     return render_template("admin/incidents.html", incidents=incidents)
 
 
-@bp.post("/incidents/<int:incident_id>/<action>")
+@bp.post("/incidents/<int(max=2147483647):incident_id>/<action>")
 def incident_action(incident_id: int, action: str) -> Any:
     """Retry or resolve an incident through the runtime."""
     if action not in ("retry", "resolve"):
@@ -77,13 +79,14 @@ def instances() -> Any:
     if number:
         session = db()
         with session.begin():
-            found = session.get(Instance, int(number)) if number.isdigit() else None
+            known = number.isdigit() and int(number) <= MAX_ID
+            found = session.get(Instance, int(number)) if known else None
         if found is None:
             flash(_("No instance %(id)s.", id=number), "error")
     return render_template("admin/instances.html", number=number, instance=found)
 
 
-@bp.post("/instances/<int:instance_id>/<action>")
+@bp.post("/instances/<int(max=2147483647):instance_id>/<action>")
 def instance_action(instance_id: int, action: str) -> Any:
     """Suspend, resume or terminate an instance; the runtime locks it and records the event."""
     if action not in INSTANCE_ACTIONS:
