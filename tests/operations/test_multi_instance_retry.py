@@ -58,3 +58,37 @@ def test_an_owner_notice_that_times_out_is_retried_and_the_application_completes
     assert [i.status for i in done.incidents] == ["resolved"]
     assert len(store.writes("register", "A-0700")) == 1
     store.dispose()
+
+
+def test_a_retry_due_after_the_consent_window_closed_leaves_the_cancellation_alone(
+    ops_engine, tmp_path
+):
+    registry_url = f"sqlite:///{tmp_path / 'registries.db'}"
+    store = SandboxStore(registry_url)
+    store.load_dataset_file(DEFAULT_DATASET_PATH)
+    operators = build_operators({"registry_mode": "sandbox", "registry_url": registry_url})
+    send, failures = operators["notify.send"], {"left": 2}
+
+    def flaky_send(**params):
+        if params.get("template") == "consent_request" and failures["left"]:
+            failures["left"] -= 1
+            raise TimeoutError("the SMS gateway did not answer")
+        return send(**params)
+
+    operators["notify.send"] = flaky_send
+    runtime = Runtime(
+        make_session_factory(ops_engine), operators, config=SETTINGS, summary_fields=SUMMARY_FIELDS
+    )
+    deploy_registration(runtime)
+    view = runtime.start("residence_registration", APPLICATION)
+    assert view.status == "error"
+    window_closed = utcnow() + timedelta(hours=1, seconds=1)
+    # The retry due first fails again; the consent window's timer then cancels the consents.
+    runtime.run_due_jobs(now=window_closed)
+    runtime.run_due_jobs(now=window_closed + timedelta(minutes=1))
+    done = runtime.instance(view.id)
+    assert (done.status, done.data["outcome"]) == ("completed", "cancelled")
+    assert done.data["refusal_reason"] == "consent_timeout"
+    assert all(i.status == "resolved" for i in done.incidents)
+    assert runtime.run_due_jobs(now=window_closed + timedelta(hours=1)) == 0
+    store.dispose()

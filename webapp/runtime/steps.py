@@ -249,6 +249,15 @@ class Step:
         """Fire a due timer, or retry a failed service task."""
         self.db.execute(delete(Job).where(Job.id == job_id))
         if kind == "retry":
+            task = self.task(task_id)
+            if task is None or task.state != TaskState.ERROR:
+                return
+            if cancelled_around(task):
+                # The part the task belonged to was cancelled (a timer, a refusal) while the
+                # retry waited: running it now would complete work nobody waits for.
+                task._set_state(TaskState.CANCELLED)
+                self.record("task_cancelled", task)
+                return
             self.retry(task_id)
             return
         task = self.task(task_id)
@@ -274,6 +283,8 @@ class Step:
         task = self.task(task_id)
         if task is None or task.state != TaskState.ERROR:
             raise Conflict(f"task {task_id} has not failed")
+        if cancelled_around(task):
+            raise Conflict(f"task {task_id} belongs to a cancelled part of the process")
         task._set_state(TaskState.READY)
         self.record("retry", task)
 
@@ -718,3 +729,13 @@ class Step:
                 for values in event.correlations.values():
                     correlation.update(values)
                 self.outbox.append((definition.name, json_safe(event.payload or {}), correlation))
+
+
+def cancelled_around(task) -> bool:
+    """Tell whether a task sits inside one that was cancelled (a multi-instance, say)."""
+    parent = task.parent
+    while parent is not None:
+        if parent.state == TaskState.CANCELLED:
+            return True
+        parent = parent.parent
+    return False
