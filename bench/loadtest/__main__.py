@@ -32,7 +32,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="tirkeu workers (2)")
     parser.add_argument("--database", default=DEFAULT_SERVER, help="a PostgreSQL database URL")
     parser.add_argument("--faults", action="store_true", help="kill processes, failing registry")
-    parser.add_argument("--consent-window", type=int, default=30, help="seconds (30)")
+    parser.add_argument(
+        "--consent-window", type=int, help="seconds (30; 150 with --faults, past the retries)"
+    )
     parser.add_argument("--time-limit", type=int, default=900, help="seconds in all (900)")
     parser.add_argument("--keep", action="store_true", help="keep the schemas afterwards")
     return parser.parse_args()
@@ -62,7 +64,10 @@ def main() -> int:
     began = time.monotonic()
     folder = Path(tempfile.mkdtemp(prefix="tirkeu-load-"))
     settings = json.loads(SETTINGS.read_text())
-    settings["consent_window"] = f"PT{args.consent_window}S"
+    # Under faults a consent request may wait for two retries (10 + 20 s) and a killed worker's
+    # lease: the window must outlast them, or an owner's consent comes too late.
+    window = args.consent_window or (150 if args.faults else 30)
+    settings["consent_window"] = f"PT{window}S"
     data, applications = dataset.build(args.count)
     cluster = Cluster(args.database, folder, args.web, args.workers, settings)
     stub = None
