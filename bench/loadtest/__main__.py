@@ -111,10 +111,11 @@ def main() -> int:
                 if done % 200 == 0:
                     print(f"  driven {done}/{args.count}", file=sys.stderr)
         driven = time.monotonic() - started
-        stop.set()
         deadline = began + args.time_limit
+        # Processes keep dying while timers and retries finish the applications.
         while ended_count(cluster.database_url) < args.count and time.monotonic() < deadline:
             time.sleep(2)
+        stop.set()
         findings = check(cluster.database_url, cluster.env["TIRKEU_REGISTRY_URL"], applications)
     finally:
         stop.set()
