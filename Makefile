@@ -27,5 +27,9 @@ test: lint
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench
 
+# Not part of `make test`: needs PostgreSQL (TIRKEU_LOADTEST_DATABASE) and a few minutes.
+loadtest: $(VENV)/.installed
+	$(BIN)/python -m bench.loadtest --database "$${TIRKEU_LOADTEST_DATABASE:-postgresql+psycopg://postgres@127.0.0.1:5432/tirkeu_load}" $(LOADTEST_ARGS)
+
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

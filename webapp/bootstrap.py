@@ -28,7 +28,11 @@ class Product:
 def build(settings: Settings | None = None) -> Product:
     """Build the runtime on the configured database with the registry operators."""
     settings = settings or Settings.from_env()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
     session_factory = make_session_factory(engine)
     runtime = Runtime(
         session_factory,

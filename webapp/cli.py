@@ -1,11 +1,15 @@
 """The `tirkeu` command: the product's contract for scripts and tests (see the README)."""
 
 import json
+import logging
+import os
 import secrets
+import signal
+import socket
 import sys
-import time
+import threading
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import update_wrapper
 from pathlib import Path
 
@@ -14,6 +18,7 @@ import click
 from service_tasks.dataset import DEFAULT_DATASET_PATH, DatasetError
 from service_tasks.operators import sandbox_store
 
+from . import logmask
 from .accounts import create_user, find_user
 from .accounts_cli import users
 from .analytics.export import export_csv, export_xes
@@ -101,6 +106,7 @@ def with_product(command):
 @click.group()
 def main() -> None:
     """Tirkeu: registration at the place of residence, run as BPMN on SpiffWorkflow."""
+    logmask.install()
 
 
 DEMO_USERS = (
@@ -290,18 +296,42 @@ def parse_now(_ctx, param, value: str | None) -> datetime | None:
 @click.option("--once", is_flag=True, help="Fire what is due now, then exit.")
 @click.option("--now", callback=parse_now, help="Pretend the clock says this ISO time.")
 @click.option("--interval", default=1.0, show_default=True, help="Seconds between sweeps.")
+@click.option("--batch", default=20, show_default=True, type=click.IntRange(1, 1000),
+              help="Jobs taken per sweep.")  # fmt: skip
+@click.option("--lease", default=300, show_default=True, type=click.IntRange(5),
+              help="Seconds before jobs taken by a worker that died go to another.")  # fmt: skip
 @with_product
 def worker(
-    product: Product, once: bool, now: datetime | None, interval: float, as_json: bool
+    product: Product,
+    once: bool,
+    now: datetime | None,
+    interval: float,
+    batch: int,
+    lease: int,
+    as_json: bool,
 ) -> None:
-    """Fire due timers and service-task retries, once or in a loop."""
+    """Fire due timers and service-task retries, once or in a loop until SIGTERM or Ctrl-C."""
     if once:
         fired = product.runtime.run_due_jobs(now=now)
         emit({"fired": fired}, as_json, f"fired {fired} job(s)")
         return
-    while True:
-        product.runtime.run_due_jobs(now=now)
-        time.sleep(interval)
+    stopped = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopped.set())
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    click.echo(f"worker {name}: sweeping every {interval}s", err=True)
+    while not stopped.is_set():
+        try:
+            fired = product.runtime.run_due_jobs(
+                now=now, worker=name, limit=batch, lease=timedelta(seconds=lease)
+            )
+        except Exception:
+            # A lost database connection must not end the loop: the next sweep reconnects.
+            logging.getLogger(__name__).exception("worker sweep failed")
+            fired = 0
+        # A full batch means more may be due: sweep again at once.
+        if fired < batch:
+            stopped.wait(interval)
 
 
 @main.command()
@@ -393,19 +423,59 @@ def sign_command(document: Path, key_path: str, cert_path: str) -> None:
         raise click.ClickException(getattr(error, "message", str(error))) from error
 
 
+@main.command("archive")
+@click.option(
+    "--older-than", "days", type=click.IntRange(0), help="Age in days (default: the setting)."
+)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="A .jsonl.gz file.")
+@with_product
+def archive_command(product: Product, days: int | None, output: Path | None, as_json: bool):
+    """Move ended instances older than DAYS to a gzip JSON-lines file and remove them."""
+    from .archive import archive, count_archivable, default_path
+    from .db.base import utcnow
+
+    now = utcnow()
+    age = timedelta(days=product.settings.retention_days if days is None else days)
+    output = output or default_path(product.settings.instance_path / "archives", now)
+    total = count_archivable(product.session_factory, now - age)
+    with click.progressbar(length=total, label="archiving", file=sys.stderr) as bar:
+        result = archive(product.session_factory, age, output, progress=bar.update, now=now)
+    emit(
+        {"file": str(result.path), "instances": result.instances, "events": result.events},
+        as_json,
+        f"archived {result.instances} instance(s), {result.events} event(s) to {result.path}",
+    )
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Web processes; above 1, gunicorn serves and `tirkeu worker` must run beside.",
+)
 @with_product
-def serve(product: Product, host: str, port: int, threads: int, as_json: bool) -> None:
-    """Serve the web application (waitress) with an in-process worker for timers and retries."""
+def serve(
+    product: Product, host: str, port: int, threads: int, workers: int, as_json: bool
+) -> None:
+    """Serve the web application: waitress with an in-process worker, or gunicorn processes."""
     from .web import create_app
+
+    click.echo(f"Tirkeu on http://{host}:{port}", err=True)
+    if workers > 1:
+        from .web.gunicorn_app import serve_processes
+
+        product.engine.dispose()
+        settings = product.settings
+        serve_processes(lambda: create_app(settings), host, port, workers, threads)
+        return
     from .web.serve import serve as run_server
 
-    app = create_app(product.settings)
-    click.echo(f"Tirkeu on http://{host}:{port}", err=True)
-    run_server(app, host=host, port=port, threads=threads)
+    run_server(create_app(product.settings), host=host, port=port, threads=threads)
 
 
 @main.command("test-process")

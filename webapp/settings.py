@@ -38,6 +38,9 @@ class Settings:
     processes_path: Path
     process_settings: dict = field(default_factory=dict)
     registry: dict = field(default_factory=dict)
+    db_pool_size: int = 5
+    db_max_overflow: int = 10
+    retention_days: int = 365
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -73,6 +76,13 @@ class Settings:
             processes_path=processes_path,
             process_settings=process_settings,
             registry=registry,
+            db_pool_size=int(overrides.pop("db_pool_size", env.get("TIRKEU_DB_POOL_SIZE", 5))),
+            db_max_overflow=int(
+                overrides.pop("db_max_overflow", env.get("TIRKEU_DB_MAX_OVERFLOW", 10))
+            ),
+            retention_days=int(
+                overrides.pop("retention_days", env.get("TIRKEU_RETENTION_DAYS", 365))
+            ),
             **overrides,
         )
 

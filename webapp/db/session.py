@@ -10,15 +10,21 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10, **kwargs) -> Engine:
     """Create an engine; on SQLite every transaction takes the write lock when it begins.
+
+    On PostgreSQL each process keeps `pool_size` connections open and opens up to
+    `max_overflow` more under load; size them so that processes x (pool + overflow) stays
+    below the server's `max_connections`.
 
     A read-then-write transaction under SQLite's default deferred BEGIN can lose an update
     when two writers interleave, so every transaction starts with BEGIN IMMEDIATE and waits
     (busy_timeout) instead of failing.
     """
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, **kwargs)
+        return create_engine(
+            url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow, **kwargs
+        )
     engine = create_engine(url, connect_args={"isolation_level": None, "timeout": 30}, **kwargs)
 
     @event.listens_for(engine, "connect")

@@ -502,11 +502,18 @@ class Runtime:
             return TaskView.of(row)
 
     def run_due_jobs(
-        self, now: datetime | None = None, worker: str = "worker", limit: int = 100
+        self,
+        now: datetime | None = None,
+        worker: str = "worker",
+        limit: int = 100,
+        lease: timedelta = timedelta(minutes=5),
     ) -> int:
-        """Fire the timers and retries that are due at `now`; return how many ran."""
+        """Fire the timers and retries that are due at `now`; return how many ran.
+
+        The jobs taken are leased for `lease`: if this worker dies, another takes them after.
+        """
         now = now or self.clock()
-        lease = self.clock() + timedelta(minutes=5)
+        lease = self.clock() + lease
         with self.transaction() as session:
             jobs = session.execute(
                 select(Job.id, Job.instance_id, Job.task_id, Job.kind)

@@ -257,6 +257,15 @@ class Step:
         """Fire a due timer, or retry a failed service task."""
         self.db.execute(delete(Job).where(Job.id == job_id))
         if kind == "retry":
+            task = self.task(task_id)
+            if task is None or task.state != TaskState.ERROR:
+                return
+            if cancelled_around(task):
+                # The part the task belonged to was cancelled (a timer, a refusal) while the
+                # retry waited: running it now would complete work nobody waits for.
+                task._set_state(TaskState.CANCELLED)
+                self.record("task_cancelled", task)
+                return
             self.retry(task_id)
             return
         task = self.task(task_id)
@@ -282,6 +291,8 @@ class Step:
         task = self.task(task_id)
         if task is None or task.state != TaskState.ERROR:
             raise Conflict(f"task {task_id} has not failed")
+        if cancelled_around(task):
+            raise Conflict(f"task {task_id} belongs to a cancelled part of the process")
         task._set_state(TaskState.READY)
         self.record("retry", task)
 
@@ -375,7 +386,9 @@ class Step:
 
     def _handle_failure(self, error: Exception) -> bool:
         """Throw a business error as a BPMN error event; keep anything else as an incident."""
-        failed = [t for t in self.workflow.get_tasks(state=TaskState.ERROR)]
+        # A failed instance of a multi-instance task is missed by a state-filtered search,
+        # which stops below the STARTED parent: filter the whole tree instead.
+        failed = [t for t in self.workflow.get_tasks() if t.state == TaskState.ERROR]
         task = failed[-1] if failed else getattr(error, "task", None)
         cause = getattr(error, "exception", None) or error
         code = getattr(cause, "error_code", None)
@@ -781,3 +794,13 @@ class Step:
                 for values in event.correlations.values():
                     correlation.update(values)
                 self.outbox.append((definition.name, json_safe(event.payload or {}), correlation))
+
+
+def cancelled_around(task) -> bool:
+    """Tell whether a task sits inside one that was cancelled (a multi-instance, say)."""
+    parent = task.parent
+    while parent is not None:
+        if parent.state == TaskState.CANCELLED:
+            return True
+        parent = parent.parent
+    return False

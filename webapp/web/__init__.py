@@ -6,7 +6,10 @@ from typing import Any
 
 from flask import Flask
 
+from webapp import logmask
+
 from . import (
+    admin,
     analytics,
     api,
     auth,
@@ -14,6 +17,7 @@ from . import (
     errors,
     home,
     i18n,
+    limits,
     portal,
     processes,
     security,
@@ -99,5 +103,8 @@ def create_app(settings: Any = None) -> Flask:
     app.register_blueprint(analytics.bp)
     app.register_blueprint(analytics.metrics_bp)
     app.register_blueprint(processes.bp)
+    app.register_blueprint(admin.bp)
     security.exempt_blueprint(api.bp)
+    logmask.install()
+    limits.init_app(app)
     return app

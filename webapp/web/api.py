@@ -175,7 +175,7 @@ def start() -> tuple[Response, int]:
     return jsonify(plain(instance)), 201
 
 
-@bp.get("/instances/<int:instance_id>")
+@bp.get("/instances/<int(max=2147483647):instance_id>")
 @role_required(*READ_ROLES)
 def instance(instance_id: int) -> Response:
     """Return an instance with its data, ready tasks, events and incidents."""

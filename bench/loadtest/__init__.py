@@ -1,0 +1,1 @@
+"""Load and fault test: many full registrations through the HTTP API of a PostgreSQL cluster."""

@@ -1,0 +1,162 @@
+"""The cluster under test: a PostgreSQL schema, gunicorn web processes and `tirkeu worker`s."""
+
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from uuid import uuid4
+
+import httpx
+from sqlalchemy import create_engine
+
+ROOT = Path(__file__).resolve().parents[2]
+TIRKEU = [sys.executable, "-c", "from webapp.cli import main; main()"]
+
+
+def free_port() -> int:
+    """Return a free TCP port on the loopback interface."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def schema_url(server_url: str, schema: str) -> str:
+    """Return the URL that puts every connection in one schema."""
+    separator = "&" if "?" in server_url else "?"
+    return f"{server_url}{separator}options=-csearch_path%3D{schema}"
+
+
+class Cluster:
+    """Processes on 127.0.0.1 over one fresh PostgreSQL schema, started and killed at will."""
+
+    def __init__(self, server_url: str, folder: Path, web: int, workers: int, settings: dict):
+        self.server_url = server_url
+        self.schema = f"load_{uuid4().hex[:10]}"
+        self.database_url = schema_url(server_url, self.schema)
+        self.folder = folder
+        self.web_count = web
+        self.worker_count = workers
+        self.port = free_port()
+        # Jobs a killed worker had taken wait this long for another worker.
+        self.lease = 15
+        self.url = f"http://127.0.0.1:{self.port}"
+        settings_file = folder / "settings.json"
+        settings_file.write_text(json.dumps(settings))
+        self.env = dict(
+            os.environ,
+            PYTHONPATH=str(ROOT),
+            TIRKEU_INSTANCE_PATH=str(folder / "instance"),
+            TIRKEU_DATABASE_URL=self.database_url,
+            TIRKEU_REGISTRY_URL=schema_url(server_url, self.schema + "_registries"),
+            TIRKEU_SETTINGS=str(settings_file),
+            TIRKEU_SECRET_KEY="load test",
+            TIRKEU_RATELIMIT_API="1000000 per minute",
+            TIRKEU_DB_POOL_SIZE="4",
+            TIRKEU_DB_MAX_OVERFLOW="4",
+        )
+        self.web: subprocess.Popen | None = None
+        self.workers: list[subprocess.Popen] = []
+        self.logs = folder / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+
+    def create(self) -> None:
+        """Create the schemas; `tirkeu init` migrates and deploys."""
+        admin = create_engine(self.server_url)
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f"CREATE SCHEMA {self.schema}")
+            connection.exec_driver_sql(f"CREATE SCHEMA {self.schema}_registries")
+        admin.dispose()
+        self.run("init")
+
+    def drop(self) -> None:
+        """Drop the schemas."""
+        admin = create_engine(self.server_url)
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+            connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {self.schema}_registries CASCADE")
+        admin.dispose()
+
+    def run(self, *args: str) -> str:
+        """Run one `tirkeu` command to its end and return its output."""
+        done = subprocess.run(
+            [*TIRKEU, *args], env=self.env, capture_output=True, text=True, check=False
+        )
+        if done.returncode:
+            raise RuntimeError(f"tirkeu {' '.join(args)} failed:\n{done.stderr}")
+        return done.stdout
+
+    def log(self, name: str):
+        """Open a log file of one process."""
+        return (self.logs / name).open("ab")
+
+    def start_web(self) -> None:
+        """Start gunicorn with the web processes and wait until it answers."""
+        self.web = subprocess.Popen(
+            [*TIRKEU, "serve", "--port", str(self.port), "--workers", str(self.web_count),
+             "--threads", "8"],
+            env=self.env, stdout=self.log("web.log"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/login", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        raise RuntimeError("the web processes did not answer within a minute")
+
+    def start_worker(self) -> subprocess.Popen:
+        """Start one `tirkeu worker` loop."""
+        worker = subprocess.Popen(
+            [*TIRKEU, "worker", "--interval", "0.5", "--batch", "10", "--lease", str(self.lease)],
+            env=self.env, stdout=self.log("worker.log"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self.workers.append(worker)
+        return worker
+
+    def start(self) -> None:
+        """Start the web processes and the workers."""
+        self.start_web()
+        for _ in range(self.worker_count):
+            self.start_worker()
+
+    def web_children(self) -> list[int]:
+        """Return the pids of gunicorn's web processes."""
+        found = subprocess.run(
+            ["pgrep", "-P", str(self.web.pid)], capture_output=True, text=True, check=False
+        )
+        return [int(pid) for pid in found.stdout.split()]
+
+    def kill_web_process(self) -> int | None:
+        """SIGKILL one web process; gunicorn's arbiter starts a new one."""
+        children = self.web_children()
+        if not children:
+            return None
+        victim = random.choice(children)
+        os.kill(victim, signal.SIGKILL)
+        return victim
+
+    def kill_worker(self) -> int:
+        """SIGKILL one worker and start another in its place."""
+        victim = self.workers.pop(0)
+        victim.kill()
+        victim.wait()
+        self.start_worker()
+        return victim.pid
+
+    def stop(self) -> None:
+        """Stop every process with SIGTERM, as an operator would."""
+        for process in [*self.workers, self.web]:
+            if process is not None and process.poll() is None:
+                process.terminate()
+        for process in [*self.workers, self.web]:
+            if process is not None:
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()

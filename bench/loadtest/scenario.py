@@ -1,0 +1,179 @@
+"""Drive registrations through the HTTP API as clerks, owners and the portal would."""
+
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import httpx
+from sqlalchemy import create_engine, select
+
+from webapp.accounts import issue_token
+from webapp.db.accounts import User, UserRole
+from webapp.db.models import Instance
+from webapp.db.session import make_session_factory
+
+CONSENT = {"consent_given": True, "signature_method": "otp", "signature": "load test"}
+CHECK = {
+    "identity_document_checked": True,
+    "authority_checked": True,
+    "owner_consent_checked": True,
+    "check_result": "accepted",
+}
+CLERKS = 8
+# Answers that say a repeated call found its work done already (after a lost answer).
+DONE_ALREADY = (409,)
+
+
+@dataclass
+class Timings:
+    """Latency of every request, by kind; failed attempts counted apart."""
+
+    seconds: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    failures: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, kind: str, elapsed: float, ok: bool) -> None:
+        """Record one request."""
+        with self.lock:
+            if ok:
+                self.seconds[kind].append(elapsed)
+            else:
+                self.failures[kind] += 1
+
+
+def create_users(database_url: str, owners: list[str]) -> dict[str, str]:
+    """Create the clerks and the owners (applicant role, by IIN); return their API tokens.
+
+    The users never sign in with a password, so none is hashed: the load test measures the
+    process, not scrypt.
+    """
+    engine = create_engine(database_url)
+    sessions = make_session_factory(engine)
+    tokens = {}
+    with sessions.begin() as session:
+        people = [(f"load-clerk-{k}", "clerk", None) for k in range(CLERKS)]
+        people += [(f"owner-{iin}", "applicant", iin) for iin in owners]
+        for username, role, iin in people:
+            session.add(
+                User(username=username, password_hash="!", iin=iin,
+                     role_rows=[UserRole(role=role)])
+            )  # fmt: skip
+        session.flush()
+        for username, _role, _iin in people:
+            tokens[username] = issue_token(session, username)
+    engine.dispose()
+    return tokens
+
+
+class Driver:
+    """Carries applications through the API, retrying calls that fail on the way."""
+
+    def __init__(self, url: str, tokens: dict[str, str], database_url: str, timings: Timings):
+        self.url = url
+        self.tokens = tokens
+        self.timings = timings
+        self.local = threading.local()
+        self.engine = create_engine(database_url, pool_size=2, max_overflow=2)
+        self.ambiguous_starts = 0
+
+    def client(self) -> httpx.Client:
+        """Return this thread's HTTP client."""
+        if not hasattr(self.local, "client"):
+            self.local.client = httpx.Client(base_url=self.url, timeout=60)
+        return self.local.client
+
+    def call(self, kind: str, who: str, path: str, body: dict) -> httpx.Response | None:
+        """POST once; return the answer, or None when the connection failed."""
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"}
+        began = time.perf_counter()
+        try:
+            answer = self.client().post(path, json=body, headers=headers)
+        except httpx.HTTPError:
+            self.timings.add(kind, time.perf_counter() - began, ok=False)
+            return None
+        ok = answer.status_code < 300
+        self.timings.add(kind, time.perf_counter() - began, ok=ok)
+        return answer
+
+    def retried(self, kind: str, who: str, path: str, body: dict, attempts: int = 20) -> bool:
+        """POST until it succeeds or answers that the work is done; True on either."""
+        for attempt in range(attempts):
+            answer = self.call(kind, who, path, body)
+            if answer is not None and answer.status_code < 300:
+                return True
+            if answer is not None and attempt and answer.status_code in DONE_ALREADY:
+                return True
+            if answer is not None and answer.status_code < 500 and answer.status_code != 429:
+                raise RuntimeError(f"{kind} {path}: {answer.status_code} {answer.text[:300]}")
+            time.sleep(min(0.2 * 2**attempt, 3))
+        return False
+
+    def started(self, number: str) -> dict | None:
+        """Return the instance a lost start answer may have created, by application number."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(Instance.id).where(Instance.business_key == number)
+            ).first()
+        return {"id": row.id} if row else None
+
+    def start(self, application: dict, clerk: str) -> dict:
+        """Start the application once, even if an answer is lost on the way."""
+        body = {"process_id": "residence_registration", "data": application["data"]}
+        for attempt in range(20):
+            answer = self.call("start", clerk, "/api/v1/instances", body)
+            if answer is not None and answer.status_code == 201:
+                return answer.json()
+            if answer is not None and answer.status_code < 500:
+                raise RuntimeError(f"start: {answer.status_code} {answer.text[:300]}")
+            # The request may have committed before its process died: look before starting again.
+            made = self.started(application["number"])
+            if made is not None:
+                self.ambiguous_starts += 1
+                return self.instance(made["id"], clerk)
+            time.sleep(min(0.2 * 2**attempt, 3))
+        raise RuntimeError(f"could not start {application['number']}")
+
+    def instance(self, instance_id: int, clerk: str) -> dict:
+        """Read an instance through the API until it answers."""
+        headers = {"Authorization": f"Bearer {self.tokens[clerk]}"}
+        for attempt in range(20):
+            began = time.perf_counter()
+            try:
+                answer = self.client().get(f"/api/v1/instances/{instance_id}", headers=headers)
+                self.timings.add("read", time.perf_counter() - began, answer.status_code < 300)
+                if answer.status_code == 200:
+                    return answer.json()
+            except httpx.HTTPError:
+                self.timings.add("read", time.perf_counter() - began, ok=False)
+            time.sleep(min(0.2 * 2**attempt, 3))
+        raise RuntimeError(f"could not read instance {instance_id}")
+
+    def work(self, who: str, task_id: str, data: dict) -> None:
+        """Claim and complete a task as `who`."""
+        if not self.retried("claim", who, f"/api/v1/tasks/{task_id}/claim", {}):
+            raise RuntimeError(f"could not claim {task_id}")
+        if not self.retried("complete", who, f"/api/v1/tasks/{task_id}/complete", {"data": data}):
+            raise RuntimeError(f"could not complete {task_id}")
+
+    def run(self, index: int, application: dict) -> None:
+        """Carry one application as far as people take it; timers and retries do the rest."""
+        clerk = f"load-clerk-{index % CLERKS}"
+        view = self.start(application, clerk)
+        if application["path"] == "timeout":
+            return
+        wanted = "Task_GiveConsent" if application["path"] == "consent" else "Task_CheckDocuments"
+        # Registry retries back off 10, 20, 40... seconds: wait up to five minutes.
+        for _ in range(150):
+            tasks = [t for t in view.get("ready_tasks", []) if t["bpmn_id"] == wanted]
+            if tasks:
+                break
+            # A registry error held the instance before the task: wait for the retry.
+            time.sleep(2)
+            view = self.instance(view["id"], clerk)
+        else:
+            raise RuntimeError(f"{application['number']}: no {wanted} task appeared")
+        if application["path"] == "consent":
+            self.work(f"owner-{application['owner']}", tasks[0]["id"], CONSENT)
+        else:
+            self.work(clerk, tasks[0]["id"], CHECK)

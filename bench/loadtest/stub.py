@@ -1,0 +1,108 @@
+"""The national registries on loopback over the sandbox, failing or stalling part of the time."""
+
+import json
+import random
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from service_tasks.errors import BusinessError
+from service_tasks.interfaces import Registries
+from service_tasks.sandbox import SandboxStore
+
+
+def answer(registries: Registries, method: str, path: str, body: dict) -> tuple[int, dict]:
+    """Answer one request of the connectors' REST shape from the sandbox registries."""
+    _, registry, collection, *key = path.split("/")
+    lookups = {
+        ("population", "persons"): registries.population.person,
+        ("mobile", "phones"): registries.mobile.phone,
+        ("address", "premises"): registries.address.premises,
+        ("realestate", "titles"): registries.realestate.title,
+        ("consular", "deregistrations"): registries.consular.deregistration,
+    }
+    writes = {
+        ("registration", "registrations"): registries.registration.register,
+        ("registration", "closures"): registries.registration.close,
+        ("idcard", "address-rewrites"): registries.idcard.rewrite_address,
+        ("notify", "notices"): registries.notify.send,
+    }
+    try:
+        if method == "GET" and (registry, collection) in lookups and len(key) == 1:
+            return 200, lookups[registry, collection](key[0])
+        if method == "POST" and (registry, collection) in writes and not key:
+            return 200, writes[registry, collection](**body)
+    except BusinessError as error:
+        return 404, {"error_code": error.error_code, "error_message": str(error)}
+    return 404, {}
+
+
+class FaultyRegistries:
+    """Serve the registries; a share of calls answer 503 and another share answer too late.
+
+    A late answer is made first and then held past the client's timeout, so the write is
+    done while the caller believes it failed: the retry must not write a second time.
+    """
+
+    def __init__(self, store: SandboxStore, error_rate: float, timeout_rate: float, delay: float):
+        self.store = store
+        self.registries = store.registries()
+        self.error_rate = error_rate
+        self.timeout_rate = timeout_rate
+        self.delay = delay
+        self.counts = {"calls": 0, "errors": 0, "timeouts": 0}
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler())
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def count(self, name: str) -> None:
+        """Count one call or fault."""
+        with self.lock:
+            self.counts[name] += 1
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        """Return the request handler bound to this stub."""
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def handle_request(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length)) if length else {}
+                stub.count("calls")
+                roll = random.random()
+                if roll < stub.error_rate:
+                    stub.count("errors")
+                    status, result = 503, {}
+                else:
+                    status, result = answer(stub.registries, self.command, self.path, body)
+                    if roll < stub.error_rate + stub.timeout_rate:
+                        stub.count("timeouts")
+                        time.sleep(stub.delay)
+                data = json.dumps(result).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            do_GET = do_POST = handle_request
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
+
+    def start(self) -> None:
+        """Serve in a thread."""
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()

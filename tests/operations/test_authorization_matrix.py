@@ -1,0 +1,141 @@
+"""Every route times every role (and anonymous): refused exactly where the table says."""
+
+import re
+
+import pytest
+
+from tests.operations.conftest import PASSWORD
+from webapp.accounts import ROLES, create_user, issue_token
+from webapp.web import create_app
+
+PUBLIC = "public"
+STAFF_READERS = {"clerk", "supervisor", "analyst", "administrator", "process_owner"}
+# Who may use each endpoint. Written by hand from the product's rules, not from the code:
+# a route missing here fails the test, so every new route gets a decision.
+ALLOWED: dict[str, set[str] | str] = {
+    "static": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth.logout": PUBLIC,
+    "home.set_language": PUBLIC,
+    "api.openapi": PUBLIC,
+    "home.index": set(ROLES),
+    "tasks.task_list": {"clerk", "supervisor"},
+    "tasks.task_page": {"clerk", "supervisor"},
+    "tasks.claim": {"clerk", "supervisor"},
+    "tasks.unclaim": {"clerk", "supervisor"},
+    "tasks.complete": {"clerk", "supervisor"},
+    "tasks.refuse": {"clerk", "supervisor"},
+    "tasks.counter": {"clerk", "supervisor"},
+    "tasks.reassign": {"supervisor"},
+    "tasks.supervisor": {"supervisor"},
+    "api.tasks": {"clerk", "supervisor", "applicant"},
+    "api.claim": {"clerk", "supervisor", "applicant"},
+    "api.unclaim": {"clerk", "supervisor", "applicant"},
+    "api.complete": {"clerk", "supervisor", "applicant"},
+    "api.start": {"clerk", "supervisor", "administrator", "process_owner"},
+    "api.instance": STAFF_READERS,
+    "api.message": {"administrator", "process_owner"},
+    "admin.index": {"administrator"},
+    "admin.incident_action": {"administrator"},
+    "admin.instances": {"administrator"},
+    "admin.instance_action": {"administrator"},
+    "admin.users": {"administrator"},
+    "admin.add_user": {"administrator"},
+    "admin.change_roles": {"administrator"},
+    "admin.new_token": {"administrator"},
+    "admin.retention": {"administrator"},
+    "admin.run_retention": {"administrator"},
+}
+# Values for the rules' variables: nothing exists under them, so an allowed call changes nothing.
+ARGUMENTS = {
+    "task_id": "00000000-0000-0000-0000-000000000000",
+    "instance_id": "999999",
+    "incident_id": "999999",
+    "username": "nobody",
+    "action": "resume",
+    "filename": "css/tirkeu.css",
+}
+CALLERS = [None, *ROLES]
+
+
+@pytest.fixture
+def database_url(sqlite_url):
+    return sqlite_url
+
+
+@pytest.fixture
+def matrix_app(ops_runtime, tmp_path):
+    with ops_runtime.session_factory.begin() as session:
+        for role in ROLES:
+            create_user(session, f"{role}-user", PASSWORD, [role], iin=_iin(role))
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test secret",
+            "DATABASE_URL": "sqlite://",
+            "RUNTIME": ops_runtime,
+            "SESSION_FACTORY": ops_runtime.session_factory,
+            "ARCHIVE_FOLDER": tmp_path / "archives",
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+        }
+    )
+
+
+def _iin(role: str) -> str | None:
+    return "850314304175" if role == "applicant" else None
+
+
+def calls(app) -> list[tuple[str, str, str]]:
+    """Return (endpoint, method, path) for every method of every rule."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: ARGUMENTS[m.group(1)], rule.rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            found.append((rule.endpoint, method, path))
+    # Signing out ends the clients' sessions, so it comes last.
+    return sorted(found, key=lambda call: (call[0] == "auth.logout", call))
+
+
+def test_the_table_names_every_route_and_only_routes(matrix_app):
+    endpoints = {rule.endpoint for rule in matrix_app.url_map.iter_rules()}
+    assert endpoints - ALLOWED.keys() == set(), "routes without an authorization decision"
+    assert ALLOWED.keys() - endpoints == set(), "decisions for routes that do not exist"
+
+
+def refused(path: str, answer) -> bool:
+    """Tell whether an answer refuses the caller (sign-in demanded, or forbidden)."""
+    if answer.status_code in (401, 403):
+        return True
+    location = answer.headers.get("Location", "")
+    return answer.status_code == 302 and "/login" in location
+
+
+def test_every_route_refuses_exactly_the_callers_the_table_refuses(matrix_app, ops_runtime):
+    with ops_runtime.session_factory.begin() as session:
+        tokens = {role: issue_token(session, f"{role}-user") for role in ROLES}
+    clients = {None: matrix_app.test_client()}
+    for role in ROLES:
+        client = matrix_app.test_client()
+        answer = client.post("/login", data={"username": f"{role}-user", "password": PASSWORD})
+        assert answer.status_code == 302
+        clients[role] = client
+    wrong = []
+    for endpoint, method, path in calls(matrix_app):
+        allowed = ALLOWED[endpoint]
+        for caller in CALLERS:
+            headers = {}
+            if path.startswith("/api/") and caller is not None:
+                headers["Authorization"] = f"Bearer {tokens[caller]}"
+            client = clients[None] if path.startswith("/api/") else clients[caller]
+            answer = client.open(path, method=method, headers=headers, json={})
+            answer.close()
+            if allowed == PUBLIC:
+                # The sign-in form answers 401 to a wrong password: not a refusal of the route.
+                if answer.status_code >= 500:
+                    wrong.append(f"{method} {path} as {caller or 'anonymous'}: 5xx")
+                continue
+            may = caller is not None and caller in allowed
+            if answer.status_code >= 500 or refused(path, answer) == may:
+                wrong.append(f"{method} {path} as {caller or 'anonymous'}: {answer.status_code}")
+    assert wrong == [], "\n".join(wrong)

@@ -1,0 +1,202 @@
+"""Administration: incidents, instance suspension and termination, users, history retention."""
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import case, select
+
+from webapp.accounts import ROLES, AccountError, create_user, issue_token, set_roles
+from webapp.archive import archive, count_archivable, default_path
+from webapp.db.accounts import User
+from webapp.db.base import utcnow
+from webapp.db.models import Incident, Instance
+from webapp.runtime.errors import TirkeuError
+
+from .auth import role_required
+from .database import db, runtime
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+INCIDENT_PAGE = 100
+# Row ids are 32-bit integers on PostgreSQL: a larger number names nothing.
+MAX_ID = 2**31 - 1
+INSTANCE_ACTIONS = ("suspend", "resume", "terminate")
+DEFAULT_RETENTION_DAYS = 365
+
+
+@bp.before_request
+@role_required("administrator")
+def administrators_only() -> None:
+    """Let only administrators in."""
+
+
+def retention_days() -> int:
+    """Return the configured age, in days, after which ended instances are archived."""
+    settings = current_app.config.get("SETTINGS")
+    return int(
+        current_app.config.get("RETENTION_DAYS")
+        or getattr(settings, "retention_days", DEFAULT_RETENTION_DAYS)
+    )
+
+
+@bp.get("/")
+def index() -> Any:
+    """List incidents, open ones first, newest first within each group."""
+    session = db()
+    with session.begin():
+        open_first = case((Incident.status == "open", 0), else_=1)
+        incidents = session.scalars(
+            select(Incident)
+            .order_by(open_first, Incident.created_at.desc(), Incident.id.desc())
+            .limit(INCIDENT_PAGE)
+        ).all()
+    return render_template("admin/incidents.html", incidents=incidents)
+
+
+@bp.post("/incidents/<int(max=2147483647):incident_id>/<action>")
+def incident_action(incident_id: int, action: str) -> Any:
+    """Retry or resolve an incident through the runtime."""
+    if action not in ("retry", "resolve"):
+        abort(404)
+    engine = runtime()
+    act = engine.retry_incident if action == "retry" else engine.resolve_incident
+    try:
+        act(incident_id, current_user.username)
+    except TirkeuError as error:
+        flash(error.message, "error")
+    else:
+        flash(_("Incident %(id)s: done.", id=incident_id), "info")
+    return redirect(url_for("admin.index"))
+
+
+@bp.get("/instances")
+def instances() -> Any:
+    """Find an instance by number and show its status and the actions on it."""
+    number = request.args.get("id", "").strip()
+    found = None
+    if number:
+        session = db()
+        with session.begin():
+            known = number.isdigit() and int(number) <= MAX_ID
+            found = session.get(Instance, int(number)) if known else None
+        if found is None:
+            flash(_("No instance %(id)s.", id=number), "error")
+    return render_template("admin/instances.html", number=number, instance=found)
+
+
+@bp.post("/instances/<int(max=2147483647):instance_id>/<action>")
+def instance_action(instance_id: int, action: str) -> Any:
+    """Suspend, resume or terminate an instance; the runtime locks it and records the event."""
+    if action not in INSTANCE_ACTIONS:
+        abort(404)
+    try:
+        getattr(runtime(), action)(instance_id, current_user.username)
+    except TirkeuError as error:
+        flash(error.message, "error")
+    else:
+        flash(_("Instance %(id)s: done.", id=instance_id), "info")
+    return redirect(url_for("admin.instances", id=instance_id))
+
+
+@bp.get("/users")
+def users() -> Any:
+    """List the users with their roles."""
+    session = db()
+    with session.begin():
+        people = session.scalars(select(User).order_by(User.username)).all()
+    return render_template("admin/users.html", users=people, roles=ROLES, token=None)
+
+
+def checked_roles() -> list[str]:
+    """Return the roles ticked in the form."""
+    return [role for role in request.form.getlist("roles") if role]
+
+
+@bp.post("/users")
+def add_user() -> Any:
+    """Add a user with a password and roles."""
+    form = request.form
+    session = db()
+    try:
+        with session.begin():
+            create_user(
+                session,
+                form.get("username", "").strip(),
+                form.get("password", ""),
+                checked_roles(),
+                iin=form.get("iin", "").strip() or None,
+                full_name=form.get("full_name", "").strip() or None,
+            )
+    except AccountError as error:
+        flash(str(error), "error")
+    else:
+        flash(_("User %(name)s added.", name=form.get("username", "").strip()), "info")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<username>/roles")
+def change_roles(username: str) -> Any:
+    """Replace a user's roles."""
+    session = db()
+    try:
+        with session.begin():
+            set_roles(session, username, checked_roles())
+    except AccountError as error:
+        flash(str(error), "error")
+    else:
+        flash(_("Roles of %(name)s changed.", name=username), "info")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<username>/token")
+def new_token(username: str) -> Any:
+    """Issue an API token for a user and show it once."""
+    session = db()
+    try:
+        with session.begin():
+            token = issue_token(session, username)
+    except AccountError as error:
+        flash(str(error), "error")
+        return redirect(url_for("admin.users"))
+    with session.begin():
+        people = session.scalars(select(User).order_by(User.username)).all()
+    return render_template("admin/users.html", users=people, roles=ROLES, token=(username, token))
+
+
+@bp.get("/retention")
+def retention() -> Any:
+    """Show the retention policy and how many instances it would archive now."""
+    days = retention_days()
+    waiting = count_archivable(
+        current_app.extensions["tirkeu_sessions"], utcnow() - timedelta(days=days)
+    )
+    return render_template("admin/retention.html", days=days, waiting=waiting)
+
+
+@bp.post("/retention")
+def run_retention() -> Any:
+    """Archive the ended instances older than the configured age now."""
+    settings = current_app.config.get("SETTINGS")
+    folder = current_app.config.get("ARCHIVE_FOLDER") or (
+        settings.instance_path / "archives" if settings is not None else None
+    )
+    if folder is None:
+        abort(503)
+    now = utcnow()
+    result = archive(
+        current_app.extensions["tirkeu_sessions"],
+        timedelta(days=retention_days()),
+        default_path(folder, now),
+        now=now,
+    )
+    flash(
+        _(
+            "%(count)s instances archived to %(file)s.",
+            count=result.instances,
+            file=result.path.name,
+        ),
+        "info",
+    )
+    return redirect(url_for("admin.retention"))
