@@ -1,25 +1,43 @@
 """The production server answers over real HTTP; the worker sweeps and survives failures."""
 
-import threading
+import os
+import socket
+import subprocess
+import sys
 import time
 
 import httpx
-from waitress.server import create_server
 
 from webapp.web.serve import JobWorker
 
 
-def test_waitress_serves_the_app_over_http(app):
-    server = create_server(app, host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+def test_tirkeu_serve_answers_over_real_http(instance_folder):
+    """`tirkeu serve` (waitress and its in-process worker) in a process of its own."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "TIRKEU_INSTANCE_PATH": str(instance_folder)}
+    command = [sys.executable, "-c", "from webapp.cli import main; main()"]
+    server = subprocess.Popen(
+        [*command, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        response = httpx.get(f"http://127.0.0.1:{server.effective_port}/login", timeout=5)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/login", timeout=5)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
         assert response.status_code == 200
         assert response.headers["X-Frame-Options"] == "DENY"
     finally:
-        server.close()
-        thread.join(timeout=5)
+        server.terminate()
+        server.wait(timeout=30)
 
 
 class CountingRuntime:
