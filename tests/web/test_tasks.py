@@ -8,6 +8,7 @@ from sqlalchemy import select
 from tests.web.conftest import APPLICANT_IIN, OWNER_IIN, application, csrf_token, sign_in
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask, Instance
+from webapp.web.tasklist import PAGE_SIZE
 
 DESK_REFUSED = ("process_owner", "analyst", "administrator", "applicant")
 
@@ -141,16 +142,17 @@ def test_filters_narrow_the_list(client, runtime, start_check):
 
 def test_list_is_sorted_by_due_time_and_paginated_by_cursor(client, start_check):
     now = utcnow()
-    for minute in range(55):
+    for minute in range(PAGE_SIZE + 5):
         start_check(at=now + timedelta(minutes=minute))
     sign_in(client, "clerk")
     first = client.get("/tasks/?tab=queue").text
-    assert first.index("A-0001") < first.index("A-0002") < first.index("A-0050")
-    assert "A-0051" not in first and 'rel="next"' in first
+    last, next_one, final = (f"A-{n:04d}" for n in (PAGE_SIZE, PAGE_SIZE + 1, PAGE_SIZE + 5))
+    assert first.index("A-0001") < first.index("A-0002") < first.index(last)
+    assert next_one not in first and 'rel="next"' in first
     cursor = first.split('rel="next" href="')[1].split('"')[0].replace("&amp;", "&")
     second = client.get(cursor).text
-    assert "A-0050" not in second and "A-0051" in second and "A-0055" in second
-    assert second.index("A-0051") < second.index("A-0055")
+    assert last not in second and next_one in second and final in second
+    assert second.index(next_one) < second.index(final)
     assert 'rel="next"' not in second
     assert "First page" in second
 

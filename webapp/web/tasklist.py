@@ -11,7 +11,7 @@ from webapp.db.models import HumanTask, HumanTaskKey
 
 OPEN_STATES = ("ready", "claimed")
 TABS = ("mine", "queue", "all")
-PAGE_SIZE = 50
+PAGE_SIZE = 25  # a clerk works the most urgent tasks first; the next page is one click
 # Tab counts stop here ("100+"): each count walks at most this many index entries, so a tab
 # costs the same with a thousand open tasks or a hundred thousand.
 COUNT_LIMIT = 100
