@@ -174,6 +174,7 @@ def process_dashboard(
         Instance.created_at < until,
     )
     scope = select(Instance.id).where(in_scope)
+    outcomes, refusal_reasons = outcome_counts(session, in_scope)
     return Dashboard(
         process_id=process_id,
         version=version,
@@ -183,10 +184,8 @@ def process_dashboard(
         elements=element_stats(session, scope),
         lead_times=lead_times(session, in_scope),
         service_term=term_figures(session, in_scope, parse_term(service_term)),
-        outcomes=counts_by(session, in_scope, "outcome"),
-        refusal_reasons={
-            k: v for k, v in counts_by(session, in_scope, "refusal_reason").items() if k
-        },
+        outcomes=outcomes,
+        refusal_reasons=refusal_reasons,
         task_split=task_split(session, scope),
         throughput=throughput(session, in_scope),
     )
@@ -306,10 +305,20 @@ def term_figures(session: Session, in_scope, term: timedelta) -> ServiceTerm:
     return ServiceTerm(term, finished, within, breaches)
 
 
-def counts_by(session: Session, in_scope, name: str) -> dict[str | None, int]:
-    """Return how many instances in scope have each value of a summary field."""
-    field = summary_field(name)
-    return dict(session.execute(select(field, func.count()).where(in_scope).group_by(field)).all())
+def outcome_counts(session: Session, in_scope) -> tuple[dict[str | None, int], dict[str, int]]:
+    """Return how many instances in scope have each outcome, and each refusal reason given."""
+    # One pass over the summaries: reading them is what costs, not the grouping.
+    outcome, reason = summary_field("outcome"), summary_field("refusal_reason")
+    outcomes: dict[str | None, int] = {}
+    reasons: dict[str, int] = {}
+    rows = session.execute(
+        select(outcome, reason, func.count()).where(in_scope).group_by(outcome, reason)
+    )
+    for outcome_, reason_, n in rows:
+        outcomes[outcome_] = outcomes.get(outcome_, 0) + n
+        if reason_:
+            reasons[reason_] = reasons.get(reason_, 0) + n
+    return outcomes, reasons
 
 
 def task_split(session: Session, scope) -> tuple[TaskSplit, ...]:

@@ -54,7 +54,8 @@ class Instance(Base):
     __tablename__ = "instance"
     __table_args__ = (
         Index(None, "status", "id"),
-        Index(None, "process_version_id", "created_at"),
+        # Covers the dashboard's scope, lead times and throughput without reading rows.
+        Index(None, "process_version_id", "created_at", "completed_at"),
         Index(None, "process_id", "id"),
         Index(None, "process_version_id", "id"),
     )
@@ -84,7 +85,17 @@ class HumanTask(Base):
         Index(None, "state", "role", "due_at", "id"),
         Index(None, "state", "assignee", "due_at", "id"),
         Index(None, "state", "claimed_by", "due_at", "id"),
-        Index(None, "instance_id", "state"),
+        # Covers the dashboard's waiting and working split without reading rows.
+        Index(
+            "ix_human_task_dashboard",
+            "instance_id",
+            "state",
+            "bpmn_id",
+            "name",
+            "created_at",
+            "claimed_at",
+            "completed_at",
+        ),
         Index(None, "state", "channel", "due_at", "id"),
         Index(None, "state", "role", "channel", "due_at", "id"),
     )
@@ -127,6 +138,10 @@ class InstanceEvent(Base):
     __tablename__ = "instance_event"
     __table_args__ = (
         Index(None, "instance_id", "id"),
+        # Covers the dashboard's element counts and the start-to-completion pairs it times.
+        Index(
+            "ix_instance_event_dashboard", "instance_id", "kind", "task_id", "at", "bpmn_id", "name"
+        ),
         Index(None, "at"),
     )
 

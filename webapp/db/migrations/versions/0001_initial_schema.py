@@ -264,8 +264,8 @@ def upgrade() -> None:
             batch_op.f("ix_instance_process_id_id"), ["process_id", "id"], unique=False
         )
         batch_op.create_index(
-            batch_op.f("ix_instance_process_version_id_created_at"),
-            ["process_version_id", "created_at"],
+            batch_op.f("ix_instance_process_version_id_created_at_completed_at"),
+            ["process_version_id", "created_at", "completed_at"],
             unique=False,
         )
         batch_op.create_index(
@@ -307,7 +307,9 @@ def upgrade() -> None:
             batch_op.f("ix_human_task_business_key"), ["business_key"], unique=False
         )
         batch_op.create_index(
-            batch_op.f("ix_human_task_instance_id_state"), ["instance_id", "state"], unique=False
+            "ix_human_task_dashboard",
+            ["instance_id", "state", "bpmn_id", "name", "created_at", "claimed_at", "completed_at"],
+            unique=False,
         )
         batch_op.create_index(
             batch_op.f("ix_human_task_state_assignee_due_at_id"),
@@ -382,6 +384,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("instance_event", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_instance_event_at"), ["at"], unique=False)
+        batch_op.create_index(
+            "ix_instance_event_dashboard",
+            ["instance_id", "kind", "task_id", "at", "bpmn_id", "name"],
+            unique=False,
+        )
         batch_op.create_index(
             batch_op.f("ix_instance_event_instance_id_id"), ["instance_id", "id"], unique=False
         )
@@ -465,6 +472,7 @@ def downgrade() -> None:
     op.drop_table("job")
     with op.batch_alter_table("instance_event", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_instance_event_instance_id_id"))
+        batch_op.drop_index("ix_instance_event_dashboard")
         batch_op.drop_index(batch_op.f("ix_instance_event_at"))
 
     op.drop_table("instance_event")
@@ -480,14 +488,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_human_task_state_claimed_by_due_at_id"))
         batch_op.drop_index(batch_op.f("ix_human_task_state_channel_due_at_id"))
         batch_op.drop_index(batch_op.f("ix_human_task_state_assignee_due_at_id"))
-        batch_op.drop_index(batch_op.f("ix_human_task_instance_id_state"))
+        batch_op.drop_index("ix_human_task_dashboard")
         batch_op.drop_index(batch_op.f("ix_human_task_business_key"))
 
     op.drop_table("human_task")
     with op.batch_alter_table("instance", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_instance_status_id"))
         batch_op.drop_index(batch_op.f("ix_instance_process_version_id_id"))
-        batch_op.drop_index(batch_op.f("ix_instance_process_version_id_created_at"))
+        batch_op.drop_index(batch_op.f("ix_instance_process_version_id_created_at_completed_at"))
         batch_op.drop_index(batch_op.f("ix_instance_process_id_id"))
         batch_op.drop_index(batch_op.f("ix_instance_business_key"))
 
