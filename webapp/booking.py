@@ -12,20 +12,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from webapp.db.booking import Booking, ServiceCentre
+from webapp.runtime.errors import TirkeuError
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _INTERVAL = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 
 
-class BookingError(Exception):
+class BookingError(TirkeuError):
     """A booking request was refused; `message` says why in plain words."""
 
     status = 422
     reason = "booking_refused"
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    @property
+    def code(self) -> str:
+        """The error code answered to API callers: the refusal's reason."""
+        return self.reason
 
 
 class CentreNotFound(BookingError):

@@ -1,15 +1,18 @@
 """Refusals of the signing module, each with the HTTP status the web layer answers with."""
 
+from webapp.runtime.errors import TirkeuError
 
-class SigningError(Exception):
+
+class SigningError(TirkeuError):
     """A signature or a one-time code was refused; `message` says why in plain words."""
 
     status = 422
     reason = "signing_refused"
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    @property
+    def code(self) -> str:
+        """The error code answered to API callers: the refusal's reason."""
+        return self.reason
 
 
 class DocumentNotSignable(SigningError):
