@@ -16,9 +16,8 @@ from typing import Any
 
 import pytest
 
-from service_tasks.errors import BusinessError
-from service_tasks.interfaces import Registries
 from service_tasks.operators import build_operators
+from service_tasks.rest import answer
 from service_tasks.sandbox import SandboxStore
 from tests.processes.driver import SETTINGS, ProcessDriver, deploy_registration
 from webapp.db.base import utcnow
@@ -63,32 +62,6 @@ class StubRegistries:
     def seen(self, method: str, path: str) -> list[dict[str, Any]]:
         """Return the requests made to one path."""
         return [r for r in self.requests if (r["method"], r["path"]) == (method, path)]
-
-
-def answer(registries: Registries, method: str, path: str, body: dict) -> tuple[int, dict]:
-    """Answer one request of the connectors' REST shape from the sandbox registries."""
-    _, registry, collection, *key = path.split("/")
-    lookups = {
-        ("population", "persons"): registries.population.person,
-        ("mobile", "phones"): registries.mobile.phone,
-        ("address", "premises"): registries.address.premises,
-        ("realestate", "titles"): registries.realestate.title,
-        ("consular", "deregistrations"): registries.consular.deregistration,
-    }
-    writes = {
-        ("registration", "registrations"): registries.registration.register,
-        ("registration", "closures"): registries.registration.close,
-        ("idcard", "address-rewrites"): registries.idcard.rewrite_address,
-        ("notify", "notices"): registries.notify.send,
-    }
-    try:
-        if method == "GET" and (registry, collection) in lookups and len(key) == 1:
-            return 200, lookups[registry, collection](key[0])
-        if method == "POST" and (registry, collection) in writes and not key:
-            return 200, writes[registry, collection](**body)
-    except BusinessError as error:
-        return 404, {"error_code": error.error_code, "error_message": str(error)}
-    return 404, {}
 
 
 @pytest.fixture
