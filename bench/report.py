@@ -5,16 +5,22 @@ import time
 from collections.abc import Callable
 
 
-def median_ms(work: Callable[[], object], runs: int, warmup: int = 5) -> float:
-    """Return the median wall time of `work` in milliseconds."""
+def medians_ms(*works: Callable[[], object], runs: int, warmup: int = 5) -> tuple[float, ...]:
+    """Return the median wall time of each work in milliseconds.
+
+    The works take turns, one run each per round, so that the machine's moods fall on all of
+    them alike and their ratio holds on a noisy machine.
+    """
     for _ in range(warmup):
-        work()
-    samples = []
+        for work in works:
+            work()
+    samples: list[list[float]] = [[] for _ in works]
     for _ in range(runs):
-        start = time.perf_counter()
-        work()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
+        for work, times in zip(works, samples, strict=True):
+            start = time.perf_counter()
+            work()
+            times.append((time.perf_counter() - start) * 1000)
+    return tuple(statistics.median(times) for times in samples)
 
 
 def percentile(samples: list[float], share: float) -> float:

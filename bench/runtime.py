@@ -18,7 +18,7 @@ from webapp.db.session import make_engine, make_session_factory, upgrade
 from webapp.runtime.engine import Runtime
 from webapp.runtime.specs import parse_bundle
 
-from .report import median_ms, table
+from .report import medians_ms, table
 
 DIAGRAMS = Path(__file__).with_name("diagrams")
 RUNS = 200
@@ -91,19 +91,17 @@ def run() -> None:
         rows = [
             (
                 "start until wait",
-                median_ms(memory.start, RUNS),
-                median_ms(lambda: runtime.start("bench", START_DATA), RUNS),
+                *medians_ms(memory.start, lambda: runtime.start("bench", START_DATA), runs=RUNS),
             ),
             (
                 "complete a user task",
-                median_ms(lambda: memory.complete_one(waiting.pop()), RUNS),
-                median_ms(lambda: runtime.complete(ours_waiting.pop(), FORM), RUNS),
+                *medians_ms(
+                    lambda: memory.complete_one(waiting.pop()),
+                    lambda: runtime.complete(ours_waiting.pop(), FORM),
+                    runs=RUNS,
+                ),
             ),
-            (
-                "whole instance",
-                median_ms(memory.whole, RUNS),
-                median_ms(lambda: whole(runtime), RUNS),
-            ),
+            ("whole instance", *medians_ms(memory.whole, lambda: whole(runtime), runs=RUNS)),
         ]
         table(
             f"Runtime, SQLite file, medians of {RUNS} runs (target: ratio <= 3)",

@@ -40,12 +40,20 @@ from .migration import MigrationPreview, Plan
 from .scripting import ScriptEngine, ScriptEnvironment
 from .serializer import SERIALIZER_VERSION, StateSerializer
 from .specs import Bundle, parse_bundle
-from .steps import InstanceRecord, Step, correlation_key, current_data, json_safe
+from .steps import (
+    ACTIVE_TASK_STATES,
+    LOCK_RECORD,
+    LOCK_RECORD_OF_TASK,
+    READ_RECORD,
+    InstanceRecord,
+    Step,
+    correlation_key,
+    current_data,
+    json_safe,
+)
 from .views import DeployedProcess, EventView, IncidentView, InstanceView, TaskView
 
 log = logging.getLogger(__name__)
-
-ACTIVE_TASK_STATES = ("ready", "claimed")
 
 
 @dataclass(frozen=True)
@@ -246,24 +254,22 @@ class Runtime:
     @staticmethod
     def _record(session: Session, instance_id: int, lock: bool = True) -> InstanceRecord:
         """Read (and lock, for a step) the instance row."""
-        query = select(*(getattr(Instance, name) for name in InstanceRecord.__dataclass_fields__))
-        query = query.where(Instance.id == instance_id)
-        row = session.execute(query.with_for_update() if lock else query).first()
+        query = LOCK_RECORD if lock else READ_RECORD
+        row = session.connection().execute(query, {"instance_id": instance_id}).first()
         if row is None:
             raise NotFound(f"no instance {instance_id}")
-        return InstanceRecord(**row._mapping)
+        return InstanceRecord(*row)
 
     def _locked_step(
         self,
         session: Session,
-        instance_id: int,
+        instance: InstanceRecord,
         actor: str | None,
         now: datetime | None = None,
         allow_inactive: bool = False,
     ) -> Step:
-        instance = self._record(session, instance_id)
         if instance.status in ("suspended", "terminated") and not allow_inactive:
-            raise Conflict(f"instance {instance_id} is {instance.status}")
+            raise Conflict(f"instance {instance.id} is {instance.status}")
         return self._new_step(session, instance, actor, now)
 
     def _run_step(
@@ -275,7 +281,8 @@ class Runtime:
         allow_inactive: bool = False,
     ) -> InstanceView:
         with self.step_latency.measure("step"), self.transaction() as session:
-            step = self._locked_step(session, instance_id, actor, now, allow_inactive)
+            instance = self._record(session, instance_id)
+            step = self._locked_step(session, instance, actor, now, allow_inactive)
             apply(step)
             view = step.finish()
         step.after_commit()
@@ -310,7 +317,7 @@ class Runtime:
     def migrate(self, instance_id: int, version: int, actor: str) -> InstanceView:
         """Move a waiting instance to a newer version of its process, when that is safe."""
         with self.transaction() as session:
-            step = self._locked_step(session, instance_id, actor)
+            step = self._locked_step(session, self._record(session, instance_id), actor)
             target, plan, preview = self._migration(session, step, version)
             if not preview.safe:
                 raise Conflict(
@@ -367,19 +374,19 @@ class Runtime:
         if not isinstance(data, Mapping):
             raise InvalidData("task data must be a JSON object", {"data": "not an object"})
         data = json_safe(dict(data))
+        task_id = str(task_id)
         with self.step_latency.measure("complete"), self.transaction() as session:
-            row = session.execute(
-                select(
-                    HumanTask.instance_id, HumanTask.state, HumanTask.claimed_by, HumanTask.form
-                ).where(HumanTask.id == str(task_id))
-            ).first()
-            if row is None:
+            found = session.connection().execute(LOCK_RECORD_OF_TASK, {"task_id": task_id})
+            record = found.first()
+            if record is None:
                 raise NotFound(f"no task {task_id}")
-            if row.state not in ACTIVE_TASK_STATES:
-                raise Conflict(f"task {task_id} is {row.state}, not ready")
+            step = self._locked_step(session, InstanceRecord(*record), actor)
+            row = step.open_tasks().get(task_id)
+            if row is None:
+                state = session.scalar(select(HumanTask.state).where(HumanTask.id == task_id))
+                raise Conflict(f"task {task_id} is {state}, not ready")
             if actor and row.claimed_by and row.claimed_by != actor:
                 raise Conflict(f"task {task_id} is claimed by {row.claimed_by}")
-            step = self._locked_step(session, row.instance_id, actor)
             if row.form:
                 forms.validate_form_data(
                     self._form(session, step.info.deployment_id, row.form), data
@@ -634,7 +641,9 @@ class Runtime:
         with self.transaction() as session:
             instance = self._record(session, instance_id, lock=False)
             step = self._new_step(session, instance, None)
-            return self.view(session, instance, step.info, current_data(step.workflow), full=True)
+            tasks = tuple(step.open_tasks().values())
+            data = current_data(step.workflow)
+            return self.view(session, instance, step.info, data, tasks, full=True)
 
     def view(
         self,
@@ -642,23 +651,10 @@ class Runtime:
         instance: Instance,
         info: VersionInfo,
         data: dict,
+        tasks: tuple[TaskView, ...],
         full: bool = False,
-        tasks: tuple[TaskView, ...] | None = None,
     ) -> InstanceView:
-        """Build the view of an instance from its rows (events and incidents when `full`)."""
-        if tasks is None:
-            columns = (getattr(HumanTask, name) for name in TaskView.__dataclass_fields__)
-            tasks = tuple(
-                TaskView.of(row)
-                for row in session.execute(
-                    select(*columns)
-                    .where(
-                        HumanTask.instance_id == instance.id,
-                        HumanTask.state.in_(ACTIVE_TASK_STATES),
-                    )
-                    .order_by(HumanTask.created_at, HumanTask.id)
-                )
-            )
+        """Build the view of an instance with its open tasks (events and incidents when `full`)."""
         events, incidents = (), ()
         if full:
             events = tuple(

@@ -25,7 +25,7 @@ from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
 from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from webapp.db.models import (
     HumanTask,
@@ -60,6 +60,25 @@ EVENT_KINDS = {
     TaskState.ERROR: "task_error",
 }
 LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+ACTIVE_TASK_STATES = ("ready", "claimed")
+
+# The statements every step runs, built once with bound parameters: SQLAlchemy computes a
+# cache key for each new statement object, which costs more than SQLite takes to run it.
+OPEN_TASKS = (
+    select(*(getattr(HumanTask, name) for name in TaskView.__dataclass_fields__))
+    .where(
+        HumanTask.instance_id == bindparam("instance_id"),
+        HumanTask.state.in_(ACTIVE_TASK_STATES),
+    )
+    .order_by(HumanTask.created_at, HumanTask.id)
+)
+CLOSE_TASKS = update(HumanTask).where(HumanTask.id.in_(bindparam("ids", expanding=True)))
+SAVE_INSTANCE = update(Instance).where(
+    Instance.id == bindparam("instance_id"), Instance.lock_version == bindparam("locked_version")
+)
+INSERT_EVENTS = insert(InstanceEvent)
+INSERT_TASKS = insert(HumanTask)
+INSERT_TASK_KEYS = insert(HumanTaskKey)
 
 
 def json_safe(value):
@@ -123,6 +142,15 @@ class InstanceRecord:
     completed_at: datetime | None
 
 
+RECORD = select(*(getattr(Instance, name) for name in InstanceRecord.__dataclass_fields__))
+READ_RECORD = RECORD.where(Instance.id == bindparam("instance_id"))
+LOCK_RECORD = READ_RECORD.with_for_update()
+LOCK_RECORD_OF_TASK = RECORD.where(
+    Instance.id
+    == select(HumanTask.instance_id).where(HumanTask.id == bindparam("task_id")).scalar_subquery()
+).with_for_update()
+
+
 class Step:
     """The in-memory side of one transaction on one instance."""
 
@@ -149,10 +177,18 @@ class Step:
             instance.status if instance.status in ("suspended", "terminated") else None
         )
         self.outbox: list[tuple[str, dict, dict]] = []
-        self.ready_views: tuple | None = None
+        self.ready_views: tuple[TaskView, ...] = ()
+        self._open_tasks: dict[str, TaskView] | None = None
         # The hot path writes through Core on the session's connection: the ORM's unit of
         # work costs more than the engine itself for these append-only and bulk rows.
         self.db = session.connection()
+
+    def open_tasks(self) -> dict[str, TaskView]:
+        """Return the instance's open task-list rows as the step found them, by task id."""
+        if self._open_tasks is None:
+            rows = self.db.execute(OPEN_TASKS, {"instance_id": self.instance.id})
+            self._open_tasks = {row.id: TaskView(*row) for row in rows}
+        return self._open_tasks
 
     # Inputs
 
@@ -318,6 +354,7 @@ class Step:
                     .where(HumanTask.id == str(task.id))
                     .values(name=getattr(spec, "bpmn_name", None) or spec.bpmn_id)
                 )
+        self._open_tasks = None  # renamed: the instance view reads them again
 
     def set_status(self, status: str | None) -> None:
         """Suspend (a status) or resume (None) the instance."""
@@ -449,25 +486,28 @@ class Step:
             self.runtime.delete_jobs(self.session, instance.id)
         data = current_data(workflow, tasks)
         instance.status = status
-        self.db.execute(
-            update(Instance)
-            .where(Instance.id == instance.id, Instance.lock_version == instance.lock_version)
-            .values(
-                process_version_id=instance.process_version_id,
-                status=status,
-                state=self.runtime.serializer.dump(workflow),
-                serializer_version=SERIALIZER_VERSION,
-                business_key=instance.business_key,
-                summary={k: data[k] for k in self.runtime.summary_fields if k in data},
-                updated_at=self.now,
-                completed_at=instance.completed_at,
-                lock_version=instance.lock_version + 1,
-            )
+        saved = self.db.execute(
+            SAVE_INSTANCE,
+            {
+                "instance_id": instance.id,
+                "locked_version": instance.lock_version,
+                "process_version_id": instance.process_version_id,
+                "status": status,
+                "state": self.runtime.serializer.dump(workflow),
+                "serializer_version": SERIALIZER_VERSION,
+                "business_key": instance.business_key,
+                "summary": {k: data[k] for k in self.runtime.summary_fields if k in data},
+                "updated_at": self.now,
+                "completed_at": instance.completed_at,
+                "lock_version": instance.lock_version + 1,
+            },
         )
+        if saved.rowcount != 1:
+            raise Conflict(f"instance {instance.id} was changed by another step")
         if self.events:
-            self.db.execute(insert(InstanceEvent), self.events)
+            self.db.execute(INSERT_EVENTS, self.events)
         self.session.flush()
-        return self.runtime.view(self.session, instance, self.info, data, tasks=self.ready_views)
+        return self.runtime.view(self.session, instance, self.info, data, self.ready_views)
 
     def after_commit(self) -> None:
         """Deliver the messages this step threw to other instances."""
@@ -516,9 +556,12 @@ class Step:
     def _sync_human_tasks(self, tasks: list) -> None:
         """Open a task-list row per new ready user task; close the rows of the others.
 
-        Which rows are open follows from the state before the step, so no query is needed.
+        Which rows to write follows from the state before the step; the rows that stay open
+        are read (once) only for the instance view.
         """
         ready = {str(t.id): t for t in tasks if t.state == TaskState.READY and t.task_spec.manual}
+        kept = self.ready_before.keys() & ready.keys()
+        views = [row for i, row in self.open_tasks().items() if i in kept] if kept else []
         gone = self.ready_before.keys() - ready.keys()
         if gone:
             completed = {
@@ -532,13 +575,12 @@ class Step:
             ):
                 if ids:
                     self.db.execute(
-                        update(HumanTask)
-                        .where(HumanTask.id.in_(ids))
-                        .values(state=state, completed_at=self.now, completed_by=by)
+                        CLOSE_TASKS,
+                        {"ids": ids, "state": state, "completed_at": self.now, "completed_by": by},
                     )
         new = [self._human_task(i, t) for i, t in ready.items() if i not in self.ready_before]
         if new:
-            self.db.execute(insert(HumanTask), new)
+            self.db.execute(INSERT_TASKS, new)
             keys = [
                 {"task_id": i, "key": key}
                 for i, t in ready.items()
@@ -546,13 +588,10 @@ class Step:
                 for key in self._search_keys(t)
             ]
             if keys:
-                self.db.execute(insert(HumanTaskKey), keys)
-        if not self.ready_before.keys() & ready.keys():
-            fields = TaskView.__dataclass_fields__
-            self.ready_views = tuple(
-                TaskView(**{k: row.get(k) for k in fields})
-                for row in sorted(new, key=lambda row: row["id"])
-            )
+                self.db.execute(INSERT_TASK_KEYS, keys)
+        fields = TaskView.__dataclass_fields__
+        views += (TaskView(**{k: row.get(k) for k in fields}) for row in new)
+        self.ready_views = tuple(sorted(views, key=lambda view: (view.created_at, view.id)))
 
     def _human_task(self, task_id: str, task) -> dict:
         spec = task.task_spec
