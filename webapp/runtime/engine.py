@@ -16,7 +16,7 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,6 +42,7 @@ from .serializer import SERIALIZER_VERSION, StateSerializer
 from .specs import Bundle, parse_bundle
 from .steps import (
     ACTIVE_TASK_STATES,
+    INSERT_EVENTS,
     LOCK_RECORD,
     LOCK_RECORD_OF_TASK,
     READ_RECORD,
@@ -54,6 +55,24 @@ from .steps import (
 from .views import DeployedProcess, EventView, IncidentView, InstanceView, TaskView
 
 log = logging.getLogger(__name__)
+
+LATEST_VERSION = (
+    select(ProcessVersion.id)
+    .where(ProcessVersion.process_id == bindparam("process_id"))
+    .order_by(ProcessVersion.version.desc())
+    .limit(1)
+)
+INSERT_INSTANCE = insert(Instance).returning(Instance.id)
+VERSION_OF_INSTANCE = select(Instance.process_version_id).where(
+    Instance.id == bindparam("instance_id")
+)
+REASSIGN = (
+    update(HumanTask)
+    .where(HumanTask.id == bindparam("task_id"), HumanTask.state.in_(ACTIVE_TASK_STATES))
+    .returning(*(getattr(HumanTask, name) for name in TaskView.__dataclass_fields__))
+)
+CLAIM = REASSIGN.where(HumanTask.claimed_by.is_(None))
+RELEASE = REASSIGN.where(HumanTask.claimed_by == bindparam("holder"))
 
 
 @dataclass(frozen=True)
@@ -198,12 +217,7 @@ class Runtime:
         return info
 
     def _latest_version(self, session: Session, process_id: str) -> VersionInfo:
-        version_id = session.scalar(
-            select(ProcessVersion.id)
-            .where(ProcessVersion.process_id == process_id)
-            .order_by(ProcessVersion.version.desc())
-            .limit(1)
-        )
+        version_id = session.connection().scalar(LATEST_VERSION, {"process_id": process_id})
         if version_id is None:
             raise NotFound(f"no process {process_id!r} is deployed")
         return self._version(session, version_id)
@@ -342,21 +356,20 @@ class Runtime:
     def _start(self, session: Session, info: VersionInfo, data: Mapping, actor: str | None):
         data = json_safe(dict(data))
         now = self.clock()
-        instance_id = session.execute(
-            insert(Instance)
-            .values(
-                process_version_id=info.id,
-                process_id=info.process_id,
-                status="waiting",
-                state=b"",
-                serializer_version=SERIALIZER_VERSION,
-                summary={},
-                lock_version=1,
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(Instance.id)
-        ).scalar_one()
+        instance_id = session.connection().scalar(
+            INSERT_INSTANCE,
+            {
+                "process_version_id": info.id,
+                "process_id": info.process_id,
+                "status": "waiting",
+                "state": b"",
+                "serializer_version": SERIALIZER_VERSION,
+                "summary": {},
+                "lock_version": 1,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
         instance = InstanceRecord(
             instance_id, info.id, info.process_id, None, "waiting", "", 1, None
         )
@@ -456,57 +469,51 @@ class Runtime:
 
     def claim(self, task_id: str, actor: str) -> TaskView:
         """Claim a ready task for `actor`; a task claimed by someone else is a conflict."""
-        return self._set_claim(task_id, actor, expected=None, kind="claimed", new=actor)
+        return self._set_claim(task_id, actor, CLAIM, "claimed", new=actor)
 
     def unclaim(self, task_id: str, actor: str) -> TaskView:
         """Give a claimed task back to its role's queue."""
-        return self._set_claim(task_id, actor, expected=actor, kind="unclaimed", new=None)
+        return self._set_claim(task_id, actor, RELEASE, "unclaimed", new=None, holder=actor)
 
     def assign(self, task_id: str, user: str, actor: str) -> TaskView:
         """Reassign a task to `user` (a supervisor's decision), whoever holds it now."""
-        return self._set_claim(task_id, actor, expected=..., kind="assigned", new=user)
+        return self._set_claim(task_id, actor, REASSIGN, "assigned", new=user)
 
-    def _set_claim(self, task_id: str, actor: str, expected, kind: str, new: str | None):
-        now = self.clock()
+    def _set_claim(self, task_id, actor, statement, kind, new, **condition) -> TaskView:
+        now, task_id = self.clock(), str(task_id)
+        values = {"claimed_by": new, "state": "claimed" if new else "ready"}
+        values["claimed_at"] = now if new else None
         with self.transaction() as session:
-            row = session.get(HumanTask, task_id)
-            if row is None:
-                raise NotFound(f"no task {task_id}")
-            query = update(HumanTask).where(
-                HumanTask.id == task_id, HumanTask.state.in_(ACTIVE_TASK_STATES)
-            )
-            if expected is not ...:
-                query = query.where(
-                    HumanTask.claimed_by.is_(None)
-                    if expected is None
-                    else HumanTask.claimed_by == expected
-                )
-            values = {
-                "claimed_by": new,
-                "state": "claimed" if new else "ready",
-                "claimed_at": now if new else None,
-            }
-            if session.execute(query.values(**values)).rowcount != 1:
+            db = session.connection()
+            changed = db.execute(statement, {"task_id": task_id, **values, **condition}).first()
+            if changed is None:
+                row = db.execute(
+                    select(HumanTask.state, HumanTask.claimed_by).where(HumanTask.id == task_id)
+                ).first()
+                if row is None:
+                    raise NotFound(f"no task {task_id}")
                 holder = row.claimed_by or "nobody"
                 raise Conflict(f"task {task_id} is {row.state} and held by {holder}")
-            info = self._version(session, session.get(Instance, row.instance_id).process_version_id)
-            session.add(
-                InstanceEvent(
-                    instance_id=row.instance_id,
-                    process_id=info.process_id,
-                    version=info.version,
-                    at=now,
-                    kind=kind,
-                    task_id=task_id,
-                    bpmn_id=row.bpmn_id,
-                    name=row.name,
-                    task_type="UserTask",
-                    actor=actor,
-                    data={"user": new} if kind == "assigned" else None,
-                )
+            task = TaskView(*changed)
+            version_id = db.scalar(VERSION_OF_INSTANCE, {"instance_id": task.instance_id})
+            info = self._version(session, version_id)
+            db.execute(
+                INSERT_EVENTS,
+                {
+                    "instance_id": task.instance_id,
+                    "process_id": info.process_id,
+                    "version": info.version,
+                    "at": now,
+                    "kind": kind,
+                    "task_id": task_id,
+                    "bpmn_id": task.bpmn_id,
+                    "name": task.name,
+                    "task_type": "UserTask",
+                    "actor": actor,
+                    "data": {"user": new} if kind == "assigned" else None,
+                },
             )
-            session.refresh(row)
-            return TaskView.of(row)
+            return task
 
     def run_due_jobs(
         self,
@@ -683,13 +690,6 @@ class Runtime:
             ready_tasks=tasks,
             events=events,
             incidents=incidents,
-        )
-
-    def delete_jobs(self, session: Session, instance_id: int) -> None:
-        """Remove every job and subscription of an instance that can no longer move."""
-        session.execute(delete(Job).where(Job.instance_id == instance_id))
-        session.execute(
-            delete(MessageSubscription).where(MessageSubscription.instance_id == instance_id)
         )
 
 

@@ -79,6 +79,22 @@ SAVE_INSTANCE = update(Instance).where(
 INSERT_EVENTS = insert(InstanceEvent)
 INSERT_TASKS = insert(HumanTask)
 INSERT_TASK_KEYS = insert(HumanTaskKey)
+INSERT_SUBSCRIPTION = insert(MessageSubscription)
+INSERT_JOB = insert(Job)
+DELETE_SUBSCRIPTION = delete(MessageSubscription).where(
+    MessageSubscription.instance_id == bindparam("instance_id"),
+    MessageSubscription.task_id == bindparam("task_id"),
+)
+DELETE_TIMER = delete(Job).where(
+    Job.instance_id == bindparam("instance_id"),
+    Job.task_id == bindparam("task_id"),
+    Job.kind == "timer",
+)
+DELETE_JOB = delete(Job).where(Job.id == bindparam("job_id"))
+DELETE_ALL_JOBS = delete(Job).where(Job.instance_id == bindparam("instance_id"))
+DELETE_ALL_SUBSCRIPTIONS = delete(MessageSubscription).where(
+    MessageSubscription.instance_id == bindparam("instance_id")
+)
 
 
 def json_safe(value):
@@ -291,7 +307,7 @@ class Step:
 
     def fire(self, job_id: int, task_id: str, kind: str) -> None:
         """Fire a due timer, or retry a failed service task."""
-        self.db.execute(delete(Job).where(Job.id == job_id))
+        self.db.execute(DELETE_JOB, {"job_id": job_id})
         if kind == "retry":
             task = self.task(task_id)
             if task is None or task.state != TaskState.ERROR:
@@ -483,7 +499,9 @@ class Step:
             instance.completed_at = self.now
             self.record("instance_completed")
         if status in ("terminated", "completed"):
-            self.runtime.delete_jobs(self.session, instance.id)
+            # Retry jobs too: an instance that can no longer move waits for nothing.
+            for statement in (DELETE_ALL_JOBS, DELETE_ALL_SUBSCRIPTIONS):
+                self.db.execute(statement, {"instance_id": instance.id})
         data = current_data(workflow, tasks)
         instance.status = status
         saved = self.db.execute(
@@ -692,36 +710,33 @@ class Step:
         before, after = self.waits_before, self._waits()
         instance_id = self.instance.id
         for (kind, task_id), wait in before.items():
-            if after.get((kind, task_id)) == wait:
-                continue
-            if kind == "message":
-                table, extra = MessageSubscription, ()
-            else:
-                table, extra = Job, (Job.kind == "timer",)
-            self.db.execute(
-                delete(table).where(
-                    table.instance_id == instance_id, table.task_id == task_id, *extra
-                )
-            )
+            if after.get((kind, task_id)) != wait:
+                statement = DELETE_SUBSCRIPTION if kind == "message" else DELETE_TIMER
+                self.db.execute(statement, {"instance_id": instance_id, "task_id": task_id})
         for (kind, task_id), wait in after.items():
             if before.get((kind, task_id)) == wait:
                 continue
             if kind == "message":
                 name, correlation = wait
                 self.db.execute(
-                    insert(MessageSubscription).values(
-                        instance_id=instance_id,
-                        task_id=task_id,
-                        message_name=name,
-                        correlation=correlation,
-                        correlation_key=correlation_key(correlation),
-                    )
+                    INSERT_SUBSCRIPTION,
+                    {
+                        "instance_id": instance_id,
+                        "task_id": task_id,
+                        "message_name": name,
+                        "correlation": correlation,
+                        "correlation_key": correlation_key(correlation),
+                    },
                 )
             else:
                 self.db.execute(
-                    insert(Job).values(
-                        instance_id=instance_id, task_id=task_id, kind="timer", due_at=wait
-                    )
+                    INSERT_JOB,
+                    {
+                        "instance_id": instance_id,
+                        "task_id": task_id,
+                        "kind": "timer",
+                        "due_at": wait,
+                    },
                 )
 
     @staticmethod
