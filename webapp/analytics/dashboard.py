@@ -8,6 +8,7 @@ its completion; one completed unclaimed waited all along. Throughput counts, per
 instances of the scope that started and those that finished.
 """
 
+import heapq
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -21,13 +22,12 @@ from webapp.db.models import Instance, ProcessVersion
 from webapp.runtime.errors import NotFound
 
 from .days import Element, EventFigures, as_date, event_figures
-from .sql import seconds_between, summary_values, utc_day
+from .scope import ScopeRows, scope_rows
 
 # Timestamps are subtracted as floats on SQLite: a millisecond absorbs their rounding.
 TOLERANCE = 0.001
 BREACHES_LISTED = 100
 LEAD_PERCENTS = (50, 90, 99)
-SUMMARY_KEYS = ("channel", "registration_type", "outcome", "refusal_reason")
 
 
 @dataclass(frozen=True)
@@ -175,21 +175,22 @@ def process_dashboard(
         Instance.created_at >= since,
         Instance.created_at < until,
     )
-    rows = instance_figures(session, in_scope, parse_term(service_term))
-    events = event_figures(session, version_id, since, until)
+    rows = scope_rows(session, in_scope)
+    instances = instance_figures(session, rows, parse_term(service_term))
+    events = event_figures(session, version_id, since, until, rows)
     return Dashboard(
         process_id=process_id,
         version=version,
         since=since,
         until=until,
-        started=rows.started,
+        started=instances.started,
         elements=element_stats(events),
-        lead_times=rows.lead_times,
-        service_term=rows.service_term,
-        outcomes=rows.outcomes,
-        refusal_reasons=rows.refusal_reasons,
+        lead_times=instances.lead_times,
+        service_term=instances.service_term,
+        outcomes=instances.outcomes,
+        refusal_reasons=instances.refusal_reasons,
         task_split=task_split(events),
-        throughput=rows.throughput,
+        throughput=instances.throughput,
     )
 
 
@@ -227,28 +228,13 @@ class InstanceFigures:
     throughput: tuple[DayCount, ...]
 
 
-def instance_figures(session: Session, in_scope, term: timedelta) -> InstanceFigures:
-    """Return the scope's counts, lead times, term, outcomes and days, from one pass over it.
+def instance_figures(session: Session, rows: ScopeRows, term: timedelta) -> InstanceFigures:
+    """Return the scope's counts, lead times, term, outcomes and days from its instance rows.
 
-    The four summary fields come back as one JSON array per row, which the database parses
-    once and which repeats so often that each distinct text is decoded here only once; the
-    rest is counted and grouped by column, not row by row.
+    The summary texts repeat so often that each distinct one is decoded only once; the rest is
+    counted and grouped by column, not row by row.
     """
-    # Core, not the ORM: these are plain columns, and tens of thousands of them.
-    rows = (
-        session.connection()
-        .execute(
-            select(
-                Instance.id,
-                summary_values(Instance.summary, SUMMARY_KEYS),
-                seconds_between(Instance.created_at, Instance.completed_at),
-                utc_day(Instance.created_at),
-                utc_day(Instance.completed_at),
-            ).where(in_scope)
-        )
-        .all()
-    )
-    ids, texts, leads, created, completed = zip(*rows, strict=True) if rows else ((),) * 5
+    ids, texts, leads = rows.ids, rows.summary, rows.lead
     fields = {text: tuple(json.loads(text)) for text in set(texts)}
     outcomes: Counter = Counter()
     reasons: Counter = Counter()
@@ -264,17 +250,14 @@ def instance_figures(session: Session, in_scope, term: timedelta) -> InstanceFig
     by_group: dict[tuple, list[float]] = {}
     for text, values in by_text.items():
         by_group.setdefault(fields[text][:2], []).extend(values)
-    finished = [
-        (seconds, id_, fields[text][0])
-        for seconds, id_, text in zip(leads, ids, texts, strict=True)
-        if seconds is not None
-    ]
-    started_on, finished_on = Counter(created), Counter(d for d in completed if d is not None)
+    finished = sum(map(len, by_text.values()))
+    started_on, finished_on = Counter(rows.created), Counter(rows.completed)
+    del finished_on[None]
     days = {d: (started_on[d], finished_on[d]) for d in {*started_on, *finished_on}}
     return InstanceFigures(
-        started=len(rows),
+        started=len(ids),
         lead_times=lead_times(by_group),
-        service_term=service_term(session, finished, term),
+        service_term=service_term(session, rows, fields, finished, term),
         outcomes=dict(outcomes),
         refusal_reasons=dict(reasons),
         throughput=tuple(DayCount(as_date(d), *days[d]) for d in sorted(days)),
@@ -302,14 +285,16 @@ def percentiles(values: list[float], percents: tuple[int, ...]) -> list[float]:
 
 
 def service_term(
-    session: Session, lead_by_id: list[tuple[float, int, str | None]], term: timedelta
+    session: Session, rows: ScopeRows, fields: dict[str, tuple], finished: int, term: timedelta
 ) -> ServiceTerm:
     """Return how many finished instances kept the term, and the longest breaches."""
     limit = term.total_seconds() + TOLERANCE
-    late = sorted(
-        (-seconds, id_, channel) for seconds, id_, channel in lead_by_id if seconds > limit
-    )
-    listed = late[:BREACHES_LISTED]
+    late = [
+        (-seconds, id_, text)
+        for seconds, id_, text in zip(rows.lead, rows.ids, rows.summary, strict=True)
+        if seconds is not None and seconds > limit
+    ]
+    listed = heapq.nsmallest(BREACHES_LISTED, late)
     details = {
         id_: (key, created)
         for id_, key, created in session.execute(
@@ -319,10 +304,10 @@ def service_term(
         )
     }
     breaches = []
-    for negative, id_, channel in listed:
+    for negative, id_, text in listed:
         key, created = details[id_]
-        breaches.append(Breach(id_, key, channel, created, clean(-negative)))
-    return ServiceTerm(term, len(lead_by_id), len(lead_by_id) - len(late), tuple(breaches))
+        breaches.append(Breach(id_, key, fields[text][0], created, clean(-negative)))
+    return ServiceTerm(term, finished, finished - len(late), tuple(breaches))
 
 
 def task_split(figures: EventFigures) -> tuple[TaskSplit, ...]:

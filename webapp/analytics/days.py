@@ -5,25 +5,30 @@ log; for a week that is hundreds of thousands of rows. What a completed instance
 no longer changes, so the figures of the completed instances started on one UTC day are
 computed once and kept in `dashboard_day`; everything else (running or ended otherwise, and
 the partial days at the ends of the range) is computed on every read. The count, id sum and
-latest completion of a day's completed instances are checked on every read: an instance that
-completes, moves to another version or is archived changes them, and the day is computed again.
+exact sum of lead times of a day's completed instances, all known from the scope's instance
+rows, are checked on every read: an instance that completes, moves to another version or is
+archived changes them, and the day is computed again.
 Durations are kept whole, not summarised, so that percentiles over several days stay exact.
 """
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy import Select, and_, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from webapp.db.analytics import DashboardDay
 from webapp.db.models import HumanTask, Instance, InstanceEvent
 
-from .sql import seconds_between, utc_day
+from .scope import ScopeRows
+from .sql import seconds_between
 from .trace import FIRST_EVENTS
 
 Element = tuple[str | None, str | None]
+# Live instances are read this many at a time: their ids are sent as bound parameters.
+CHUNK = 1000
 
 
 @dataclass
@@ -86,81 +91,67 @@ class EventFigures:
         return figures
 
 
-def event_figures(session: Session, version_id: int, since: datetime, until: datetime):
-    """Return the event figures of the version's instances started in [since, until)."""
-    first = datetime.combine(since.astimezone(UTC).date(), time(), UTC)
-    if first < since:
+def event_figures(
+    session: Session, version_id: int, since: datetime, until: datetime, rows: ScopeRows
+) -> EventFigures:
+    """Return the event figures of the scope's instances, started in [since, until)."""
+    first = since.astimezone(UTC).date()
+    if datetime.combine(first, time(), UTC) < since:
         first += timedelta(days=1)
-    days = [first + timedelta(days=n) for n in range(max(0, (until - first).days))]
-    whole_until = days[-1] + timedelta(days=1) if days else first
-    live = and_(
-        Instance.process_version_id == version_id,
-        Instance.created_at >= since,
-        Instance.created_at < until,
-        or_(
-            Instance.completed_at.is_(None),
-            Instance.created_at < first,
-            Instance.created_at >= whole_until,
-        ),
-    )
-    figures = compute(session, live)
-    if days:
-        figures.add(completed_days(session, version_id, first, whole_until))
-    return figures
-
-
-def completed_days(session: Session, version_id: int, since: datetime, until: datetime):
-    """Return the event figures of the version's completed instances started on whole days."""
-    completed = and_(
-        Instance.process_version_id == version_id,
-        Instance.created_at >= since,
-        Instance.created_at < until,
-        Instance.completed_at.is_not(None),
-    )
-    day = utc_day(Instance.created_at)
-    current = {
-        as_date(d): (n, int(ids), last)
-        for d, n, ids, last in session.execute(
-            select(day, func.count(), func.sum(Instance.id), func.max(Instance.completed_at))
-            .where(completed)
-            .group_by(day)
-        )
-    }
+    whole = {first + timedelta(days=n) for n in range(max(0, (until - start_of(first)).days))}
+    # Days come as the database gives them: each distinct one is converted once.
+    whole_keys = {key: as_date(key) for key in set(rows.created) if as_date(key) in whole}
+    live: list[int] = []
+    days: dict[date, tuple[list[int], list[float]]] = {}
+    for id_, lead, created, completed in zip(
+        rows.ids, rows.lead, rows.created, rows.completed, strict=True
+    ):
+        if completed is None or created not in whole_keys:
+            live.append(id_)
+        else:
+            ids, leads = days.setdefault(whole_keys[created], ([], []))
+            ids.append(id_)
+            leads.append(lead)
+    figures = EventFigures()
+    for n in range(0, len(live), CHUNK):
+        figures.add(compute(session, live[n : n + CHUNK]))
     kept = {
         row.day: row
         for row in session.scalars(
             select(DashboardDay).where(
-                DashboardDay.process_version_id == version_id,
-                DashboardDay.day.in_(list(current)),
+                DashboardDay.process_version_id == version_id, DashboardDay.day.in_(list(days))
             )
         )
     }
-    figures = EventFigures()
     stored = False
-    for day_, (n, ids, last) in sorted(current.items()):
-        row = kept.get(day_)
-        if row is not None and (row.instances, row.id_sum, row.last_completed_at) == (n, ids, last):
+    for day, (ids, leads) in sorted(days.items()):
+        fingerprint = (len(ids), sum(ids), math.fsum(leads))
+        row = kept.get(day)
+        if row is not None and (row.instances, row.id_sum, row.lead_sum) == fingerprint:
             figures.add(EventFigures.from_json(row.figures))
             continue
-        start = datetime.combine(day_, time(), UTC)
-        day_figures = compute(
-            session,
-            and_(
-                completed,
-                Instance.created_at >= start,
-                Instance.created_at < start + timedelta(days=1),
-            ),
+        completed = select(Instance.id).where(
+            Instance.process_version_id == version_id,
+            Instance.created_at >= start_of(day),
+            Instance.created_at < start_of(day + timedelta(days=1)),
+            Instance.completed_at.is_not(None),
         )
+        day_figures = compute(session, completed)
         figures.add(day_figures)
-        stored |= keep(session, version_id, day_, (n, ids, last), day_figures)
+        stored |= keep(session, version_id, day, fingerprint, day_figures)
     if stored:
         session.commit()
     return figures
 
 
+def start_of(day: date) -> datetime:
+    """Return the first moment of a UTC day."""
+    return datetime.combine(day, time(), UTC)
+
+
 def keep(session: Session, version_id: int, day: date, fingerprint, figures) -> bool:
     """Store a day's figures in place of older ones; return False if another reader won."""
-    n, ids, last = fingerprint
+    n, ids, leads = fingerprint
     try:
         with session.begin_nested():
             session.execute(
@@ -174,7 +165,7 @@ def keep(session: Session, version_id: int, day: date, fingerprint, figures) -> 
                     day=day,
                     instances=n,
                     id_sum=ids,
-                    last_completed_at=last,
+                    lead_sum=leads,
                     figures=figures.as_json(),
                 )
             )
@@ -184,13 +175,12 @@ def keep(session: Session, version_id: int, day: date, fingerprint, figures) -> 
     return True
 
 
-def compute(session: Session, instances) -> EventFigures:
-    """Return the event figures of the instances matching a condition, from the source rows.
+def compute(session: Session, scope: Select | list[int]) -> EventFigures:
+    """Return the event figures of some instances (their ids), from the source rows.
 
     Only completions with a start event (a user task, a wait, a failure) take time; the rest,
     most of the log, are counted and take none.
     """
-    scope = select(Instance.id).where(instances)
     completed = and_(InstanceEvent.instance_id.in_(scope), InstanceEvent.kind == "task_completed")
     figures = EventFigures()
     for bpmn_id, name, n in session.execute(

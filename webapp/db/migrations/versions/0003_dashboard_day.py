@@ -7,8 +7,6 @@ Revises: 0002
 import sqlalchemy as sa
 from alembic import op
 
-import webapp.db.base
-
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -22,7 +20,7 @@ def upgrade() -> None:
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("instances", sa.Integer(), nullable=False),
         sa.Column("id_sum", sa.BigInteger(), nullable=False),
-        sa.Column("last_completed_at", webapp.db.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("lead_sum", sa.Float(), nullable=False),
         sa.Column("figures", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
             ["process_version_id"],
