@@ -15,12 +15,12 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Select, and_, delete, func, insert, select
+from sqlalchemy import and_, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from webapp.db.analytics import DashboardDay
-from webapp.db.models import HumanTask, Instance, InstanceEvent
+from webapp.db.models import HumanTask, InstanceEvent
 
 from .scope import ScopeRows
 from .sql import seconds_between
@@ -98,7 +98,8 @@ def event_figures(
     first = since.astimezone(UTC).date()
     if datetime.combine(first, time(), UTC) < since:
         first += timedelta(days=1)
-    whole = {first + timedelta(days=n) for n in range(max(0, (until - start_of(first)).days))}
+    whole_days = (until - datetime.combine(first, time(), UTC)).days
+    whole = {first + timedelta(days=n) for n in range(max(0, whole_days))}
     # Days come as the database gives them: each distinct one is converted once.
     whole_keys = {key: as_date(key) for key in set(rows.created) if as_date(key) in whole}
     live: list[int] = []
@@ -112,9 +113,7 @@ def event_figures(
             ids, leads = days.setdefault(whole_keys[created], ([], []))
             ids.append(id_)
             leads.append(lead)
-    figures = EventFigures()
-    for n in range(0, len(live), CHUNK):
-        figures.add(compute(session, live[n : n + CHUNK]))
+    figures = compute(session, live)
     kept = {
         row.day: row
         for row in session.scalars(
@@ -130,23 +129,13 @@ def event_figures(
         if row is not None and (row.instances, row.id_sum, row.lead_sum) == fingerprint:
             figures.add(EventFigures.from_json(row.figures))
             continue
-        completed = select(Instance.id).where(
-            Instance.process_version_id == version_id,
-            Instance.created_at >= start_of(day),
-            Instance.created_at < start_of(day + timedelta(days=1)),
-            Instance.completed_at.is_not(None),
-        )
-        day_figures = compute(session, completed)
+        # From these very instances, so that the figures kept are those of the fingerprint.
+        day_figures = compute(session, ids)
         figures.add(day_figures)
         stored |= keep(session, version_id, day, fingerprint, day_figures)
     if stored:
         session.commit()
     return figures
-
-
-def start_of(day: date) -> datetime:
-    """Return the first moment of a UTC day."""
-    return datetime.combine(day, time(), UTC)
 
 
 def keep(session: Session, version_id: int, day: date, fingerprint, figures) -> bool:
@@ -175,8 +164,16 @@ def keep(session: Session, version_id: int, day: date, fingerprint, figures) -> 
     return True
 
 
-def compute(session: Session, scope: Select | list[int]) -> EventFigures:
-    """Return the event figures of some instances (their ids), from the source rows.
+def compute(session: Session, ids: list[int]) -> EventFigures:
+    """Return the event figures of some instances, from the source rows, CHUNK at a time."""
+    figures = EventFigures()
+    for n in range(0, len(ids), CHUNK):
+        figures.add(compute_chunk(session, ids[n : n + CHUNK]))
+    return figures
+
+
+def compute_chunk(session: Session, scope: list[int]) -> EventFigures:
+    """Return the event figures of a few instances, from the source rows.
 
     Only completions with a start event (a user task, a wait, a failure) take time; the rest,
     most of the log, are counted and take none.
