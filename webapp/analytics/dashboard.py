@@ -1,4 +1,8 @@
-"""The process dashboard for one version and a date range, computed by SQL aggregates.
+"""The process dashboard for one version and a date range.
+
+The instance figures (counts, lead times, term, outcomes, days) come from one pass over the
+scope's instance rows (`scope`); the element and user task figures from the audit log and the
+task rows, those of completed instances kept per day once computed (`days`).
 
 The scope is the instances of the version started in [since, until). Element durations run
 from a task's first event (ready, waiting or failed) to its completion; tasks that run inside
