@@ -1,4 +1,8 @@
-"""The process dashboard for one version and a date range, computed by SQL aggregates.
+"""The process dashboard for one version and a date range.
+
+The instance figures (counts, lead times, term, outcomes, days) come from one pass over the
+scope's instance rows (`scope`); the element and user task figures from the audit log and the
+task rows, those of completed instances kept per day once computed (`days`).
 
 The scope is the instances of the version started in [since, until). Element durations run
 from a task's first event (ready, waiting or failed) to its completion; tasks that run inside
@@ -8,19 +12,21 @@ its completion; one completed unclaimed waited all along. Throughput counts, per
 instances of the scope that started and those that finished.
 """
 
+import heapq
+import json
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from sqlalchemy import and_, func, literal, select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from webapp.db.models import HumanTask, Instance, InstanceEvent, ProcessVersion
+from webapp.db.models import Instance, ProcessVersion
 from webapp.runtime.errors import NotFound
 
-from .instances import summary_field
-from .sql import distributions, seconds_between, utc_day
-from .trace import FIRST_EVENTS
+from .days import Element, EventFigures, as_date, event_figures
+from .scope import ScopeRows, scope_rows
 
 # Timestamps are subtracted as floats on SQLite: a millisecond absorbs their rounding.
 TOLERANCE = 0.001
@@ -173,199 +179,155 @@ def process_dashboard(
         Instance.created_at >= since,
         Instance.created_at < until,
     )
-    scope = select(Instance.id).where(in_scope)
-    outcomes, refusal_reasons = outcome_counts(session, in_scope)
+    rows = scope_rows(session, in_scope)
+    instances = instance_figures(session, rows, parse_term(service_term))
+    events = event_figures(session, version_id, since, until, rows)
     return Dashboard(
         process_id=process_id,
         version=version,
         since=since,
         until=until,
-        started=session.scalar(select(func.count()).where(in_scope)),
-        elements=element_stats(session, scope),
-        lead_times=lead_times(session, in_scope),
-        service_term=term_figures(session, in_scope, parse_term(service_term)),
-        outcomes=outcomes,
-        refusal_reasons=refusal_reasons,
-        task_split=task_split(session, scope),
-        throughput=throughput(session, in_scope),
+        started=instances.started,
+        elements=element_stats(events),
+        lead_times=instances.lead_times,
+        service_term=instances.service_term,
+        outcomes=instances.outcomes,
+        refusal_reasons=instances.refusal_reasons,
+        task_split=task_split(events),
+        throughput=instances.throughput,
     )
 
 
-def element_stats(session: Session, scope) -> tuple[ElementStat, ...]:
-    """Return count, mean and p90 duration per element that completed in scope.
+def element_stats(figures: EventFigures) -> tuple[ElementStat, ...]:
+    """Return count, mean and nearest-rank p90 duration per element that completed in scope.
 
-    Only completions with a start event (a user task, a wait, a failure) take time; the rest,
-    most of the log, are counted and never ranked. The timed durations are streamed from the
-    longest down, so the p90 is found by its position from the top, whatever the zeros below.
+    Completions without a start event took no time: they are the zeros below the timed
+    durations, so the p90 is found by its position from the top.
     """
-    completed = and_(InstanceEvent.instance_id.in_(scope), InstanceEvent.kind == "task_completed")
-    totals = session.execute(
-        select(InstanceEvent.bpmn_id, InstanceEvent.name, func.count())
-        .where(completed)
-        .group_by(InstanceEvent.bpmn_id, InstanceEvent.name)
-        .order_by(InstanceEvent.bpmn_id, InstanceEvent.name)
-    ).all()
-    starts = (
-        select(
-            InstanceEvent.instance_id,
-            InstanceEvent.task_id,
-            func.min(InstanceEvent.at).label("started"),
-        )
-        .where(InstanceEvent.instance_id.in_(scope), InstanceEvent.kind.in_(FIRST_EVENTS))
-        .group_by(InstanceEvent.instance_id, InstanceEvent.task_id)
-        .subquery()
-    )
-    value = seconds_between(starts.c.started, InstanceEvent.at)
-    timed = session.execute(
-        select(InstanceEvent.bpmn_id, InstanceEvent.name, value)
-        .join(
-            starts,
-            and_(
-                starts.c.instance_id == InstanceEvent.instance_id,
-                starts.c.task_id == InstanceEvent.task_id,
-            ),
-        )
-        .where(completed)
-        .order_by(InstanceEvent.bpmn_id, InstanceEvent.name, value.desc())
-        .execution_options(yield_per=1000)
-    )
-    counts = {(bpmn_id, name): n for bpmn_id, name, n in totals}
-    # The p90 by nearest rank is the value at rank ceil(0.9 n) from the bottom.
-    from_top = {key: n - (90 * n + 99) // 100 + 1 for key, n in counts.items()}
-    sums: dict[tuple, float] = {}
-    p90: dict[tuple, float] = {}
-    key, position = None, 0
-    for bpmn_id, name, seconds in timed:
-        if (bpmn_id, name) != key:
-            key, position = (bpmn_id, name), 0
-        position += 1
-        sums[key] = sums.get(key, 0.0) + seconds
-        if position == from_top[key]:
-            p90[key] = seconds
-    return tuple(
-        ElementStat(
-            bpmn_id,
-            name,
-            n,
-            clean(sums.get((bpmn_id, name), 0.0) / n),
-            clean(p90.get((bpmn_id, name))),
-        )
-        for (bpmn_id, name), n in counts.items()
+    stats = []
+    for (bpmn_id, name), n in sorted(figures.completions.items(), key=element_order):
+        timed = sorted(figures.durations.get((bpmn_id, name), []), reverse=True)
+        # The p90 by nearest rank is the value at rank ceil(0.9 n) from the bottom.
+        from_top = n - (90 * n + 99) // 100 + 1
+        p90 = timed[from_top - 1] if from_top <= len(timed) else 0.0
+        stats.append(ElementStat(bpmn_id, name, n, clean(sum(timed) / n), clean(p90)))
+    return tuple(stats)
+
+
+def element_order(item: tuple[Element, int]) -> tuple:
+    """Return a sort key for an element, its missing id or name first."""
+    (bpmn_id, name), _ = item
+    return (bpmn_id is not None, bpmn_id or "", name is not None, name or "")
+
+
+@dataclass(frozen=True)
+class InstanceFigures:
+    """The dashboard's figures that the instance rows alone give."""
+
+    started: int
+    lead_times: tuple[LeadTime, ...]
+    service_term: ServiceTerm
+    outcomes: dict[str | None, int]
+    refusal_reasons: dict[str, int]
+    throughput: tuple[DayCount, ...]
+
+
+def instance_figures(session: Session, rows: ScopeRows, term: timedelta) -> InstanceFigures:
+    """Return the scope's counts, lead times, term, outcomes and days from its instance rows.
+
+    The summary texts repeat so often that each distinct one is decoded only once; the rest is
+    counted and grouped by column, not row by row.
+    """
+    ids, texts, leads = rows.ids, rows.summary, rows.lead
+    fields = {text: tuple(json.loads(text)) for text in set(texts)}
+    outcomes: Counter = Counter()
+    reasons: Counter = Counter()
+    for text, n in Counter(texts).items():
+        _, _, outcome, reason = fields[text]
+        outcomes[outcome] += n
+        if reason:
+            reasons[reason] += n
+    by_text: dict[str, list[float]] = {}
+    for text, seconds in zip(texts, leads, strict=True):
+        if seconds is not None:
+            by_text.setdefault(text, []).append(seconds)
+    by_group: dict[tuple, list[float]] = {}
+    for text, values in by_text.items():
+        by_group.setdefault(fields[text][:2], []).extend(values)
+    finished = sum(map(len, by_text.values()))
+    started_on, finished_on = Counter(rows.created), Counter(rows.completed)
+    del finished_on[None]
+    days = {d: (started_on[d], finished_on[d]) for d in {*started_on, *finished_on}}
+    return InstanceFigures(
+        started=len(ids),
+        lead_times=lead_times(by_group),
+        service_term=service_term(session, rows, fields, finished, term),
+        outcomes=dict(outcomes),
+        refusal_reasons=dict(reasons),
+        throughput=tuple(DayCount(as_date(d), *days[d]) for d in sorted(days)),
     )
 
 
-def lead_times(session: Session, in_scope) -> tuple[LeadTime, ...]:
+def lead_times(leads: dict[tuple, list[float]]) -> tuple[LeadTime, ...]:
     """Return lead-time percentiles per channel and registration type, and for all together."""
-    channel, kind = summary_field("channel"), summary_field("registration_type")
-    finished = and_(in_scope, Instance.completed_at.is_not(None))
-    value = seconds_between(Instance.created_at, Instance.completed_at).label("value")
-    grouped = distributions(
-        session,
-        select(channel.label("channel"), kind.label("kind"), value).where(finished),
-        ["channel", "kind"],
-        LEAD_PERCENTS,
-    )
-    overall = distributions(
-        session,
-        select(literal("all").label("scope"), value).where(finished),
-        ["scope"],
-        LEAD_PERCENTS,
-    )
-    ordered = sorted(grouped.items(), key=lambda item: tuple(map(str, item[0])))
+    groups = sorted(leads.items(), key=lambda item: tuple(map(str, item[0])))
+    everything = [seconds for _, values in groups for seconds in values]
+    if everything:
+        groups.append(((None, None), everything))
     return tuple(
-        LeadTime(channel, kind, d.count, *(clean(d.percentiles[p]) for p in LEAD_PERCENTS))
-        for (channel, kind), d in [*ordered, *(((None, None), d) for d in overall.values())]
+        LeadTime(channel, kind, len(values), *percentiles(values, LEAD_PERCENTS))
+        for (channel, kind), values in groups
     )
 
 
-def term_figures(session: Session, in_scope, term: timedelta) -> ServiceTerm:
+def percentiles(values: list[float], percents: tuple[int, ...]) -> list[float]:
+    """Return the nearest-rank percentiles of values: the value at rank ceil(p n / 100)."""
+    ordered = sorted(values)
+    n = len(ordered)
+    # Ranks are computed in integers so that the rank picked is exact.
+    return [clean(ordered[(p * n + 99) // 100 - 1]) for p in percents]
+
+
+def service_term(
+    session: Session, rows: ScopeRows, fields: dict[str, tuple], finished: int, term: timedelta
+) -> ServiceTerm:
     """Return how many finished instances kept the term, and the longest breaches."""
-    value = seconds_between(Instance.created_at, Instance.completed_at)
     limit = term.total_seconds() + TOLERANCE
-    finished, within = session.execute(
-        select(func.count(), func.count().filter(value <= limit)).where(
-            in_scope, Instance.completed_at.is_not(None)
-        )
-    ).one()
-    breaches = tuple(
-        Breach(row.id, row.business_key, row.channel, row.created_at, clean(row.value))
-        for row in session.execute(
-            select(
-                Instance.id,
-                Instance.business_key,
-                summary_field("channel").label("channel"),
-                Instance.created_at,
-                value.label("value"),
+    late = [
+        (-seconds, id_, text)
+        for seconds, id_, text in zip(rows.lead, rows.ids, rows.summary, strict=True)
+        if seconds is not None and seconds > limit
+    ]
+    listed = heapq.nsmallest(BREACHES_LISTED, late)
+    details = {
+        id_: (key, created)
+        for id_, key, created in session.execute(
+            select(Instance.id, Instance.business_key, Instance.created_at).where(
+                Instance.id.in_([id_ for _, id_, _ in listed])
             )
-            .where(in_scope, Instance.completed_at.is_not(None), value > limit)
-            .order_by(value.desc(), Instance.id)
-            .limit(BREACHES_LISTED)
         )
-    )
-    return ServiceTerm(term, finished, within, breaches)
+    }
+    breaches = []
+    for negative, id_, text in listed:
+        key, created = details[id_]
+        breaches.append(Breach(id_, key, fields[text][0], created, clean(-negative)))
+    return ServiceTerm(term, finished, finished - len(late), tuple(breaches))
 
 
-def outcome_counts(session: Session, in_scope) -> tuple[dict[str | None, int], dict[str, int]]:
-    """Return how many instances in scope have each outcome, and each refusal reason given."""
-    # One pass over the summaries: reading them is what costs, not the grouping.
-    outcome, reason = summary_field("outcome"), summary_field("refusal_reason")
-    outcomes: dict[str | None, int] = {}
-    reasons: dict[str, int] = {}
-    rows = session.execute(
-        select(outcome, reason, func.count()).where(in_scope).group_by(outcome, reason)
-    )
-    for outcome_, reason_, n in rows:
-        outcomes[outcome_] = outcomes.get(outcome_, 0) + n
-        if reason_:
-            reasons[reason_] = reasons.get(reason_, 0) + n
-    return outcomes, reasons
-
-
-def task_split(session: Session, scope) -> tuple[TaskSplit, ...]:
+def task_split(figures: EventFigures) -> tuple[TaskSplit, ...]:
     """Return the waiting and working time of the completed user tasks, per task."""
-    claimed = func.coalesce(HumanTask.claimed_at, HumanTask.completed_at)
-    waiting = seconds_between(HumanTask.created_at, claimed)
-    working = seconds_between(claimed, HumanTask.completed_at)
-    rows = session.execute(
-        select(
-            HumanTask.bpmn_id,
-            func.max(HumanTask.name),
-            func.count(),
-            func.avg(waiting),
-            func.avg(working),
-            func.sum(waiting),
-            func.sum(working),
+    return tuple(
+        TaskSplit(
+            bpmn_id,
+            task.name,
+            task.count,
+            clean(task.waiting / task.count),
+            clean(task.working / task.count),
+            clean(task.waiting),
+            clean(task.working),
         )
-        .where(HumanTask.instance_id.in_(scope), HumanTask.state == "completed")
-        .group_by(HumanTask.bpmn_id)
-        .order_by(HumanTask.bpmn_id)
+        for bpmn_id, task in sorted(figures.tasks.items())
     )
-    return tuple(
-        TaskSplit(bpmn_id, name, count, *(clean(v) for v in values))
-        for bpmn_id, name, count, *values in rows
-    )
-
-
-def throughput(session: Session, in_scope) -> tuple[DayCount, ...]:
-    """Return per UTC day the instances in scope that started, and those that finished."""
-    counts = {}
-    for column in (Instance.created_at, Instance.completed_at):
-        day = utc_day(column)
-        counts[column.key] = {
-            as_date(d): n
-            for d, n in session.execute(
-                select(day, func.count()).where(in_scope, column.is_not(None)).group_by(day)
-            )
-        }
-    started, finished = counts["created_at"], counts["completed_at"]
-    return tuple(
-        DayCount(d, started.get(d, 0), finished.get(d, 0)) for d in sorted({*started, *finished})
-    )
-
-
-def as_date(value) -> date:
-    """Return a day as the database gives it (a date, or ISO text on SQLite)."""
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def clean(seconds) -> float:

@@ -1,12 +1,7 @@
 """SQL pieces the analytics queries share, written once for SQLite and PostgreSQL."""
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
-from sqlalchemy import Float, and_, func, or_, select
+from sqlalchemy import Float, String
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
-from sqlalchemy.sql import Select
 from sqlalchemy.sql.functions import FunctionElement
 
 
@@ -47,44 +42,29 @@ def _day_standard(element, compiler, **kw) -> str:
     return f"CAST(({compiler.process(element.clauses, **kw)} AT TIME ZONE 'UTC') AS DATE)"
 
 
-@dataclass(frozen=True)
-class Distribution:
-    """How many values a group has, their mean, and the percentiles asked for."""
+class summary_values(FunctionElement):  # noqa: N801  (a SQL function, named like one)
+    """Fields of a JSON document as the text of one JSON array, the document parsed once."""
 
-    count: int
-    mean: float
-    percentiles: dict[int, float]
+    type = String()
+    name = "summary_values"
+    inherit_cache = False
+
+    def __init__(self, document, keys: tuple[str, ...]) -> None:
+        # Several paths make SQLite answer with an array; one would give the bare value.
+        if len(keys) < 2 or not all(key.isidentifier() for key in keys):
+            raise ValueError(f"summary_values needs two or more plain keys, not {keys!r}")
+        self.keys = keys
+        super().__init__(document)
 
 
-def distributions(
-    session: Session, query: Select, keys: Sequence[str], percents: Sequence[int]
-) -> dict[tuple, Distribution]:
-    """Return count, mean and nearest-rank percentiles of `query`'s `value` per group of `keys`.
+@compiles(summary_values, "sqlite")
+def _values_sqlite(element, compiler, **kw) -> str:
+    paths = ", ".join(f"'$.{key}'" for key in element.keys)
+    return f"json_extract({compiler.process(element.clauses, **kw)}, {paths})"
 
-    The database ranks the values in each group and returns only the rows at the asked ranks,
-    so no group's values are ever held here. Ranks are compared in integers (rank * 100 against
-    percent * n) so that the rank picked is exact.
-    """
-    values = query.subquery()
-    groups = [values.c[key] for key in keys]
-    ranked = select(
-        *groups,
-        values.c.value,
-        func.row_number().over(partition_by=groups, order_by=values.c.value).label("rank"),
-        func.count().over(partition_by=groups).label("n"),
-        func.avg(values.c.value).over(partition_by=groups).label("mean"),
-    ).subquery()
-    rank, n = ranked.c.rank, ranked.c.n
-    wanted = [and_(rank * 100 >= p * n, (rank - 1) * 100 < p * n) for p in percents]
-    found: dict[tuple, Distribution] = {}
-    rows = session.execute(
-        select(*(ranked.c[key] for key in keys), ranked.c.value, rank, n, ranked.c.mean).where(
-            or_(*wanted)
-        )
-    )
-    for *group, value, rank_, count, mean in rows:
-        entry = found.setdefault(tuple(group), Distribution(count, float(mean), {}))
-        for percent in percents:
-            if rank_ * 100 >= percent * count > (rank_ - 1) * 100:
-                entry.percentiles[percent] = float(value)
-    return found
+
+@compiles(summary_values)
+def _values_standard(element, compiler, **kw) -> str:
+    document = compiler.process(element.clauses, **kw)
+    fields = ", ".join(f"{document} ->> '{key}'" for key in element.keys)
+    return f"CAST(json_build_array({fields}) AS TEXT)"
