@@ -142,7 +142,6 @@ class InstanceEvent(Base):
         Index(
             "ix_instance_event_dashboard", "instance_id", "kind", "task_id", "at", "bpmn_id", "name"
         ),
-        Index(None, "at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
