@@ -12,7 +12,10 @@ from datetime import date
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import (
+    BpmnWorkflowConverter,
+    WorkflowConverter,
+)
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION, BpmnWorkflowSerializer
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
@@ -23,8 +26,11 @@ class _SpecFreeWorkflowConverter(BpmnWorkflowConverter):
     """Leave the specs out of the document; restore them from objects handed in."""
 
     def to_dict(self, workflow):
-        dct = super().to_dict(workflow)
-        del dct["spec"], dct["subprocess_specs"]
+        # SpiffWorkflow's own to_dict converts every spec (decision tables and all) on each
+        # save; built here without them, a save costs the task tree alone.
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         return dct
 
     def from_dict(self, dct):
