@@ -3,9 +3,10 @@
 import hashlib
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -135,19 +136,54 @@ def issue_token(session: Session, username: str) -> str:
     return token
 
 
-def user_for_token(session: Session, token: str) -> User | None:
-    """Return the active user a bearer token belongs to, or None."""
-    row = session.scalar(select(ApiToken).where(ApiToken.digest == _digest(token)))
-    if row is None:
+@dataclass(frozen=True)
+class Account:
+    """Who a bearer token belongs to: the user's identity and roles, detached from the session."""
+
+    id: int
+    username: str
+    full_name: str | None
+    iin: str | None
+    roles: frozenset[str]
+
+
+def user_for_token(session: Session, token: str) -> Account | None:
+    """Return the active user a bearer token belongs to, or None.
+
+    Every API call asks this: one query answers it (a row per role), without ORM objects.
+    """
+    rows = session.execute(
+        select(
+            ApiToken.id.label("token_id"),
+            ApiToken.last_used_at,
+            User.id,
+            User.username,
+            User.full_name,
+            User.iin,
+            UserRole.role,
+        )
+        .join(User, User.id == ApiToken.user_id)
+        .outerjoin(UserRole, UserRole.user_id == User.id)
+        .where(ApiToken.digest == _digest(token), User.active.is_(True))
+    ).all()
+    if not rows:
         return None
-    user = session.get(User, row.user_id)
-    if user is None or not user.active:
-        return None
+    first = rows[0]
     now = utcnow()
-    # Noted once a minute at most, so that API reads rarely write.
-    if row.last_used_at is None or now - row.last_used_at > TOKEN_USE_RESOLUTION:
-        row.last_used_at = now
-    return user
+    # Noted once a minute at most, so that API reads rarely write; of concurrent calls that
+    # all saw an old time, the first to write makes the others' condition false.
+    stale = now - TOKEN_USE_RESOLUTION
+    if first.last_used_at is None or first.last_used_at < stale:
+        session.execute(
+            update(ApiToken)
+            .where(
+                ApiToken.id == first.token_id,
+                or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < stale),
+            )
+            .values(last_used_at=now)
+        )
+    roles = frozenset(row.role for row in rows if row.role is not None)
+    return Account(first.id, first.username, first.full_name, first.iin, roles)
 
 
 def users_with_role(session: Session, role: str) -> list[User]:

@@ -9,6 +9,7 @@ from webapp.accounts import (
     AccountError,
     authenticate,
     create_user,
+    find_user,
     issue_token,
     set_roles,
     user_for_token,
@@ -114,6 +115,20 @@ def test_token_is_kept_only_as_a_digest_and_finds_its_user(sessions):
         assert user_for_token(session, token + "x") is None
         with pytest.raises(AccountError, match="no user"):
             issue_token(session, "ghost")
+
+
+def test_token_lookup_gives_the_roles_notes_the_use_and_ignores_inactive_users(sessions):
+    with sessions.begin() as session:
+        create_user(session, "robot", PASSWORD, ["clerk", "supervisor"])
+        create_user(session, "gone", PASSWORD, ["clerk"])
+        token, gone = issue_token(session, "robot"), issue_token(session, "gone")
+        find_user(session, "gone").active = False
+    with sessions.begin() as session:
+        account = user_for_token(session, token)
+        assert account.roles == {"clerk", "supervisor"}
+        assert user_for_token(session, gone) is None
+    with sessions.begin() as session:
+        assert session.scalar(select(ApiToken.last_used_at).where(ApiToken.user_id == account.id))
 
 
 def test_migration_creates_the_account_tables(tmp_path):

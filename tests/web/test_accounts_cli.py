@@ -2,9 +2,8 @@
 
 from click.testing import CliRunner
 
-from webapp.accounts import find_user, user_for_token
+from webapp.accounts import Account, find_user, user_for_token
 from webapp.accounts_cli import users
-from webapp.db.accounts import User
 
 
 def run(sessions, *args):
@@ -18,7 +17,13 @@ def test_add_sets_roles_and_issues_a_token(sessions):
     token = run(sessions, "token", "aigerim").output.strip()
     with sessions.begin() as session:
         assert find_user(session, "aigerim").roles == {"clerk", "supervisor"}
-        assert isinstance(user_for_token(session, token), User)
+        assert user_for_token(session, token) == Account(
+            find_user(session, "aigerim").id,
+            "aigerim",
+            None,
+            None,
+            frozenset({"clerk", "supervisor"}),
+        )
 
 
 def test_applicant_is_added_with_an_iin(sessions):

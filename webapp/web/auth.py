@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
-from webapp.accounts import authenticate
+from webapp.accounts import Account, authenticate
 from webapp.db.accounts import User
 from webapp.db.base import utcnow
 
@@ -32,7 +32,7 @@ class SignedInUser(UserMixin):
     roles: frozenset[str]
 
     @classmethod
-    def of(cls, user: User) -> "SignedInUser":
+    def of(cls, user: User | Account) -> "SignedInUser":
         """Return the view of a stored user."""
         return cls(user.id, user.username, user.full_name, user.iin, user.roles)
 
