@@ -15,7 +15,7 @@ from service_tasks.sandbox import SandboxStore
 
 from . import dataset
 from .checks import check, ended_count
-from .cluster import Cluster, schema_url
+from .cluster import THREADS, Cluster, schema_url
 from .scenario import Driver, Timings, create_users
 from .stub import FaultyRegistries
 
@@ -29,6 +29,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--count", type=int, default=2000, help="registrations (2000)")
     parser.add_argument("--concurrency", type=int, default=48, help="clients at once (48)")
     parser.add_argument("--web", type=int, default=4, help="gunicorn web processes (4)")
+    parser.add_argument("--threads", type=int, default=THREADS, help=f"per web process ({THREADS})")
     parser.add_argument("--workers", type=int, default=2, help="tirkeu workers (2)")
     parser.add_argument("--database", default=DEFAULT_SERVER, help="a PostgreSQL database URL")
     parser.add_argument("--faults", action="store_true", help="kill processes, failing registry")
@@ -69,7 +70,7 @@ def main() -> int:
     window = args.consent_window or (150 if args.faults else 30)
     settings["consent_window"] = f"PT{window}S"
     data, applications = dataset.build(args.count)
-    cluster = Cluster(args.database, folder, args.web, args.workers, settings)
+    cluster = Cluster(args.database, folder, args.web, args.workers, settings, args.threads)
     stub = None
     if args.faults:
         registry_url = schema_url(args.database, cluster.schema + "_registries")
@@ -131,6 +132,8 @@ def main() -> int:
         "problems": len(findings.problems) + len(failures),
         "open_incidents": findings.open_incidents,
         "driving_seconds": round(driven, 1),
+        # Started and carried through their people's steps per second, consent window aside.
+        "driven_per_second": round(args.count / driven, 1) if driven else 0,
         "first_start_to_last_end_seconds": round(findings.seconds, 1),
         "completed_per_second": round(args.count / findings.seconds, 1) if findings.seconds else 0,
         "requests": len(requests),

@@ -16,6 +16,7 @@ from sqlalchemy import create_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 TIRKEU = [sys.executable, "-c", "from webapp.cli import main; main()"]
+THREADS = 8
 
 
 def free_port() -> int:
@@ -34,12 +35,21 @@ def schema_url(server_url: str, schema: str) -> str:
 class Cluster:
     """Processes on 127.0.0.1 over one fresh PostgreSQL schema, started and killed at will."""
 
-    def __init__(self, server_url: str, folder: Path, web: int, workers: int, settings: dict):
+    def __init__(
+        self,
+        server_url: str,
+        folder: Path,
+        web: int,
+        workers: int,
+        settings: dict,
+        threads: int = THREADS,
+    ):
         self.server_url = server_url
         self.schema = f"load_{uuid4().hex[:10]}"
         self.database_url = schema_url(server_url, self.schema)
         self.folder = folder
         self.web_count = web
+        self.threads = threads
         self.worker_count = workers
         self.port = free_port()
         # Jobs a killed worker had taken wait this long for another worker.
@@ -98,7 +108,7 @@ class Cluster:
         """Start gunicorn with the web processes and wait until it answers."""
         self.web = subprocess.Popen(
             [*TIRKEU, "serve", "--port", str(self.port), "--workers", str(self.web_count),
-             "--threads", "8"],
+             "--threads", str(self.threads)],
             env=self.env, stdout=self.log("web.log"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         deadline = time.monotonic() + 60
