@@ -16,7 +16,7 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import Update, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -479,7 +479,15 @@ class Runtime:
         """Reassign a task to `user` (a supervisor's decision), whoever holds it now."""
         return self._set_claim(task_id, actor, REASSIGN, "assigned", new=user)
 
-    def _set_claim(self, task_id, actor, statement, kind, new, **condition) -> TaskView:
+    def _set_claim(
+        self,
+        task_id: str,
+        actor: str,
+        statement: Update,
+        kind: str,
+        new: str | None,
+        **condition: str,
+    ) -> TaskView:
         now, task_id = self.clock(), str(task_id)
         values = {"claimed_by": new, "state": "claimed" if new else "ready"}
         values["claimed_at"] = now if new else None
