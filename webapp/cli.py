@@ -1,13 +1,11 @@
 """The `tirkeu` command: the product's contract for scripts and tests (see the README)."""
 
 import json
-import logging
 import os
 import secrets
 import signal
 import socket
 import sys
-import threading
 from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import update_wrapper
@@ -28,6 +26,7 @@ from .bootstrap import Product, build, bundles, initialise, read_bundle
 from .online.pki import demo_pki
 from .runtime.errors import InvalidData, InvalidDiagram, Problem, TirkeuError
 from .signing import SigningError, sign_document
+from .worker import JobWorker
 
 
 class CommandError(click.ClickException):
@@ -315,23 +314,12 @@ def worker(
         fired = product.runtime.run_due_jobs(now=now)
         emit({"fired": fired}, as_json, f"fired {fired} job(s)")
         return
-    stopped = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopped.set())
     name = f"{socket.gethostname()}:{os.getpid()}"
+    sweeper = JobWorker(product.runtime, interval, name, batch, timedelta(seconds=lease), now)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: sweeper.stop())
     click.echo(f"worker {name}: sweeping every {interval}s", err=True)
-    while not stopped.is_set():
-        try:
-            fired = product.runtime.run_due_jobs(
-                now=now, worker=name, limit=batch, lease=timedelta(seconds=lease)
-            )
-        except Exception:
-            # A lost database connection must not end the loop: the next sweep reconnects.
-            logging.getLogger(__name__).exception("worker sweep failed")
-            fired = 0
-        # A full batch means more may be due: sweep again at once.
-        if fired < batch:
-            stopped.wait(interval)
+    sweeper.run()
 
 
 @main.command()

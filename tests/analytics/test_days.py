@@ -8,6 +8,7 @@ from webapp.analytics.dashboard import process_dashboard
 from webapp.archive import archive
 from webapp.db.analytics import DashboardDay
 from webapp.db.models import HumanTask
+from webapp.worker import JobWorker
 
 from .conftest import SINCE, UNTIL, at, work
 
@@ -81,3 +82,10 @@ def test_a_range_off_day_boundaries_reads_its_partial_days_live(history):
     assert kept_days(history) == {date(2026, 11, 3): 2}
     assert figures.started == 5
     assert elements(figures)["Task_Check"][0] == 4
+
+
+def test_the_worker_keeps_the_last_whole_days_before_any_dashboard_reads_them(history):
+    JobWorker(history.runtime, now=at(4, 9)).sweep()
+    # The running instance of 3 November is left to be read live.
+    assert kept_days(history) == {date(2026, 11, 2): 3, date(2026, 11, 3): 2}
+    assert dashboard(history) == from_source(history)

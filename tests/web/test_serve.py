@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from webapp.web.serve import JobWorker
+from webapp.worker import JobWorker
 
 
 def test_tirkeu_serve_answers_over_real_http(instance_folder):
@@ -40,24 +40,22 @@ def test_tirkeu_serve_answers_over_real_http(instance_folder):
         server.wait(timeout=30)
 
 
-class CountingRuntime:
-    def __init__(self):
-        self.calls = 0
+def test_worker_keeps_sweeping_after_a_failed_sweep(runtime, monkeypatch):
+    sweeps = []
+    run_due_jobs = runtime.run_due_jobs
 
-    def run_due_jobs(self):
-        self.calls += 1
-        if self.calls == 1:
-            raise RuntimeError("one instance is broken")
-        return 2
+    def once_broken(**options) -> int:
+        sweeps.append(options)
+        if len(sweeps) == 1:
+            raise RuntimeError("the database went away")
+        return run_due_jobs(**options)
 
-
-def test_worker_keeps_sweeping_after_a_failed_sweep():
-    runtime = CountingRuntime()
+    monkeypatch.setattr(runtime, "run_due_jobs", once_broken)
     worker = JobWorker(runtime, interval=0.01)
     worker.start()
     deadline = time.monotonic() + 5
-    while runtime.calls < 3 and time.monotonic() < deadline:
+    while len(sweeps) < 3 and time.monotonic() < deadline:
         time.sleep(0.01)
     worker.stop()
     worker.join(timeout=5)
-    assert runtime.calls >= 3 and not worker.is_alive()
+    assert len(sweeps) >= 3 and not worker.is_alive()

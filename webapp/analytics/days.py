@@ -3,7 +3,8 @@
 Counting element completions means reading every completion of the scope, most of the audit
 log; for a week that is hundreds of thousands of rows. What a completed instance's events say
 no longer changes, so the figures of the completed instances started on one UTC day are
-computed once and kept in `dashboard_day`; everything else (running or ended otherwise, and
+computed once (by the worker, or by the first dashboard that reads the day) and kept in
+`dashboard_day`; everything else (running or ended otherwise, and
 the partial days at the ends of the range) is computed on every read. The count, id sum and
 exact sum of lead times of a day's completed instances, all known from the scope's instance
 rows, are checked on every read: an instance that completes, moves to another version or is
@@ -20,9 +21,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from webapp.db.analytics import DashboardDay
-from webapp.db.models import HumanTask, InstanceEvent
+from webapp.db.models import HumanTask, Instance, InstanceEvent
 
-from .scope import ScopeRows
+from .scope import ScopeRows, scope_rows
 from .sql import seconds_between
 from .trace import FIRST_EVENTS
 
@@ -136,6 +137,21 @@ def event_figures(
     if stored:
         session.commit()
     return figures
+
+
+def keep_recent_days(session: Session, now: datetime, days: int = 7) -> None:
+    """Compute and keep the last `days` whole UTC days of every version started in them.
+
+    The worker calls this now and then, so that a dashboard reads those days instead of
+    computing them; days already kept and still right cost their check alone.
+    """
+    until = datetime.combine(now.astimezone(UTC).date(), time(), UTC)
+    since = until - timedelta(days=days)
+    started = and_(Instance.created_at >= since, Instance.created_at < until)
+    versions = session.scalars(select(Instance.process_version_id).where(started).distinct())
+    for version_id in versions.all():
+        rows = scope_rows(session, and_(Instance.process_version_id == version_id, started))
+        event_figures(session, version_id, since, until, rows)
 
 
 def keep(session: Session, version_id: int, day: date, fingerprint, figures) -> bool:
