@@ -1,15 +1,13 @@
 """Drive registrations through the HTTP API as clerks, owners and the portal would."""
 
-import http.client
 import json
-import selectors
 import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit
 
+import urllib3
 from sqlalchemy import create_engine, select
 
 from webapp.accounts import issue_token
@@ -28,75 +26,12 @@ CLERKS = 8
 # Answers that say a repeated call found its work done already (after a lost answer).
 DONE_ALREADY = (409,)
 # What a request raises when its connection fails or its answer is cut off.
-CONNECTION_ERRORS = (OSError, http.client.HTTPException)
+CONNECTION_ERRORS = (urllib3.exceptions.HTTPError,)
 
 
-@dataclass(frozen=True)
-class Answer:
-    """An HTTP answer: its status and body."""
-
-    status_code: int
-    content: bytes
-
-    @property
-    def text(self) -> str:
-        """Return the body as text."""
-        return self.content.decode(errors="replace")
-
-    def json(self) -> Any:
-        """Return the body as JSON."""
-        return json.loads(self.content)
-
-
-class Connection:
-    """One keep-alive HTTP/1.1 connection to the web processes, opened again when it drops.
-
-    The load generator shares the cores with what it measures: the standard library's client
-    costs a fraction of httpx's per request.
-    """
-
-    def __init__(self, url: str, timeout: float):
-        parts = urlsplit(url)
-        self.host, self.port, self.timeout = parts.hostname, parts.port, timeout
-        self.http: http.client.HTTPConnection | None = None
-
-    def request(
-        self, method: str, path: str, headers: dict[str, str], body: dict | None = None
-    ) -> Answer:
-        """Send one request and read its answer; raise one of CONNECTION_ERRORS on failure."""
-        if self.http is not None and self.dropped():
-            self.close()
-        if self.http is None:
-            self.http = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers = {**headers, "Content-Type": "application/json"}
-        try:
-            self.http.request(method, path, data, headers)
-            response = self.http.getresponse()
-            answer = Answer(response.status, response.read())
-        except CONNECTION_ERRORS:
-            self.close()
-            raise
-        if response.will_close:
-            self.close()
-        return answer
-
-    def dropped(self) -> bool:
-        """Tell whether the server closed the idle connection: its socket reads as ready."""
-        sock = self.http.sock
-        if sock is None:
-            return True
-        with selectors.DefaultSelector() as selector:
-            selector.register(sock, selectors.EVENT_READ)
-            return bool(selector.select(0))
-
-    def close(self) -> None:
-        """Close the connection; the next request opens another."""
-        if self.http is not None:
-            self.http.close()
-            self.http = None
+def refused(what: str, answer: urllib3.BaseHTTPResponse) -> RuntimeError:
+    """Return the error of a request the application refused, with the start of its answer."""
+    return RuntimeError(f"{what}: {answer.status} {answer.data[:300].decode(errors='replace')}")
 
 
 @dataclass
@@ -151,22 +86,31 @@ class Driver:
         self.engine = create_engine(database_url, pool_size=2, max_overflow=2)
         self.ambiguous_starts = 0
 
-    def client(self) -> Connection:
-        """Return this thread's HTTP connection."""
+    def client(self) -> urllib3.HTTPConnectionPool:
+        """Return this thread's keep-alive connection to the web processes.
+
+        The load generator shares the cores with what it measures: urllib3 costs a fraction of
+        httpx per request. Failed requests are not retried here but by the scenario, which
+        knows which repeats are safe.
+        """
         if not hasattr(self.local, "client"):
-            self.local.client = Connection(self.url, timeout=60)
+            parts = urlsplit(self.url)
+            self.local.client = urllib3.HTTPConnectionPool(
+                parts.hostname, parts.port, maxsize=1, retries=False, timeout=60
+            )
         return self.local.client
 
-    def call(self, kind: str, who: str, path: str, body: dict) -> Answer | None:
+    def call(self, kind: str, who: str, path: str, body: dict) -> urllib3.BaseHTTPResponse | None:
         """POST once; return the answer, or None when the connection failed."""
         headers = {"Authorization": f"Bearer {self.tokens[who]}"}
         began = time.perf_counter()
         try:
-            answer = self.client().request("POST", path, headers, body)
+            answer = self.client().request("POST", path, body=json.dumps(body), headers={
+                **headers, "Content-Type": "application/json"})  # fmt: skip
         except CONNECTION_ERRORS:
             self.timings.add(kind, time.perf_counter() - began, ok=False)
             return None
-        ok = answer.status_code < 300
+        ok = answer.status < 300
         self.timings.add(kind, time.perf_counter() - began, ok=ok)
         return answer
 
@@ -174,12 +118,12 @@ class Driver:
         """POST until it succeeds or answers that the work is done; True on either."""
         for attempt in range(attempts):
             answer = self.call(kind, who, path, body)
-            if answer is not None and answer.status_code < 300:
+            if answer is not None and answer.status < 300:
                 return True
-            if answer is not None and attempt and answer.status_code in DONE_ALREADY:
+            if answer is not None and attempt and answer.status in DONE_ALREADY:
                 return True
-            if answer is not None and answer.status_code < 500 and answer.status_code != 429:
-                raise RuntimeError(f"{kind} {path}: {answer.status_code} {answer.text[:300]}")
+            if answer is not None and answer.status < 500 and answer.status != 429:
+                raise refused(f"{kind} {path}", answer)
             time.sleep(min(0.2 * 2**attempt, 3))
         return False
 
@@ -196,10 +140,10 @@ class Driver:
         body = {"process_id": "residence_registration", "data": application["data"]}
         for attempt in range(20):
             answer = self.call("start", clerk, "/api/v1/instances", body)
-            if answer is not None and answer.status_code == 201:
+            if answer is not None and answer.status == 201:
                 return answer.json()
-            if answer is not None and answer.status_code < 500:
-                raise RuntimeError(f"start: {answer.status_code} {answer.text[:300]}")
+            if answer is not None and answer.status < 500:
+                raise refused("start", answer)
             # The request may have committed before its process died: look before starting again.
             made = self.started(application["number"])
             if made is not None:
@@ -214,9 +158,11 @@ class Driver:
         for attempt in range(20):
             began = time.perf_counter()
             try:
-                answer = self.client().request("GET", f"/api/v1/instances/{instance_id}", headers)
-                self.timings.add("read", time.perf_counter() - began, answer.status_code < 300)
-                if answer.status_code == 200:
+                answer = self.client().request(
+                    "GET", f"/api/v1/instances/{instance_id}", headers=headers
+                )
+                self.timings.add("read", time.perf_counter() - began, answer.status < 300)
+                if answer.status == 200:
                     return answer.json()
             except CONNECTION_ERRORS:
                 self.timings.add("read", time.perf_counter() - began, ok=False)
