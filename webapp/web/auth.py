@@ -22,14 +22,8 @@ login_manager = LoginManager()
 
 
 @dataclass(frozen=True)
-class SignedInUser(UserMixin):
+class SignedInUser(UserMixin, Account):
     """The signed-in user as views see it: detached from any database session."""
-
-    id: int
-    username: str
-    full_name: str | None
-    iin: str | None
-    roles: frozenset[str]
 
     @classmethod
     def of(cls, user: User | Account) -> "SignedInUser":
