@@ -24,7 +24,9 @@ def medians_ms(*works: Callable[[], object], runs: int, warmup: int = 5) -> tupl
 
 
 def percentile(samples: list[float], share: float) -> float:
-    """Return the `share` percentile (0..1) of samples."""
+    """Return the `share` percentile (0..1) of samples (0 when there are none)."""
+    if not samples:
+        return 0.0
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from service_tasks.sandbox import SandboxStore
 
+from ..report import percentile
 from . import dataset
 from .checks import check, ended_count
 from .cluster import THREADS, Cluster, schema_url
@@ -39,14 +40,6 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--time-limit", type=int, default=900, help="seconds in all (900)")
     parser.add_argument("--keep", action="store_true", help="keep the schemas afterwards")
     return parser.parse_args()
-
-
-def percentile(values: list[float], share: float) -> float:
-    """Return a percentile of the values (0 when there are none)."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def chaos(cluster: Cluster, stop: threading.Event, killed: list[str]) -> None:
