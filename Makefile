@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test lint bench loadtest clean
+.PHONY: run test lint bench loadtest screenshots clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ bench: $(VENV)/.installed
 # Not part of `make test`: needs PostgreSQL (TIRKEU_LOADTEST_DATABASE) and a few minutes.
 loadtest: $(VENV)/.installed
 	$(BIN)/python -m bench.loadtest --database "$${TIRKEU_LOADTEST_DATABASE:-postgresql+psycopg://postgres@127.0.0.1:5432/tirkeu_load}" $(LOADTEST_ARGS)
+
+# The README's pictures: the browser tests save the pages they drive into docs/screenshots.
+screenshots: $(VENV)/.installed
+	TIRKEU_SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest -q -m browser \
+	  tests/browser/test_desk.py tests/browser/test_process_owner.py tests/online tests/analytics
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

@@ -20,6 +20,13 @@ CHROMIUM_ARGS = [
 ]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that drives Chromium `browser`, so `-m browser` selects them all."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+
+
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
     """A SQLite database file of this test's own."""
@@ -63,3 +70,27 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return where screenshots go: $TIRKEU_SCREENSHOT_DIR, or a session temp folder."""
+    configured = os.environ.get("TIRKEU_SCREENSHOT_DIR")
+    if not configured:
+        return tmp_path_factory.mktemp("screenshots")
+    folder = Path(configured)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def screenshot(screenshot_dir: Path):
+    """Return a helper that saves a PNG of a page, once it has loaded, and returns its path."""
+
+    def take(page, name: str, *, full_page: bool = True) -> Path:
+        page.wait_for_load_state()
+        path = screenshot_dir / f"{name}.png"
+        page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+    return take

@@ -5,13 +5,6 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from tests.conftest import CHROMIUM
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium"),
-]
-
 
 @pytest.fixture
 def analyst_page(browser, app, history):
@@ -23,7 +16,9 @@ def analyst_page(browser, app, history):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{server.port}"
-    context = browser.new_context(user_agent=client.environ_base["HTTP_USER_AGENT"])
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800}, user_agent=client.environ_base["HTTP_USER_AGENT"]
+    )
     context.add_cookies(
         [{"name": "session", "value": client.get_cookie("session").value, "url": base}]
     )
@@ -33,7 +28,9 @@ def analyst_page(browser, app, history):
     thread.join(timeout=5)
 
 
-def test_analyst_finds_an_application_and_sees_its_path_and_timeline(analyst_page, history):
+def test_analyst_finds_an_application_and_sees_its_path_and_timeline(
+    analyst_page, history, screenshot
+):
     page, base = analyst_page
     page.goto(f"{base}/analytics/")
     page.fill("#q", "A-0003")
@@ -47,9 +44,10 @@ def test_analyst_finds_an_application_and_sees_its_path_and_timeline(analyst_pag
     taken = page.locator('g.djs-element[data-element-id="Flow_ToRefuse"]')
     assert "marker-completed" in taken.get_attribute("class")
     assert page.locator("table.timeline tbody tr").count() == 9
+    screenshot(page, "instance")
 
 
-def test_dashboard_renders_its_heatmap_and_charts(analyst_page):
+def test_dashboard_renders_its_heatmap_and_charts(analyst_page, screenshot):
     page, base = analyst_page
     page.goto(
         f"{base}/analytics/dashboard?process=review&version=1&since=2026-11-02&until=2026-11-03"
@@ -59,3 +57,4 @@ def test_dashboard_renders_its_heatmap_and_charts(analyst_page):
     assert badge.text_content() == "3"
     assert badge.get_attribute("title") == "3 · mean 10m · p90 15m"
     assert page.locator("svg.chart").count() == 4
+    screenshot(page, "dashboard")

@@ -1,12 +1,10 @@
-"""Browser fixtures: Debian's Chromium under Playwright, a static file server and screenshots."""
+"""Browser fixtures: a static file server for the diagram pages and a fresh page per test."""
 
 import json
-import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -120,26 +118,3 @@ def page(browser):
     yield new_page
     context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
-
-
-@pytest.fixture(scope="session")
-def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Return where screenshots go: $TIRKEU_SCREENSHOT_DIR, or a session temp folder."""
-    configured = os.environ.get("TIRKEU_SCREENSHOT_DIR")
-    if configured:
-        folder = Path(configured)
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
-    return tmp_path_factory.mktemp("screenshots")
-
-
-@pytest.fixture
-def screenshot(screenshot_dir: Path) -> Callable[..., Path]:
-    """Return a helper that saves a full-page PNG of a page under a name and returns its path."""
-
-    def take(page, name: str) -> Path:
-        path = screenshot_dir / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
-        return path
-
-    return take

@@ -6,7 +6,6 @@ overdue check. With TIRKEU_SCREENSHOT_DIR set, the main pages are saved there at
 """
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -27,7 +26,6 @@ from tests.web.conftest import (  # noqa: F401  (the web tests' app fixtures, us
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask, Instance
 
-pytestmark = pytest.mark.browser
 VIEWPORT = {"width": 1280, "height": 800}
 ARC_RUBBER_FLAT = "0351300004700031"
 
@@ -56,15 +54,10 @@ def open_as(browser, live_url):  # noqa: F811
     assert not errors, f"uncaught errors in the page: {errors}"
 
 
-def keep(page, screenshot_dir: Path, name: str) -> None:
-    """Save what the page shows, the size of the viewport, as a PNG."""
-    page.screenshot(path=str(screenshot_dir / f"{name}.png"))
-
-
 def test_clerk_starts_claims_corrects_and_completes_a_counter_application(
     open_as,
     sessions,  # noqa: F811
-    screenshot_dir,
+    screenshot,
 ):
     page = open_as("clerk")
     page.click("text=Start at the counter >> nth=0")
@@ -77,11 +70,12 @@ def test_clerk_starts_claims_corrects_and_completes_a_counter_application(
     page.select_option("#field-applicant_type", "self")
     page.fill("#field-arc", ARC_OWN_FLAT)
     page.select_option("#field-registration_type", "permanent")
-    keep(page, screenshot_dir, "counter")
+    screenshot(page, "counter", full_page=False)
     page.click("text=Start the application")
     assert "has been started" in page.text_content(".flashes")
     page.click("button:text-is('Claim')")
-    keep(page, screenshot_dir, "task")
+    page.wait_for_selector("button:text-is('Complete')")
+    screenshot(page, "task", full_page=False)
     page.check("#field-identity_document_checked")
     page.click("button:text-is('Complete')")
     assert page.text_content("#error-check_result")
@@ -100,7 +94,7 @@ def test_supervisor_reassigns_an_overdue_task(
     runtime,  # noqa: F811
     start_check,  # noqa: F811
     sessions,  # noqa: F811
-    screenshot_dir,
+    screenshot,
 ):
     late = start_check(at=utcnow() - timedelta(minutes=18))
     runtime.claim(late, "clerk")
@@ -111,12 +105,12 @@ def test_supervisor_reassigns_an_overdue_task(
     runtime.start("residence_registration", review)
     clerk = open_as("clerk")
     clerk.goto(clerk.url.split("/tasks")[0] + "/tasks/?tab=queue")
-    keep(clerk, screenshot_dir, "tasks")
+    screenshot(clerk, "tasks", full_page=False)
     page = open_as("supervisor")
     page.click("text=Office queue")
     row = page.locator("tbody tr.row-overdue", has_text="clerk").first
     assert "overdue" in row.locator(".countdown").text_content()
-    keep(page, screenshot_dir, "supervisor")
+    screenshot(page, "supervisor", full_page=False)
     row.locator("select").select_option("clerk2")
     row.locator("button").click()
     assert "The task was given to clerk2." in page.text_content(".flashes")

@@ -6,8 +6,6 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from .diagram_pages import REPO_ROOT, open_ready
 
-pytestmark = pytest.mark.browser
-
 SAMPLE = REPO_ROOT / "tests" / "browser" / "pages" / "sample.bpmn"
 SAMPLE_DMN = SAMPLE.with_suffix(".dmn")
 NS = {

@@ -4,8 +4,6 @@ import pytest
 
 from .diagram_pages import CORPUS, REPO_ROOT, import_diagram, open_ready
 
-pytestmark = pytest.mark.browser
-
 PROCESSES = REPO_ROOT / "processes"
 OUR_DIAGRAMS = (
     sorted(p for p in PROCESSES.rglob("*") if p.suffix in {".bpmn", ".dmn"})

@@ -2,11 +2,7 @@
 
 import json
 
-import pytest
-
 from .diagram_pages import REPO_ROOT, open_ready
-
-pytestmark = pytest.mark.browser
 
 MARKED = {
     "completed": ["StartEvent_Applied", "Task_FillApplication", "Flow_ToFillApplication"],

@@ -20,7 +20,6 @@ from .diagram_pages import REPO_ROOT
 
 FOLDER = REPO_ROOT / "processes" / "residence_registration"
 SETTINGS = json.loads((REPO_ROOT / "processes" / "settings.json").read_text())
-SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 PASSWORD = "correct horse battery"
 
 
@@ -57,7 +56,9 @@ def sign_in(page, url: str) -> None:
     page.wait_for_url(f"{url}/")
 
 
-def test_owner_renames_a_task_deploys_and_old_instances_keep_their_version(page, owners_room):
+def test_owner_renames_a_task_deploys_and_old_instances_keep_their_version(
+    page, owners_room, screenshot
+):
     url, runtime = owners_room
     before = runtime.start("residence_registration", {"application_number": "A-0001"}, "x")
     sign_in(page, url)
@@ -69,8 +70,7 @@ def test_owner_renames_a_task_deploys_and_old_instances_keep_their_version(page,
     name = page.locator(".properties-panel input[name=name]")
     name.fill("Check the documents")
     name.press("Tab")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "editor.png"))
+    screenshot(page, "editor", full_page=False)
 
     editor = page.locator("#bpmn-editor")
     editor.locator("[data-action=save]").click()
@@ -86,7 +86,7 @@ def test_owner_renames_a_task_deploys_and_old_instances_keep_their_version(page,
     assert rows.count() == 2
     assert page.locator("tr.latest").get_attribute("data-version") == "2"
     assert page.locator("tr[data-version='1'] td.running").inner_text() == "1"
-    page.screenshot(path=str(SCREENSHOTS / "catalogue.png"), full_page=True)
+    screenshot(page, "catalogue")
     assert runtime.instance(before.id).version == 1
     assert runtime.start("residence_registration", {"application_number": "A-2"}, "x").version == 2
 
@@ -95,10 +95,10 @@ def test_owner_renames_a_task_deploys_and_old_instances_keep_their_version(page,
     changed = page.locator(".djs-element.diff-changed")
     assert changed.count() == 1
     assert changed.get_attribute("data-element-id") == "Task_CheckDocuments"
-    page.screenshot(path=str(SCREENSHOTS / "diff.png"))
+    screenshot(page, "diff", full_page=False)
 
 
-def test_viewer_renders_the_diagram_decisions_and_forms(page, owners_room):
+def test_viewer_renders_the_diagram_decisions_and_forms(page, owners_room, screenshot):
     url, _runtime = owners_room
     sign_in(page, url)
     page.goto(f"{url}/processes/residence_registration/1/")
@@ -110,10 +110,12 @@ def test_viewer_renders_the_diagram_decisions_and_forms(page, owners_room):
         ".every(d => d.dataset.diagramState === 'ready')"
     )
     assert page.locator(".form-preview fieldset[disabled]").count() == 6
-    page.screenshot(path=str(SCREENSHOTS / "viewer.png"), full_page=True)
+    screenshot(page, "viewer")
 
 
-def test_form_schema_edits_show_a_live_preview_and_save_validates_them(page, owners_room):
+def test_form_schema_edits_show_a_live_preview_and_save_validates_them(
+    page, owners_room, screenshot
+):
     url, _runtime = owners_room
     sign_in(page, url)
     page.goto(f"{url}/processes/residence_registration/1/edit")
@@ -134,4 +136,4 @@ def test_form_schema_edits_show_a_live_preview_and_save_validates_them(page, own
     form.locator("[data-action=deploy]").click()
     page.wait_for_selector("[data-name='check_petition.schema.json'][data-outcome=problems]")
     assert "check_petition.schema.json" in form.locator(".problems").inner_text()
-    page.screenshot(path=str(SCREENSHOTS / "form-editor.png"))
+    screenshot(page, "form-editor", full_page=False)

@@ -1,22 +1,12 @@
 """The whole online route in Chromium: apply and sign, co-owners consent or refuse, the result."""
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 
 from webapp.signing import sign_document
 
 from .conftest import COOWNED_ARC, KAIRAT, PASSWORD
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    """Return where screenshots go: $TIRKEU_SCREENSHOT_DIR, or the test's temp folder."""
-    folder = Path(os.environ.get("TIRKEU_SCREENSHOT_DIR") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture
@@ -53,7 +43,7 @@ def sign_with_outbox_code(page) -> None:
     page.click("#sign-with-code")
 
 
-def apply_and_sign(page, shots: Path) -> str:
+def apply_and_sign(page, screenshot) -> str:
     """Order the service for oneself at the co-owned flat and sign it; return its number."""
     page.click("nav >> text=My applications")
     page.click(".page-head >> text=Order the service")
@@ -61,7 +51,7 @@ def apply_and_sign(page, shots: Path) -> str:
     page.click("text=Review the application")
     page.wait_for_selector("#document")
     assert '"channel": "online"' in page.inner_text("#document")
-    page.screenshot(path=str(shots / "portal.png"), full_page=True)
+    screenshot(page, "portal")
     sign_with_outbox_code(page)
     page.wait_for_selector("#history")
     return re.search(r"A-\d+", page.inner_text("h1")).group(0)
@@ -75,14 +65,14 @@ def open_request(page, number: str) -> None:
 
 
 def test_applicant_signs_by_code_co_owners_consent_and_the_registration_shows(
-    open_as, shots, instance, tmp_path
+    open_as, screenshot, instance, tmp_path
 ):
     applicant = open_as("applicant")
-    number = apply_and_sign(applicant, shots)
+    number = apply_and_sign(applicant, screenshot)
 
     gulnara = open_as("gulnara")
     open_request(gulnara, number)
-    gulnara.screenshot(path=str(shots / "consent.png"), full_page=True)
+    screenshot(gulnara, "consent")
     gulnara.check("input[value=approve]")
     gulnara.click("#answer-and-sign")
     sign_with_outbox_code(gulnara)
@@ -108,9 +98,9 @@ def test_applicant_signs_by_code_co_owners_consent_and_the_registration_shows(
     assert applicant.inner_text("#owner-answers").count("Consented") == 2
 
 
-def test_an_owner_refuses_and_the_applicant_sees_the_reason(open_as, shots):
+def test_an_owner_refuses_and_the_applicant_sees_the_reason(open_as, screenshot):
     applicant = open_as("applicant")
-    number = apply_and_sign(applicant, shots)
+    number = apply_and_sign(applicant, screenshot)
     gulnara = open_as("gulnara")
     open_request(gulnara, number)
     gulnara.check("input[value=refuse]")

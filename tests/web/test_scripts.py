@@ -6,13 +6,8 @@ from datetime import timedelta
 import pytest
 
 from service_tasks.identifiers import is_valid_iin
-from tests.conftest import CHROMIUM
 from webapp.db.base import utcnow
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed"),
-]
 IINS = ["850314304175", "880517401806", "880517401807", "900701300107", "000229501204", "123"]
 
 
