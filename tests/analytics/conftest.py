@@ -1,5 +1,9 @@
-"""A known history: review instances run through the real runtime on a controllable clock."""
+"""A known history: review instances run through the real runtime on a controllable clock.
 
+Also the web application on it, signed in by role, as a test client or in Chromium.
+"""
+
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -7,6 +11,7 @@ from pathlib import Path
 import pytest
 from flask_login.utils import _create_identifier
 from sqlalchemy import select
+from werkzeug.serving import make_server
 
 from webapp.db.accounts import User, UserRole
 from webapp.db.base import Base
@@ -176,3 +181,23 @@ def signed_in(app, history, username: str):
     with client.session_transaction() as cookie:
         cookie.update(_user_id=str(user_id), _fresh=True, _id=identifier)
     return client
+
+
+@pytest.fixture
+def analyst_page(browser, app, history):
+    """A Chromium page signed in as the analyst, and the base URL of the live app."""
+    client = signed_in(app, history, "analyst")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.port}"
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800}, user_agent=client.environ_base["HTTP_USER_AGENT"]
+    )
+    context.add_cookies(
+        [{"name": "session", "value": client.get_cookie("session").value, "url": base}]
+    )
+    yield context.new_page(), base
+    context.close()
+    server.shutdown()
+    thread.join(timeout=5)

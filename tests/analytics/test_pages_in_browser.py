@@ -1,32 +1,5 @@
 """In Chromium: an analyst finds an application, sees its path and timeline, then the heatmap."""
 
-import threading
-
-import pytest
-from werkzeug.serving import make_server
-
-
-@pytest.fixture
-def analyst_page(browser, app, history):
-    """A Chromium page signed in as the analyst, and the base URL of the live app."""
-    from .conftest import signed_in
-
-    client = signed_in(app, history, "analyst")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.port}"
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 800}, user_agent=client.environ_base["HTTP_USER_AGENT"]
-    )
-    context.add_cookies(
-        [{"name": "session", "value": client.get_cookie("session").value, "url": base}]
-    )
-    yield context.new_page(), base
-    context.close()
-    server.shutdown()
-    thread.join(timeout=5)
-
 
 def test_analyst_finds_an_application_and_sees_its_path_and_timeline(
     analyst_page, history, screenshot

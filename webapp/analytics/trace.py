@@ -42,6 +42,7 @@ class TraceEvent:
     kind: str
     task_id: str | None
     bpmn_id: str | None
+    called_process: str | None
     name: str | None
     task_type: str | None
     actor: str | None
@@ -103,11 +104,17 @@ class IncidentLine:
 
 @dataclass(frozen=True)
 class Trace:
-    """Everything the instance page shows."""
+    """Everything the instance page shows.
+
+    The markers and the path are those of one diagram: the instance's own process, or with
+    `shown_process` set, a process one of its call activities started (listed in `called`).
+    """
 
     id: int
     process_id: str
     version: int
+    shown_process: str | None
+    called: tuple[str, ...]
     bpmn_file: str
     deployment_id: int
     business_key: str | None
@@ -176,9 +183,17 @@ class TaskClock:
 
 
 def instance_trace(
-    session: Session, instance_id: int, reveal_personal: bool = False, now: datetime | None = None
+    session: Session,
+    instance_id: int,
+    reveal_personal: bool = False,
+    now: datetime | None = None,
+    process: str | None = None,
 ) -> Trace:
-    """Return the trace of an instance from its audit log, masked unless personal data may show."""
+    """Return the trace of an instance from its audit log, masked unless personal data may show.
+
+    The markers are those of `process`, a process a call activity started, or of the
+    instance's own process when it is None.
+    """
     now = now or utcnow()
     header = session.execute(
         select(
@@ -198,6 +213,7 @@ def instance_trace(
             InstanceEvent.kind,
             InstanceEvent.task_id,
             InstanceEvent.bpmn_id,
+            InstanceEvent.called_process,
             InstanceEvent.name,
             InstanceEvent.task_type,
             InstanceEvent.actor,
@@ -207,13 +223,22 @@ def instance_trace(
         .order_by(InstanceEvent.id)
     ).all()
     events, clocks, first_seen, states, counts, path = [], {}, {}, {}, {}, []
+    # A task's diagram is the one its first event names (claims do not name it again).
+    diagram_of: dict[str, str | None] = {}
+    called: dict[str, None] = {}
     data: dict = {}
     previous = instance.created_at
     for row in rows:
         duration, data_after = None, None
+        called_process = row.called_process
+        if row.task_id:
+            called_process = diagram_of.setdefault(row.task_id, called_process)
+        if called_process is not None:
+            called[called_process] = None
+        in_diagram = called_process == process
         if row.task_id:
             first_seen.setdefault(row.task_id, row.at)
-            if row.kind in TASK_STATES and row.bpmn_id:
+            if row.kind in TASK_STATES and row.bpmn_id and in_diagram:
                 states[row.task_id] = (row.bpmn_id, TASK_STATES[row.kind])
             if row.kind in ENDS:
                 duration = row.at - first_seen[row.task_id]
@@ -221,7 +246,7 @@ def instance_trace(
                 clocks[row.task_id] = TaskClock(row)
             elif row.task_id in clocks:
                 clocks[row.task_id].apply(row)
-        if row.kind == "task_completed" and row.bpmn_id:
+        if row.kind == "task_completed" and row.bpmn_id and in_diagram:
             counts[row.bpmn_id] = counts.get(row.bpmn_id, 0) + 1
             if not path or path[-1] != row.bpmn_id:
                 path.append(row.bpmn_id)
@@ -235,6 +260,7 @@ def instance_trace(
                 kind=row.kind,
                 task_id=row.task_id,
                 bpmn_id=row.bpmn_id,
+                called_process=called_process,
                 name=row.name,
                 task_type=row.task_type,
                 actor=row.actor,
@@ -252,6 +278,10 @@ def instance_trace(
             select(Incident).where(Incident.instance_id == instance_id).order_by(Incident.id)
         )
     )
+    if process is not None:
+        if process not in called:
+            raise NotFound(f"instance {instance_id} called no process {process!r}")
+        bpmn_file = process_file(session, deployment_id, process)
     marked = markers(states.values(), counts)
     diagram = session.scalar(
         select(DeploymentFile.content).where(
@@ -264,6 +294,8 @@ def instance_trace(
         id=instance.id,
         process_id=instance.process_id,
         version=version,
+        shown_process=process,
+        called=tuple(called),
         bpmn_file=bpmn_file,
         deployment_id=deployment_id,
         business_key=instance.business_key,
@@ -278,6 +310,20 @@ def instance_trace(
         path=tuple(path),
         incidents=incidents,
     )
+
+
+def process_file(session: Session, deployment_id: int, process: str) -> str:
+    """Return the name of the deployment's BPMN file that defines a process."""
+    files = session.execute(
+        select(DeploymentFile.name, DeploymentFile.content).where(
+            DeploymentFile.deployment_id == deployment_id, DeploymentFile.name.like("%.bpmn")
+        )
+    )
+    for name, content in files:
+        for element in parse_xml(content).getroot().iter(f"{BPMN}process"):
+            if element.get("id") == process:
+                return name
+    raise NotFound(f"no file of deployment {deployment_id} defines process {process!r}")
 
 
 def taken_flows(diagram: bytes, markers: Markers) -> tuple[str, ...]:

@@ -152,6 +152,9 @@ class InstanceEvent(Base):
     kind: Mapped[str] = mapped_column(String(40))
     task_id: Mapped[str | None] = mapped_column(String(36))
     bpmn_id: Mapped[str | None] = mapped_column(String(255))
+    # The process a call activity started that the element belongs to; None in the instance's
+    # own process (embedded subprocesses included: they are drawn in their parent's diagram).
+    called_process: Mapped[str | None] = mapped_column(String(255))
     name: Mapped[str | None] = mapped_column(String(255))
     task_type: Mapped[str | None] = mapped_column(String(60))
     actor: Mapped[str | None] = mapped_column(String(120))

@@ -21,6 +21,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
 from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition
@@ -121,6 +122,21 @@ def current_data(workflow, tasks: list | None = None) -> dict:
             merged.update(task.parent.data)
         merged.update(task.data)
     return json_safe(merged)
+
+
+def called_process(task) -> str | None:
+    """Return the process a call activity started that a task runs in, or None for its own.
+
+    Embedded subprocesses are walked through: their elements are drawn in the diagram of the
+    process around them.
+    """
+    workflow = task.workflow
+    while workflow is not workflow.top_workflow:
+        caller = workflow.top_workflow.get_task_from_id(workflow.parent_task_id)
+        if isinstance(caller.task_spec, CallActivity):
+            return workflow.spec.name
+        workflow = caller.workflow
+    return None
 
 
 def event_definitions(definition) -> list:
@@ -227,6 +243,7 @@ class Step:
                 "kind": kind,
                 "task_id": str(task.id) if task is not None else None,
                 "bpmn_id": getattr(spec, "bpmn_id", None),
+                "called_process": called_process(task) if task is not None else None,
                 "name": getattr(spec, "bpmn_name", None) or getattr(spec, "bpmn_id", None),
                 "task_type": type(spec).__name__ if spec is not None else None,
                 "actor": self.actor if actor is STEP_ACTOR else actor,

@@ -118,8 +118,16 @@ def instances_download() -> Response:
 @bp.get("/instances/<int:instance_id>")
 @role_required(*ANALYTICS_ROLES)
 def instance(instance_id: int) -> Any:
-    """Show an instance: its diagram with the path taken, its timeline and its data."""
-    trace = instance_trace(db(), instance_id, reveal_personal=may_see_personal_data())
+    """Show an instance: its diagram with the path taken, its timeline and its data.
+
+    With `process`, the diagram is that of a process one of its call activities started.
+    """
+    trace = instance_trace(
+        db(),
+        instance_id,
+        reveal_personal=may_see_personal_data(),
+        process=request.args.get("process") or None,
+    )
     return render_template(
         "analytics/instance.html",
         trace=trace,
@@ -135,8 +143,8 @@ def instance(instance_id: int) -> Any:
     )
 
 
-def bpmn_file(version_filter) -> Response:
-    """Return the BPMN file of the process version the filter selects."""
+def bpmn_file(version_filter, name: str | None = None) -> Response:
+    """Return the BPMN file of the process version the filter selects, or another of its bundle."""
     row = (
         db()
         .execute(
@@ -146,16 +154,16 @@ def bpmn_file(version_filter) -> Response:
     )
     if row is None:
         abort(404)
-    content = runtime().deployment_file(row.deployment_id, row.bpmn_file)
+    content = runtime().deployment_file(row.deployment_id, name or row.bpmn_file)
     return Response(content, mimetype="application/xml")
 
 
 @bp.get("/instances/<int:instance_id>/diagram.bpmn")
 @role_required(*ANALYTICS_ROLES)
 def diagram(instance_id: int) -> Response:
-    """Return the BPMN file of the version an instance runs on."""
+    """Return a BPMN file of the version an instance runs on: its own, or the `file` named."""
     version_id = select(Instance.process_version_id).where(Instance.id == instance_id)
-    return bpmn_file(ProcessVersion.id == version_id.scalar_subquery())
+    return bpmn_file(ProcessVersion.id == version_id.scalar_subquery(), request.args.get("file"))
 
 
 @bp.get("/processes/<process_id>/<int:version>/diagram.bpmn")

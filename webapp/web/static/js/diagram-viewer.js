@@ -4,13 +4,15 @@
 //   <div class="diagram" data-bpmn-url="/x.bpmn"
 //        data-markers='{"completed": [ids], "active": [ids], "failed": [ids], "cancelled": [ids]}'
 //        data-counts='{"Task_A": {"count": 3, "label": "3 waiting"}}'
-//        data-diff='{"added": [ids], "removed": [ids], "changed": [ids]}'></div>
+//        data-diff='{"added": [ids], "removed": [ids], "changed": [ids]}'
+//        data-process="Process_A"></div>
 //   <div class="diagram" data-dmn-url="/x.dmn"></div>
 // Instead of a URL the XML may sit inline in a child <script type="application/bpmn+xml"> (or
 // application/dmn+xml). Every such container is rendered when the module loads. When done the
 // container gets data-diagram-state="ready" (or "error") and fires "diagram:ready" with
 // detail {warnings, unknownIds} (or "diagram:error" with detail {message}). unknownIds lists the
 // marked ids the diagram lacks: in a diff, "removed" ids are found on the older version only.
+// data-process opens the diagram that draws that process when the file holds several.
 
 import {
   announce,
@@ -82,12 +84,24 @@ export function decorate(viewer, container) {
   return unknown;
 }
 
+/** Return the id of the diagram that draws a process, itself or as a pool, if any. */
+function diagramOfProcess(viewer, processId) {
+  const drawn = (element) =>
+    element.id === processId ||
+    (element.participants || []).some((pool) => pool.processRef?.id === processId);
+  return viewer.getDefinitions().diagrams.find((d) => d.plane && drawn(d.plane.bpmnElement))?.id;
+}
+
 /** Render a BPMN container with the navigated viewer and decorate it. */
 export async function renderBpmn(container) {
   container.classList.add("diagram-canvas");
   const viewer = new (library("BpmnJS", "bpmn-js/bpmn-navigated-viewer"))({ container });
   instances.set(container, viewer);
   const { warnings } = await viewer.importXML(await diagramSource(container, "bpmn"));
+  const diagram = container.dataset.process && diagramOfProcess(viewer, container.dataset.process);
+  if (diagram && diagram !== viewer.getDefinitions().diagrams[0].id) {
+    warnings.push(...(await viewer.open(diagram)).warnings);
+  }
   viewer.get("canvas").zoom("fit-viewport", "auto");
   return { warnings: warnings.map(describeWarning), unknownIds: decorate(viewer, container) };
 }
