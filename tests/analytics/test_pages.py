@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from webapp.accounts import issue_token
+
 from .conftest import IIN, signed_in
 
 ALLOWED = ("analyst", "supervisor", "administrator")
@@ -114,6 +116,19 @@ def test_metrics_are_prometheus_text(app, history):
     assert response.mimetype == "text/plain"
     assert 'tirkeu_instances{status="completed"} 6' in response.text
     assert 'tirkeu_step_latency_seconds_count{operation="start"} 7' in response.text
+
+
+def test_a_scraper_reads_metrics_with_a_bearer_token_and_nothing_else(app, history):
+    with history.session_factory.begin() as session:
+        analyst, clerk = issue_token(session, "analyst"), issue_token(session, "clerk")
+    client = app.test_client()
+    scraped = client.get("/metrics", headers={"Authorization": f"Bearer {analyst}"})
+    assert scraped.status_code == 200
+    assert 'tirkeu_instances{status="completed"} 6' in scraped.text
+    assert client.get("/metrics", headers={"Authorization": f"Bearer {clerk}"}).status_code == 403
+    for header in ("Bearer wrong", "Basic YWRtaW46YWRtaW4=", "Bearer "):
+        assert client.get("/metrics", headers={"Authorization": header}).status_code == 401
+    assert client.get("/metrics").status_code == 302
 
 
 def test_a_date_that_is_not_one_is_a_bad_request(app, history):

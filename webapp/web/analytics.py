@@ -26,7 +26,7 @@ from webapp.analytics.metrics import CONTENT_TYPE, prometheus_text
 from webapp.analytics.trace import instance_trace
 from webapp.db.models import Instance, ProcessVersion
 
-from .auth import role_required
+from .auth import authenticate_bearer, role_required
 from .database import db, runtime
 
 bp = Blueprint("analytics", __name__, url_prefix="/analytics")
@@ -259,6 +259,12 @@ def export(log_format: str) -> Response:
     exporter, mimetype = EXPORTS[log_format]
     chunks = exporter(sessions(), filters_from(request.args))
     return download(chunks, f"event-log.{log_format}", mimetype)
+
+
+@metrics_bp.before_request
+def scraper_token() -> None:
+    """Let a Prometheus scraper authenticate with a bearer token (`tirkeu users token`)."""
+    authenticate_bearer()
 
 
 @metrics_bp.get("/metrics")

@@ -13,11 +13,10 @@ from typing import Any
 from flask import Blueprint, Response, abort, g, jsonify, request
 from flask_login import current_user
 
-from webapp.accounts import user_for_token
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask
 
-from .auth import SignedInUser, role_required
+from .auth import authenticate_bearer, role_required
 from .database import db, runtime
 from .security import csrf
 from .tasklist import Worker, cursor_from, filters_from, list_tasks, may_work
@@ -55,19 +54,7 @@ def task_json(task: HumanTask) -> dict[str, Any]:
 @bp.before_request
 def authenticate_call() -> None:
     """Find the caller by bearer token, or by session cookie with a CSRF check on changes."""
-    if request.endpoint == "api.openapi":
-        return
-    header = request.headers.get("Authorization", "")
-    if header:
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            abort(401)
-        session = db()
-        with session.begin():
-            user = user_for_token(session, token.strip())
-            g.api_user = SignedInUser.of(user) if user is not None else None
-        if g.api_user is None:
-            abort(401)
+    if request.endpoint == "api.openapi" or authenticate_bearer():
         return
     if not current_user.is_authenticated:
         abort(401)

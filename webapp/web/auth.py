@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
-from webapp.accounts import Account, authenticate
+from webapp.accounts import Account, authenticate, user_for_token
 from webapp.db.accounts import User
 from webapp.db.base import utcnow
 
@@ -47,6 +47,27 @@ def load_user(user_id: str) -> SignedInUser | None:
     with session.begin():
         user = session.get(User, int(user_id))
         return SignedInUser.of(user) if user is not None and user.active else None
+
+
+def authenticate_bearer() -> bool:
+    """Take the caller from an `Authorization: Bearer TOKEN` header into `g.api_user`.
+
+    Return False when the request has no such header; answer 401 for a malformed or unknown
+    token.
+    """
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return False
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        abort(401)
+    session = db()
+    with session.begin():
+        user = user_for_token(session, token.strip())
+        g.api_user = SignedInUser.of(user) if user is not None else None
+    if g.api_user is None:
+        abort(401)
+    return True
 
 
 def acting_user() -> Any:
