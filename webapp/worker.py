@@ -1,4 +1,4 @@
-"""The worker: fires due timers and service-task retries, and keeps the dashboard's recent days.
+"""The worker: fires due timers and service-task retries, and keeps the dashboard's past days.
 
 `tirkeu worker` runs it in its own process; `tirkeu serve` runs one in a thread beside waitress.
 """
@@ -8,7 +8,7 @@ import threading
 import time
 from datetime import datetime, timedelta
 
-from .analytics.days import keep_recent_days
+from .analytics.days import keep_days
 from .runtime.engine import Runtime
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class JobWorker(threading.Thread):
             self.days_due = time.monotonic() + KEEP_DAYS_EVERY
             try:
                 with self.runtime.session_factory() as session:
-                    keep_recent_days(session, self.now or self.runtime.clock())
+                    keep_days(session, self.now or self.runtime.clock())
             except Exception:
                 log.exception("keeping the dashboard's days failed")
         try:

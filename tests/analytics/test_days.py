@@ -7,10 +7,11 @@ from sqlalchemy import delete, select
 from webapp.analytics.dashboard import process_dashboard
 from webapp.archive import archive
 from webapp.db.analytics import DashboardDay
+from webapp.db.base import utcnow
 from webapp.db.models import HumanTask
 from webapp.worker import JobWorker
 
-from .conftest import SINCE, UNTIL, at, work
+from .conftest import SINCE, UNTIL, Case, at, run_case, work
 
 
 def dashboard(history):
@@ -84,8 +85,27 @@ def test_a_range_off_day_boundaries_reads_its_partial_days_live(history):
     assert elements(figures)["Task_Check"][0] == 4
 
 
-def test_the_worker_keeps_the_last_whole_days_before_any_dashboard_reads_them(history):
+def test_the_worker_keeps_every_past_day_before_any_dashboard_reads_it(history):
     JobWorker(history.runtime, now=at(4, 9)).sweep()
     # The running instance of 3 November is left to be read live.
     assert kept_days(history) == {date(2026, 11, 2): 3, date(2026, 11, 3): 2}
     assert dashboard(history) == from_source(history)
+    JobWorker(history.runtime, now=at(30, 9)).sweep()
+    assert kept_days(history) == {date(2026, 11, d): n for d, n in ((2, 3), (3, 2), (5, 1))}
+
+
+def test_today_is_read_live_until_it_is_over(history):
+    today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    history.clock.now = today
+    run_case(
+        history.runtime,
+        history.clock,
+        Case(today, "online", "permanent", (1, 1), reason="no_authority"),
+        8,
+    )
+    with history.session_factory() as session:
+        figures = process_dashboard(
+            session, "review", 1, today - timedelta(days=1), today + timedelta(days=1), "PT15M"
+        )
+    assert figures.service_term.finished == 1
+    assert kept_days(history) == {}

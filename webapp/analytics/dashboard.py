@@ -1,8 +1,8 @@
 """The process dashboard for one version and a date range.
 
-The instance figures (counts, lead times, term, outcomes, days) come from one pass over the
-scope's instance rows (`scope`); the element and user task figures from the audit log and the
-task rows, those of completed instances kept per day once computed (`days`).
+The instance figures (counts, lead times, term, outcomes, days) come from the scope's instance
+rows (`scope`), the element and user task figures from the audit log and the task rows
+(`events`); those of completed instances are kept per day once computed (`days`).
 
 The scope is the instances of the version started in [since, until). Element durations run
 from a task's first event (ready, waiting or failed) to its completion; tasks that run inside
@@ -12,25 +12,24 @@ its completion; one completed unclaimed waited all along. Throughput counts, per
 instances of the scope that started and those that finished.
 """
 
-import heapq
 import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.db.models import Instance, ProcessVersion
 from webapp.runtime.errors import NotFound
 
-from .days import Element, EventFigures, as_date, event_figures
-from .scope import ScopeRows, scope_rows
+from .days import scope_figures
+from .events import Element, EventFigures
+from .scope import Figures
 
 # Timestamps are subtracted as floats on SQLite: a millisecond absorbs their rounding.
 TOLERANCE = 0.001
-BREACHES_LISTED = 100
 LEAD_PERCENTS = (50, 90, 99)
 
 
@@ -174,27 +173,35 @@ def process_dashboard(
     )
     if version_id is None:
         raise NotFound(f"no version {version} of process {process_id!r}")
-    in_scope = and_(
-        Instance.process_version_id == version_id,
-        Instance.created_at >= since,
-        Instance.created_at < until,
-    )
-    rows = scope_rows(session, in_scope)
-    instances = instance_figures(session, rows, parse_term(service_term))
-    events = event_figures(session, version_id, since, until, rows)
+    figures = scope_figures(session, version_id, since, until)
+    fields = {text: tuple(json.loads(text)) for text in figures.summaries}
+    outcomes: Counter = Counter()
+    reasons: Counter = Counter()
+    for text, n in figures.summaries.items():
+        _, _, outcome, reason = fields[text]
+        outcomes[outcome] += n
+        if reason:
+            reasons[reason] += n
+    by_group: dict[tuple, list[float]] = {}
+    for text, values in figures.leads.items():
+        by_group.setdefault(fields[text][:2], []).extend(values)
+    days = sorted({*figures.started_on, *figures.finished_on})
     return Dashboard(
         process_id=process_id,
         version=version,
         since=since,
         until=until,
-        started=instances.started,
-        elements=element_stats(events),
-        lead_times=instances.lead_times,
-        service_term=instances.service_term,
-        outcomes=instances.outcomes,
-        refusal_reasons=instances.refusal_reasons,
-        task_split=task_split(events),
-        throughput=instances.throughput,
+        started=figures.summaries.total(),
+        elements=element_stats(figures.events),
+        lead_times=lead_times(by_group),
+        service_term=term_kept(session, figures, fields, parse_term(service_term)),
+        outcomes=dict(outcomes),
+        refusal_reasons=dict(reasons),
+        task_split=task_split(figures.events),
+        throughput=tuple(
+            DayCount(date.fromisoformat(d), figures.started_on[d], figures.finished_on[d])
+            for d in days
+        ),
     )
 
 
@@ -220,54 +227,6 @@ def element_order(item: tuple[Element, int]) -> tuple:
     return (bpmn_id is not None, bpmn_id or "", name is not None, name or "")
 
 
-@dataclass(frozen=True)
-class InstanceFigures:
-    """The dashboard's figures that the instance rows alone give."""
-
-    started: int
-    lead_times: tuple[LeadTime, ...]
-    service_term: ServiceTerm
-    outcomes: dict[str | None, int]
-    refusal_reasons: dict[str, int]
-    throughput: tuple[DayCount, ...]
-
-
-def instance_figures(session: Session, rows: ScopeRows, term: timedelta) -> InstanceFigures:
-    """Return the scope's counts, lead times, term, outcomes and days from its instance rows.
-
-    The summary texts repeat so often that each distinct one is decoded only once; the rest is
-    counted and grouped by column, not row by row.
-    """
-    ids, texts, leads = rows.ids, rows.summary, rows.lead
-    fields = {text: tuple(json.loads(text)) for text in set(texts)}
-    outcomes: Counter = Counter()
-    reasons: Counter = Counter()
-    for text, n in Counter(texts).items():
-        _, _, outcome, reason = fields[text]
-        outcomes[outcome] += n
-        if reason:
-            reasons[reason] += n
-    by_text: dict[str, list[float]] = {}
-    for text, seconds in zip(texts, leads, strict=True):
-        if seconds is not None:
-            by_text.setdefault(text, []).append(seconds)
-    by_group: dict[tuple, list[float]] = {}
-    for text, values in by_text.items():
-        by_group.setdefault(fields[text][:2], []).extend(values)
-    finished = sum(map(len, by_text.values()))
-    started_on, finished_on = Counter(rows.created), Counter(rows.completed)
-    del finished_on[None]
-    days = {d: (started_on[d], finished_on[d]) for d in {*started_on, *finished_on}}
-    return InstanceFigures(
-        started=len(ids),
-        lead_times=lead_times(by_group),
-        service_term=service_term(session, rows, fields, finished, term),
-        outcomes=dict(outcomes),
-        refusal_reasons=dict(reasons),
-        throughput=tuple(DayCount(as_date(d), *days[d]) for d in sorted(days)),
-    )
-
-
 def lead_times(leads: dict[tuple, list[float]]) -> tuple[LeadTime, ...]:
     """Return lead-time percentiles per channel and registration type, and for all together."""
     groups = sorted(leads.items(), key=lambda item: tuple(map(str, item[0])))
@@ -288,17 +247,14 @@ def percentiles(values: list[float], percents: tuple[int, ...]) -> list[float]:
     return [clean(ordered[(p * n + 99) // 100 - 1]) for p in percents]
 
 
-def service_term(
-    session: Session, rows: ScopeRows, fields: dict[str, tuple], finished: int, term: timedelta
+def term_kept(
+    session: Session, figures: Figures, fields: dict[str, tuple], term: timedelta
 ) -> ServiceTerm:
     """Return how many finished instances kept the term, and the longest breaches."""
     limit = term.total_seconds() + TOLERANCE
-    late = [
-        (-seconds, id_, text)
-        for seconds, id_, text in zip(rows.lead, rows.ids, rows.summary, strict=True)
-        if seconds is not None and seconds > limit
-    ]
-    listed = heapq.nsmallest(BREACHES_LISTED, late)
+    finished = sum(map(len, figures.leads.values()))
+    late = sum(seconds > limit for values in figures.leads.values() for seconds in values)
+    listed = [entry for entry in figures.longest if entry[0] > limit]
     details = {
         id_: (key, created)
         for id_, key, created in session.execute(
@@ -308,10 +264,10 @@ def service_term(
         )
     }
     breaches = []
-    for negative, id_, text in listed:
+    for seconds, id_, text in listed:
         key, created = details[id_]
-        breaches.append(Breach(id_, key, fields[text][0], created, clean(-negative)))
-    return ServiceTerm(term, finished, finished - len(late), tuple(breaches))
+        breaches.append(Breach(id_, key, fields[text][0], created, clean(seconds)))
+    return ServiceTerm(term, finished, finished - late, tuple(breaches))
 
 
 def task_split(figures: EventFigures) -> tuple[TaskSplit, ...]:

@@ -10,7 +10,7 @@ from .models import ProcessVersion
 
 
 class DashboardDay(Base):
-    """The dashboard's event figures of a version's completed instances started on one UTC day.
+    """The dashboard's figures of a version's completed instances started on one UTC day.
 
     Written by the dashboard when it first reads the day, never by the runtime. The count, id
     sum and exact sum of lead times of those instances say which set the figures describe:
