@@ -25,7 +25,7 @@ from webapp.db.models import Instance, ProcessVersion
 from webapp.runtime.errors import NotFound
 
 from .days import scope_figures
-from .events import Element, EventFigures
+from .events import Element, EventFigures, clean
 from .scope import Figures
 
 # Timestamps are subtracted as floats on SQLite: a millisecond absorbs their rounding.
@@ -284,8 +284,3 @@ def task_split(figures: EventFigures) -> tuple[TaskSplit, ...]:
         )
         for bpmn_id, task in sorted(figures.tasks.items())
     )
-
-
-def clean(seconds) -> float:
-    """Return seconds rounded to the millisecond the database's arithmetic is good to."""
-    return round(float(seconds or 0.0), 3)
