@@ -402,6 +402,67 @@ def test_a_message_start_event_starts_an_instance(rt):
         rt.message("nobody_listens", {}, {})
 
 
+def message_jobs(engine) -> list[tuple]:
+    """Return the thrown messages waiting for delivery: (instance, attempts, message name)."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(Job.instance_id, Job.attempts, Job.payload).where(Job.kind == "message")
+        )
+        return [(instance_id, attempts, payload["name"]) for instance_id, attempts, payload in rows]
+
+
+def test_a_thrown_message_reaches_the_instance_waiting_for_it(rt, engine):
+    rt.deploy(bundle("messages.bpmn", "sender.bpmn"))
+    receiver = rt.start("messages", {"application_number": "A-5"})
+    sender = rt.start("sender", {"application_number": "A-5"})
+    view = rt.complete(task_of(sender, "Task_Scan"), {"pages": 4})
+    assert view.status == "completed"
+    received = rt.instance(receiver.id)
+    assert ready(received) == ["Task_Check"]
+    assert received.data["documents"] == {"application_number": "A-5", "pages": 4}
+    assert message_jobs(engine) == []
+
+
+def test_a_thrown_message_nobody_waits_for_yet_is_delivered_by_the_worker(rt, engine):
+    rt.deploy(bundle("messages.bpmn", "sender.bpmn"))
+    sender = rt.start("sender", {"application_number": "A-6"})
+    # The sender ends in the step that throws: its message outlives it, in the outbox.
+    assert rt.complete(task_of(sender, "Task_Scan"), {"pages": 2}).status == "completed"
+    assert message_jobs(engine) == [(sender.id, 1, "documents_received")]
+    receiver = rt.start("messages", {"application_number": "A-6"})
+    assert rt.run_due_jobs(now=later(seconds=5)) == 0  # not due before its backoff
+    assert rt.run_due_jobs(now=later(minutes=1)) == 1
+    assert ready(rt.instance(receiver.id)) == ["Task_Check"]
+    assert message_jobs(engine) == []
+    assert rt.run_due_jobs(now=later(hours=1)) == 0
+
+
+def test_a_thrown_message_is_delivered_once(rt, engine):
+    rt.deploy(bundle("messages.bpmn", "sender.bpmn"))
+    sender = rt.start("sender", {"application_number": "A-7"})
+    rt.complete(task_of(sender, "Task_Scan"), {"pages": 1})
+    receiver = rt.start("messages", {"application_number": "A-7"})
+    with engine.connect() as connection:
+        task_id = connection.scalar(select(Job.task_id).where(Job.kind == "message"))
+    assert rt.deliver_thrown(sender.id, task_id, later()) is True
+    assert rt.deliver_thrown(sender.id, task_id, later()) is False
+    received = [e for e in rt.instance(receiver.id).events if e.kind == "message_received"]
+    assert len(received) == 1
+
+
+def test_a_thrown_message_nobody_takes_is_dropped_after_the_retries(rt, engine):
+    rt.deploy(bundle("messages.bpmn", "sender.bpmn"))
+    sender = rt.start("sender", {"application_number": "A-8"})
+    rt.complete(task_of(sender, "Task_Scan"), {"pages": 1})
+    for hours in range(1, 5):
+        rt.run_due_jobs(now=later(hours=hours))
+    assert message_jobs(engine) == []
+    (dropped,) = [e for e in rt.instance(sender.id).events if e.kind == "message_undelivered"]
+    assert dropped.data["name"] == "documents_received"
+    assert dropped.data["correlation"] == {"application_number": "A-8"}
+    assert dropped.data["attempts"] == 5
+
+
 # Event subprocesses and terminate
 
 

@@ -162,7 +162,11 @@ class InstanceEvent(Base):
 
 
 class Job(Base):
-    """A due timer or service-task retry, taken by the worker."""
+    """A due timer, service-task retry or thrown message, taken by the worker.
+
+    A message one instance threw is a job of that instance, written in the step that threw it
+    and removed in the transaction that delivers it (`payload` holds it).
+    """
 
     __tablename__ = "job"
     __table_args__ = (
@@ -178,6 +182,7 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     locked_by: Mapped[str | None] = mapped_column(String(120))
     locked_until: Mapped[datetime | None] = mapped_column()
+    payload: Mapped[dict | None] = mapped_column()
 
 
 class MessageSubscription(Base):

@@ -16,7 +16,7 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Update, bindparam, func, insert, or_, select, update
+from sqlalchemy import Update, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -45,6 +45,7 @@ from .steps import (
     INSERT_EVENTS,
     LOCK_RECORD,
     LOCK_RECORD_OF_TASK,
+    MESSAGE_JOB,
     READ_RECORD,
     InstanceRecord,
     Step,
@@ -98,6 +99,14 @@ class RetryPolicy:
     def delay(self, attempts: int) -> timedelta:
         """Return the backoff before retry number `attempts`."""
         return min(self.first_delay * 2 ** (attempts - 1), self.max_delay)
+
+
+def consume(session: Session, outbox_job: int | None) -> None:
+    """Remove a thrown message's job in the transaction delivering it, or refuse a second one."""
+    if outbox_job is None:
+        return
+    if session.execute(delete(Job).where(Job.id == outbox_job)).rowcount != 1:
+        raise Conflict(f"the message of job {outbox_job} was delivered already")
 
 
 class Runtime:
@@ -423,7 +432,12 @@ class Runtime:
         self, name: str, payload: Mapping | None = None, correlation: Mapping | None = None
     ) -> InstanceView:
         """Deliver a message to the waiting instance whose correlation matches, or start one."""
-        payload, correlation = dict(payload or {}), dict(correlation or {})
+        return self._message(name, dict(payload or {}), dict(correlation or {}))
+
+    def _message(
+        self, name: str, payload: dict, correlation: dict, outbox_job: int | None = None
+    ) -> InstanceView:
+        """Deliver a message; with `outbox_job`, remove that job in the same transaction."""
         key = correlation_key(correlation)
         with self.transaction() as session:
             subscriptions = session.execute(
@@ -435,18 +449,77 @@ class Runtime:
                 .limit(2)
             ).all()
             if not subscriptions:
-                return self._start_by_message(session, name, payload, correlation)
+                return self._start_by_message(session, name, payload, correlation, outbox_job)
         if len(subscriptions) > 1:
             raise Conflict(
                 f"more than one instance waits for message {name!r}"
                 f" with correlation {correlation}; give a more precise correlation"
             )
         instance_id, task_id = subscriptions[0]
-        return self._run_step(
-            instance_id, lambda step: step.deliver(task_id, name, payload, correlation)
-        )
 
-    def _start_by_message(self, session: Session, name: str, payload: dict, correlation: dict):
+        def deliver(step: Step) -> None:
+            step.deliver(task_id, name, payload, correlation)
+            consume(step.session, outbox_job)
+
+        return self._run_step(instance_id, deliver)
+
+    def deliver_thrown(self, instance_id: int, task_id: str, now: datetime) -> bool:
+        """Deliver a message an instance threw, once; if it fails, try again later.
+
+        Return whether it was delivered. A message nobody takes after the retry policy's
+        attempts is dropped with a `message_undelivered` event on the instance that threw it.
+        """
+        with self.transaction() as session:
+            job = session.scalar(
+                select(Job).where(
+                    Job.instance_id == instance_id,
+                    Job.task_id == task_id,
+                    Job.kind == MESSAGE_JOB,
+                )
+            )
+        if job is None:
+            return False
+        message = job.payload
+        try:
+            self._message(message["name"], message["payload"], message["correlation"], job.id)
+        except TirkeuError as error:
+            self._undelivered(job.id, message, error, now)
+            return False
+        return True
+
+    def _undelivered(self, job_id: int, message: dict, error: TirkeuError, now: datetime):
+        with self.transaction() as session:
+            job = session.get(Job, job_id, with_for_update=True)
+            if job is None:
+                return
+            job.attempts += 1
+            job.locked_by = job.locked_until = None
+            if job.attempts < self.retry.max_attempts:
+                job.due_at = now + self.retry.delay(job.attempts)
+                return
+            log.warning("message %s of instance %s dropped: %s", message["name"],
+                        job.instance_id, error)  # fmt: skip
+            info = self._version(session, session.get(Instance, job.instance_id).process_version_id)
+            session.execute(
+                insert(InstanceEvent).values(
+                    instance_id=job.instance_id,
+                    process_id=info.process_id,
+                    version=info.version,
+                    at=now,
+                    kind="message_undelivered",
+                    data={**message, "error": str(error), "attempts": job.attempts},
+                )
+            )
+            session.delete(job)
+
+    def _start_by_message(
+        self,
+        session: Session,
+        name: str,
+        payload: dict,
+        correlation: dict,
+        outbox_job: int | None = None,
+    ):
         rows = session.execute(
             select(
                 ProcessVersion.id, ProcessVersion.process_id, ProcessVersion.message_starts
@@ -462,6 +535,7 @@ class Runtime:
             )
         step = self._start(session, self._version(session, starters[0]), {}, None)
         step.deliver_to_start(name, payload, correlation)
+        consume(session, outbox_job)
         view = step.finish()
         session.commit()
         step.after_commit()
@@ -530,7 +604,7 @@ class Runtime:
         limit: int = 100,
         lease: timedelta = timedelta(minutes=5),
     ) -> int:
-        """Fire the timers and retries that are due at `now`; return how many ran.
+        """Fire the timers and retries and deliver the messages due at `now`; return how many ran.
 
         The jobs taken are leased for `lease`: if this worker dies, another takes them after.
         """
@@ -542,7 +616,10 @@ class Runtime:
                 .join(Instance, Instance.id == Job.instance_id)
                 .where(
                     Job.due_at <= now,
-                    Instance.status.not_in(("suspended", "terminated")),
+                    or_(
+                        Job.kind == MESSAGE_JOB,
+                        Instance.status.not_in(("suspended", "terminated")),
+                    ),
                     or_(Job.locked_until.is_(None), Job.locked_until < self.clock()),
                 )
                 .order_by(Job.due_at)
@@ -557,6 +634,9 @@ class Runtime:
                 )
         done = 0
         for job in jobs:
+            if job.kind == MESSAGE_JOB:
+                done += self.deliver_thrown(job.instance_id, job.task_id, now)
+                continue
             try:
                 self._run_step(
                     job.instance_id,

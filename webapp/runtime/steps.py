@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING
-from uuid import UUID, uuid5
+from uuid import UUID, uuid4, uuid5
 
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
@@ -38,7 +38,7 @@ from webapp.db.models import (
     MessageSubscription,
 )
 
-from .errors import Conflict, InvalidData, NotFound, TirkeuError
+from .errors import Conflict, InvalidData, NotFound
 from .serializer import SERIALIZER_VERSION
 from .views import TaskView
 
@@ -82,6 +82,7 @@ INSERT_TASKS = insert(HumanTask)
 INSERT_TASK_KEYS = insert(HumanTaskKey)
 INSERT_SUBSCRIPTION = insert(MessageSubscription)
 INSERT_JOB = insert(Job)
+MESSAGE_JOB = "message"
 DELETE_SUBSCRIPTION = delete(MessageSubscription).where(
     MessageSubscription.instance_id == bindparam("instance_id"),
     MessageSubscription.task_id == bindparam("task_id"),
@@ -92,7 +93,10 @@ DELETE_TIMER = delete(Job).where(
     Job.kind == "timer",
 )
 DELETE_JOB = delete(Job).where(Job.id == bindparam("job_id"))
-DELETE_ALL_JOBS = delete(Job).where(Job.instance_id == bindparam("instance_id"))
+# The messages an instance threw are delivered even after it ends.
+DELETE_ALL_JOBS = delete(Job).where(
+    Job.instance_id == bindparam("instance_id"), Job.kind != MESSAGE_JOB
+)
 DELETE_ALL_SUBSCRIPTIONS = delete(MessageSubscription).where(
     MessageSubscription.instance_id == bindparam("instance_id")
 )
@@ -208,7 +212,8 @@ class Step:
         self.status: str | None = (
             instance.status if instance.status in ("suspended", "terminated") else None
         )
-        self.outbox: list[tuple[str, dict, dict]] = []
+        # Job rows of the messages this step threw to other instances.
+        self.outbox: list[dict] = []
         self.ready_views: tuple[TaskView, ...] = ()
         self._open_tasks: dict[str, TaskView] | None = None
         # The hot path writes through Core on the session's connection: the ORM's unit of
@@ -541,17 +546,15 @@ class Step:
             raise Conflict(f"instance {instance.id} was changed by another step")
         if self.events:
             self.db.execute(INSERT_EVENTS, self.events)
+        if self.outbox:
+            self.db.execute(INSERT_JOB, self.outbox)
         self.session.flush()
         return self.runtime.view(self.session, instance, self.info, data, self.ready_views)
 
     def after_commit(self) -> None:
-        """Deliver the messages this step threw to other instances."""
-        for name, payload, correlation in self.outbox:
-            try:
-                self.runtime.message(name, payload, correlation)
-            except TirkeuError as error:
-                # This step is committed; a message nobody can take is the receiver's problem.
-                log.warning("message %s from instance %s: %s", name, self.instance.id, error)
+        """Deliver the messages this step threw now; what fails, the worker tries again."""
+        for job in self.outbox:
+            self.runtime.deliver_thrown(job["instance_id"], job["task_id"], self.now)
 
     def _check_reachable(self, tasks: list) -> None:
         """Refuse to go on when SpiffWorkflow can no longer walk its own task tree.
@@ -864,7 +867,21 @@ class Step:
                 correlation = {}
                 for values in event.correlations.values():
                     correlation.update(values)
-                self.outbox.append((definition.name, json_safe(event.payload or {}), correlation))
+                message = {
+                    "name": definition.name,
+                    "payload": json_safe(event.payload or {}),
+                    "correlation": correlation,
+                }
+                self.outbox.append(
+                    {
+                        "instance_id": self.instance.id,
+                        "task_id": str(uuid4()),
+                        "kind": MESSAGE_JOB,
+                        "due_at": self.now,
+                        "attempts": 0,
+                        "payload": message,
+                    }
+                )
 
 
 def cancelled_around(task) -> bool:
