@@ -135,6 +135,31 @@ def test_a_business_rule_task_decides_by_feel_unary_tests_first_hit(rt, data, ou
     assert view.status == "completed" and view.data["outcome"] == outcome
 
 
+def with_hit_policy(written: str) -> dict[str, bytes]:
+    """Return the decision bundle with the table's hitPolicy attribute written as given."""
+    files = bundle("decision.bpmn", "eligibility.dmn")
+    files["eligibility.dmn"] = files["eligibility.dmn"].replace(b' hitPolicy="FIRST"', written)
+    return files
+
+
+def test_a_unique_table_with_two_matching_rules_opens_an_incident(rt):
+    rt.deploy(with_hit_policy(b' hitPolicy="UNIQUE"'))
+    assert rt.start("decision", {"age": 15, "category": "a", "month": 1}).data["outcome"] == (
+        "minor"
+    )
+    view = rt.start("decision", {"age": 20, "category": "a", "month": 5})
+    assert view.status == "error"
+    (incident,) = rt.instance(view.id).incidents
+    assert incident.bpmn_id == "Task_Decide"
+    assert "rules 1, 2, 3 of decision table Table_Eligibility all match" in incident.message
+
+
+def test_a_table_that_names_no_hit_policy_takes_the_first_match_as_spiffworkflow_does(rt):
+    rt.deploy(with_hit_policy(b""))
+    view = rt.start("decision", {"age": 20, "category": "a", "month": 5})
+    assert view.status == "completed" and view.data["outcome"] == "adult_ab"
+
+
 def test_a_failing_condition_opens_an_incident_and_the_instance_shows_error(rt):
     rt.deploy(bundle("exclusive.bpmn"))
     view = rt.start("exclusive", {"days": 1})

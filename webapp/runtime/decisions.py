@@ -1,13 +1,24 @@
-"""DMN input entries are FEEL unary tests; SpiffWorkflow evaluates Python. Translate between them.
+"""DMN decisions: FEEL unary tests translated to Python, and the UNIQUE hit policy enforced.
 
 SpiffWorkflow compares an input with an entry by Python equality unless the entry starts with
 an operator, so the FEEL list `"a","b"` would compare with a tuple and never match. Every
 entry is translated at deployment into a Python test over `?` (SpiffWorkflow's placeholder
 for the input value), and refused with a clear reason when it is not a unary test.
+
+SpiffWorkflow's engine stops at the first matching rule of a UNIQUE table; `DecisionEngine`
+checks every rule and fails when more than one matches, as the DMN standard says, for tables
+that write hitPolicy="UNIQUE". The parser and the serializer both build business rule tasks
+with it.
 """
 
 import ast
 import re
+
+from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
+from SpiffWorkflow.dmn.specs.model import HitPolicy
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.spiff.serializer.task_spec import BusinessRuleTaskConverter
 
 _COMPARISON = re.compile(r"^(<=|>=|<|>|!=|==|=)\s*(.+)$", re.DOTALL)
 # SpiffWorkflow's own diagrams also write Python membership tests; keep them working.
@@ -81,3 +92,51 @@ def to_python(entry: str | None) -> str | None:
     if any(not part for part in _split(text)):
         raise NotAUnaryTest(f"'{text}' has an empty item in its list")
     return tests[0] if len(tests) == 1 else " or ".join(tests)
+
+
+class DecisionEngine(DMNEngine):
+    """SpiffWorkflow's DMN engine, with the UNIQUE hit policy's one match enforced."""
+
+    def decide(self, task):
+        """Return the matching rules; more than one in a UNIQUE table is an error."""
+        table = self.decision_table
+        if table.hit_policy != HitPolicy.UNIQUE.value:
+            return super().decide(task)
+        # DMNEngine keeps its rule check private and stops UNIQUE tables at the first match.
+        matched = [rule for rule in table.rules if self._DMNEngine__check_rule(rule, task)]
+        if len(matched) > 1:
+            rows = ", ".join(str(rule.row_number) for rule in matched)
+            raise SpiffWorkflowException(
+                f"rules {rows} of decision table {table.name or table.id} all match; "
+                "its hit policy UNIQUE allows one"
+            )
+        return matched
+
+
+class DecisionTaskConverter(BusinessRuleTaskConverter):
+    """Restores business rule tasks with the DecisionEngine."""
+
+    def from_dict(self, dct):
+        """Return the task spec with its decision table in a DecisionEngine."""
+        spec = super().from_dict(dct)
+        spec.dmnEngine = DecisionEngine(spec.dmnEngine.decision_table)
+        return spec
+
+
+class DecisionParser(SpiffBpmnParser):
+    """SpiffWorkflow's parser, building business rule tasks with the DecisionEngine."""
+
+    def get_engine(self, decision_ref, node):
+        """Return the engine of a decision, from SpiffWorkflow's own.
+
+        A table that names no hit policy keeps SpiffWorkflow's reading, the first match
+        (the diagrams written for it count on that); UNIQUE is checked where it is written.
+        """
+        table = super().get_engine(decision_ref, node).decision_table
+        written = {
+            element.get("id"): element.get("hitPolicy")
+            for element in self.dmn_parsers[decision_ref].node.iter("{*}decisionTable")
+        }
+        if written.get(table.id) is None:
+            table.hit_policy = "FIRST"
+        return DecisionEngine(table)

@@ -18,6 +18,9 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import (
 )
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION, BpmnWorkflowSerializer
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask
+
+from .decisions import DecisionTaskConverter
 
 SERIALIZER_VERSION = VERSION
 
@@ -61,8 +64,8 @@ class StateSerializer:
 
     def _get(self) -> tuple[BpmnWorkflowSerializer, BpmnWorkflowSerializer]:
         if not hasattr(self._local, "pair"):
-            full = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
-            config = dict(SPIFF_CONFIG)
+            config = {**SPIFF_CONFIG, BusinessRuleTask: DecisionTaskConverter}
+            full = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
             config[BpmnWorkflow] = _SpecFreeWorkflowConverter
             registry = BpmnWorkflowSerializer.configure(config)
             lean = BpmnWorkflowSerializer(registry, json_encoder_cls=_DateEncoder)

@@ -25,7 +25,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.parser.process import VALIDATOR
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
 
 from . import decisions
@@ -340,7 +340,7 @@ def parse_bundle(files: Mapping[str, bytes], operators: Mapping[str, Callable]) 
         if not name.endswith(".dmn"):
             _check_diagram_interchange(check, name, tree)
 
-    parser = SpiffBpmnParser(validator=VALIDATOR)
+    parser = decisions.DecisionParser(validator=VALIDATOR)
     for name, tree in sorted(trees.items(), key=lambda item: not item[0].endswith(".dmn")):
         try:
             if name.endswith(".dmn"):
