@@ -2,6 +2,8 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
+# Extras installed with the package; CI adds pm4py, which reads the event-log exports back.
+EXTRAS ?= test
 
 .PHONY: run test lint bench loadtest screenshots clean
 
@@ -10,7 +12,7 @@ $(BIN)/activate:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
 	touch $@
 
 run: $(VENV)/.installed
