@@ -2,10 +2,11 @@
 
 import pytest
 
+from webapp.analytics.dashboard import process_dashboard
 from webapp.analytics.trace import instance_trace
 from webapp.runtime.errors import NotFound
 
-from .conftest import DIAGRAMS, NOW, signed_in
+from .conftest import DIAGRAMS, NOW, SINCE, UNTIL, signed_in
 from .test_pages import attribute
 
 
@@ -63,6 +64,27 @@ def test_the_instance_page_links_each_diagram(app, history, called):
     diagram = client.get(f"/analytics/instances/{called}/diagram.bpmn?file=intake.bpmn")
     assert b'<bpmn:process id="verification"' in diagram.data
     missing = client.get(f"/analytics/instances/{called}/diagram.bpmn?file=nothing.bpmn")
+    assert missing.status_code == 404
+
+
+def test_the_dashboard_counts_each_called_process_on_its_own_diagram(session, called):
+    figures = process_dashboard(session, "intake", 1, SINCE, UNTIL, "PT15M")
+    assert figures.called == ("verification",)
+    assert set(figures.heatmap()) == {"Event_Start", "Call_Verify", "Event_Done"}
+    assert set(figures.heatmap("verification")) == {"Event_Asked", "Task_Verify", "Event_Verified"}
+    assert [e.called_process for e in figures.elements] == [None] * 3 + ["verification"] * 3
+
+
+def test_the_dashboard_page_shows_a_called_processs_heatmap(app, history, called):
+    client = signed_in(app, history, "analyst")
+    args = {"process": "intake", "version": 1, "since": "2026-11-02", "until": "2026-11-03"}
+    own = client.get("/analytics/dashboard", query_string=args).text
+    assert "diagram=verification" in own and "Task_Verify" not in attribute(own, "data-counts")
+    page = client.get("/analytics/dashboard", query_string={**args, "diagram": "verification"})
+    assert 'data-process="verification"' in page.text
+    assert attribute(page.text, "data-counts")["Task_Verify"]["count"] == 1
+    assert "file=intake.bpmn" in page.text
+    missing = client.get("/analytics/dashboard", query_string={**args, "diagram": "review"})
     assert missing.status_code == 404
 
 

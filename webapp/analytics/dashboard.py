@@ -35,8 +35,13 @@ LEAD_PERCENTS = (50, 90, 99)
 
 @dataclass(frozen=True)
 class ElementStat:
-    """How often an element completed and how long it took (seconds)."""
+    """How often an element completed and how long it took (seconds).
 
+    `called_process` is the process a call activity started that the element belongs to, or
+    None for the version's own.
+    """
+
+    called_process: str | None
     bpmn_id: str
     name: str | None
     count: int
@@ -126,14 +131,23 @@ class Dashboard:
     task_split: tuple[TaskSplit, ...]
     throughput: tuple[DayCount, ...]
 
-    def heatmap(self) -> dict[str, dict]:
-        """Return the element figures as the diagram viewer's `data-counts` attribute."""
+    @property
+    def called(self) -> tuple[str, ...]:
+        """Return the processes call activities started, whose elements are counted too."""
+        return tuple(sorted({e.called_process for e in self.elements} - {None}))
+
+    def heatmap(self, process: str | None = None) -> dict[str, dict]:
+        """Return the figures of one diagram's elements as the viewer's `data-counts`.
+
+        The diagram is the version's own, or with `process`, that of a called process.
+        """
         return {
             e.bpmn_id: {
                 "count": e.count,
                 "label": f"{e.count} · mean {seconds_text(e.mean)} · p90 {seconds_text(e.p90)}",
             }
             for e in self.elements
+            if e.called_process == process
         }
 
 
@@ -212,19 +226,18 @@ def element_stats(figures: EventFigures) -> tuple[ElementStat, ...]:
     durations, so the p90 is found by its position from the top.
     """
     stats = []
-    for (bpmn_id, name), n in sorted(figures.completions.items(), key=element_order):
-        timed = sorted(figures.durations.get((bpmn_id, name), []), reverse=True)
+    for element, n in sorted(figures.completions.items(), key=element_order):
+        timed = sorted(figures.durations.get(element, []), reverse=True)
         # The p90 by nearest rank is the value at rank ceil(0.9 n) from the bottom.
         from_top = n - (90 * n + 99) // 100 + 1
         p90 = timed[from_top - 1] if from_top <= len(timed) else 0.0
-        stats.append(ElementStat(bpmn_id, name, n, clean(sum(timed) / n), clean(p90)))
+        stats.append(ElementStat(*element, n, clean(sum(timed) / n), clean(p90)))
     return tuple(stats)
 
 
 def element_order(item: tuple[Element, int]) -> tuple:
-    """Return a sort key for an element, its missing id or name first."""
-    (bpmn_id, name), _ = item
-    return (bpmn_id is not None, bpmn_id or "", name is not None, name or "")
+    """Return a sort key for an element: the version's own first, then by id and name."""
+    return tuple((value is not None, value or "") for value in item[0])
 
 
 def lead_times(leads: dict[tuple, list[float]]) -> tuple[LeadTime, ...]:

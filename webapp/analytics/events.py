@@ -11,7 +11,8 @@ from webapp.db.models import HumanTask, InstanceEvent
 from .sql import seconds_between
 from .trace import FIRST_EVENTS
 
-Element = tuple[str | None, str | None]
+# (the called process it belongs to, or None for the instance's own; BPMN id; name)
+Element = tuple[str | None, str | None, str | None]
 # Instances are read this many at a time: their ids are sent as bound parameters.
 CHUNK = 1000
 
@@ -54,8 +55,8 @@ class EventFigures:
         """Return the figures as JSON-ready lists."""
         return {
             "elements": [
-                [bpmn_id, name, n, self.durations.get((bpmn_id, name), [])]
-                for (bpmn_id, name), n in self.completions.items()
+                [*element, n, self.durations.get(element, [])]
+                for element, n in self.completions.items()
             ],
             "tasks": [
                 [bpmn_id, t.name, t.count, t.waiting, t.working]
@@ -67,10 +68,10 @@ class EventFigures:
     def from_json(cls, value: dict) -> "EventFigures":
         """Return the figures kept by `as_json`."""
         figures = cls()
-        for bpmn_id, name, n, durations in value["elements"]:
-            figures.completions[bpmn_id, name] = n
+        for called, bpmn_id, name, n, durations in value["elements"]:
+            figures.completions[called, bpmn_id, name] = n
             if durations:
-                figures.durations[bpmn_id, name] = durations
+                figures.durations[called, bpmn_id, name] = durations
         for bpmn_id, name, count, waiting, working in value["tasks"]:
             figures.tasks[bpmn_id] = TaskTime(name, count, waiting, working)
         return figures
@@ -97,12 +98,11 @@ def compute_chunk(session: Session, scope: list[int]) -> EventFigures:
     # Core, not the ORM: plain columns, as many rows as the scope's timed tasks.
     connection = session.connection()
     figures = EventFigures()
-    for bpmn_id, name, n in connection.execute(
-        select(InstanceEvent.bpmn_id, InstanceEvent.name, func.count())
-        .where(completed)
-        .group_by(InstanceEvent.bpmn_id, InstanceEvent.name)
+    element = (InstanceEvent.called_process, InstanceEvent.bpmn_id, InstanceEvent.name)
+    for called, bpmn_id, name, n in connection.execute(
+        select(*element, func.count()).where(completed).group_by(*element)
     ):
-        figures.completions[bpmn_id, name] = n
+        figures.completions[called, bpmn_id, name] = n
     starts = (
         select(
             InstanceEvent.instance_id,
@@ -113,12 +113,8 @@ def compute_chunk(session: Session, scope: list[int]) -> EventFigures:
         .group_by(InstanceEvent.instance_id, InstanceEvent.task_id)
         .subquery()
     )
-    for bpmn_id, name, seconds in connection.execute(
-        select(
-            InstanceEvent.bpmn_id,
-            InstanceEvent.name,
-            seconds_between(starts.c.started, InstanceEvent.at),
-        )
+    for called, bpmn_id, name, seconds in connection.execute(
+        select(*element, seconds_between(starts.c.started, InstanceEvent.at))
         .join(
             starts,
             and_(
@@ -128,7 +124,7 @@ def compute_chunk(session: Session, scope: list[int]) -> EventFigures:
         )
         .where(completed)
     ):
-        figures.durations.setdefault((bpmn_id, name), []).append(clean(seconds))
+        figures.durations.setdefault((called, bpmn_id, name), []).append(clean(seconds))
     claimed = func.coalesce(HumanTask.claimed_at, HumanTask.completed_at)
     for bpmn_id, name, count, waiting, working in connection.execute(
         select(

@@ -140,7 +140,8 @@ class InstanceEvent(Base):
         Index(None, "instance_id", "id"),
         # Covers the dashboard's element counts and the start-to-completion pairs it times.
         Index(
-            "ix_instance_event_dashboard", "instance_id", "kind", "task_id", "at", "bpmn_id", "name"
+            "ix_instance_event_dashboard",
+            *("instance_id", "kind", "task_id", "at", "bpmn_id", "name", "called_process"),
         ),
     )
 

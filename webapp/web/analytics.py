@@ -23,7 +23,7 @@ from webapp.analytics.dashboard import parse_term, process_dashboard, seconds_te
 from webapp.analytics.export import export_csv, export_xes
 from webapp.analytics.instances import InstanceFilter, instances_csv, list_instances
 from webapp.analytics.metrics import CONTENT_TYPE, prometheus_text
-from webapp.analytics.trace import instance_trace
+from webapp.analytics.trace import instance_trace, process_file
 from webapp.db.models import Instance, ProcessVersion
 
 from .auth import authenticate_bearer, role_required
@@ -169,9 +169,10 @@ def diagram(instance_id: int) -> Response:
 @bp.get("/processes/<process_id>/<int:version>/diagram.bpmn")
 @role_required(*ANALYTICS_ROLES)
 def version_diagram(process_id: str, version: int) -> Response:
-    """Return the BPMN file of a process version."""
+    """Return a BPMN file of a process version: its own, or the `file` of its bundle named."""
     return bpmn_file(
-        and_(ProcessVersion.process_id == process_id, ProcessVersion.version == version)
+        and_(ProcessVersion.process_id == process_id, ProcessVersion.version == version),
+        request.args.get("file"),
     )
 
 
@@ -192,6 +193,10 @@ def dashboard() -> Any:
     since = parse_day(request.args.get("since")) or until - timedelta(days=6)
     term = runtime().config.get("service_term", DEFAULT_TERM)
     figures = process_dashboard(db(), process_id, version, since, until + timedelta(days=1), term)
+    # The diagram shown: the version's own, or that of a process its call activities started.
+    shown = request.args.get("diagram") or None
+    if shown is not None and shown not in figures.called:
+        abort(404, f"no process {shown!r} was called in this range")
     return render_template(
         "analytics/dashboard.html",
         dashboard=figures,
@@ -201,7 +206,9 @@ def dashboard() -> Any:
         since=since.date().isoformat(),
         until=until.date().isoformat(),
         term=parse_term(term),
-        heatmap=json.dumps(figures.heatmap()),
+        shown=shown,
+        shown_file=shown and process_file(db(), version_deployment(process_id, version), shown),
+        heatmap=json.dumps(figures.heatmap(shown)),
         charts=dashboard_charts(figures),
         duration=seconds_text,
     )
@@ -273,6 +280,15 @@ def metrics() -> Response:
     """Return the operations metrics in the Prometheus text format."""
     histogram = getattr(runtime(), "step_latency", None)
     return Response(prometheus_text(db(), histogram), mimetype=CONTENT_TYPE)
+
+
+def version_deployment(process_id: str, version: int) -> int:
+    """Return the deployment a process version came with."""
+    return db().scalar(
+        select(ProcessVersion.deployment_id).where(
+            ProcessVersion.process_id == process_id, ProcessVersion.version == version
+        )
+    )
 
 
 def process_versions() -> list[tuple[str, int]]:
