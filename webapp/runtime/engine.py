@@ -634,10 +634,10 @@ class Runtime:
                 )
         done = 0
         for job in jobs:
-            if job.kind == MESSAGE_JOB:
-                done += self.deliver_thrown(job.instance_id, job.task_id, now)
-                continue
             try:
+                if job.kind == MESSAGE_JOB:
+                    done += self.deliver_thrown(job.instance_id, job.task_id, now)
+                    continue
                 self._run_step(
                     job.instance_id,
                     lambda step, job=job: step.fire(job.id, job.task_id, job.kind),

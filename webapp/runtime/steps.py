@@ -554,7 +554,11 @@ class Step:
     def after_commit(self) -> None:
         """Deliver the messages this step threw now; what fails, the worker tries again."""
         for job in self.outbox:
-            self.runtime.deliver_thrown(job["instance_id"], job["task_id"], self.now)
+            try:
+                self.runtime.deliver_thrown(job["instance_id"], job["task_id"], self.now)
+            except Exception:
+                # This step is committed and its message kept: the worker delivers it later.
+                log.exception("message of instance %s not delivered yet", job["instance_id"])
 
     def _check_reachable(self, tasks: list) -> None:
         """Refuse to go on when SpiffWorkflow can no longer walk its own task tree.
