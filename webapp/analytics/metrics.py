@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from webapp.db.base import utcnow
-from webapp.db.models import HumanTask, Incident, Instance
+from webapp.db.models import HumanTask, Incident, Instance, Job
 from webapp.runtime.metrics import LatencyHistogram
 
 from .instances import OPEN_TASK_STATES
@@ -45,7 +45,7 @@ def histogram_lines(name: str, help_text: str, histogram: LatencyHistogram) -> l
 def prometheus_text(
     session: Session, histogram: LatencyHistogram | None = None, now: datetime | None = None
 ) -> str:
-    """Return instances by status, open and overdue tasks by role, open incidents, latency."""
+    """Return instances by status, open and overdue tasks by role, incidents, due jobs, latency."""
     now = now or utcnow()
     statuses = session.execute(
         select(Instance.status, func.count()).group_by(Instance.status).order_by(Instance.status)
@@ -60,6 +60,12 @@ def prometheus_text(
     incidents = session.scalar(
         select(func.count()).select_from(Incident).where(Incident.status == "open")
     )
+    due = session.execute(
+        select(Job.kind, func.count())
+        .where(Job.due_at <= now)
+        .group_by(Job.kind)
+        .order_by(Job.kind)
+    ).all()
     lines = [
         *gauge(
             "tirkeu_instances",
@@ -77,6 +83,12 @@ def prometheus_text(
             [({"role": r}, late) for r, _, late in by_role],
         ),
         *gauge("tirkeu_open_incidents", "Incidents not yet resolved.", [({}, incidents)]),
+        *gauge(
+            "tirkeu_jobs_due",
+            "Timers, retries and thrown messages whose time has come, by kind: a number that"
+            " grows means the workers fall behind, or messages find no receiver.",
+            [({"kind": k}, n) for k, n in due],
+        ),
     ]
     if histogram is not None:
         lines += histogram_lines(
