@@ -73,6 +73,9 @@ def test_the_dashboard_counts_each_called_process_on_its_own_diagram(session, ca
     assert set(figures.heatmap()) == {"Event_Start", "Call_Verify", "Event_Done"}
     assert set(figures.heatmap("verification")) == {"Event_Asked", "Task_Verify", "Event_Verified"}
     assert [e.called_process for e in figures.elements] == [None] * 3 + ["verification"] * 3
+    assert [(s.called_process, s.bpmn_id, s.count) for s in figures.task_split] == [
+        ("verification", "Task_Verify", 1)
+    ]
 
 
 def test_the_dashboard_page_shows_a_called_processs_heatmap(app, history, called):

@@ -96,6 +96,7 @@ class ServiceTerm:
 class TaskSplit:
     """Mean and total seconds a completed user task waited unclaimed and was worked."""
 
+    called_process: str | None
     bpmn_id: str
     name: str | None
     count: int
@@ -287,7 +288,7 @@ def task_split(figures: EventFigures) -> tuple[TaskSplit, ...]:
     """Return the waiting and working time of the completed user tasks, per task."""
     return tuple(
         TaskSplit(
-            bpmn_id,
+            *key,
             task.name,
             task.count,
             clean(task.waiting / task.count),
@@ -295,5 +296,8 @@ def task_split(figures: EventFigures) -> tuple[TaskSplit, ...]:
             clean(task.waiting),
             clean(task.working),
         )
-        for bpmn_id, task in sorted(figures.tasks.items())
+        # The version's own tasks first, then those of the processes it called.
+        for key, task in sorted(
+            figures.tasks.items(), key=lambda item: (item[0][0] or "", item[0][1])
+        )
     )

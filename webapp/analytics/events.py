@@ -33,7 +33,8 @@ class EventFigures:
 
     completions: dict[Element, int] = field(default_factory=dict)
     durations: dict[Element, list[float]] = field(default_factory=dict)
-    tasks: dict[str, TaskTime] = field(default_factory=dict)
+    # Keyed by (the called process the task belongs to, or None; BPMN id).
+    tasks: dict[tuple[str | None, str], TaskTime] = field(default_factory=dict)
 
     def add(self, other: "EventFigures") -> None:
         """Add another set of instances' figures to these."""
@@ -41,10 +42,10 @@ class EventFigures:
             self.completions[key] = self.completions.get(key, 0) + n
         for key, values in other.durations.items():
             self.durations.setdefault(key, []).extend(values)
-        for bpmn_id, task in other.tasks.items():
-            mine = self.tasks.get(bpmn_id)
+        for key, task in other.tasks.items():
+            mine = self.tasks.get(key)
             if mine is None:
-                self.tasks[bpmn_id] = TaskTime(task.name, task.count, task.waiting, task.working)
+                self.tasks[key] = TaskTime(task.name, task.count, task.waiting, task.working)
                 continue
             mine.name = max(mine.name, task.name)
             mine.count += task.count
@@ -59,8 +60,7 @@ class EventFigures:
                 for element, n in self.completions.items()
             ],
             "tasks": [
-                [bpmn_id, t.name, t.count, t.waiting, t.working]
-                for bpmn_id, t in self.tasks.items()
+                [*key, t.name, t.count, t.waiting, t.working] for key, t in self.tasks.items()
             ],
         }
 
@@ -72,8 +72,8 @@ class EventFigures:
             figures.completions[called, bpmn_id, name] = n
             if durations:
                 figures.durations[called, bpmn_id, name] = durations
-        for bpmn_id, name, count, waiting, working in value["tasks"]:
-            figures.tasks[bpmn_id] = TaskTime(name, count, waiting, working)
+        for called, bpmn_id, name, count, waiting, working in value["tasks"]:
+            figures.tasks[called, bpmn_id] = TaskTime(name, count, waiting, working)
         return figures
 
 
@@ -126,8 +126,9 @@ def compute_chunk(session: Session, scope: list[int]) -> EventFigures:
     ):
         figures.durations.setdefault((called, bpmn_id, name), []).append(clean(seconds))
     claimed = func.coalesce(HumanTask.claimed_at, HumanTask.completed_at)
-    for bpmn_id, name, count, waiting, working in connection.execute(
+    for called, bpmn_id, name, count, waiting, working in connection.execute(
         select(
+            HumanTask.called_process,
             HumanTask.bpmn_id,
             func.max(HumanTask.name),
             func.count(),
@@ -135,9 +136,9 @@ def compute_chunk(session: Session, scope: list[int]) -> EventFigures:
             func.sum(seconds_between(claimed, HumanTask.completed_at)),
         )
         .where(HumanTask.instance_id.in_(scope), HumanTask.state == "completed")
-        .group_by(HumanTask.bpmn_id)
+        .group_by(HumanTask.called_process, HumanTask.bpmn_id)
     ):
-        figures.tasks[bpmn_id] = TaskTime(name, count, float(waiting), float(working))
+        figures.tasks[called, bpmn_id] = TaskTime(name, count, float(waiting), float(working))
     return figures
 
 

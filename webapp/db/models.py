@@ -95,6 +95,7 @@ class HumanTask(Base):
             "created_at",
             "claimed_at",
             "completed_at",
+            "called_process",
         ),
         Index(None, "state", "channel", "due_at", "id"),
         Index(None, "state", "role", "channel", "due_at", "id"),
@@ -105,6 +106,8 @@ class HumanTask(Base):
     process_id: Mapped[str] = mapped_column(String(255))
     business_key: Mapped[str | None] = mapped_column(String(120), index=True)
     bpmn_id: Mapped[str] = mapped_column(String(255))
+    # The process a call activity started that the task belongs to; None in the instance's own.
+    called_process: Mapped[str | None] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(255))
     lane: Mapped[str | None] = mapped_column(String(120))
     role: Mapped[str | None] = mapped_column(String(60))

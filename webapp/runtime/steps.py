@@ -651,6 +651,7 @@ class Step:
             "process_id": self.info.process_id,
             "business_key": self.instance.business_key,
             "bpmn_id": spec.bpmn_id,
+            "called_process": called_process(task),
             "name": getattr(spec, "bpmn_name", None) or spec.bpmn_id,
             "lane": spec.lane,
             "role": spec.lane.lower() if spec.lane else None,

@@ -218,7 +218,10 @@ def dashboard_charts(figures) -> dict[str, str]:
     """Return the dashboard's SVG charts."""
     days = [d.day.strftime("%d %b") for d in figures.throughput]
     lead = [f"{t.channel or 'all'} · {t.registration_type or 'all'}" for t in figures.lead_times]
-    tasks = [s.name or s.bpmn_id for s in figures.task_split]
+    tasks = [
+        " · ".join(filter(None, (s.name or s.bpmn_id, s.called_process)))
+        for s in figures.task_split
+    ]
     outcomes = sorted(figures.outcomes.items(), key=lambda item: -item[1])
     return {
         "throughput": bar_chart(
