@@ -1,4 +1,4 @@
-"""The worker: fires due timers and service-task retries, and keeps the dashboard's past days.
+"""The worker: fires due timers and retries, delivers thrown messages, keeps dashboard days.
 
 `tirkeu worker` runs it in its own process; `tirkeu serve` runs one in a thread beside waitress.
 """

@@ -499,18 +499,28 @@ class Runtime:
                 return
             log.warning("message %s of instance %s dropped: %s", message["name"],
                         job.instance_id, error)  # fmt: skip
-            info = self._version(session, session.get(Instance, job.instance_id).process_version_id)
-            session.execute(
-                insert(InstanceEvent).values(
-                    instance_id=job.instance_id,
-                    process_id=info.process_id,
-                    version=info.version,
-                    at=now,
-                    kind="message_undelivered",
-                    data={**message, "error": str(error), "attempts": job.attempts},
-                )
+            self._append_event(
+                session,
+                job.instance_id,
+                at=now,
+                kind="message_undelivered",
+                data={**message, "error": str(error), "attempts": job.attempts},
             )
             session.delete(job)
+
+    def _append_event(self, session: Session, instance_id: int, **event) -> None:
+        """Append an audit event to an instance outside a step (claims, dropped messages)."""
+        db = session.connection()
+        info = self._version(session, db.scalar(VERSION_OF_INSTANCE, {"instance_id": instance_id}))
+        db.execute(
+            INSERT_EVENTS,
+            {
+                "instance_id": instance_id,
+                "process_id": info.process_id,
+                "version": info.version,
+                **event,
+            },
+        )
 
     def _start_by_message(
         self,
@@ -577,23 +587,17 @@ class Runtime:
                 holder = row.claimed_by or "nobody"
                 raise Conflict(f"task {task_id} is {row.state} and held by {holder}")
             task = TaskView(*changed)
-            version_id = db.scalar(VERSION_OF_INSTANCE, {"instance_id": task.instance_id})
-            info = self._version(session, version_id)
-            db.execute(
-                INSERT_EVENTS,
-                {
-                    "instance_id": task.instance_id,
-                    "process_id": info.process_id,
-                    "version": info.version,
-                    "at": now,
-                    "kind": kind,
-                    "task_id": task_id,
-                    "bpmn_id": task.bpmn_id,
-                    "name": task.name,
-                    "task_type": "UserTask",
-                    "actor": actor,
-                    "data": {"user": new} if kind == "assigned" else None,
-                },
+            self._append_event(
+                session,
+                task.instance_id,
+                at=now,
+                kind=kind,
+                task_id=task_id,
+                bpmn_id=task.bpmn_id,
+                name=task.name,
+                task_type="UserTask",
+                actor=actor,
+                data={"user": new} if kind == "assigned" else None,
             )
             return task
 

@@ -883,7 +883,6 @@ class Step:
                         "task_id": str(uuid4()),
                         "kind": MESSAGE_JOB,
                         "due_at": self.now,
-                        "attempts": 0,
                         "payload": message,
                     }
                 )
