@@ -61,9 +61,10 @@ def test_the_instance_page_links_each_diagram(app, history, called):
     assert "Task_Verify" in attribute(page, "data-markers")["completed"]
     assert f'href="/analytics/instances/{called}"' in page
     assert client.get(f"/analytics/instances/{called}?process=review").status_code == 404
-    diagram = client.get(f"/analytics/instances/{called}/diagram.bpmn?file=intake.bpmn")
+    assert 'diagram.bpmn?process=verification"' in page
+    diagram = client.get(f"/analytics/instances/{called}/diagram.bpmn?process=verification")
     assert b'<bpmn:process id="verification"' in diagram.data
-    missing = client.get(f"/analytics/instances/{called}/diagram.bpmn?file=nothing.bpmn")
+    missing = client.get(f"/analytics/instances/{called}/diagram.bpmn?process=nothing")
     assert missing.status_code == 404
 
 
@@ -86,7 +87,9 @@ def test_the_dashboard_page_shows_a_called_processs_heatmap(app, history, called
     page = client.get("/analytics/dashboard", query_string={**args, "diagram": "verification"})
     assert 'data-process="verification"' in page.text
     assert attribute(page.text, "data-counts")["Task_Verify"]["count"] == 1
-    assert "file=intake.bpmn" in page.text
+    assert '/intake/1/diagram.bpmn?process=verification"' in page.text
+    diagram = client.get("/analytics/processes/intake/1/diagram.bpmn?process=verification")
+    assert b'<bpmn:process id="verification"' in diagram.data
     missing = client.get("/analytics/dashboard", query_string={**args, "diagram": "review"})
     assert missing.status_code == 404
 

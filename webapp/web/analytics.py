@@ -143,8 +143,11 @@ def instance(instance_id: int) -> Any:
     )
 
 
-def bpmn_file(version_filter, name: str | None = None) -> Response:
-    """Return the BPMN file of the process version the filter selects, or another of its bundle."""
+def bpmn_file(version_filter, process: str | None = None) -> Response:
+    """Return the BPMN file of the process version the filter selects.
+
+    With `process`, the file of its bundle that defines that process (one it calls).
+    """
     row = (
         db()
         .execute(
@@ -154,25 +157,26 @@ def bpmn_file(version_filter, name: str | None = None) -> Response:
     )
     if row is None:
         abort(404)
-    content = runtime().deployment_file(row.deployment_id, name or row.bpmn_file)
+    name = row.bpmn_file if process is None else process_file(db(), row.deployment_id, process)
+    content = runtime().deployment_file(row.deployment_id, name)
     return Response(content, mimetype="application/xml")
 
 
 @bp.get("/instances/<int:instance_id>/diagram.bpmn")
 @role_required(*ANALYTICS_ROLES)
 def diagram(instance_id: int) -> Response:
-    """Return a BPMN file of the version an instance runs on: its own, or the `file` named."""
+    """Return the BPMN file of the version an instance runs on, or of a `process` it called."""
     version_id = select(Instance.process_version_id).where(Instance.id == instance_id)
-    return bpmn_file(ProcessVersion.id == version_id.scalar_subquery(), request.args.get("file"))
+    return bpmn_file(ProcessVersion.id == version_id.scalar_subquery(), request.args.get("process"))
 
 
 @bp.get("/processes/<process_id>/<int:version>/diagram.bpmn")
 @role_required(*ANALYTICS_ROLES)
 def version_diagram(process_id: str, version: int) -> Response:
-    """Return a BPMN file of a process version: its own, or the `file` of its bundle named."""
+    """Return the BPMN file of a process version, or of a `process` it calls."""
     return bpmn_file(
         and_(ProcessVersion.process_id == process_id, ProcessVersion.version == version),
-        request.args.get("file"),
+        request.args.get("process"),
     )
 
 
@@ -207,7 +211,6 @@ def dashboard() -> Any:
         until=until.date().isoformat(),
         term=parse_term(term),
         shown=shown,
-        shown_file=shown and process_file(db(), version_deployment(process_id, version), shown),
         heatmap=json.dumps(figures.heatmap(shown)),
         charts=dashboard_charts(figures),
         duration=seconds_text,
@@ -283,15 +286,6 @@ def metrics() -> Response:
     """Return the operations metrics in the Prometheus text format."""
     histogram = getattr(runtime(), "step_latency", None)
     return Response(prometheus_text(db(), histogram), mimetype=CONTENT_TYPE)
-
-
-def version_deployment(process_id: str, version: int) -> int:
-    """Return the deployment a process version came with."""
-    return db().scalar(
-        select(ProcessVersion.deployment_id).where(
-            ProcessVersion.process_id == process_id, ProcessVersion.version == version
-        )
-    )
 
 
 def process_versions() -> list[tuple[str, int]]:
