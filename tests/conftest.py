@@ -1,11 +1,13 @@
 """Shared fixtures: a fresh database per test (SQLite file, and PostgreSQL where configured)."""
 
 import os
+import threading
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
 from sqlalchemy import create_engine
+from werkzeug.serving import make_server
 
 POSTGRES_URL = os.environ.get("TIRKEU_TEST_POSTGRES_URL")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -54,6 +56,17 @@ def database_url(request) -> str:
     """Each database the product supports, in turn."""
     name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     return request.getfixturevalue(name)
+
+
+@pytest.fixture
+def live_url(app):
+    """Serve the test's `app` fixture over real HTTP on 127.0.0.1 and return its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.port}"
+    server.shutdown()
+    thread.join(timeout=5)
 
 
 @pytest.fixture(scope="session")

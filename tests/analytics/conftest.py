@@ -3,7 +3,6 @@
 Also the web application on it, signed in by role, as a test client or in Chromium.
 """
 
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,7 +10,6 @@ from pathlib import Path
 import pytest
 from flask_login.utils import _create_identifier
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from webapp.db.accounts import User, UserRole
 from webapp.db.base import Base
@@ -184,20 +182,14 @@ def signed_in(app, history, username: str):
 
 
 @pytest.fixture
-def analyst_page(browser, app, history):
+def analyst_page(browser, app, history, live_url):
     """A Chromium page signed in as the analyst, and the base URL of the live app."""
     client = signed_in(app, history, "analyst")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.port}"
     context = browser.new_context(
         viewport={"width": 1280, "height": 800}, user_agent=client.environ_base["HTTP_USER_AGENT"]
     )
     context.add_cookies(
-        [{"name": "session", "value": client.get_cookie("session").value, "url": base}]
+        [{"name": "session", "value": client.get_cookie("session").value, "url": live_url}]
     )
-    yield context.new_page(), base
+    yield context.new_page(), live_url
     context.close()
-    server.shutdown()
-    thread.join(timeout=5)

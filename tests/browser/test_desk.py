@@ -17,7 +17,6 @@ from tests.web.conftest import (  # noqa: F401  (the web tests' app fixtures, us
     app,
     application,
     instance_folder,
-    live_url,
     runtime,
     sessions,
     start_check,

@@ -1,11 +1,9 @@
 """A process owner edits the registration in the modeler, deploys it and compares the versions."""
 
 import json
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from service_tasks.operators import build_operators
 from webapp.accounts import create_user
@@ -24,8 +22,8 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def owners_room(tmp_path: Path):
-    """Serve the app with the real runtime and the registration deployed; yield (url, runtime)."""
+def runtime(tmp_path: Path):
+    """The real runtime on a SQLite file with the registration deployed and a process owner."""
     engine = make_engine(f"sqlite:///{tmp_path / 'tirkeu.db'}")
     Base.metadata.create_all(engine)
     sessions = make_session_factory(engine)
@@ -37,15 +35,21 @@ def owners_room(tmp_path: Path):
     runtime = Runtime(sessions, operators, config=SETTINGS, summary_fields=SUMMARY_FIELDS)
     files = {p.name: p.read_bytes() for p in FOLDER.iterdir() if p.suffix != ".md"}
     runtime.deploy(files, deployed_by="tirkeu init")
-    app = create_app({"SECRET_KEY": "browser secret", "DATABASE_URL": "sqlite://",
-                      "RUNTIME": runtime, "SESSION_FACTORY": sessions})  # fmt: skip
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.port}", runtime
-    server.shutdown()
-    thread.join(timeout=5)
+    yield runtime
     engine.dispose()
+
+
+@pytest.fixture
+def app(runtime):
+    """The web application on that runtime."""
+    return create_app({"SECRET_KEY": "browser secret", "DATABASE_URL": "sqlite://",
+                       "RUNTIME": runtime, "SESSION_FACTORY": runtime.session_factory})  # fmt: skip
+
+
+@pytest.fixture
+def owners_room(live_url, runtime):
+    """Return the URL of the app served over HTTP, and its runtime."""
+    return live_url, runtime
 
 
 def sign_in(page, url: str) -> None:

@@ -7,11 +7,9 @@ and demo keys) is built once; each test works on a copy of it.
 import json
 import re
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from service_tasks.dataset import DEFAULT_DATASET_PATH
 from service_tasks.operators import sandbox_store
@@ -121,17 +119,6 @@ class Browser:
 def signed_in(app):
     """Return a function that signs a user in and returns their client."""
     return lambda username: Browser(app, username)
-
-
-@pytest.fixture
-def live_url(app):
-    """Serve the app over real HTTP on 127.0.0.1 and return its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.port}"
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 def latest_code(text: str) -> str:

@@ -6,13 +6,11 @@ parsing the diagrams, loading the data set) happen once.
 """
 
 import shutil
-import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from service_tasks.dataset import DEFAULT_DATASET_PATH
 from service_tasks.operators import sandbox_store
@@ -201,17 +199,6 @@ def token_for(sessions, users):
             return issue_token(session, username)
 
     return issue
-
-
-@pytest.fixture
-def live_url(app):
-    """Serve the app over real HTTP on 127.0.0.1 and return its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.port}"
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 @pytest.fixture
