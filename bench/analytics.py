@@ -263,7 +263,7 @@ def analyst(engine: Engine, session_factory) -> FlaskClient:
 
 
 def run() -> None:
-    """Generate the history, then print the query timings and the export rate and memory.
+    """Generate the history, then print the page timings and the export rate and memory.
 
     With TIRKEU_BENCH_ANALYTICS_DB set to a file, the history is generated into it once and
     reused by later runs, which saves minutes while iterating on a query.
