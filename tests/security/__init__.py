@@ -1,0 +1,1 @@
+"""Security findings of the trust issue, one test module per class of attack."""
