@@ -10,16 +10,22 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Request, current_app, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
 
 from webapp.runtime import inputs
 
 
-class StrictJsonRequest(Request):
-    """Flask's request, its JSON body parsed strictly and refused with the reason."""
+class StrictJsonProvider(DefaultJSONProvider):
+    """Flask's JSON, reading every document (bodies, the session) with the strict parser."""
 
-    # Werkzeug reads JSON bodies with `json_module.loads(data)`.
-    json_module = inputs
+    def loads(self, s: str | bytes) -> Any:
+        """Parse a JSON document, or raise ValueError saying why it is refused."""
+        return inputs.loads(s)
+
+
+class StrictJsonRequest(Request):
+    """Flask's request, a JSON body it cannot parse refused with the reason."""
 
     def on_json_loading_failed(self, e: ValueError | None) -> Any:
         """Answer 400 naming what is wrong with the body (415 when it is not JSON at all)."""
@@ -54,5 +60,6 @@ def apply_route_limit() -> None:
 
 def init_app(app: Flask) -> None:
     """Limit and parse bodies strictly; call it before any hook that reads a form (CSRF)."""
+    app.json = StrictJsonProvider(app)
     app.request_class = StrictJsonRequest
     app.before_request(apply_route_limit)
