@@ -68,3 +68,22 @@ def test_process_test_cases_beside_the_diagram_are_accepted_in_the_bundle():
     assert "test_residence_registration.json" in files
     bundle = parse_bundle(files, registration_operators(), REGISTRATION_FORMATS)
     assert "residence_registration" in bundle.processes
+
+
+def test_a_start_form_is_checked_like_a_task_form():
+    files = registration()
+    files["application.schema.json"] = files["application.schema.json"].replace(
+        b'"format": "iin"', b'"format": "passport"', 1
+    )
+    [problem] = problems(files, registration_operators())
+    assert problem.element == "StartEvent_ApplicationSubmitted"
+    assert "format 'passport' is not one of" in problem.message
+    del files["application.schema.json"]
+    [problem] = problems(files, registration_operators())
+    assert "form file 'application.schema.json' is not in the bundle" in problem.message
+
+
+def test_the_product_formats_are_refused_where_the_runtime_is_not_given_them():
+    with pytest.raises(InvalidDiagram) as refused:
+        parse_bundle(registration(), registration_operators())
+    assert "format 'iin' is not one of ['date', 'email']" in str(refused.value)
