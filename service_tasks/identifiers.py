@@ -74,3 +74,8 @@ def is_valid_arc(
 ) -> bool:
     """Tell whether value is an address registration code."""
     return arc_problem(value, min_length, max_length) is None
+
+
+# The JSON Schema formats of these identifiers that forms may use (`"format": "iin"`), each a
+# function returning why a value is not of it. The ARC has none: its lengths are settings.
+SCHEMA_FORMATS = {"iin": iin_problem}

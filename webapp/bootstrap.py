@@ -6,6 +6,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from service_tasks.identifiers import SCHEMA_FORMATS
 from service_tasks.operators import build_operators
 
 from .db.session import make_engine, make_session_factory, upgrade
@@ -41,6 +42,7 @@ def build(settings: Settings | None = None) -> Product:
         summary_fields=SUMMARY_FIELDS,
         channel_field=TASK_CHANNEL_FIELD,
         search_fields=TASK_SEARCH_FIELDS,
+        formats=SCHEMA_FORMATS,
     )
     return Product(settings, engine, session_factory, runtime)
 

@@ -24,18 +24,23 @@ from .analytics.instances import InstanceFilter
 from .booking import save_centres
 from .bootstrap import Product, build, bundles, initialise, read_bundle
 from .online.pki import demo_pki
+from .runtime import inputs
 from .runtime.errors import InvalidData, InvalidDiagram, Problem, TirkeuError
 from .signing import SigningError, sign_document
 from .worker import JobWorker
 
 
 class CommandError(click.ClickException):
-    """A refused command: its message on standard error (or JSON with --json), exit 1."""
+    """A refused command: its message on standard error (or JSON with --json).
+
+    Refused data exits 2, as click's bad arguments do; any other refusal exits 1.
+    """
 
     def __init__(self, error: TirkeuError, as_json: bool):
         super().__init__(error.message)
         self.error = error
         self.as_json = as_json
+        self.exit_code = 2 if isinstance(error, InvalidData) else 1
 
     def show(self, file=None) -> None:
         error = self.error
@@ -71,7 +76,7 @@ def json_option(name: str, help_text: str):
         if value is None:
             return {}
         try:
-            document = json.loads(value)
+            document = inputs.loads(value)
         except ValueError as error:
             raise click.BadParameter(f"not valid JSON: {error}", param=param) from error
         if not isinstance(document, dict):

@@ -18,11 +18,13 @@ from pathlib import Path
 from sqlalchemy import select
 
 from service_tasks.dataset import DEFAULT_DATASET_PATH
+from service_tasks.identifiers import SCHEMA_FORMATS
 from service_tasks.operators import build_operators
 from service_tasks.sandbox import SandboxStore
 from webapp.db.base import utcnow
 from webapp.db.models import ProcessVersion
 from webapp.db.session import make_engine, make_session_factory, upgrade
+from webapp.runtime import inputs
 from webapp.runtime.engine import Runtime
 from webapp.runtime.errors import TirkeuError
 from webapp.runtime.xmlsafe import parse_xml
@@ -116,6 +118,7 @@ def run_case(
                 build_operators({"registry_mode": "sandbox", "registry_url": registry_url}),
                 config=config,
                 summary_fields=SUMMARY_FIELDS,
+                formats=SCHEMA_FORMATS,
             )
             diagram = test_file.removeprefix("test_").removesuffix(".json")
             runtime.deploy(files, deployed_by="process-tests")
@@ -131,7 +134,8 @@ def run_case(
             start_id = _start_event(files[f"{diagram}.bpmn"], process_id)
             message, data = _drive(runtime, process_id, start_id, case)
         except TirkeuError as error:
-            return CaseResult(test_file, case_name, False, error.message, {})
+            fields = "".join(f"; {k}: {v}" for k, v in getattr(error, "errors", {}).items())
+            return CaseResult(test_file, case_name, False, error.message + fields, {})
         finally:
             store.dispose()
             engine.dispose()
@@ -147,7 +151,7 @@ def run_bundle(files: Mapping[str, bytes], config: Mapping) -> list[CaseResult]:
         if not is_test_file(name):
             continue
         try:
-            cases = json.loads(files[name])
+            cases = inputs.loads(files[name])
         except ValueError as error:
             results.append(CaseResult(name, "", False, f"not valid JSON: {error}", {}))
             continue

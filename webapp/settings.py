@@ -23,6 +23,8 @@ SUMMARY_FIELDS = (
     "outcome",
     "refusal_reason",
 )
+# The largest request body the web application reads; routes that take files set their own.
+MAX_REQUEST_BYTES = 1024 * 1024
 # Task lists filter by the channel and search by these IINs through the task rows' indexes.
 TASK_CHANNEL_FIELD = "channel"
 TASK_SEARCH_FIELDS = ("applicant_iin", "person_iin")
@@ -41,6 +43,7 @@ class Settings:
     db_pool_size: int = 5
     db_max_overflow: int = 10
     retention_days: int = 365
+    max_request_bytes: int = MAX_REQUEST_BYTES
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -82,6 +85,11 @@ class Settings:
             ),
             retention_days=int(
                 overrides.pop("retention_days", env.get("TIRKEU_RETENTION_DAYS", 365))
+            ),
+            max_request_bytes=int(
+                overrides.pop(
+                    "max_request_bytes", env.get("TIRKEU_MAX_REQUEST_BYTES", MAX_REQUEST_BYTES)
+                )
             ),
             **overrides,
         )

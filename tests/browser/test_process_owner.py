@@ -5,7 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from service_tasks.dataset import DEFAULT_DATASET_PATH
+from service_tasks.identifiers import SCHEMA_FORMATS
 from service_tasks.operators import build_operators
+from service_tasks.sandbox import SandboxStore
 from webapp.accounts import create_user
 from webapp.db import accounts as _accounts  # noqa: F401  (registers the account tables)
 from webapp.db.base import Base
@@ -19,6 +22,17 @@ from .diagram_pages import REPO_ROOT
 FOLDER = REPO_ROOT / "processes" / "residence_registration"
 SETTINGS = json.loads((REPO_ROOT / "processes" / "settings.json").read_text())
 PASSWORD = "correct horse battery"
+# The applicant registers himself at the flat he alone owns: the instance waits at the counter.
+APPLICATION = {
+    "channel": "service_centre",
+    "registration_type": "permanent",
+    "applicant_iin": "850314304175",
+    "applicant_type": "self",
+    "person_iin": "850314304175",
+    "arc": "0201300012740054",
+    "arrived_from_abroad": False,
+    "application_date": "2026-11-27",
+}
 
 
 @pytest.fixture
@@ -29,10 +43,14 @@ def runtime(tmp_path: Path):
     sessions = make_session_factory(engine)
     with sessions.begin() as session:
         create_user(session, "owner", PASSWORD, ["process_owner"], full_name="Process Owner")
-    operators = build_operators(
-        {"registry_mode": "sandbox", "registry_url": f"sqlite:///{tmp_path / 'registries.db'}"}
+    registry_url = f"sqlite:///{tmp_path / 'registries.db'}"
+    store = SandboxStore(registry_url)
+    store.load_dataset_file(DEFAULT_DATASET_PATH)
+    store.dispose()
+    operators = build_operators({"registry_mode": "sandbox", "registry_url": registry_url})
+    runtime = Runtime(
+        sessions, operators, config=SETTINGS, summary_fields=SUMMARY_FIELDS, formats=SCHEMA_FORMATS
     )
-    runtime = Runtime(sessions, operators, config=SETTINGS, summary_fields=SUMMARY_FIELDS)
     files = {p.name: p.read_bytes() for p in FOLDER.iterdir() if p.suffix != ".md"}
     runtime.deploy(files, deployed_by="tirkeu init")
     yield runtime
@@ -64,7 +82,9 @@ def test_owner_renames_a_task_deploys_and_old_instances_keep_their_version(
     page, owners_room, screenshot
 ):
     url, runtime = owners_room
-    before = runtime.start("residence_registration", {"application_number": "A-0001"}, "x")
+    before = runtime.start(
+        "residence_registration", {**APPLICATION, "application_number": "A-1"}, "x"
+    )
     sign_in(page, url)
 
     page.goto(f"{url}/processes/residence_registration/1/edit")
@@ -92,7 +112,10 @@ def test_owner_renames_a_task_deploys_and_old_instances_keep_their_version(
     assert page.locator("tr[data-version='1'] td.running").inner_text() == "1"
     screenshot(page, "catalogue")
     assert runtime.instance(before.id).version == 1
-    assert runtime.start("residence_registration", {"application_number": "A-2"}, "x").version == 2
+    after = runtime.start(
+        "residence_registration", {**APPLICATION, "application_number": "A-2"}, "x"
+    )
+    assert after.version == 2
 
     page.goto(f"{url}/processes/residence_registration/diff?from=1&to=2")
     page.wait_for_selector("#diff-diagram[data-diagram-state=ready]")

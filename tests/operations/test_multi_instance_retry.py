@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 
 from service_tasks.dataset import DEFAULT_DATASET_PATH
+from service_tasks.identifiers import SCHEMA_FORMATS
 from service_tasks.operators import build_operators
 from service_tasks.sandbox import SandboxStore
 from tests.processes.driver import SETTINGS, deploy_registration
@@ -43,7 +44,11 @@ def test_an_owner_notice_that_times_out_is_retried_and_the_application_completes
 
     operators["notify.send"] = flaky_send
     runtime = Runtime(
-        make_session_factory(ops_engine), operators, config=SETTINGS, summary_fields=SUMMARY_FIELDS
+        make_session_factory(ops_engine),
+        operators,
+        config=SETTINGS,
+        summary_fields=SUMMARY_FIELDS,
+        formats=SCHEMA_FORMATS,
     )
     deploy_registration(runtime)
     view = runtime.start("residence_registration", APPLICATION)
@@ -77,7 +82,11 @@ def test_a_retry_due_after_the_consent_window_closed_leaves_the_cancellation_alo
 
     operators["notify.send"] = flaky_send
     runtime = Runtime(
-        make_session_factory(ops_engine), operators, config=SETTINGS, summary_fields=SUMMARY_FIELDS
+        make_session_factory(ops_engine),
+        operators,
+        config=SETTINGS,
+        summary_fields=SUMMARY_FIELDS,
+        formats=SCHEMA_FORMATS,
     )
     deploy_registration(runtime)
     view = runtime.start("residence_registration", APPLICATION)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from service_tasks.identifiers import SCHEMA_FORMATS
 from service_tasks.operators import build_operators
 from service_tasks.sandbox import SandboxStore
 from tests.processes.driver import REGISTRIES, SETTINGS, ProcessDriver, deploy_registration
@@ -45,6 +46,7 @@ def runtime(engine, registry_url: str) -> Runtime:
         build_operators({"registry_mode": "sandbox", "registry_url": registry_url}),
         config=SETTINGS,
         summary_fields=SUMMARY_FIELDS,
+        formats=SCHEMA_FORMATS,
     )
     deploy_registration(runtime)
     return runtime

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from service_tasks.identifiers import SCHEMA_FORMATS
 from service_tasks.operators import build_operators
 from service_tasks.rest import answer
 from service_tasks.sandbox import SandboxStore
@@ -133,6 +134,7 @@ def http_process(engine, store: SandboxStore, stub: StubRegistries) -> ProcessDr
         build_operators(settings),
         config=SETTINGS,
         summary_fields=SUMMARY_FIELDS,
+        formats=SCHEMA_FORMATS,
     )
     deploy_registration(runtime)
     return ProcessDriver(runtime, store)

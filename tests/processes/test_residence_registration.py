@@ -14,6 +14,7 @@ import pytest
 
 from service_tasks.identifiers import iin_check_digit
 from tests.processes.driver import REGISTRIES, ProcessDriver
+from webapp.runtime.errors import InvalidData
 from webapp.runtime.views import InstanceView
 
 ADULT = "850314304175"
@@ -299,12 +300,13 @@ def test_person_not_found_is_refused_and_the_lookup_is_interrupted(process):
     assert inst.data["service_error"]["error_code"] == "person_not_found"
 
 
-def test_malformed_person_iin_is_refused_person_not_found(process):
-    inst = process.start(
-        application(applicant_iin=PARENT, applicant_type="parent", person_iin=MALFORMED)
-    )
-    assert_refused(process, inst, "person_not_found")
-    assert "check digit" in inst.data["service_error"]["error_message"]
+def test_malformed_person_iin_is_refused_at_the_start_before_any_registry_is_asked(process):
+    with pytest.raises(InvalidData) as refused:
+        process.start(
+            application(applicant_iin=PARENT, applicant_type="parent", person_iin=MALFORMED)
+        )
+    assert "check digit" in refused.value.errors["person_iin"]
+    assert process.runtime.ready_tasks() == [] and process.instance_id is None
 
 
 def test_person_who_is_not_a_citizen_is_refused_not_a_citizen(process):

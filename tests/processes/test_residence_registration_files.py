@@ -9,9 +9,11 @@ import jsonschema
 import pytest
 from lxml import etree
 
+from service_tasks.identifiers import SCHEMA_FORMATS
 from service_tasks.operators import build_operators
 from tests.processes.driver import PROCESSES
 from webapp.bootstrap import bundles, read_bundle
+from webapp.runtime.forms import FORMATS
 from webapp.runtime.specs import parse_bundle
 
 FOLDER = PROCESSES / "residence_registration"
@@ -77,7 +79,7 @@ def bounds(tree):
 def test_diagram_and_decision_tables_pass_the_runtime_checks(registry_url):
     [files] = bundles([FOLDER])
     operators = build_operators({"registry_mode": "sandbox", "registry_url": registry_url})
-    parsed = parse_bundle(read_bundle(files), operators)
+    parsed = parse_bundle(read_bundle(files), operators, FORMATS | set(SCHEMA_FORMATS))
     [process] = parsed.processes.values()
     assert process.spec.name == "residence_registration"
     assert set(process.subprocess_specs) == {"Subprocess_Consents"}

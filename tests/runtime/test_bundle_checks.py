@@ -5,13 +5,17 @@ from pathlib import Path
 
 import pytest
 
+from service_tasks.identifiers import SCHEMA_FORMATS
 from webapp.runtime.errors import InvalidDiagram
+from webapp.runtime.forms import FORMATS
 from webapp.runtime.specs import parse_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 DIAGRAMS = Path(__file__).with_name("diagrams")
 REGISTRATION = ROOT / "processes" / "residence_registration"
 BPMN_FILE = "residence_registration.bpmn"
+# The registration's forms use the product's `iin` format.
+REGISTRATION_FORMATS = FORMATS | set(SCHEMA_FORMATS)
 
 
 def registration() -> dict[str, bytes]:
@@ -31,7 +35,7 @@ def registration_operators() -> dict:
 
 def problems(files: dict[str, bytes], operators: dict | None = None) -> list:
     with pytest.raises(InvalidDiagram) as refused:
-        parse_bundle(files, operators or {})
+        parse_bundle(files, operators or {}, REGISTRATION_FORMATS)
     return refused.value.problems
 
 
@@ -62,4 +66,24 @@ def test_a_missing_decision_says_to_add_its_file():
 def test_process_test_cases_beside_the_diagram_are_accepted_in_the_bundle():
     files = registration()
     assert "test_residence_registration.json" in files
-    assert "residence_registration" in parse_bundle(files, registration_operators()).processes
+    bundle = parse_bundle(files, registration_operators(), REGISTRATION_FORMATS)
+    assert "residence_registration" in bundle.processes
+
+
+def test_a_start_form_is_checked_like_a_task_form():
+    files = registration()
+    files["application.schema.json"] = files["application.schema.json"].replace(
+        b'"format": "iin"', b'"format": "passport"', 1
+    )
+    [problem] = problems(files, registration_operators())
+    assert problem.element == "StartEvent_ApplicationSubmitted"
+    assert "format 'passport' is not one of" in problem.message
+    del files["application.schema.json"]
+    [problem] = problems(files, registration_operators())
+    assert "form file 'application.schema.json' is not in the bundle" in problem.message
+
+
+def test_the_product_formats_are_refused_where_the_runtime_is_not_given_them():
+    with pytest.raises(InvalidDiagram) as refused:
+        parse_bundle(registration(), registration_operators())
+    assert "format 'iin' is not one of ['date', 'email']" in str(refused.value)

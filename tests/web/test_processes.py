@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from service_tasks.dataset import DEFAULT_DATASET_PATH
+from service_tasks.identifiers import SCHEMA_FORMATS
 from service_tasks.operators import build_operators
 from service_tasks.sandbox import SandboxStore
 from tests.runtime.test_scripting import ESCAPES
@@ -47,7 +48,9 @@ def runtime(sessions, tmp_path) -> Runtime:
     store.load_dataset_file(DEFAULT_DATASET_PATH)
     store.dispose()
     operators = build_operators({"registry_mode": "sandbox", "registry_url": registry_url})
-    runtime = Runtime(sessions, operators, config=SETTINGS, summary_fields=SUMMARY_FIELDS)
+    runtime = Runtime(
+        sessions, operators, config=SETTINGS, summary_fields=SUMMARY_FIELDS, formats=SCHEMA_FORMATS
+    )
     runtime.deploy(bundle(), deployed_by="tests")
     return runtime
 
@@ -107,7 +110,9 @@ def test_saving_the_unchanged_diagram_validates_without_problems(client):
 
 def test_save_and_deploy_makes_a_new_version_and_old_instances_keep_theirs(client, runtime):
     token = sign_in(client, "process_owner")
-    old = runtime.start("residence_registration", {"application_number": "A-1"}, actor="x")
+    old = runtime.start(
+        "residence_registration", {**COUNTER_APPLICATION, "application_number": "A-1"}, actor="x"
+    )
     renamed = (
         (FOLDER / BPMN_FILE)
         .read_bytes()
@@ -189,7 +194,9 @@ def test_run_tests_button_runs_the_shipped_cases(client):
 
 def test_catalogue_counts_running_instances_per_version(client, runtime, sessions):
     sign_in(client, "process_owner")
-    runtime.start("residence_registration", {"application_number": "A-2"}, actor="x")
+    runtime.start(
+        "residence_registration", {**COUNTER_APPLICATION, "application_number": "A-2"}, actor="x"
+    )
     with sessions.begin() as session:
         versions = select(func.count()).select_from(ProcessVersion)
         registration = ProcessVersion.process_id == "residence_registration"

@@ -33,13 +33,13 @@ from webapp.db.models import (
     ProcessVersion,
 )
 
-from . import forms
+from . import forms, inputs
 from .errors import Conflict, InvalidData, NotFound, Problem, TirkeuError
 from .metrics import LatencyHistogram
 from .migration import MigrationPreview, Plan
 from .scripting import ScriptEngine, ScriptEnvironment
 from .serializer import SERIALIZER_VERSION, StateSerializer
-from .specs import Bundle, parse_bundle
+from .specs import Bundle, parse_bundle, start_forms
 from .steps import (
     ACTIVE_TASK_STATES,
     INSERT_EVENTS,
@@ -123,6 +123,7 @@ class Runtime:
         channel_field: str | None = None,
         search_fields: tuple[str, ...] = (),
         retry: RetryPolicy = RetryPolicy(),
+        formats: Mapping[str, forms.Format] | None = None,
     ):
         self.session_factory = session_factory
         self.operators = dict(operators)
@@ -135,6 +136,8 @@ class Runtime:
         self.channel_field = channel_field
         self.search_fields = search_fields
         self.retry = retry
+        # The product's own JSON Schema formats (`iin`) that its forms may use.
+        self.formats = dict(formats or {})
         self.serializer = StateSerializer()
         self.script_engine = ScriptEngine(
             ScriptEnvironment({"config": self.setting}), self.operators
@@ -149,6 +152,11 @@ class Runtime:
             raise KeyError(f"no setting named {name!r}")
         return self.config[name]
 
+    @property
+    def format_names(self) -> set[str]:
+        """Return every JSON Schema format a deployed form may use."""
+        return forms.FORMATS | set(self.formats)
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """Open a session with one transaction, committed on success."""
@@ -162,14 +170,14 @@ class Runtime:
         from .errors import InvalidDiagram
 
         try:
-            parse_bundle(files, self.operators)
+            parse_bundle(files, self.operators, self.format_names)
         except InvalidDiagram as error:
             return error.problems
         return []
 
     def deploy(self, files: Mapping[str, bytes], deployed_by: str | None = None):
         """Deploy a bundle: a new version of each process in it, or nothing if already deployed."""
-        bundle = parse_bundle(files, self.operators)
+        bundle = parse_bundle(files, self.operators, self.format_names)
         try:
             with self.transaction() as session:
                 return self._deploy(session, bundle, deployed_by)
@@ -353,7 +361,11 @@ class Runtime:
         return view
 
     def start(self, process_id: str, data: Mapping, actor: str | None = None) -> InstanceView:
-        """Start an instance of the newest version and run it until it waits."""
+        """Start an instance of the newest version and run it until it waits.
+
+        Data refused by the start event's form or by the limits of `inputs` raises InvalidData
+        naming each field, and creates nothing.
+        """
         if not isinstance(data, Mapping):
             raise InvalidData("start data must be a JSON object", {"data": "not an object"})
         with self.step_latency.measure("start"), self.transaction() as session:
@@ -362,8 +374,25 @@ class Runtime:
         step.after_commit()
         return view
 
-    def _start(self, session: Session, info: VersionInfo, data: Mapping, actor: str | None):
+    def _start(
+        self,
+        session: Session,
+        info: VersionInfo,
+        data: Mapping,
+        actor: str | None,
+        message: tuple[str, dict, dict] | None = None,
+    ) -> Step:
+        """Check the data, create the instance and hand it the data: every start comes here.
+
+        An instance that a `message` (name, payload, correlation) starts has no start data:
+        the payload is checked against the form of that message's start event, then delivered.
+        """
+        inputs.check_data(data, "start data")
         data = json_safe(dict(data))
+        name, checked = (message[0], message[1]) if message else (None, data)
+        for form in start_forms(info.spec, name):
+            schema = self._form(session, info.deployment_id, form)
+            forms.validate_form_data(schema, checked, self.formats, "start data")
         now = self.clock()
         instance_id = session.connection().scalar(
             INSERT_INSTANCE,
@@ -389,12 +418,15 @@ class Runtime:
         for task in step.workflow.get_tasks(state=TaskState.READY):
             task.set_data(**data)
         step.record("instance_started", data=data)
+        if message:
+            step.deliver_to_start(*message)
         return step
 
     def complete(self, task_id: str, data: Mapping, actor: str | None = None) -> InstanceView:
         """Complete a ready user task with its form data, then run until the instance waits."""
         if not isinstance(data, Mapping):
             raise InvalidData("task data must be a JSON object", {"data": "not an object"})
+        inputs.check_data(data, "task data")
         data = json_safe(dict(data))
         task_id = str(task_id)
         with self.step_latency.measure("complete"), self.transaction() as session:
@@ -411,7 +443,7 @@ class Runtime:
                 raise Conflict(f"task {task_id} is claimed by {row.claimed_by}")
             if row.form:
                 forms.validate_form_data(
-                    self._form(session, step.info.deployment_id, row.form), data
+                    self._form(session, step.info.deployment_id, row.form), data, self.formats
                 )
             task = step.task(task_id)
             if task is None or task.state != TaskState.READY or not task.task_spec.manual:
@@ -438,6 +470,8 @@ class Runtime:
         self, name: str, payload: dict, correlation: dict, outbox_job: int | None = None
     ) -> InstanceView:
         """Deliver a message; with `outbox_job`, remove that job in the same transaction."""
+        inputs.check_data(payload, "message payload")
+        inputs.check_data(correlation, "message correlation")
         key = correlation_key(correlation)
         with self.transaction() as session:
             subscriptions = session.execute(
@@ -543,8 +577,8 @@ class Runtime:
             raise NotFound(
                 f"no waiting instance matches message {name!r} with correlation {correlation}"
             )
-        step = self._start(session, self._version(session, starters[0]), {}, None)
-        step.deliver_to_start(name, payload, correlation)
+        message = (name, payload, correlation)
+        step = self._start(session, self._version(session, starters[0]), {}, None, message)
         consume(session, outbox_job)
         view = step.finish()
         session.commit()

@@ -1,6 +1,12 @@
-"""User task forms: the JSON Schema subset we render, checked at deployment and on submission."""
+"""Forms: the JSON Schema subset we render, checked at deployment and on submission.
 
-from collections.abc import Mapping
+A user task's form checks its completion data; a start event's form (the same
+`formJsonSchemaFilename` property) checks the data that starts an instance. Besides `date`
+and `email`, a form may use the formats the runtime is given (`iin`), each a function that
+returns why a value is not of it, or None.
+"""
+
+from collections.abc import Callable, Collection, Mapping
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
@@ -42,8 +48,32 @@ FIELD_KEYS = {
 }
 CHOICE_KEYS = {"const", "title", "description", "type", "enum", "format", "pattern"}
 
+Format = Callable[[object], str | None]
 
-def schema_problems(schema: object) -> list[str]:
+
+class _NotOfFormat(ValueError):
+    """A value a format refused; the message says why."""
+
+
+def format_checker(formats: Mapping[str, Format]) -> FormatChecker:
+    """Return jsonschema's format checker with our formats added to its own."""
+    checker = FormatChecker()
+    for name, problem_of in formats.items():
+        checker.checks(name, raises=_NotOfFormat)(_checking(problem_of))
+    return checker
+
+
+def _checking(problem_of: Format) -> Callable[[object], bool]:
+    def check(value: object) -> bool:
+        problem = problem_of(value)
+        if problem:
+            raise _NotOfFormat(problem)
+        return True
+
+    return check
+
+
+def schema_problems(schema: object, formats: Collection[str] = FORMATS) -> list[str]:
     """Return why a form schema falls outside the subset our form macros render."""
     if not isinstance(schema, Mapping):
         return ["a form schema must be a JSON object"]
@@ -54,7 +84,7 @@ def schema_problems(schema: object) -> list[str]:
     if not isinstance(properties, Mapping):
         return [*problems, "'properties' must be an object"]
     for name, field in properties.items():
-        problems.extend(f"field '{name}': {p}" for p in _field_problems(field))
+        problems.extend(f"field '{name}': {p}" for p in _field_problems(field, formats))
     for name in schema.get("required", []):
         if name not in properties:
             problems.append(f"required field '{name}' is not among the properties")
@@ -65,15 +95,15 @@ def schema_problems(schema: object) -> list[str]:
     return problems
 
 
-def _field_problems(field: object) -> list[str]:
+def _field_problems(field: object, formats: Collection[str]) -> list[str]:
     if not isinstance(field, Mapping):
         return ["must be an object"]
     problems = [f"unsupported keyword '{k}'" for k in field if k not in FIELD_KEYS]
     kinds = field.get("type", [])
     if not set(kinds if isinstance(kinds, list) else [kinds]) <= FIELD_TYPES | {"null"}:
         problems.append(f"type {kinds!r} is not one of {sorted(FIELD_TYPES)} (flat forms only)")
-    if field.get("format") not in (None, *FORMATS):
-        problems.append(f"format '{field['format']}' is not one of {sorted(FORMATS)}")
+    if field.get("format") not in (None, *formats):
+        problems.append(f"format '{field['format']}' is not one of {sorted(formats)}")
     for key in ("oneOf", "anyOf"):
         for choice in field.get(key, []):
             if not isinstance(choice, Mapping) or set(choice) - CHOICE_KEYS:
@@ -81,9 +111,14 @@ def _field_problems(field: object) -> list[str]:
     return problems
 
 
-def validate_form_data(schema: Mapping, data: Mapping) -> None:
+def validate_form_data(
+    schema: Mapping,
+    data: Mapping,
+    formats: Mapping[str, Format] | None = None,
+    what: str = "form data",
+) -> None:
     """Raise InvalidData naming each refused field, or return if the data fits the schema."""
-    validator = Draft202012Validator(schema, format_checker=FormatChecker())
+    validator = Draft202012Validator(schema, format_checker=format_checker(formats or {}))
     errors: dict[str, str] = {}
     for error in sorted(validator.iter_errors(data), key=lambda e: list(e.path)):
         if error.validator == "required":
@@ -91,6 +126,8 @@ def validate_form_data(schema: Mapping, data: Mapping) -> None:
             errors.setdefault(field, "this field is required")
         else:
             field = ".".join(str(p) for p in error.path) or "_form"
-            errors.setdefault(field, error.message)
+            # A format's own reason (a wrong check digit, no 13th month) says more.
+            cause = f": {error.cause}" if error.validator == "format" and error.cause else ""
+            errors.setdefault(field, error.message + cause)
     if errors:
-        raise InvalidData("the form data was refused", errors)
+        raise InvalidData(f"the {what} was refused", errors)

@@ -229,8 +229,9 @@ class ScriptEnvironment(BasePythonScriptEngineEnvironment):
 
     def _namespace(self, context: Mapping, external_context: Mapping | None) -> dict:
         namespace = dict(self.globals)
-        namespace.update(external_context or {})
-        namespace.update(context)
+        # Data keys starting with `_` would replace `__builtins__` and the guards: never merged.
+        for names in (external_context or {}, context):
+            namespace.update((k, v) for k, v in names.items() if not str(k).startswith("_"))
         return namespace
 
     def evaluate(self, expression, context, external_context=None):
@@ -246,7 +247,7 @@ class ScriptEnvironment(BasePythonScriptEngineEnvironment):
         """
         code = compile_source(script, "exec")
         base = self._namespace({}, external_context)
-        namespace = {**base, **copy.deepcopy(dict(context))}
+        namespace = self._namespace(copy.deepcopy(dict(context)), external_context)
         _run_bounded(code, namespace)
         for name in list(context):
             if name not in namespace:

@@ -3,14 +3,13 @@
 `parse_bundle` is the one validation shared by `tirkeu validate`, deployment and the editor:
 XML safety, the BPMN and DMN schemas, SpiffWorkflow's own checks, every script and expression
 against the restrictions, DMN unary tests, timer expressions, service operators and their
-parameters, and user task forms.
+parameters, and the forms of user tasks and start events.
 """
 
 import hashlib
 import inspect
-import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -18,6 +17,7 @@ from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     TimerEventDefinition,
@@ -28,9 +28,9 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
 
-from . import decisions
+from . import decisions, inputs
 from .errors import InvalidDiagram, Problem
-from .forms import schema_problems
+from .forms import FORMATS, schema_problems
 from .scripting import ScriptEnvironment, check_source
 from .xmlsafe import UnsafeXml, parse_xml
 
@@ -135,7 +135,9 @@ def _timer_problem(definition: TimerEventDefinition) -> str | None:
     return None
 
 
-def _check_task_spec(check: _Checker, spec, files: Mapping[str, bytes], operators) -> None:
+def _check_task_spec(
+    check: _Checker, spec, files: Mapping[str, bytes], operators, formats: Collection[str]
+) -> None:
     element = getattr(spec, "bpmn_id", None) or spec.name
     for attribute in ("script", "prescript", "postscript"):
         check.expression(getattr(spec, attribute, None), element, attribute, "exec")
@@ -152,6 +154,8 @@ def _check_task_spec(check: _Checker, spec, files: Mapping[str, bytes], operator
         _check_service(check, spec, element, operators)
     if isinstance(spec, UserTask):
         _check_user_task(check, spec, element, files)
+    if isinstance(spec, UserTask | StartEvent):
+        _check_forms(check, spec.extensions.get("properties", {}), element, files, formats)
     if isinstance(spec, BusinessRuleTaskMixin):
         _check_decision(check, spec.dmnEngine.decision_table)
 
@@ -206,6 +210,15 @@ def _check_user_task(check: _Checker, spec, element: str, files: Mapping[str, by
             check.add(
                 f"instructions: template error on line {error.lineno}: {error.message}", element
             )
+
+
+def _check_forms(
+    check: _Checker,
+    properties: Mapping[str, str],
+    element: str,
+    files: Mapping[str, bytes],
+    formats: Collection[str],
+) -> None:
     for key in ("formJsonSchemaFilename", "formUiSchemaFilename"):
         name = properties.get(key)
         if not name:
@@ -216,11 +229,11 @@ def _check_user_task(check: _Checker, spec, element: str, files: Mapping[str, by
             )
             continue
         try:
-            schema = json.loads(files[name])
+            schema = inputs.loads(files[name])
         except ValueError:
             continue  # reported once for the file itself
         if key == "formJsonSchemaFilename":
-            for reason in schema_problems(schema):
+            for reason in schema_problems(schema, formats):
                 check.add(f"form '{name}': {reason}", element)
 
 
@@ -261,6 +274,24 @@ def _check_decision(check: _Checker, table) -> None:
                 )
             else:
                 check.expression(text, output.id or table.id, f"rule {rule.row_number} output")
+
+
+def start_forms(spec, message: str | None = None) -> tuple[str, ...]:
+    """Return the form files of a process's none start events, or of its start by `message`."""
+    names = []
+    for task_spec in spec.task_specs.values():
+        if not isinstance(task_spec, StartEvent):
+            continue
+        definition = task_spec.event_definition
+        if message is None:
+            if not isinstance(definition, NoneEventDefinition):
+                continue
+        elif not isinstance(definition, MessageEventDefinition) or definition.name != message:
+            continue
+        name = task_spec.extensions.get("properties", {}).get("formJsonSchemaFilename")
+        if name:
+            names.append(name)
+    return tuple(names)
 
 
 def _message_starts(spec) -> tuple[str, ...]:
@@ -308,8 +339,15 @@ def _interrupting_starts(trees) -> set[str]:
     return starts
 
 
-def parse_bundle(files: Mapping[str, bytes], operators: Mapping[str, Callable]) -> Bundle:
-    """Parse and check a bundle; raise InvalidDiagram listing every problem found."""
+def parse_bundle(
+    files: Mapping[str, bytes],
+    operators: Mapping[str, Callable],
+    formats: Collection[str] = FORMATS,
+) -> Bundle:
+    """Parse and check a bundle; raise InvalidDiagram listing every problem found.
+
+    `formats` are the JSON Schema formats the runtime checks, which forms may use.
+    """
     check = _Checker()
     files = dict(files)
     if len(files) > MAX_FILES:
@@ -324,7 +362,7 @@ def parse_bundle(files: Mapping[str, bytes], operators: Mapping[str, Callable]) 
             try:
                 if len(content) > MAX_JSON_BYTES:
                     raise ValueError(f"larger than {MAX_JSON_BYTES} bytes")
-                json.loads(content)
+                inputs.loads(content)
             except ValueError as error:
                 check.add(f"not valid JSON: {error}", file=name)
         else:
@@ -370,7 +408,7 @@ def parse_bundle(files: Mapping[str, bytes], operators: Mapping[str, Callable]) 
             continue
         for process_spec in (spec, *subprocess_specs.values()):
             for task_spec in process_spec.task_specs.values():
-                _check_task_spec(check, task_spec, files, operators)
+                _check_task_spec(check, task_spec, files, operators, formats)
                 if isinstance(task_spec, StartEvent) and task_spec.bpmn_id in interrupting:
                     task_spec.extensions["interrupting"] = True
         parser_of = parser.get_process_parser(process_id)

@@ -7,12 +7,14 @@ from typing import Any
 from flask import Flask
 
 from webapp import logmask
+from webapp.settings import MAX_REQUEST_BYTES
 
 from . import (
     admin,
     analytics,
     api,
     auth,
+    bodies,
     database,
     errors,
     home,
@@ -42,6 +44,7 @@ def _config_from(settings: Any) -> dict[str, Any]:
         "DATABASE_URL": settings.database_url,
         "SECRET_KEY": settings.secret_key,
         "COUNTER_SCHEMA_PATH": str(Path(settings.processes_path) / COUNTER_SCHEMA),
+        "MAX_CONTENT_LENGTH": settings.max_request_bytes,
     }
 
 
@@ -86,11 +89,13 @@ def create_app(settings: Any = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,
         BABEL_DEFAULT_TIMEZONE="Asia/Almaty",
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
     )
     app.config.update(_config_from(settings))
     init_runtime(app)
     database.init_app(app)
     i18n.init_app(app)
+    bodies.init_app(app)
     security.init_app(app)
     auth.init_app(app)
     errors.init_app(app)

@@ -71,8 +71,8 @@ def no_store(response: Response) -> Response:
 
 
 def body() -> dict[str, Any]:
-    """Return the JSON object sent with the call, or answer 400."""
-    payload = request.get_json(silent=True)
+    """Return the JSON object sent with the call, or answer 400 saying what is wrong."""
+    payload = request.get_json() if request.is_json else None
     if not isinstance(payload, dict):
         abort(400, description="the body must be a JSON object")
     return payload

@@ -3,7 +3,7 @@
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
 from webapp.runtime.errors import InvalidData, TirkeuError
 
@@ -14,6 +14,7 @@ TITLES = {
     404: _l("Not found"),
     405: _l("Method not allowed"),
     409: _l("Conflict"),
+    413: _l("Request too large"),
     422: _l("Invalid data"),
     500: _l("Something went wrong"),
 }
@@ -34,6 +35,7 @@ CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    413: "request_too_large",
     422: "invalid_data",
     500: "internal_error",
 }
@@ -81,6 +83,15 @@ def handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
     return error_response(status, message)
 
 
+def handle_too_large(_error: RequestEntityTooLarge) -> tuple[Response | str, int]:
+    """Answer a body over the route's limit, which Werkzeug refused before reading it."""
+    message = _l(
+        "The request is larger than the %(limit)s bytes this address accepts.",
+        limit=request.max_content_length,
+    )
+    return error_response(413, str(message))
+
+
 def handle_unexpected(error: Exception) -> tuple[Response | str, int]:
     """Answer an unforeseen exception with a 500, after logging it."""
     original = getattr(error, "original_exception", None) or error
@@ -93,4 +104,5 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(TirkeuError, handle_tirkeu_error)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(RequestEntityTooLarge, handle_too_large)
     app.register_error_handler(InternalServerError, handle_unexpected)

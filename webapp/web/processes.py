@@ -9,11 +9,13 @@ from flask_login import current_user
 
 from webapp import process_tests
 from webapp.diagram_diff import diff_diagrams
+from webapp.runtime import inputs
 from webapp.runtime.errors import Conflict, InvalidDiagram
 
 from . import process_catalogue as catalogue
 from . import schemaforms
 from .auth import role_required
+from .bodies import body_limit
 from .database import db, runtime
 
 bp = Blueprint("processes", __name__, url_prefix="/processes")
@@ -113,15 +115,12 @@ def _problems(problems) -> list[dict[str, Any]]:
 
 @bp.post("/<process_id>/<int:number>/save/<name>")
 @role_required(*ROLES)
+@body_limit(MAX_SAVE_BYTES)
 def save(process_id: str, number: int, name: str) -> Any:
     """Validate the version's bundle with one file replaced; deploy it when asked."""
     row, bundle = _bundle(process_id, number)
     if name not in bundle:
         abort(404)
-    if (request.content_length or 0) > MAX_SAVE_BYTES:
-        message = _("The file is larger than %(limit)s bytes.", limit=MAX_SAVE_BYTES)
-        problem = {"file": name, "line": None, "element": None, "message": message}
-        return {"problems": [problem]}, 413
     bundle[name] = request.get_data(cache=False)
     if request.args.get("deploy") != "1":
         problems = _problems(runtime().validate(bundle))
@@ -150,8 +149,8 @@ def form_preview() -> Any:
     """Render a form schema (and optional UI schema) as the clerk will see it."""
     posted = request.get_json(silent=True) or {}
     try:
-        schema = json.loads(posted.get("schema") or "{}")
-        ui_schema = json.loads(posted["ui_schema"]) if posted.get("ui_schema") else None
+        schema = inputs.loads(posted.get("schema") or "{}")
+        ui_schema = inputs.loads(posted["ui_schema"]) if posted.get("ui_schema") else None
         fields = schemaforms.form_fields(schema, ui_schema)
     except (ValueError, TypeError, AttributeError, KeyError) as error:
         return render_template("processes/form_preview.html", error=str(error)), 422

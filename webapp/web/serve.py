@@ -7,6 +7,8 @@ from waitress.server import create_server
 
 from webapp.worker import JobWorker
 
+from .bodies import largest_limit
+
 log = logging.getLogger(__name__)
 
 
@@ -17,7 +19,15 @@ def serve(
     job_worker = JobWorker(app.extensions["tirkeu"]) if worker else None
     if job_worker is not None:
         job_worker.start()
-    server = create_server(app, host=host, port=port, threads=threads, ident="Tirkeu")
+    # Waitress reads a whole body before the app sees it: it refuses what no route would take.
+    server = create_server(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        ident="Tirkeu",
+        max_request_body_size=largest_limit(app) + 1,
+    )
     log.info("serving on http://%s:%s", host, server.effective_port)
     try:
         server.run()

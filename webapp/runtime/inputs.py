@@ -1,0 +1,89 @@
+"""Data from outside: the strict JSON parser every entry uses, and the limits of instance data.
+
+Scripts see the top-level keys of task data as names, so a key such as `__builtins__` would
+replace what they may call; keys starting with `_` are refused at any depth, as the script
+checks refuse such names in scripts. Python's `json` reads `NaN`, `Infinity` and `1e999`, which
+JSON does not have and which compare unequal to themselves; and data nested a thousand levels
+deep makes every recursive reader (the serializer, deep copies, JSON Schema) fail.
+"""
+
+import json
+import math
+from collections.abc import Iterator, Mapping
+
+from .errors import InvalidData
+
+MAX_DATA_BYTES = 64 * 1024
+MAX_DATA_DEPTH = 10
+# Any JSON document the product parses: request bodies, command options, bundle files.
+MAX_JSON_DEPTH = 32
+MAX_REPORTED = 10
+RESERVED = "names starting with '_' are reserved"
+
+
+class NotJson(ValueError):
+    """Text that is not a JSON document the product accepts; the message says why."""
+
+
+def _no_constant(name: str) -> float:
+    raise NotJson(f"{name} is not a number JSON allows")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise NotJson(f"{text} is too large a number")
+    return number
+
+
+def loads(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> object:
+    """Parse a JSON document: no NaN or Infinity, nothing nested deeper than `max_depth`."""
+    try:
+        document = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        raise NotJson(f"nested deeper than {max_depth} levels") from None
+    for path, _value, depth in _walk(document):
+        if depth > max_depth:
+            raise NotJson(f"nested deeper than {max_depth} levels at {path or 'the top'}")
+    return document
+
+
+def _walk(value: object) -> Iterator[tuple[str, object, int]]:
+    """Yield (path, value, depth) of every value in a JSON-like document, without recursion."""
+    stack = [("", value, 0)]
+    while stack:
+        path, item, depth = stack.pop()
+        yield path, item, depth
+        if isinstance(item, Mapping):
+            stack.extend((f"{path}.{k}" if path else str(k), v, depth + 1) for k, v in item.items())
+        elif isinstance(item, list | tuple):
+            stack.extend((f"{path}[{i}]", v, depth + 1) for i, v in enumerate(item))
+
+
+def data_problems(data: Mapping) -> dict[str, str]:
+    """Return why data may not enter an instance, by path; empty when it may."""
+    problems: dict[str, str] = {}
+    for path, value, depth in _walk(data):
+        if len(problems) >= MAX_REPORTED:
+            break
+        if depth > MAX_DATA_DEPTH:
+            problems[path] = f"nested deeper than {MAX_DATA_DEPTH} levels"
+            break
+        if isinstance(value, Mapping):
+            for key in value:
+                if isinstance(key, str) and key.startswith("_"):
+                    problems[f"{path}.{key}" if path else key] = RESERVED
+        elif isinstance(value, float) and not math.isfinite(value):
+            problems[path] = f"{value} is not a finite number"
+    if not problems:
+        size = len(json.dumps(data, default=str, ensure_ascii=False).encode())
+        if size > MAX_DATA_BYTES:
+            problems["data"] = f"{size} bytes as JSON, more than the {MAX_DATA_BYTES} allowed"
+    return problems
+
+
+def check_data(data: Mapping, what: str) -> None:
+    """Raise InvalidData naming each refused path of the data, or return if it may enter."""
+    problems = data_problems(data)
+    if problems:
+        raise InvalidData(f"the {what} was refused", problems)
