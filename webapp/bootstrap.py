@@ -41,6 +41,7 @@ def build(settings: Settings | None = None) -> Product:
         summary_fields=SUMMARY_FIELDS,
         channel_field=TASK_CHANNEL_FIELD,
         search_fields=TASK_SEARCH_FIELDS,
+        writer_processes=settings.registry_writers,
     )
     return Product(settings, engine, session_factory, runtime)
 

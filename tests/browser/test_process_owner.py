@@ -11,7 +11,7 @@ from webapp.db import accounts as _accounts  # noqa: F401  (registers the accoun
 from webapp.db.base import Base
 from webapp.db.session import make_engine, make_session_factory
 from webapp.runtime.engine import Runtime
-from webapp.settings import SUMMARY_FIELDS
+from webapp.settings import REGISTRY_WRITERS, SUMMARY_FIELDS
 from webapp.web import create_app
 
 from .diagram_pages import REPO_ROOT
@@ -32,7 +32,13 @@ def runtime(tmp_path: Path):
     operators = build_operators(
         {"registry_mode": "sandbox", "registry_url": f"sqlite:///{tmp_path / 'registries.db'}"}
     )
-    runtime = Runtime(sessions, operators, config=SETTINGS, summary_fields=SUMMARY_FIELDS)
+    runtime = Runtime(
+        sessions,
+        operators,
+        config=SETTINGS,
+        summary_fields=SUMMARY_FIELDS,
+        writer_processes=REGISTRY_WRITERS,
+    )
     files = {p.name: p.read_bytes() for p in FOLDER.iterdir() if p.suffix != ".md"}
     runtime.deploy(files, deployed_by="tirkeu init")
     yield runtime

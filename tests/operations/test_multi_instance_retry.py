@@ -11,7 +11,7 @@ from tests.processes.driver import SETTINGS, deploy_registration
 from webapp.db.base import utcnow
 from webapp.db.session import make_session_factory
 from webapp.runtime.engine import Runtime
-from webapp.settings import SUMMARY_FIELDS
+from webapp.settings import REGISTRY_WRITERS, SUMMARY_FIELDS
 
 APPLICATION = {
     "application_number": "A-0700", "channel": "online", "registration_type": "permanent",
@@ -43,7 +43,11 @@ def test_an_owner_notice_that_times_out_is_retried_and_the_application_completes
 
     operators["notify.send"] = flaky_send
     runtime = Runtime(
-        make_session_factory(ops_engine), operators, config=SETTINGS, summary_fields=SUMMARY_FIELDS
+        make_session_factory(ops_engine),
+        operators,
+        config=SETTINGS,
+        summary_fields=SUMMARY_FIELDS,
+        writer_processes=REGISTRY_WRITERS,
     )
     deploy_registration(runtime)
     view = runtime.start("residence_registration", APPLICATION)
@@ -77,7 +81,11 @@ def test_a_retry_due_after_the_consent_window_closed_leaves_the_cancellation_alo
 
     operators["notify.send"] = flaky_send
     runtime = Runtime(
-        make_session_factory(ops_engine), operators, config=SETTINGS, summary_fields=SUMMARY_FIELDS
+        make_session_factory(ops_engine),
+        operators,
+        config=SETTINGS,
+        summary_fields=SUMMARY_FIELDS,
+        writer_processes=REGISTRY_WRITERS,
     )
     deploy_registration(runtime)
     view = runtime.start("residence_registration", APPLICATION)

@@ -10,7 +10,7 @@ from service_tasks.sandbox import SandboxStore
 from tests.processes.driver import REGISTRIES, SETTINGS, ProcessDriver, deploy_registration
 from webapp.db.session import make_engine, make_session_factory, upgrade
 from webapp.runtime.engine import Runtime
-from webapp.settings import SUMMARY_FIELDS
+from webapp.settings import REGISTRY_WRITERS, SUMMARY_FIELDS
 
 
 @pytest.fixture
@@ -45,6 +45,7 @@ def runtime(engine, registry_url: str) -> Runtime:
         build_operators({"registry_mode": "sandbox", "registry_url": registry_url}),
         config=SETTINGS,
         summary_fields=SUMMARY_FIELDS,
+        writer_processes=REGISTRY_WRITERS,
     )
     deploy_registration(runtime)
     return runtime

@@ -4,13 +4,16 @@
 XML safety, the BPMN and DMN schemas, SpiffWorkflow's own checks, every script and expression
 against the restrictions, DMN unary tests, timer expressions, service operators and their
 parameters, and user task forms.
+
+An operator of the table marked `writes = True` (one that writes to a registry) is refused in
+every process but those the caller names: the runtime knows no operator by name.
 """
 
 import hashlib
 import inspect
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -93,12 +96,18 @@ class _Checker:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
         self.lines: dict[str, tuple[str, int]] = {}
+        # The BPMN process each element is drawn in, whatever subprocess holds it.
+        self.owners: dict[str, str] = {}
 
     def index(self, name: str, tree) -> None:
         for element in tree.iter():
             element_id = element.get("id") if isinstance(element.tag, str) else None
             if element_id:
                 self.lines.setdefault(element_id, (name, element.sourceline))
+        for process in tree.iterfind(f".//{{{BPMN}}}process"):
+            for element in process.iter():
+                if isinstance(element.tag, str) and element.get("id"):
+                    self.owners.setdefault(element.get("id"), process.get("id"))
 
     def add(
         self,
@@ -135,7 +144,9 @@ def _timer_problem(definition: TimerEventDefinition) -> str | None:
     return None
 
 
-def _check_task_spec(check: _Checker, spec, files: Mapping[str, bytes], operators) -> None:
+def _check_task_spec(
+    check: _Checker, spec, files: Mapping[str, bytes], operators, writers: Collection[str]
+) -> None:
     element = getattr(spec, "bpmn_id", None) or spec.name
     for attribute in ("script", "prescript", "postscript"):
         check.expression(getattr(spec, attribute, None), element, attribute, "exec")
@@ -149,7 +160,7 @@ def _check_task_spec(check: _Checker, spec, files: Mapping[str, bytes], operator
     if definition is not None:
         _check_event(check, definition, element)
     if isinstance(spec, ServiceTask):
-        _check_service(check, spec, element, operators)
+        _check_service(check, spec, element, operators, writers)
     if isinstance(spec, UserTask):
         _check_user_task(check, spec, element, files)
     if isinstance(spec, BusinessRuleTaskMixin):
@@ -178,7 +189,13 @@ def _check_event(check: _Checker, definition, element: str) -> None:
         _check_event(check, sub, element)
 
 
-def _check_service(check: _Checker, spec, element: str, operators: Mapping[str, Callable]):
+def _check_service(
+    check: _Checker,
+    spec,
+    element: str,
+    operators: Mapping[str, Callable],
+    writers: Collection[str],
+) -> None:
     for name, param in spec.operation_params.items():
         check.expression(param.get("value"), element, f"parameter '{name}'")
     operator = operators.get(spec.operation_name)
@@ -188,6 +205,14 @@ def _check_service(check: _Checker, spec, element: str, operators: Mapping[str, 
             f"service operator '{spec.operation_name}' does not exist (known: {known})", element
         )
         return
+    process = check.owners.get(element, "?")
+    if getattr(operator, "writes", False) and process not in writers:
+        allowed = ", ".join(sorted(writers)) or "none"
+        check.add(
+            f"service operator '{spec.operation_name}' writes to a registry: process"
+            f" '{process}' may not use it (the registry_writers setting allows: {allowed})",
+            element,
+        )
     try:
         inspect.signature(operator).bind(**dict.fromkeys(spec.operation_params))
     except TypeError as error:
@@ -308,8 +333,15 @@ def _interrupting_starts(trees) -> set[str]:
     return starts
 
 
-def parse_bundle(files: Mapping[str, bytes], operators: Mapping[str, Callable]) -> Bundle:
-    """Parse and check a bundle; raise InvalidDiagram listing every problem found."""
+def parse_bundle(
+    files: Mapping[str, bytes],
+    operators: Mapping[str, Callable],
+    writers: Collection[str] = frozenset(),
+) -> Bundle:
+    """Parse and check a bundle; raise InvalidDiagram listing every problem found.
+
+    `writers` names the processes that may call operators marked `writes`.
+    """
     check = _Checker()
     files = dict(files)
     if len(files) > MAX_FILES:
@@ -370,7 +402,7 @@ def parse_bundle(files: Mapping[str, bytes], operators: Mapping[str, Callable]) 
             continue
         for process_spec in (spec, *subprocess_specs.values()):
             for task_spec in process_spec.task_specs.values():
-                _check_task_spec(check, task_spec, files, operators)
+                _check_task_spec(check, task_spec, files, operators, writers)
                 if isinstance(task_spec, StartEvent) and task_spec.bpmn_id in interrupting:
                     task_spec.extensions["interrupting"] = True
         parser_of = parser.get_process_parser(process_id)
