@@ -148,6 +148,7 @@ def save(process_id: str, number: int, name: str) -> Any:
                 "version": d.version,
                 "created": d.created,
                 "status": d.status,
+                "deployment_id": d.deployment_id,
                 "url": url_for("processes.viewer", process_id=d.process_id, number=d.version),
                 "review_url": url_for("processes.review", deployment_id=d.deployment_id),
             }
