@@ -13,7 +13,7 @@ from flask_login import current_user
 
 from webapp import process_tests
 from webapp.diagram_diff import DiagramDiff, diff_diagrams, elements
-from webapp.runtime.deployments import PENDING
+from webapp.runtime.deployments import APPROVED, PENDING
 from webapp.runtime.errors import Conflict, Forbidden, InvalidDiagram
 
 from . import process_catalogue as catalogue
@@ -252,7 +252,7 @@ def decide(deployment_id: int, decision: str) -> Any:
     except (Conflict, Forbidden) as error:
         flash(error.message, "error")
         return redirect(url_for("processes.review", deployment_id=deployment_id))
-    if decided.status == "approved":
+    if decided.status == APPROVED:
         flash(_("Deployment %(id)s is approved and in effect.", id=decided.id), "info")
     else:
         flash(_("Deployment %(id)s is rejected.", id=decided.id), "info")
