@@ -5,6 +5,10 @@ Settings: `registry_mode` (`sandbox`, the default, or `http`); for the sandbox `
 per registry and `registry_timeout` in seconds; optional `arc_min_length` / `arc_max_length`.
 Identifiers are validated here, before any connector is asked: a malformed IIN or ARC cannot
 be in a registry, so a lookup answers "not found", and a write refuses it as a fault.
+
+Operators that write (register, close a registration, rewrite an ID card, send a notice) are
+marked `writes = True`: the runtime refuses them in any process but those the
+`registry_writers` setting names.
 """
 
 from collections.abc import Callable, Mapping
@@ -21,6 +25,12 @@ REGISTRATION_TYPES = ("permanent", "temporary")
 CHANNELS = ("account", "sms")
 
 Operator = Callable[..., dict[str, Any]]
+
+
+def writes(operator: Operator) -> Operator:
+    """Mark an operator as one that changes a registry or reaches a person."""
+    operator.writes = True  # type: ignore[attr-defined]
+    return operator
 
 
 def build_operators(settings: Mapping[str, object]) -> dict[str, Operator]:
@@ -109,6 +119,7 @@ def operators_for(
             return {"iin": iin, "deregistered": False, "country": None, "date": None}
         return registries.consular.deregistration(iin)
 
+    @writes
     def register(
         application_number: str,
         iin: str,
@@ -130,17 +141,20 @@ def operators_for(
             application_number, iin, arc, registration_type, months
         )
 
+    @writes
     def close(application_number: str, iin: str) -> dict[str, Any]:
         """registration.close: close the replaced permanent registration once."""
         _require_write(application_number, iin)
         return registries.registration.close(application_number, iin)
 
+    @writes
     def rewrite_address(application_number: str, iin: str, arc: str) -> dict[str, Any]:
         """idcard.rewrite_address: write the new address to the ID card once."""
         _require_write(application_number, iin)
         _require_arc(arc, arc_min_length, arc_max_length)
         return registries.idcard.rewrite_address(application_number, iin, arc)
 
+    @writes
     def send(
         application_number: str,
         iin: str,

@@ -43,6 +43,7 @@ def build(settings: Settings | None = None) -> Product:
         channel_field=TASK_CHANNEL_FIELD,
         search_fields=TASK_SEARCH_FIELDS,
         formats=SCHEMA_FORMATS,
+        writer_processes=settings.registry_writers,
     )
     return Product(settings, engine, session_factory, runtime)
 

@@ -6,7 +6,7 @@ import secrets
 import signal
 import socket
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from functools import update_wrapper
 from pathlib import Path
@@ -25,6 +25,7 @@ from .booking import save_centres
 from .bootstrap import Product, build, bundles, initialise, read_bundle
 from .online.pki import demo_pki
 from .runtime import inputs
+from .runtime.deployments import STATUSES, DeploymentView
 from .runtime.errors import InvalidData, InvalidDiagram, Problem, TirkeuError
 from .signing import SigningError, sign_document
 from .worker import JobWorker
@@ -195,19 +196,82 @@ def validate(product: Product, paths: tuple[Path, ...], as_json: bool) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @with_product
 def deploy(product: Product, paths: tuple[Path, ...], as_json: bool) -> None:
-    """Deploy files or folders as new process versions; nothing is deployed if any is invalid."""
+    """Deploy files or folders as new process versions, in effect at once; nothing is deployed
+    if any is invalid.
+
+    This is the server operator's deployment, with the database's own access: no second
+    person approves it (a deployment proposed in the browser waits for one; see `tirkeu
+    deployments`). Deploying content that waits for approval approves it.
+    """
     found = bundles(list(paths))
     contents = [read_bundle(bundle) for bundle in found]
     for bundle, content in zip(found, contents, strict=True):
         problems = product.runtime.validate(content)
         if problems:
             raise InvalidDiagram(located(bundle, problems))
-    deployed = [d for content in contents for d in product.runtime.deploy(content)]
+    runtime = product.runtime
+    deployed = [d for content in contents for d in runtime.deploy(content, "tirkeu deploy")]
     emit(
         [{"process_id": d.process_id, "version": d.version} for d in deployed],
         as_json,
         "\n".join(f"{d.process_id} v{d.version}" for d in deployed),
     )
+
+
+@main.group()
+def deployments() -> None:
+    """Deployments proposed in the browser: list them, approve or reject them as the operator."""
+
+
+def deployment_document(deployment: DeploymentView) -> dict:
+    """Return a deployment as JSON."""
+    document = asdict(deployment)
+    document["versions"] = [{"process_id": p, "version": v} for p, v in deployment.versions]
+    for key in ("created_at", "decided_at"):
+        document[key] = document[key].isoformat() if document[key] else None
+    return document
+
+
+def deployment_line(deployment: DeploymentView) -> str:
+    """Return a deployment as one line of text."""
+    versions = ", ".join(f"{p} v{v}" for p, v in deployment.versions)
+    decided = f" by {deployment.decided_by}" if deployment.decided_by else ""
+    author = deployment.deployed_by or "?"
+    return f"{deployment.id} {deployment.status}{decided}: {versions} (from {author})"
+
+
+@deployments.command("list")
+@click.option("--status", type=click.Choice(STATUSES), help="Only deployments in this status.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10000))
+@with_product
+def deployments_list(product: Product, status: str | None, limit: int, as_json: bool) -> None:
+    """List the newest deployments with their versions and who decided on them."""
+    found = product.runtime.deployments(status, limit)
+    emit(
+        [deployment_document(d) for d in found],
+        as_json,
+        "\n".join(deployment_line(d) for d in found) or "no deployments",
+    )
+
+
+@deployments.command("approve")
+@click.argument("deployment_id", type=int)
+@click.option("--by", "actor", required=True, help="Who approves: recorded with the decision.")
+@with_product
+def deployments_approve(product: Product, deployment_id: int, actor: str, as_json: bool) -> None:
+    """Put a pending deployment in effect; its author cannot."""
+    decided = product.runtime.approve(deployment_id, actor)
+    emit(deployment_document(decided), as_json, deployment_line(decided))
+
+
+@deployments.command("reject")
+@click.argument("deployment_id", type=int)
+@click.option("--by", "actor", required=True, help="Who rejects: recorded with the decision.")
+@with_product
+def deployments_reject(product: Product, deployment_id: int, actor: str, as_json: bool) -> None:
+    """Refuse a pending deployment: its versions never start an instance."""
+    decided = product.runtime.reject(deployment_id, actor)
+    emit(deployment_document(decided), as_json, deployment_line(decided))
 
 
 def show_instance(product: Product, instance_id: int, as_json: bool) -> None:
@@ -479,7 +543,8 @@ def test_process(path: Path, as_json: bool) -> None:
     from .process_tests import run_folder
     from .settings import Settings
 
-    results = run_folder(path, Settings.from_env().process_settings)
+    settings = Settings.from_env()
+    results = run_folder(path, settings.process_settings, settings.registry_writers)
     lines = [f"{'PASS' if r.passed else 'FAIL'} {r.file} {r.case}: {r.message}" for r in results]
     document = [{"file": r.file, "case": r.case, "passed": r.passed, "message": r.message}
                 for r in results]  # fmt: skip

@@ -10,7 +10,7 @@ the instance completes and its data holds every expected key with the expected v
 
 import json
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -28,7 +28,7 @@ from webapp.runtime import inputs
 from webapp.runtime.engine import Runtime
 from webapp.runtime.errors import TirkeuError
 from webapp.runtime.xmlsafe import parse_xml
-from webapp.settings import SUMMARY_FIELDS
+from webapp.settings import REGISTRY_WRITERS, SUMMARY_FIELDS
 
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 MAX_STEPS = 200
@@ -103,9 +103,18 @@ def _drive(runtime: Runtime, process_id: str, start_id: str | None, case: Mappin
 
 
 def run_case(
-    files: Mapping[str, bytes], test_file: str, case_name: str, case: Mapping, config: Mapping
+    files: Mapping[str, bytes],
+    test_file: str,
+    case_name: str,
+    case: Mapping,
+    config: Mapping,
+    writers: Collection[str] = REGISTRY_WRITERS,
 ) -> CaseResult:
-    """Run one case on a throwaway database and sandbox registries of its own."""
+    """Run one case on a throwaway database and sandbox registries of its own.
+
+    The bundle is checked as a real deployment would be (`writers` names the processes that
+    may write to registries), so what passes here would deploy.
+    """
     with tempfile.TemporaryDirectory() as folder:
         engine = make_engine(f"sqlite:///{Path(folder) / 'tirkeu.db'}")
         registry_url = f"sqlite:///{Path(folder) / 'registries.db'}"
@@ -119,6 +128,7 @@ def run_case(
                 config=config,
                 summary_fields=SUMMARY_FIELDS,
                 formats=SCHEMA_FORMATS,
+                writer_processes=writers,
             )
             diagram = test_file.removeprefix("test_").removesuffix(".json")
             runtime.deploy(files, deployed_by="process-tests")
@@ -144,7 +154,9 @@ def run_case(
     return CaseResult(test_file, case_name, not message, message or "passed", data)
 
 
-def run_bundle(files: Mapping[str, bytes], config: Mapping) -> list[CaseResult]:
+def run_bundle(
+    files: Mapping[str, bytes], config: Mapping, writers: Collection[str] = REGISTRY_WRITERS
+) -> list[CaseResult]:
     """Run every case of every test file of a bundle; the test files are deployed too."""
     results = []
     for name in sorted(files):
@@ -156,16 +168,18 @@ def run_bundle(files: Mapping[str, bytes], config: Mapping) -> list[CaseResult]:
             results.append(CaseResult(name, "", False, f"not valid JSON: {error}", {}))
             continue
         for case_name, case in cases.items():
-            results.append(run_case(files, name, case_name, case, config))
+            results.append(run_case(files, name, case_name, case, config, writers))
     return results
 
 
-def run_folder(path: Path, config: Mapping) -> list[CaseResult]:
+def run_folder(
+    path: Path, config: Mapping, writers: Collection[str] = REGISTRY_WRITERS
+) -> list[CaseResult]:
     """Run the cases of a process folder (or of the folder of a test file)."""
     folder = path if path.is_dir() else path.parent
     suffixes = (".bpmn", ".bpmn20.xml", ".dmn", ".json")
     files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name.endswith(suffixes)}
-    results = run_bundle(files, config)
+    results = run_bundle(files, config, writers)
     if path.is_file():
         results = [r for r in results if r.file == path.name]
     return results

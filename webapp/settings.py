@@ -3,6 +3,10 @@
 Every value comes from the environment (`TIRKEU_*`), with defaults that make `make run` work
 on a fresh machine. Legal parameters (ages, periods, consent window, thresholds, the service
 term) live in `processes/settings.json`, which process owners edit, never in code.
+
+Which processes may call the operators that write to registries is the server operator's
+choice, not the process owners': `TIRKEU_REGISTRY_WRITERS`, process ids separated by commas
+(default `residence_registration`).
 """
 
 import json
@@ -28,6 +32,7 @@ MAX_REQUEST_BYTES = 1024 * 1024
 # Task lists filter by the channel and search by these IINs through the task rows' indexes.
 TASK_CHANNEL_FIELD = "channel"
 TASK_SEARCH_FIELDS = ("applicant_iin", "person_iin")
+REGISTRY_WRITERS = ("residence_registration",)
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class Settings:
     db_max_overflow: int = 10
     retention_days: int = 365
     max_request_bytes: int = MAX_REQUEST_BYTES
+    registry_writers: tuple[str, ...] = REGISTRY_WRITERS
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -91,8 +97,18 @@ class Settings:
                     "max_request_bytes", env.get("TIRKEU_MAX_REQUEST_BYTES", MAX_REQUEST_BYTES)
                 )
             ),
+            registry_writers=tuple(
+                overrides.pop("registry_writers", None)
+                or _names(env.get("TIRKEU_REGISTRY_WRITERS"))
+                or REGISTRY_WRITERS
+            ),
             **overrides,
         )
+
+
+def _names(value: str | None) -> tuple[str, ...]:
+    """Return the names of a comma-separated setting."""
+    return tuple(name.strip() for name in (value or "").split(",") if name.strip())
 
 
 def _stored_secret(instance_path: Path) -> str:

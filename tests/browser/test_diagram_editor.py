@@ -167,17 +167,20 @@ def test_spiffworkflow_reads_what_the_panel_wrote(page, static_server):
     )
 
 
-def test_deploy_button_posts_to_the_deploy_url_and_lists_what_was_deployed(page, harness):
-    harness.answers["/deploy"] = (
-        200,
-        {"problems": [], "deployed": [{"process": "Process_Sample", "version": 2}]},
-    )
+def test_deploy_button_posts_to_the_deploy_url_and_lists_what_awaits_approval(page, harness):
+    deployed = {"process": "Process_Sample", "version": 2, "status": "pending",
+                "review_url": "/processes/deployments/7"}  # fmt: skip
+    harness.answers["/deploy"] = (200, {"problems": [], "deployed": [deployed]})
     open_ready(page, f"{harness.url}/pages/editor.html")
     page.locator("[data-action=deploy]").click()
     page.wait_for_selector(".save-results[data-outcome=ok]")
     assert page.locator(".save-results .deployed li").all_text_contents() == [
-        "process: Process_Sample, version: 2"
+        "process: Process_Sample, version: 2, status: pending"
     ]
+    assert "Awaiting approval" in page.locator(".save-results h3").inner_text()
+    assert page.locator(".save-results a.review-link").get_attribute("href") == (
+        "/processes/deployments/7"
+    )
     assert [p.path for p in harness.posted] == ["/deploy"]
 
 

@@ -1,4 +1,5 @@
-"""A process owner edits the registration in the modeler, deploys it and compares the versions."""
+"""A process owner edits the registration in the modeler and proposes it; another approves it
+with the changes in front of them."""
 
 import json
 from pathlib import Path
@@ -14,7 +15,7 @@ from webapp.db import accounts as _accounts  # noqa: F401  (registers the accoun
 from webapp.db.base import Base
 from webapp.db.session import make_engine, make_session_factory
 from webapp.runtime.engine import Runtime
-from webapp.settings import SUMMARY_FIELDS
+from webapp.settings import REGISTRY_WRITERS, SUMMARY_FIELDS
 from webapp.web import create_app
 
 from .diagram_pages import REPO_ROOT
@@ -43,13 +44,19 @@ def runtime(tmp_path: Path):
     sessions = make_session_factory(engine)
     with sessions.begin() as session:
         create_user(session, "owner", PASSWORD, ["process_owner"], full_name="Process Owner")
+        create_user(session, "owner2", PASSWORD, ["process_owner"], full_name="Second Owner")
     registry_url = f"sqlite:///{tmp_path / 'registries.db'}"
     store = SandboxStore(registry_url)
     store.load_dataset_file(DEFAULT_DATASET_PATH)
     store.dispose()
     operators = build_operators({"registry_mode": "sandbox", "registry_url": registry_url})
     runtime = Runtime(
-        sessions, operators, config=SETTINGS, summary_fields=SUMMARY_FIELDS, formats=SCHEMA_FORMATS
+        sessions,
+        operators,
+        config=SETTINGS,
+        summary_fields=SUMMARY_FIELDS,
+        formats=SCHEMA_FORMATS,
+        writer_processes=REGISTRY_WRITERS,
     )
     files = {p.name: p.read_bytes() for p in FOLDER.iterdir() if p.suffix != ".md"}
     runtime.deploy(files, deployed_by="tirkeu init")
@@ -70,16 +77,16 @@ def owners_room(live_url, runtime):
     return live_url, runtime
 
 
-def sign_in(page, url: str) -> None:
+def sign_in(page, url: str, username: str = "owner") -> None:
     page.goto(f"{url}/login")
-    page.fill("input[name=username]", "owner")
+    page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
     page.locator("form:has(input[name=password]) button[type=submit]").click()
     page.wait_for_url(f"{url}/")
 
 
-def test_owner_renames_a_task_deploys_and_old_instances_keep_their_version(
-    page, owners_room, screenshot
+def test_owner_renames_a_task_another_approves_it_and_old_instances_keep_their_version(
+    page, browser, owners_room, screenshot
 ):
     url, runtime = owners_room
     before = runtime.start(
@@ -104,21 +111,39 @@ def test_owner_renames_a_task_deploys_and_old_instances_keep_their_version(
     editor.locator("[data-action=deploy]").click()
     page.wait_for_selector("#bpmn-editor .save-results .deployed")
     assert "residence_registration" in editor.locator(".save-results .deployed").inner_text()
+    assert "Awaiting approval" in editor.locator(".save-results").inner_text()
 
     page.goto(f"{url}/processes/")
     rows = page.locator("table.versions tbody tr")
     assert rows.count() == 2
-    assert page.locator("tr.latest").get_attribute("data-version") == "2"
+    assert page.locator("tr.latest").get_attribute("data-version") == "1"
+    assert "awaiting approval" in page.locator("tr[data-version='2']").inner_text()
     assert page.locator("tr[data-version='1'] td.running").inner_text() == "1"
     screenshot(page, "catalogue")
+    assert (
+        runtime.start(
+            "residence_registration", {**APPLICATION, "application_number": "A-2"}, "x"
+        ).version
+        == 1
+    )
+
+    reviewer = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    sign_in(reviewer, url, "owner2")
+    reviewer.goto(f"{url}/processes/deployments/")
+    reviewer.locator("tr[data-deployment] a").first.click()
+    reviewer.wait_for_selector(".diff-diagram[data-diagram-state=ready]")
+    assert reviewer.locator(".djs-element.diff-changed").count() == 1
+    reviewer.get_by_role("button", name="Approve").click()
+    reviewer.wait_for_url(f"{url}/processes/deployments/")
+    reviewer.context.close()
     assert runtime.instance(before.id).version == 1
     after = runtime.start(
-        "residence_registration", {**APPLICATION, "application_number": "A-2"}, "x"
+        "residence_registration", {**APPLICATION, "application_number": "A-3"}, "x"
     )
     assert after.version == 2
 
     page.goto(f"{url}/processes/residence_registration/diff?from=1&to=2")
-    page.wait_for_selector("#diff-diagram[data-diagram-state=ready]")
+    page.wait_for_selector(".diff-diagram[data-diagram-state=ready]")
     changed = page.locator(".djs-element.diff-changed")
     assert changed.count() == 1
     assert changed.get_attribute("data-element-id") == "Task_CheckDocuments"

@@ -34,9 +34,10 @@ ALLOWED: dict[str, set[str] | str] = {
     "api.claim": {"clerk", "supervisor", "applicant"},
     "api.unclaim": {"clerk", "supervisor", "applicant"},
     "api.complete": {"clerk", "supervisor", "applicant"},
-    "api.start": {"clerk", "supervisor", "administrator", "process_owner"},
+    # Process owners try processes in the sandbox only: they never start or move real instances.
+    "api.start": {"clerk", "supervisor", "administrator"},
     "api.instance": STAFF_READERS,
-    "api.message": {"administrator", "process_owner"},
+    "api.message": {"administrator"},
     "admin.index": {"administrator"},
     "admin.incident_action": {"administrator"},
     "admin.instances": {"administrator"},
@@ -63,6 +64,9 @@ ALLOWED: dict[str, set[str] | str] = {
     "processes.form_preview": OWNERS,
     "processes.diff": OWNERS,
     "processes.run_tests": OWNERS,
+    "processes.deployments": OWNERS,
+    "processes.review": OWNERS,
+    "processes.decide": OWNERS,
     "processes.migration": {"administrator"},
     "processes.migrate": {"administrator"},
     "portal.index": {"applicant"},
@@ -95,6 +99,8 @@ ARGUMENTS = {
     "name": "nothing.bpmn",
     "log_format": "csv",
     "booking_id": "999999",
+    "deployment_id": "999999",
+    "decision": "approve",
 }
 CALLERS = [None, *ROLES]
 

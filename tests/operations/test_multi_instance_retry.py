@@ -12,7 +12,7 @@ from tests.processes.driver import SETTINGS, deploy_registration
 from webapp.db.base import utcnow
 from webapp.db.session import make_session_factory
 from webapp.runtime.engine import Runtime
-from webapp.settings import SUMMARY_FIELDS
+from webapp.settings import REGISTRY_WRITERS, SUMMARY_FIELDS
 
 APPLICATION = {
     "application_number": "A-0700", "channel": "online", "registration_type": "permanent",
@@ -49,6 +49,7 @@ def test_an_owner_notice_that_times_out_is_retried_and_the_application_completes
         config=SETTINGS,
         summary_fields=SUMMARY_FIELDS,
         formats=SCHEMA_FORMATS,
+        writer_processes=REGISTRY_WRITERS,
     )
     deploy_registration(runtime)
     view = runtime.start("residence_registration", APPLICATION)
@@ -87,6 +88,7 @@ def test_a_retry_due_after_the_consent_window_closed_leaves_the_cancellation_alo
         config=SETTINGS,
         summary_fields=SUMMARY_FIELDS,
         formats=SCHEMA_FORMATS,
+        writer_processes=REGISTRY_WRITERS,
     )
     deploy_registration(runtime)
     view = runtime.start("residence_registration", APPLICATION)

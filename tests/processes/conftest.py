@@ -11,7 +11,7 @@ from service_tasks.sandbox import SandboxStore
 from tests.processes.driver import REGISTRIES, SETTINGS, ProcessDriver, deploy_registration
 from webapp.db.session import make_engine, make_session_factory, upgrade
 from webapp.runtime.engine import Runtime
-from webapp.settings import SUMMARY_FIELDS
+from webapp.settings import REGISTRY_WRITERS, SUMMARY_FIELDS
 
 
 @pytest.fixture
@@ -47,6 +47,7 @@ def runtime(engine, registry_url: str) -> Runtime:
         config=SETTINGS,
         summary_fields=SUMMARY_FIELDS,
         formats=SCHEMA_FORMATS,
+        writer_processes=REGISTRY_WRITERS,
     )
     deploy_registration(runtime)
     return runtime

@@ -24,7 +24,7 @@ from tests.processes.driver import SETTINGS, ProcessDriver, deploy_registration
 from webapp.db.base import utcnow
 from webapp.db.session import make_session_factory
 from webapp.runtime.engine import Runtime
-from webapp.settings import SUMMARY_FIELDS
+from webapp.settings import REGISTRY_WRITERS, SUMMARY_FIELDS
 
 ADULT = "850314304175"
 ARC_ADULTS_HOUSE = "0201000000000002"
@@ -135,6 +135,7 @@ def http_process(engine, store: SandboxStore, stub: StubRegistries) -> ProcessDr
         config=SETTINGS,
         summary_fields=SUMMARY_FIELDS,
         formats=SCHEMA_FORMATS,
+        writer_processes=REGISTRY_WRITERS,
     )
     deploy_registration(runtime)
     return ProcessDriver(runtime, store)

@@ -15,6 +15,7 @@ from tests.processes.driver import PROCESSES
 from webapp.bootstrap import bundles, read_bundle
 from webapp.runtime.forms import FORMATS
 from webapp.runtime.specs import parse_bundle
+from webapp.settings import REGISTRY_WRITERS
 
 FOLDER = PROCESSES / "residence_registration"
 BPMN = FOLDER / "residence_registration.bpmn"
@@ -79,7 +80,9 @@ def bounds(tree):
 def test_diagram_and_decision_tables_pass_the_runtime_checks(registry_url):
     [files] = bundles([FOLDER])
     operators = build_operators({"registry_mode": "sandbox", "registry_url": registry_url})
-    parsed = parse_bundle(read_bundle(files), operators, FORMATS | set(SCHEMA_FORMATS))
+    parsed = parse_bundle(
+        read_bundle(files), operators, FORMATS | set(SCHEMA_FORMATS), REGISTRY_WRITERS
+    )
     [process] = parsed.processes.values()
     assert process.spec.name == "residence_registration"
     assert set(process.subprocess_specs) == {"Subprocess_Consents"}

@@ -16,7 +16,7 @@ from tests.runtime.test_scripting import ESCAPES
 from tests.web.conftest import sign_in
 from webapp.db.models import Deployment, ProcessVersion
 from webapp.runtime.engine import Runtime
-from webapp.settings import SUMMARY_FIELDS
+from webapp.settings import REGISTRY_WRITERS, SUMMARY_FIELDS
 from webapp.web import create_app
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
@@ -49,7 +49,12 @@ def runtime(sessions, tmp_path) -> Runtime:
     store.dispose()
     operators = build_operators({"registry_mode": "sandbox", "registry_url": registry_url})
     runtime = Runtime(
-        sessions, operators, config=SETTINGS, summary_fields=SUMMARY_FIELDS, formats=SCHEMA_FORMATS
+        sessions,
+        operators,
+        config=SETTINGS,
+        summary_fields=SUMMARY_FIELDS,
+        formats=SCHEMA_FORMATS,
+        writer_processes=REGISTRY_WRITERS,
     )
     runtime.deploy(bundle(), deployed_by="tests")
     return runtime
@@ -120,10 +125,20 @@ def test_save_and_deploy_makes_a_new_version_and_old_instances_keep_theirs(clien
     )
     answer = save(client, token, renamed, deploy=True)
     assert answer.status_code == 200
-    assert answer.get_json()["deployed"][0]["version"] == 2
-    assert runtime.instance(old.id).version == 1
+    [deployed] = answer.get_json()["deployed"]
+    assert (deployed["version"], deployed["status"]) == (2, "pending")
     diff = client.get("/processes/residence_registration/diff?from=1&to=2").get_data(as_text=True)
     assert '"changed": ["Task_CheckDocuments"]' in html.unescape(diff)
+    pending = {**COUNTER_APPLICATION, "application_number": "A-2"}
+    assert runtime.start("residence_registration", pending, actor="x").version == 1
+    token = sign_in(client, "administrator")
+    review = client.get(deployed["review_url"]).get_data(as_text=True)
+    assert "Task_CheckDocuments" in review
+    approve = f"{deployed['review_url']}/approve"
+    assert client.post(approve, data={"csrf_token": token}).status_code == 302
+    assert runtime.instance(old.id).version == 1
+    approved = {**COUNTER_APPLICATION, "application_number": "A-3"}
+    assert runtime.start("residence_registration", approved, actor="x").version == 2
 
 
 def test_save_without_csrf_header_is_refused(client):

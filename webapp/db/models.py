@@ -9,14 +9,23 @@ from .base import Base, utcnow
 
 
 class Deployment(Base):
-    """A bundle of BPMN, DMN and form files, identified by its content hash."""
+    """A bundle of BPMN, DMN and form files, identified by its content hash.
+
+    A deployment proposed in the browser is `pending` until a second person approves it (or
+    rejects it); only the processes of an `approved` deployment start instances. Who decided,
+    and when, is kept on the row.
+    """
 
     __tablename__ = "deployment"
+    __table_args__ = (Index(None, "status", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     content_hash: Mapped[str] = mapped_column(String(64), unique=True)
     deployed_by: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(10), default="approved", server_default="approved")
+    decided_by: Mapped[str | None] = mapped_column(String(120))
+    decided_at: Mapped[datetime | None]
 
 
 class DeploymentFile(Base):

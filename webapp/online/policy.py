@@ -9,7 +9,8 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import BpmnDmnParser
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from webapp.db.models import DeploymentFile, ProcessVersion
+from webapp.db.models import Deployment, DeploymentFile, ProcessVersion
+from webapp.runtime.deployments import IN_EFFECT
 
 POLICY_FILE = "channel_policy.dmn"
 POLICY_DECISION = "channel_policy"
@@ -24,9 +25,10 @@ class ChannelDecision:
 
 
 def _policy_xml(session: Session, process_id: str) -> bytes | None:
-    """Return the channel policy table of the newest deployed version of the process."""
+    """Return the channel policy table of the newest version in effect of the process."""
     deployment_id = session.scalar(
         select(ProcessVersion.deployment_id)
+        .join(Deployment, IN_EFFECT)
         .where(ProcessVersion.process_id == process_id)
         .order_by(ProcessVersion.version.desc())
         .limit(1)

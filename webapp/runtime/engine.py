@@ -8,7 +8,7 @@ the audit events and commits. Nothing else changes an instance.
 
 import json
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,7 +33,8 @@ from webapp.db.models import (
     ProcessVersion,
 )
 
-from . import forms, inputs
+from . import deployments, forms, inputs
+from .deployments import APPROVED, IN_EFFECT, PENDING, REJECTED, DeploymentView
 from .errors import Conflict, InvalidData, NotFound, Problem, TirkeuError
 from .metrics import LatencyHistogram
 from .migration import MigrationPreview, Plan
@@ -59,6 +60,7 @@ log = logging.getLogger(__name__)
 
 LATEST_VERSION = (
     select(ProcessVersion.id)
+    .join(Deployment, IN_EFFECT)
     .where(ProcessVersion.process_id == bindparam("process_id"))
     .order_by(ProcessVersion.version.desc())
     .limit(1)
@@ -124,10 +126,13 @@ class Runtime:
         search_fields: tuple[str, ...] = (),
         retry: RetryPolicy = RetryPolicy(),
         formats: Mapping[str, forms.Format] | None = None,
+        writer_processes: Collection[str] = (),
     ):
         self.session_factory = session_factory
         self.operators = dict(operators)
         self.config = dict(config or {})
+        # Operators marked `writes` (registry writes) run only in the processes this names.
+        self.writer_processes = frozenset(writer_processes)
         self.clock = clock
         self.business_key_field = business_key_field
         self.summary_fields = summary_fields
@@ -170,30 +175,59 @@ class Runtime:
         from .errors import InvalidDiagram
 
         try:
-            parse_bundle(files, self.operators, self.format_names)
+            parse_bundle(files, self.operators, self.format_names, self.writer_processes)
         except InvalidDiagram as error:
             return error.problems
         return []
 
     def deploy(self, files: Mapping[str, bytes], deployed_by: str | None = None):
-        """Deploy a bundle: a new version of each process in it, or nothing if already deployed."""
-        bundle = parse_bundle(files, self.operators, self.format_names)
+        """Deploy a bundle in effect at once: a new version of each process in it, or nothing
+        if already deployed (then approve it if it waited for a decision).
+
+        This is the server operator's deployment (`tirkeu deploy`, `tirkeu init`); a person
+        using the product proposes one instead, for another to approve.
+        """
+        return self._deploy_bundle(files, deployed_by, APPROVED)
+
+    def propose(self, files: Mapping[str, bytes], author: str):
+        """Deploy a bundle as pending: its versions start nothing until another person approves."""
+        return self._deploy_bundle(files, author, PENDING)
+
+    def _deploy_bundle(self, files: Mapping[str, bytes], deployed_by: str | None, status: str):
+        bundle = parse_bundle(files, self.operators, self.format_names, self.writer_processes)
         try:
             with self.transaction() as session:
-                return self._deploy(session, bundle, deployed_by)
+                return self._deploy(session, bundle, deployed_by, status)
         except IntegrityError as error:
             raise Conflict("another deployment of these processes ran at the same time") from error
 
-    def _deploy(self, session: Session, bundle: Bundle, deployed_by: str | None):
+    def _deploy(self, session: Session, bundle: Bundle, deployed_by: str | None, status: str):
         existing = session.scalar(
             select(Deployment).where(Deployment.content_hash == bundle.content_hash)
         )
         if existing is not None:
+            if status == APPROVED and existing.status != APPROVED:
+                existing.status = APPROVED
+                existing.decided_by, existing.decided_at = deployed_by, self.clock()
+            elif status == PENDING and existing.status == REJECTED:
+                raise Conflict(
+                    f"this content was rejected by {existing.decided_by} on "
+                    f"{existing.decided_at:%Y-%m-%d %H:%M} UTC; change it before proposing it again"
+                )
             rows = session.scalars(
                 select(ProcessVersion).where(ProcessVersion.deployment_id == existing.id)
             )
-            return [DeployedProcess(r.process_id, r.version, False) for r in rows]
-        deployment = Deployment(content_hash=bundle.content_hash, deployed_by=deployed_by)
+            return [
+                DeployedProcess(r.process_id, r.version, False, existing.id, existing.status)
+                for r in rows
+            ]
+        deployment = Deployment(
+            content_hash=bundle.content_hash,
+            deployed_by=deployed_by,
+            status=status,
+            decided_by=deployed_by if status == APPROVED else None,
+            decided_at=self.clock() if status == APPROVED else None,
+        )
         session.add(deployment)
         session.flush()
         session.add_all(
@@ -218,8 +252,36 @@ class Runtime:
             )
             session.add(row)
             session.flush()
-            deployed.append(DeployedProcess(row.process_id, row.version, True))
+            deployed.append(
+                DeployedProcess(row.process_id, row.version, True, deployment.id, status)
+            )
+        if status == PENDING:
+            log.info("deployment %s proposed by %s", deployment.id, deployed_by)
         return deployed
+
+    def deployments(self, status: str | None = None, limit: int = 100) -> list[DeploymentView]:
+        """Return the newest deployments, of one status (`pending`...) or all."""
+        with self.transaction() as session:
+            return deployments.listed(session, status, limit)
+
+    def deployment(self, deployment_id: int) -> DeploymentView:
+        """Return one deployment with its versions and the decision on it."""
+        with self.transaction() as session:
+            return deployments.one(session, deployment_id)
+
+    def approve(self, deployment_id: int, actor: str) -> DeploymentView:
+        """Put a pending deployment in effect; its author may not."""
+        return self._decide(deployment_id, actor, APPROVED)
+
+    def reject(self, deployment_id: int, actor: str) -> DeploymentView:
+        """Refuse a pending deployment: its versions never start an instance."""
+        return self._decide(deployment_id, actor, REJECTED)
+
+    def _decide(self, deployment_id: int, actor: str, status: str) -> DeploymentView:
+        with self.transaction() as session:
+            decided = deployments.decide(session, deployment_id, actor, status, self.clock())
+        log.info("deployment %s %s by %s", deployment_id, status, actor)
+        return decided
 
     def _version(self, session: Session, version_id: int) -> VersionInfo:
         info = self._versions.get(version_id)
@@ -322,13 +384,14 @@ class Runtime:
     # Moving instances between versions
 
     def _numbered_version(self, session: Session, process_id: str, number: int) -> VersionInfo:
+        """Return a version in effect: an instance never moves to one awaiting approval."""
         version_id = session.scalar(
-            select(ProcessVersion.id).where(
-                ProcessVersion.process_id == process_id, ProcessVersion.version == number
-            )
+            select(ProcessVersion.id)
+            .join(Deployment, IN_EFFECT)
+            .where(ProcessVersion.process_id == process_id, ProcessVersion.version == number)
         )
         if version_id is None:
-            raise NotFound(f"no version {number} of process {process_id!r}")
+            raise NotFound(f"no approved version {number} of process {process_id!r}")
         return self._version(session, version_id)
 
     def _migration(self, session: Session, step: Step, number: int):
@@ -565,9 +628,9 @@ class Runtime:
         outbox_job: int | None = None,
     ):
         rows = session.execute(
-            select(
-                ProcessVersion.id, ProcessVersion.process_id, ProcessVersion.message_starts
-            ).order_by(ProcessVersion.process_id, ProcessVersion.version.desc())
+            select(ProcessVersion.id, ProcessVersion.process_id, ProcessVersion.message_starts)
+            .join(Deployment, IN_EFFECT)
+            .order_by(ProcessVersion.process_id, ProcessVersion.version.desc())
         ).all()
         latest = {}
         for version_id, process_id, starts in rows:

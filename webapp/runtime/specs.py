@@ -4,6 +4,9 @@
 XML safety, the BPMN and DMN schemas, SpiffWorkflow's own checks, every script and expression
 against the restrictions, DMN unary tests, timer expressions, service operators and their
 parameters, and the forms of user tasks and start events.
+
+An operator of the table marked `writes = True` (one that writes to a registry) is refused in
+every process but those the caller names: the runtime knows no operator by name.
 """
 
 import hashlib
@@ -93,12 +96,18 @@ class _Checker:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
         self.lines: dict[str, tuple[str, int]] = {}
+        # The BPMN process each element is drawn in, whatever subprocess holds it.
+        self.owners: dict[str, str] = {}
 
     def index(self, name: str, tree) -> None:
         for element in tree.iter():
             element_id = element.get("id") if isinstance(element.tag, str) else None
             if element_id:
                 self.lines.setdefault(element_id, (name, element.sourceline))
+        for process in tree.iterfind(f".//{{{BPMN}}}process"):
+            for element in process.iter():
+                if isinstance(element.tag, str) and element.get("id"):
+                    self.owners.setdefault(element.get("id"), process.get("id"))
 
     def add(
         self,
@@ -136,7 +145,12 @@ def _timer_problem(definition: TimerEventDefinition) -> str | None:
 
 
 def _check_task_spec(
-    check: _Checker, spec, files: Mapping[str, bytes], operators, formats: Collection[str]
+    check: _Checker,
+    spec,
+    files: Mapping[str, bytes],
+    operators,
+    formats: Collection[str],
+    writers: Collection[str],
 ) -> None:
     element = getattr(spec, "bpmn_id", None) or spec.name
     for attribute in ("script", "prescript", "postscript"):
@@ -151,7 +165,7 @@ def _check_task_spec(
     if definition is not None:
         _check_event(check, definition, element)
     if isinstance(spec, ServiceTask):
-        _check_service(check, spec, element, operators)
+        _check_service(check, spec, element, operators, writers)
     if isinstance(spec, UserTask):
         _check_user_task(check, spec, element, files)
     if isinstance(spec, UserTask | StartEvent):
@@ -182,7 +196,13 @@ def _check_event(check: _Checker, definition, element: str) -> None:
         _check_event(check, sub, element)
 
 
-def _check_service(check: _Checker, spec, element: str, operators: Mapping[str, Callable]):
+def _check_service(
+    check: _Checker,
+    spec,
+    element: str,
+    operators: Mapping[str, Callable],
+    writers: Collection[str],
+) -> None:
     for name, param in spec.operation_params.items():
         check.expression(param.get("value"), element, f"parameter '{name}'")
     operator = operators.get(spec.operation_name)
@@ -192,6 +212,14 @@ def _check_service(check: _Checker, spec, element: str, operators: Mapping[str, 
             f"service operator '{spec.operation_name}' does not exist (known: {known})", element
         )
         return
+    process = check.owners.get(element, "?")
+    if getattr(operator, "writes", False) and process not in writers:
+        allowed = ", ".join(sorted(writers)) or "none"
+        check.add(
+            f"service operator '{spec.operation_name}' writes to a registry: process"
+            f" '{process}' may not use it (the registry_writers setting allows: {allowed})",
+            element,
+        )
     try:
         inspect.signature(operator).bind(**dict.fromkeys(spec.operation_params))
     except TypeError as error:
@@ -343,10 +371,12 @@ def parse_bundle(
     files: Mapping[str, bytes],
     operators: Mapping[str, Callable],
     formats: Collection[str] = FORMATS,
+    writers: Collection[str] = frozenset(),
 ) -> Bundle:
     """Parse and check a bundle; raise InvalidDiagram listing every problem found.
 
-    `formats` are the JSON Schema formats the runtime checks, which forms may use.
+    `formats` are the JSON Schema formats the runtime checks, which forms may use; `writers`
+    names the processes that may call operators marked `writes`.
     """
     check = _Checker()
     files = dict(files)
@@ -408,7 +438,7 @@ def parse_bundle(
             continue
         for process_spec in (spec, *subprocess_specs.values()):
             for task_spec in process_spec.task_specs.values():
-                _check_task_spec(check, task_spec, files, operators, formats)
+                _check_task_spec(check, task_spec, files, operators, formats, writers)
                 if isinstance(task_spec, StartEvent) and task_spec.bpmn_id in interrupting:
                     task_spec.extensions["interrupting"] = True
         parser_of = parser.get_process_parser(process_id)

@@ -15,9 +15,11 @@ class DeployedProcess:
     process_id: str
     version: int
     created: bool
+    deployment_id: int
+    status: str
 
     def to_dict(self) -> dict:
-        """Return the contract's `{process_id, version}` (and whether it is new)."""
+        """Return the contract's `{process_id, version}` (whether it is new, and in effect)."""
         return asdict(self)
 
 

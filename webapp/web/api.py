@@ -28,9 +28,11 @@ TASK_FIELDS = (
     "assignee", "claimed_by", "state", "due_at", "created_at", "claimed_at",
 )  # fmt: skip
 WORK_ROLES = ("clerk", "supervisor", "applicant")
-START_ROLES = ("clerk", "supervisor", "administrator", "process_owner")
+# Process owners try their processes in the sandbox (process tests) and never move real
+# instances: starting one or delivering a message to one is for the staff who own the case.
+START_ROLES = ("clerk", "supervisor", "administrator")
 READ_ROLES = ("clerk", "supervisor", "analyst", "administrator", "process_owner")
-MESSAGE_ROLES = ("administrator", "process_owner")
+MESSAGE_ROLES = ("administrator",)
 
 
 def plain(value: Any) -> Any:

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from webapp.db.models import Deployment, DeploymentFile, Instance, ProcessVersion
+from webapp.runtime.deployments import APPROVED
 from webapp.runtime.errors import NotFound
 from webapp.runtime.xmlsafe import parse_xml
 
@@ -35,6 +36,7 @@ class VersionRow:
     content_hash: str
     running: int
     latest: bool
+    status: str
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,10 @@ class UserTaskForm:
 
 
 def versions(session: Session, process_id: str | None = None) -> list[VersionRow]:
-    """Return the deployed versions, newest first within each process."""
+    """Return the deployed versions, newest first within each process.
+
+    `latest` marks the version in effect: the newest approved one, which new instances start on.
+    """
     running = (
         select(Instance.process_version_id, func.count().label("running"))
         .where(Instance.status.not_in(FINISHED))
@@ -77,10 +82,12 @@ def versions(session: Session, process_id: str | None = None) -> list[VersionRow
                 deployment.created_at,
                 deployment.content_hash,
                 count,
-                version.process_id not in seen,
+                deployment.status == APPROVED and version.process_id not in seen,
+                deployment.status,
             )  # fmt: skip
         )
-        seen.add(version.process_id)
+        if deployment.status == APPROVED:
+            seen.add(version.process_id)
     return rows
 
 
@@ -90,6 +97,11 @@ def version(session: Session, process_id: str, number: int) -> VersionRow:
         if row.version == number:
             return row
     raise NotFound(f"no version {number} of process {process_id!r}")
+
+
+def in_effect(session: Session, process_id: str) -> VersionRow | None:
+    """Return the version new instances of the process start on, if any."""
+    return next((row for row in versions(session, process_id) if row.latest), None)
 
 
 def files(session: Session, deployment_id: int) -> dict[str, bytes]:

@@ -1,4 +1,8 @@
-"""The process owners' room: catalogue, viewer, editor, save and deploy, diff and tests."""
+"""The process owners' room: catalogue, viewer, editor, save and propose, diff, review, tests.
+
+A deployment made here is proposed: it takes effect when another process owner or an
+administrator approves it on its review page, with its changes in front of them.
+"""
 
 import json
 from typing import Any
@@ -8,9 +12,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from webapp import process_tests
-from webapp.diagram_diff import diff_diagrams
+from webapp.diagram_diff import DiagramDiff, diff_diagrams, elements
 from webapp.runtime import inputs
-from webapp.runtime.errors import Conflict, InvalidDiagram
+from webapp.runtime.deployments import APPROVED, PENDING
+from webapp.runtime.errors import Conflict, Forbidden, InvalidDiagram
 
 from . import process_catalogue as catalogue
 from . import schemaforms
@@ -61,12 +66,13 @@ def viewer(process_id: str, number: int) -> Any:
     row, bundle = _bundle(process_id, number)
     session = db()
     with session.begin():
-        others = [v.version for v in catalogue.versions(session, process_id)]
+        rows = catalogue.versions(session, process_id)
         waiting = catalogue.waiting_instances(session, row.id)
+    others = [v.version for v in rows]
     return render_template(
         "processes/viewer.html",
         row=row,
-        latest=max(others),
+        latest=next((v.version for v in rows if v.latest), None),
         waiting=waiting,
         decisions=sorted(name for name in bundle if name.endswith(".dmn")),
         previews=_form_previews(bundle, row.bpmn_file),
@@ -117,7 +123,8 @@ def _problems(problems) -> list[dict[str, Any]]:
 @role_required(*ROLES)
 @body_limit(MAX_SAVE_BYTES)
 def save(process_id: str, number: int, name: str) -> Any:
-    """Validate the version's bundle with one file replaced; deploy it when asked."""
+    """Validate the version's bundle with one file replaced; propose it for deployment when
+    asked: it takes effect once another person approves it."""
     row, bundle = _bundle(process_id, number)
     if name not in bundle:
         abort(404)
@@ -126,9 +133,12 @@ def save(process_id: str, number: int, name: str) -> Any:
         problems = _problems(runtime().validate(bundle))
         return {"problems": problems}, 422 if problems else 200
     try:
-        deployed = runtime().deploy(bundle, deployed_by=current_user.username)
+        deployed = runtime().propose(bundle, author=current_user.username)
     except InvalidDiagram as error:
         return {"problems": _problems(error.problems)}, 422
+    except Conflict as error:
+        problem = {"file": name, "line": None, "element": None, "message": error.message}
+        return {"problems": [problem]}, 409
     return {
         "problems": [],
         "deployed": [
@@ -136,7 +146,10 @@ def save(process_id: str, number: int, name: str) -> Any:
                 "process_id": d.process_id,
                 "version": d.version,
                 "created": d.created,
+                "status": d.status,
+                "deployment_id": d.deployment_id,
                 "url": url_for("processes.viewer", process_id=d.process_id, number=d.version),
+                "review_url": url_for("processes.review", deployment_id=d.deployment_id),
             }
             for d in deployed
         ],
@@ -157,6 +170,37 @@ def form_preview() -> Any:
     return render_template("processes/form_preview.html", fields=fields, error=None)
 
 
+def _changes(
+    old: catalogue.VersionRow | None,
+    old_bundle: dict[str, bytes],
+    new: catalogue.VersionRow,
+    new_bundle: dict[str, bytes],
+) -> dict[str, Any]:
+    """Compare two versions' diagrams and files; with no older version all is added."""
+    new_bpmn = new_bundle[new.bpmn_file]
+    if old is None:
+        changes = DiagramDiff(tuple(sorted(elements(new_bpmn))), (), ())
+    else:
+        changes = diff_diagrams(old_bundle[old.bpmn_file], new_bpmn)
+    files_changed = sorted(
+        name
+        for name in old_bundle.keys() | new_bundle.keys()
+        if old_bundle.get(name) != new_bundle.get(name)
+    )
+    return {
+        "old": old,
+        "new": new,
+        "changes": changes,
+        "decisions": {
+            name: diff_diagrams(old_bundle[name], new_bundle[name])
+            for name in files_changed
+            if name.endswith(".dmn") and name in old_bundle and name in new_bundle
+        },
+        "markers": json.dumps(changes.as_markers()),
+        "files_changed": files_changed,
+    }
+
+
 @bp.get("/<process_id>/diff")
 @role_required(*ROLES)
 def diff(process_id: str) -> Any:
@@ -167,26 +211,51 @@ def diff(process_id: str) -> Any:
         abort(400)
     old_row, old_bundle = _bundle(process_id, older)
     new_row, new_bundle = _bundle(process_id, newer)
-    changes = diff_diagrams(old_bundle[old_row.bpmn_file], new_bundle[new_row.bpmn_file])
-    files_changed = sorted(
-        name
-        for name in old_bundle.keys() | new_bundle.keys()
-        if old_bundle.get(name) != new_bundle.get(name)
-    )
-    decisions = {
-        name: diff_diagrams(old_bundle[name], new_bundle[name])
-        for name in files_changed
-        if name.endswith(".dmn") and name in old_bundle and name in new_bundle
-    }
-    return render_template(
-        "processes/diff.html",
-        old=old_row,
-        new=new_row,
-        changes=changes,
-        decisions=decisions,
-        markers=json.dumps(changes.as_markers()),
-        files_changed=files_changed,
-    )
+    changes = _changes(old_row, old_bundle, new_row, new_bundle)
+    return render_template("processes/diff.html", diffs=[changes], **changes)
+
+
+@bp.get("/deployments/")
+@role_required(*ROLES)
+def deployments() -> Any:
+    """List the deployments awaiting a decision, and the latest ones decided."""
+    pending = runtime().deployments(PENDING)
+    decided = [d for d in runtime().deployments(limit=20) if d.status != PENDING]
+    return render_template("processes/deployments.html", pending=pending, decided=decided)
+
+
+@bp.get("/deployments/<int:deployment_id>")
+@role_required(*ROLES)
+def review(deployment_id: int) -> Any:
+    """Show a deployment's changes against the versions in effect, to approve or reject it."""
+    deployment = runtime().deployment(deployment_id)
+    session = db()
+    diffs = []
+    with session.begin():
+        for process_id, number in deployment.versions:
+            new = catalogue.version(session, process_id, number)
+            old = catalogue.in_effect(session, process_id)
+            old_files = catalogue.files(session, old.deployment_id) if old else {}
+            new_files = catalogue.files(session, new.deployment_id)
+            diffs.append(_changes(old, old_files, new, new_files))
+    return render_template("processes/review.html", deployment=deployment, diffs=diffs)
+
+
+@bp.post("/deployments/<int:deployment_id>/<any(approve, reject):decision>")
+@role_required(*ROLES)
+def decide(deployment_id: int, decision: str) -> Any:
+    """Approve or reject a pending deployment: never its author's own."""
+    act = runtime().approve if decision == "approve" else runtime().reject
+    try:
+        decided = act(deployment_id, current_user.username)
+    except (Conflict, Forbidden) as error:
+        flash(error.message, "error")
+        return redirect(url_for("processes.review", deployment_id=deployment_id))
+    if decided.status == APPROVED:
+        flash(_("Deployment %(id)s is approved and in effect.", id=decided.id), "info")
+    else:
+        flash(_("Deployment %(id)s is rejected.", id=decided.id), "info")
+    return redirect(url_for("processes.deployments"))
 
 
 @bp.post("/<process_id>/<int:number>/tests")
@@ -194,7 +263,7 @@ def diff(process_id: str) -> Any:
 def run_tests(process_id: str, number: int) -> Any:
     """Run the version's test cases on a throwaway database and show the results."""
     row, bundle = _bundle(process_id, number)
-    results = process_tests.run_bundle(bundle, config=runtime().config)
+    results = process_tests.run_bundle(bundle, runtime().config, runtime().writer_processes)
     return render_template("processes/tests.html", row=row, results=results)
 
 

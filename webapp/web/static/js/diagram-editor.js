@@ -54,12 +54,13 @@ function csrfToken() {
   return document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 }
 
-/** Describe one deployed entry of the server's answer. */
+/** Describe one deployed entry of the server's answer (its links are shown apart). */
 function describeDeployed(entry) {
   if (typeof entry !== "object" || entry === null) {
     return String(entry);
   }
   return Object.entries(entry)
+    .filter(([key]) => !key.endsWith("url"))
     .map(([key, value]) => `${key}: ${value}`)
     .join(", ");
 }
@@ -97,9 +98,15 @@ function showAnswer(results, status, answer, onElement) {
     results.append(el("p", { textContent: answer.error || `The server answered ${status}.` }));
   }
   if (deployed.length) {
+    // A deployment made here waits for a second person: say so, and link its review page.
+    const review = deployed.find((entry) => entry?.status === "pending")?.review_url;
     const list = el("ul", { className: "deployed" });
     list.append(...deployed.map((entry) => el("li", { textContent: describeDeployed(entry) })));
-    results.append(el("h3", { textContent: "Deployed" }), list);
+    const heading = review ? "Awaiting approval by another process owner" : "Deployed";
+    results.append(el("h3", { textContent: heading }), list);
+    if (review) {
+      results.append(el("a", { className: "review-link", href: review, textContent: "Review" }));
+    }
   }
 }
 

@@ -73,14 +73,18 @@ async function save(editor, action) {
     item.textContent = `${where} ${problem.message}`;
     list.append(item);
   }
+  let pending = false;
   for (const deployed of answer.deployed ?? []) {
     const item = document.createElement("li");
-    item.textContent = `${deployed.process_id} v${deployed.version}`;
+    pending ||= deployed.status === "pending";
+    const waiting = deployed.status === "pending" ? " (awaiting approval)" : "";
+    item.textContent = `${deployed.process_id} v${deployed.version}${waiting}`;
     list.append(item);
   }
   const ok = response.ok && !(answer.problems ?? []).length;
   editor.dataset.outcome = ok ? "ok" : "problems";
-  status.textContent = ok ? (action === "deploy" ? "Deployed" : "Valid") : "Problems found";
+  const done = pending ? "Awaiting approval" : "Deployed";
+  status.textContent = ok ? (action === "deploy" ? done : "Valid") : "Problems found";
 }
 
 for (const editor of document.querySelectorAll("[data-form-editor]")) {
