@@ -281,6 +281,13 @@ def init_app(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
     # Flask refuses a session cookie signed longer ago than this, whatever it holds.
-    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
-        hours=int(app.config["SESSION_LIFETIME_HOURS"])
+    lifetime = timedelta(hours=int(app.config["SESSION_LIFETIME_HOURS"]))
+    app.config["PERMANENT_SESSION_LIFETIME"] = lifetime
+    # Sign-in never asks Flask-Login to remember anyone; should a remember cookie ever be
+    # set, it lasts no longer than a session and carries the session cookie's flags.
+    app.config.update(
+        REMEMBER_COOKIE_DURATION=lifetime,
+        REMEMBER_COOKIE_SECURE=bool(app.config["HTTPS"]),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
     )
