@@ -18,7 +18,7 @@ from service_tasks.operators import sandbox_store
 
 from . import logmask
 from .accounts import create_user, find_user
-from .accounts_cli import users
+from .accounts.cli import users
 from .analytics.export import export_csv, export_xes
 from .analytics.instances import InstanceFilter
 from .booking import save_centres
@@ -137,7 +137,7 @@ def create_demo_users(product: Product) -> dict[str, str]:
     with product.session_factory() as session, session.begin():
         for username, roles, iin, full_name in DEMO_USERS:
             if find_user(session, username) is None:
-                passwords[username] = secrets.token_urlsafe(9)
+                passwords[username] = secrets.token_urlsafe(12)
                 create_user(session, username, passwords[username], roles, iin, full_name)
     return passwords
 

@@ -50,6 +50,13 @@ class Settings:
     retention_days: int = 365
     max_request_bytes: int = MAX_REQUEST_BYTES
     registry_writers: tuple[str, ...] = REGISTRY_WRITERS
+    # Sessions end after this long without a request, and this long after signing in at most.
+    session_idle_minutes: int = 30
+    session_lifetime_hours: int = 12
+    # Served over HTTPS: cookies are only sent back over it (they are anyway on HTTPS requests).
+    https: bool = False
+    # How many reverse proxies in front set X-Forwarded-For/-Proto; 0 trusts no such header.
+    proxies: int = 0
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -102,6 +109,22 @@ class Settings:
                 or _names(env.get("TIRKEU_REGISTRY_WRITERS"))
                 or REGISTRY_WRITERS
             ),
+            session_idle_minutes=int(
+                overrides.pop(
+                    "session_idle_minutes",
+                    env.get("TIRKEU_SESSION_IDLE_MINUTES", cls.session_idle_minutes),
+                )
+            ),
+            session_lifetime_hours=int(
+                overrides.pop(
+                    "session_lifetime_hours",
+                    env.get("TIRKEU_SESSION_LIFETIME_HOURS", cls.session_lifetime_hours),
+                )
+            ),
+            https=bool(
+                overrides.pop("https", env.get("TIRKEU_HTTPS", "").lower() in ("1", "true", "yes"))
+            ),
+            proxies=int(overrides.pop("proxies", env.get("TIRKEU_PROXIES", 0))),
             **overrides,
         )
 

@@ -3,6 +3,7 @@
 Also the web application on it, signed in by role, as a test client or in Chromium.
 """
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from webapp.db.session import make_engine, make_session_factory, upgrade
 from webapp.runtime.engine import Runtime
 from webapp.settings import SUMMARY_FIELDS
 from webapp.web import create_app
+from webapp.web.auth import SEEN_AT, SIGNED_IN_AT
 
 DIAGRAMS = Path(__file__).with_name("diagrams")
 IIN = "850314304175"
@@ -171,13 +173,16 @@ def app(history):
 def signed_in(app, history, username: str):
     """Return a test client signed in as the user, without the deliberately slow password check."""
     with history.session_factory() as session:
-        user_id = session.scalar(select(User.id).where(User.username == username))
+        user = session.scalars(select(User).where(User.username == username)).one()
+        cookie_id = f"{user.id}:{user.session_generation}"
     client = app.test_client()
     with app.test_request_context(environ_base=client.environ_base):
         # Sessions are bound to the client's address and agent (strong session protection).
         identifier = _create_identifier()
+    now = int(time.time())
     with client.session_transaction() as cookie:
-        cookie.update(_user_id=str(user_id), _fresh=True, _id=identifier)
+        cookie.update(_user_id=cookie_id, _fresh=True, _id=identifier)
+        cookie.update({SIGNED_IN_AT: now, SEEN_AT: now})
     return client
 
 

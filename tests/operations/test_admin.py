@@ -72,7 +72,7 @@ def test_administrator_adds_a_user_changes_roles_and_issues_a_token(ops_app, ops
     client, token = signed_in(ops_app, "admin")
     client.post(
         "/admin/users",
-        data={"username": "aliya", "password": "long enough", "roles": ["clerk"],
+        data={"username": "aliya", "password": "long enough password", "roles": ["clerk"],
               "csrf_token": token},
     )  # fmt: skip
     client.post("/admin/users/aliya/roles", data={"roles": ["supervisor"], "csrf_token": token})

@@ -18,6 +18,7 @@ ALLOWED: dict[str, set[str] | str] = {
     "static": PUBLIC,
     "auth.login": PUBLIC,
     "auth.logout": PUBLIC,
+    "auth.password": set(ROLES),
     "home.set_language": PUBLIC,
     "api.openapi": PUBLIC,
     "home.index": set(ROLES),
@@ -46,6 +47,9 @@ ALLOWED: dict[str, set[str] | str] = {
     "admin.add_user": {"administrator"},
     "admin.change_roles": {"administrator"},
     "admin.new_token": {"administrator"},
+    "admin.revoke_user_token": {"administrator"},
+    "admin.set_user_active": {"administrator"},
+    "admin.reset_password": {"administrator"},
     "admin.retention": {"administrator"},
     "admin.run_retention": {"administrator"},
     "analytics.index": ANALYSTS,
@@ -101,6 +105,7 @@ ARGUMENTS = {
     "booking_id": "999999",
     "deployment_id": "999999",
     "decision": "approve",
+    "token_id": "999999",
 }
 CALLERS = [None, *ROLES]
 

@@ -6,6 +6,7 @@ parsing the diagrams, loading the data set) happen once.
 """
 
 import shutil
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from webapp.accounts import ROLES, create_user, issue_token
 from webapp.bootstrap import build, bundles, initialise, read_bundle
 from webapp.settings import Settings
 from webapp.web import create_app
+from webapp.web.auth import SEEN_AT, SIGNED_IN_AT
 
 FIXTURES = Path(__file__).with_name("fixtures")
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
@@ -172,7 +174,8 @@ def csrf_token(client) -> str:
 
 # Session cookies of signed-in users. Every test's database is a copy of the same template and
 # every app has the same secret key, so a cookie from one sign-in stays valid in later tests;
-# reusing it spares a deliberately slow scrypt check per test.
+# reusing it spares a deliberately slow scrypt check per test. Its session clock is reset on
+# reuse, since a cookie noted long ago would have ended as idle.
 SIGNED_IN: dict[str, str] = {}
 
 
@@ -180,6 +183,8 @@ def sign_in(client, username: str) -> str:
     """Sign the client in as the user and return the session's CSRF token."""
     if username in SIGNED_IN:
         client.set_cookie("session", SIGNED_IN[username])
+        with client.session_transaction() as session:
+            session[SIGNED_IN_AT] = session[SEEN_AT] = int(time.time())
         return csrf_token(client)
     token = csrf_token(client)
     response = client.post(

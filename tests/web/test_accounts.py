@@ -1,4 +1,4 @@
-"""Accounts: users, roles, the sign-in lockout and API tokens."""
+"""Accounts: users, roles, the sign-in throttle and API tokens."""
 
 from datetime import timedelta
 
@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from webapp.accounts import (
     AccountError,
+    SignInThrottled,
     authenticate,
     create_user,
     find_user,
@@ -64,19 +65,37 @@ def test_user_name_is_unique_and_password_long_enough(sessions):
         create_user(session, "aigerim", PASSWORD, ["clerk"])
         with pytest.raises(AccountError, match="exists already"):
             create_user(session, "aigerim", PASSWORD, ["clerk"])
-        with pytest.raises(AccountError, match="at least 8"):
+        with pytest.raises(AccountError, match="at least 12"):
             create_user(session, "short", "1234", ["clerk"])
 
 
-def test_five_failures_lock_the_account_for_fifteen_minutes(sessions):
+def test_five_failures_make_the_client_wait_thirty_seconds_then_twice_as_long(sessions):
     now = utcnow()
     with sessions.begin() as session:
         create_user(session, "aigerim", PASSWORD, ["clerk"])
     with sessions.begin() as session:
         for _ in range(5):
-            assert authenticate(session, "aigerim", "wrong password", now) is None
-        assert authenticate(session, "aigerim", PASSWORD, now + timedelta(minutes=14)) is None
-        assert authenticate(session, "aigerim", PASSWORD, now + timedelta(minutes=15, seconds=1))
+            assert authenticate(session, "aigerim", "wrong password", now, "10.0.0.1") is None
+        with pytest.raises(SignInThrottled) as waiting:
+            authenticate(session, "aigerim", PASSWORD, now + timedelta(seconds=29), "10.0.0.1")
+        assert waiting.value.retry_after == 1
+        later = now + timedelta(seconds=30)
+        assert authenticate(session, "aigerim", "wrong password", later, "10.0.0.1") is None
+        with pytest.raises(SignInThrottled) as waiting:
+            authenticate(session, "aigerim", PASSWORD, later + timedelta(seconds=1), "10.0.0.1")
+        assert waiting.value.retry_after == 59
+        assert authenticate(session, "aigerim", PASSWORD, later + timedelta(seconds=60), "10.0.0.1")
+
+
+def test_other_clients_and_other_users_are_not_slowed(sessions):
+    now = utcnow()
+    with sessions.begin() as session:
+        create_user(session, "aigerim", PASSWORD, ["clerk"])
+        create_user(session, "dauren", PASSWORD, ["clerk"])
+        for _ in range(5):
+            authenticate(session, "aigerim", "wrong password", now, "10.0.0.1")
+        assert authenticate(session, "aigerim", PASSWORD, now, "10.0.0.2") is not None
+        assert authenticate(session, "dauren", PASSWORD, now, "10.0.0.1") is not None
 
 
 def test_success_resets_the_failure_count(sessions):
@@ -84,18 +103,19 @@ def test_success_resets_the_failure_count(sessions):
     with sessions.begin() as session:
         create_user(session, "aigerim", PASSWORD, ["clerk"])
         for _ in range(4):
-            authenticate(session, "aigerim", "wrong password", now)
-        assert authenticate(session, "aigerim", PASSWORD, now) is not None
+            authenticate(session, "aigerim", "wrong password", now, "10.0.0.1")
+        assert authenticate(session, "aigerim", PASSWORD, now, "10.0.0.1") is not None
+        later = now + timedelta(seconds=1)
         for _ in range(4):
-            authenticate(session, "aigerim", "wrong password", now)
-        assert authenticate(session, "aigerim", PASSWORD, now) is not None
+            authenticate(session, "aigerim", "wrong password", later, "10.0.0.1")
+        assert authenticate(session, "aigerim", PASSWORD, later, "10.0.0.1") is not None
 
 
 def test_every_attempt_is_logged_also_for_unknown_users(sessions):
     with sessions.begin() as session:
         create_user(session, "aigerim", PASSWORD, ["clerk"])
-        assert authenticate(session, "nobody", PASSWORD, utcnow()) is None
-        assert authenticate(session, "aigerim", PASSWORD, utcnow()) is not None
+        assert authenticate(session, "nobody", PASSWORD, utcnow(), "10.0.0.1") is None
+        assert authenticate(session, "aigerim", PASSWORD, utcnow(), "10.0.0.1") is not None
     with sessions.begin() as session:
         rows = session.scalars(select(SignInAttempt).order_by(SignInAttempt.id)).all()
         assert [(r.username, r.user_id is None, r.succeeded) for r in rows] == [

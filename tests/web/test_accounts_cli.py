@@ -3,7 +3,9 @@
 from click.testing import CliRunner
 
 from webapp.accounts import Account, find_user, user_for_token
-from webapp.accounts_cli import users
+from webapp.accounts.cli import users
+
+PASSWORD = "long enough password"
 
 
 def run(sessions, *args):
@@ -11,7 +13,7 @@ def run(sessions, *args):
 
 
 def test_add_sets_roles_and_issues_a_token(sessions):
-    result = run(sessions, "add", "aigerim", "--role", "clerk", "--password", "long password")
+    result = run(sessions, "add", "aigerim", "--role", "clerk", "--password", PASSWORD)
     assert result.exit_code == 0, result.output
     assert run(sessions, "roles", "aigerim", "clerk", "supervisor").exit_code == 0
     token = run(sessions, "token", "aigerim").output.strip()
@@ -28,7 +30,7 @@ def test_add_sets_roles_and_issues_a_token(sessions):
 
 def test_applicant_is_added_with_an_iin(sessions):
     result = run(
-        sessions, "add", "arman", "--role", "applicant", "--password", "long password",
+        sessions, "add", "arman", "--role", "applicant", "--password", PASSWORD,
         "--iin", "850314304175",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -37,7 +39,7 @@ def test_applicant_is_added_with_an_iin(sessions):
 
 
 def test_errors_are_reported_with_exit_code_one(sessions):
-    duplicate = run(sessions, "add", "clerk", "--role", "clerk", "--password", "long password")
+    duplicate = run(sessions, "add", "clerk", "--role", "clerk", "--password", PASSWORD)
     assert duplicate.exit_code == 1 and "exists already" in duplicate.output
     assert run(sessions, "roles", "ghost", "clerk").exit_code == 1
     assert run(sessions, "token", "ghost").exit_code == 1

@@ -1,4 +1,4 @@
-"""Sign-in, lockout, CSRF, security headers and the language switch in the browser."""
+"""Sign-in, its throttle, CSRF, security headers and the language switch in the browser."""
 
 import pytest
 
@@ -54,11 +54,15 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(client):
     assert message in unknown.get_data(as_text=True)
 
 
-def test_five_wrong_passwords_lock_the_account_even_against_the_right_one(client):
+def test_five_wrong_passwords_make_this_client_wait_but_lock_no_account(client, app):
     for _ in range(5):
         assert post_login(client, "clerk", "not the password").status_code == 401
-    assert post_login(client, "clerk", PASSWORD).status_code == 401
+    waiting = post_login(client, "clerk", PASSWORD)
+    assert waiting.status_code == 429 and int(waiting.headers["Retry-After"]) > 0
     assert post_login(client, "clerk2", PASSWORD).status_code == 302
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "10.0.0.2"
+    assert post_login(elsewhere, "clerk", PASSWORD).status_code == 302
 
 
 def test_sign_out_needs_a_post_with_the_csrf_token(client):

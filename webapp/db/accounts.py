@@ -19,8 +19,8 @@ class User(Base):
     full_name: Mapped[str | None] = mapped_column(String(255))
     iin: Mapped[str | None] = mapped_column(String(12), index=True)
     active: Mapped[bool] = mapped_column(default=True)
-    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column()
+    # Part of every session cookie: raising it (sign-out, new password, disabling) ends them all.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     role_rows: Mapped[list["UserRole"]] = relationship(
         cascade="all, delete-orphan", lazy="selectin"
@@ -52,16 +52,21 @@ class ApiToken(Base):
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
 
 
 class SignInAttempt(Base):
-    """One sign-in attempt, kept for audit whether or not the user name exists."""
+    """One sign-in attempt, kept for audit whether or not the user name exists.
+
+    The failures of one user name from one client address slow that client down.
+    """
 
     __tablename__ = "sign_in_attempt"
-    __table_args__ = (Index(None, "username", "at"),)
+    __table_args__ = (Index(None, "username", "at"), Index(None, "username", "client", "at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(120))
+    client: Mapped[str | None] = mapped_column(String(64))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     succeeded: Mapped[bool] = mapped_column()
     at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 
 from webapp import logmask
-from webapp.settings import MAX_REQUEST_BYTES
+from webapp.settings import Settings
 
 from . import (
     admin,
@@ -34,8 +34,6 @@ COUNTER_SCHEMA = Path("residence_registration") / "application.schema.json"
 def _config_from(settings: Any) -> dict[str, Any]:
     """Return Flask configuration from a mapping or from a Settings object."""
     if settings is None:
-        from webapp.settings import Settings
-
         settings = Settings.from_env()
     if isinstance(settings, Mapping):
         return dict(settings)
@@ -45,6 +43,10 @@ def _config_from(settings: Any) -> dict[str, Any]:
         "SECRET_KEY": settings.secret_key,
         "COUNTER_SCHEMA_PATH": str(Path(settings.processes_path) / COUNTER_SCHEMA),
         "MAX_CONTENT_LENGTH": settings.max_request_bytes,
+        "SESSION_IDLE_MINUTES": settings.session_idle_minutes,
+        "SESSION_LIFETIME_HOURS": settings.session_lifetime_hours,
+        "HTTPS": settings.https,
+        "PROXIES": settings.proxies,
     }
 
 
@@ -64,8 +66,6 @@ def init_runtime(app: Flask) -> None:
 
         settings = app.config.get("SETTINGS")
         if settings is None:
-            from webapp.settings import Settings
-
             settings = Settings.from_env(
                 database_url=app.config["DATABASE_URL"], secret_key=app.config["SECRET_KEY"]
             )
@@ -87,9 +87,13 @@ def create_app(settings: Any = None) -> Flask:
         COUNTER_SCHEMA_PATH=str(PROJECT_ROOT / "processes" / COUNTER_SCHEMA),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_IDLE_MINUTES=Settings.session_idle_minutes,
+        SESSION_LIFETIME_HOURS=Settings.session_lifetime_hours,
+        HTTPS=Settings.https,
+        PROXIES=Settings.proxies,
         WTF_CSRF_TIME_LIMIT=None,
         BABEL_DEFAULT_TIMEZONE="Asia/Almaty",
-        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        MAX_CONTENT_LENGTH=Settings.max_request_bytes,
     )
     app.config.update(_config_from(settings))
     init_runtime(app)

@@ -8,7 +8,17 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import case, select
 
-from webapp.accounts import ROLES, AccountError, create_user, issue_token, set_roles
+from webapp.accounts import (
+    ROLES,
+    AccountError,
+    create_user,
+    issue_token,
+    revoke_token,
+    set_active,
+    set_password,
+    set_roles,
+    tokens_of,
+)
 from webapp.archive import archive, count_archivable, default_path
 from webapp.db.accounts import User
 from webapp.db.base import utcnow
@@ -100,13 +110,24 @@ def instance_action(instance_id: int, action: str) -> Any:
     return redirect(url_for("admin.instances", id=instance_id))
 
 
-@bp.get("/users")
-def users() -> Any:
-    """List the users with their roles."""
+def users_page(token: tuple[str, str] | None = None) -> Any:
+    """Render the users with their roles, state and valid API tokens; a new token shown once."""
     session = db()
     with session.begin():
         people = session.scalars(select(User).order_by(User.username)).all()
-    return render_template("admin/users.html", users=people, roles=ROLES, token=None)
+        tokens: dict[str, list] = {}
+        for info in tokens_of(session):
+            if info.revoked_at is None:
+                tokens.setdefault(info.username, []).append(info)
+    return render_template(
+        "admin/users.html", users=people, roles=ROLES, tokens=tokens, token=token
+    )
+
+
+@bp.get("/users")
+def users() -> Any:
+    """List the users with their roles, state and API tokens."""
+    return users_page()
 
 
 def checked_roles() -> list[str]:
@@ -160,9 +181,55 @@ def new_token(username: str) -> Any:
     except AccountError as error:
         flash(str(error), "error")
         return redirect(url_for("admin.users"))
-    with session.begin():
-        people = session.scalars(select(User).order_by(User.username)).all()
-    return render_template("admin/users.html", users=people, roles=ROLES, token=(username, token))
+    return users_page(token=(username, token))
+
+
+@bp.post("/users/<username>/tokens/<int(max=2147483647):token_id>/revoke")
+def revoke_user_token(username: str, token_id: int) -> Any:
+    """Revoke one of a user's API tokens; it stops working at once."""
+    session = db()
+    try:
+        with session.begin():
+            revoke_token(session, token_id, username)
+    except AccountError as error:
+        flash(str(error), "error")
+    else:
+        flash(_("Token %(id)s of %(name)s revoked.", id=token_id, name=username), "info")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<username>/disable", defaults={"active": False})
+@bp.post("/users/<username>/enable", defaults={"active": True})
+def set_user_active(username: str, active: bool) -> Any:
+    """Enable or disable an account; disabling ends its sessions and stops its tokens."""
+    session = db()
+    try:
+        with session.begin():
+            set_active(session, username, active)
+    except AccountError as error:
+        flash(str(error), "error")
+    else:
+        done = (
+            _("User %(name)s enabled.", name=username)
+            if active
+            else _("User %(name)s disabled: signed out everywhere.", name=username)
+        )
+        flash(done, "info")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<username>/password")
+def reset_password(username: str) -> Any:
+    """Give a user a new password (one that meets the policy); the user's sessions end."""
+    session = db()
+    try:
+        with session.begin():
+            set_password(session, username, request.form.get("password", ""))
+    except AccountError as error:
+        flash(str(error), "error")
+    else:
+        flash(_("Password of %(name)s changed: signed out everywhere.", name=username), "info")
+    return redirect(url_for("admin.users"))
 
 
 @bp.get("/retention")

@@ -16,13 +16,19 @@ from flask_limiter.util import get_remote_address
 
 from .errors import error_response
 
-SIGN_IN_ENDPOINTS = ("auth.login",)
-# Any page that sends or checks a one-time code has "code" in a path segment of its rule.
-CODE_MARKER = "code"
+# Pages that check a password: signing in, and changing one's password.
+SIGN_IN_ENDPOINTS = ("auth.login", "auth.password")
+# Any page that sends or checks a one-time code or a signature has "code" or "verify" in a
+# path segment of its rule.
+CODE_MARKERS = ("code", "verify")
+# Blueprints whose callers present a bearer token; its failures are limited per address,
+# since a guesser's every token is new and limits keyed by token never count twice.
+BEARER_BLUEPRINTS = ("api", "metrics")
 DEFAULTS = {
     "RATELIMIT_SIGNIN": "10 per minute; 100 per hour",
     "RATELIMIT_CODES": "5 per minute; 30 per hour",
     "RATELIMIT_API": "600 per minute",
+    "RATELIMIT_BEARER_FAILURES": "20 per minute; 200 per hour",
 }
 
 
@@ -32,6 +38,11 @@ def api_caller() -> str:
     if header:
         return "token:" + hashlib.sha256(header.encode()).hexdigest()[:32]
     return get_remote_address()
+
+
+def refused_credentials(response: Response) -> bool:
+    """Tell whether a response refused the caller's credentials, which counts as a failure."""
+    return response.status_code == 401
 
 
 def too_many_requests(error: RateLimitExceeded) -> tuple[Response | str, int]:
@@ -47,7 +58,8 @@ def code_endpoints(app: Flask) -> list[str]:
     found = set()
     for rule in app.url_map.iter_rules():
         segments = rule.rule.lower().split("/")
-        if any(CODE_MARKER in segment for segment in segments if "<" not in segment):
+        named = [segment for segment in segments if "<" not in segment]
+        if any(marker in segment for segment in named for marker in CODE_MARKERS):
             found.add(rule.endpoint)
     return sorted(found)
 
@@ -72,6 +84,14 @@ def init_app(app: Flask) -> Limiter:
     api = app.blueprints.get("api")
     if api is not None:
         limiter.limit(setting(app, "RATELIMIT_API"), key_func=api_caller)(api)
+    failures = limiter.shared_limit(
+        setting(app, "RATELIMIT_BEARER_FAILURES"),
+        scope="bearer_failures",
+        deduct_when=refused_credentials,
+    )
+    for name in BEARER_BLUEPRINTS:
+        if name in app.blueprints:
+            failures(app.blueprints[name])
     app.register_error_handler(RateLimitExceeded, too_many_requests)
     # The limit decorators hold the limiter weakly: the app keeps it alive.
     app.extensions["tirkeu_limiter"] = limiter

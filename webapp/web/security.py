@@ -1,7 +1,9 @@
-"""CSRF protection and the security headers every response carries."""
+"""CSRF protection, the security headers every response carries, and the cookies' flags."""
 
 from flask import Blueprint, Flask, Response, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 csrf = CSRFProtect()
 
@@ -28,12 +30,33 @@ def set_security_headers(response: Response) -> Response:
     return response
 
 
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed cookie session, marked Secure on every response to an HTTPS request.
+
+    With `HTTPS` set (TIRKEU_HTTPS) it is Secure on every response, as Flask's own setting
+    does; without it, a site reached over HTTPS still never sends its cookie over HTTP.
+    """
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return super().get_cookie_secure(app) or request.is_secure
+
+
 def exempt_blueprint(blueprint: Blueprint) -> None:
     """Leave CSRF checks of a blueprint to itself (the API checks cookie-borne calls)."""
     csrf.exempt(blueprint)
 
 
 def init_app(app: Flask) -> None:
-    """Protect every form with a CSRF token and add the headers to every response."""
+    """Protect every form with a CSRF token, add the headers, and set the cookies' flags.
+
+    Behind `PROXIES` reverse proxies (TIRKEU_PROXIES) the client's address and scheme are
+    taken from their X-Forwarded-For and X-Forwarded-Proto; with none, those headers are
+    ignored, since anyone could send them to pass for another address.
+    """
     csrf.init_app(app)
     app.after_request(set_security_headers)
+    app.session_interface = SessionCookies()
+    app.config["SESSION_COOKIE_SECURE"] = bool(app.config["HTTPS"])
+    proxies = int(app.config["PROXIES"])
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
