@@ -8,9 +8,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service_tasks.operators import build_operators
 
+from .accounts import AccountDirectory
 from .db.session import make_engine, make_session_factory, upgrade
+from .online.pki import trusted_ca_pems
 from .runtime.engine import Runtime
 from .settings import SUMMARY_FIELDS, TASK_CHANNEL_FIELD, TASK_SEARCH_FIELDS, Settings
+from .signing.verifier import EvidenceVerifier
 
 BUNDLE_SUFFIXES = (".bpmn", ".bpmn20.xml", ".dmn", ".json")
 
@@ -26,7 +29,11 @@ class Product:
 
 
 def build(settings: Settings | None = None) -> Product:
-    """Build the runtime on the configured database with the registry operators."""
+    """Build the runtime on the configured database with the registry operators.
+
+    Signed acts are verified under the configured CAs, read at each check so that CAs added
+    later (`tirkeu init --demo` makes one) are trusted without a restart.
+    """
     settings = settings or Settings.from_env()
     engine = make_engine(
         settings.database_url,
@@ -41,6 +48,8 @@ def build(settings: Settings | None = None) -> Product:
         summary_fields=SUMMARY_FIELDS,
         channel_field=TASK_CHANNEL_FIELD,
         search_fields=TASK_SEARCH_FIELDS,
+        verifier=EvidenceVerifier(lambda: trusted_ca_pems(settings.trusted_ca_paths)),
+        directory=AccountDirectory(),
     )
     return Product(settings, engine, session_factory, runtime)
 

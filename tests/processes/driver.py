@@ -10,7 +10,9 @@ from webapp.bootstrap import bundles, read_bundle
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask
 from webapp.runtime.engine import Runtime
+from webapp.runtime.signatures import Signing
 from webapp.runtime.views import EventView, InstanceView, TaskView
+from webapp.signing import DemoSigner
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 PROCESS_ID = "residence_registration"
@@ -27,12 +29,24 @@ def deploy_registration(runtime: Runtime) -> None:
     runtime.deploy(read_bundle(bundle), deployed_by="tests")
 
 
-class ProcessDriver:
-    """One application on the runtime: start, complete its tasks, fire its timers."""
+def signed(data: dict, signing: Signing | None, signer: DemoSigner) -> dict:
+    """Return the data with the signer's EDS evidence, when the act must be signed."""
+    if signing is None:
+        return data
+    return {**data, signing.field: json.dumps(signer.evidence(signing.document, signing.signer))}
 
-    def __init__(self, runtime: Runtime, store: SandboxStore) -> None:
+
+class ProcessDriver:
+    """One application on the runtime: start, complete its tasks, fire its timers.
+
+    Acts the diagram requires to be signed are signed by the person it names, with the test
+    CA's certificates (`signer`), which the runtime verifies.
+    """
+
+    def __init__(self, runtime: Runtime, store: SandboxStore, signer: DemoSigner) -> None:
         self.runtime = runtime
         self.store = store
+        self.signer = signer
         self.instance_id: int | None = None
         self.application_number: str | None = None
 
@@ -42,7 +56,8 @@ class ProcessDriver:
 
     def start(self, document: dict) -> InstanceView:
         """Start an application and run it until it waits."""
-        view = self.runtime.start(PROCESS_ID, document)
+        signing = self.runtime.start_signing(PROCESS_ID, document)
+        view = self.runtime.start(PROCESS_ID, signed(document, signing, self.signer))
         self.instance_id = view.id
         self.application_number = view.data["application_number"]
         return view
@@ -78,7 +93,8 @@ class ProcessDriver:
         """Complete an open task as its assignee (or its role), then run on."""
         task = self.task(wanted)
         actor = actor or task.assignee or task.role
-        return self.runtime.complete(task.id, data or {}, actor=actor)
+        data = signed(data or {}, self.runtime.task_signing(task.id, data or {}), self.signer)
+        return self.runtime.complete(task.id, data, actor=actor)
 
     def run_jobs(self, after: timedelta) -> InstanceView:
         """Run the worker as if `after` had passed: due timers fire, due retries run."""

@@ -33,7 +33,8 @@ from webapp.db.models import (
     ProcessVersion,
 )
 
-from . import forms
+from . import forms, signatures
+from .assignment import Directory, assignment, check_actor, check_reassignment
 from .errors import Conflict, InvalidData, NotFound, Problem, TirkeuError
 from .metrics import LatencyHistogram
 from .migration import MigrationPreview, Plan
@@ -123,6 +124,8 @@ class Runtime:
         channel_field: str | None = None,
         search_fields: tuple[str, ...] = (),
         retry: RetryPolicy = RetryPolicy(),
+        verifier: signatures.SignatureVerifier | None = None,
+        directory: Directory | None = None,
     ):
         self.session_factory = session_factory
         self.operators = dict(operators)
@@ -135,6 +138,9 @@ class Runtime:
         self.channel_field = channel_field
         self.search_fields = search_fields
         self.retry = retry
+        # The product's parts a step asks: who signed an act, and who people are.
+        self.verifier = verifier
+        self.directory = directory
         self.serializer = StateSerializer()
         self.script_engine = ScriptEngine(
             ScriptEnvironment({"config": self.setting}), self.operators
@@ -357,14 +363,28 @@ class Runtime:
         if not isinstance(data, Mapping):
             raise InvalidData("start data must be a JSON object", {"data": "not an object"})
         with self.step_latency.measure("start"), self.transaction() as session:
-            step = self._start(session, self._latest_version(session, process_id), data, actor)
+            info = self._latest_version(session, process_id)
+            step = self._start(session, info, data, actor, signed=True)
             view = step.finish()
         step.after_commit()
         return view
 
-    def _start(self, session: Session, info: VersionInfo, data: Mapping, actor: str | None):
+    def _start(
+        self,
+        session: Session,
+        info: VersionInfo,
+        data: Mapping,
+        actor: str | None,
+        signed: bool = False,
+    ):
+        """Create an instance with its start data; `signed` starts check a required signature.
+
+        Instances a message starts run from their message start event, which no one signs.
+        """
         data = json_safe(dict(data))
         now = self.clock()
+        if signed:
+            data = self._signed_start(session, info, data, actor, now)
         instance_id = session.connection().scalar(
             INSERT_INSTANCE,
             {
@@ -391,6 +411,66 @@ class Runtime:
         step.record("instance_started", data=data)
         return step
 
+    def _evaluate(self, expression: str, data: dict):
+        return self.script_engine.environment.evaluate(expression, data)
+
+    def _start_signing(self, info: VersionInfo, data: Mapping) -> signatures.Signing | None:
+        for event in signatures.none_starts(info.spec):
+            needed = signatures.requirement(self._evaluate, event, data)
+            if needed is None:
+                continue
+            signer, field = needed
+            if signer is None:
+                raise signatures.unsignable(event.bpmn_id)
+            answer = signatures.answer_of(data, field)
+            document = signatures.start_document(info.process_id, event.bpmn_id, signer, answer)
+            return signatures.Signing(document, signer, field)
+        return None
+
+    def _signed_start(
+        self, session: Session, info: VersionInfo, data: dict, actor: str | None, now: datetime
+    ) -> dict:
+        """Return the start data with its verified evidence, when the start must be signed."""
+        signing = self._start_signing(info, data)
+        if signing is None:
+            return data
+        evidence = signatures.verify(
+            self.verifier, session, signing, data.get(signing.field), actor, now
+        )
+        return {**data, signing.field: evidence}
+
+    def start_signing(self, process_id: str, data: Mapping) -> signatures.Signing | None:
+        """Return what the starter must sign to start the process with this data, if anything."""
+        with self.transaction() as session:
+            info = self._latest_version(session, process_id)
+        return self._start_signing(info, json_safe(dict(data)))
+
+    def _task_signing(
+        self, session: Session, step: Step, row: TaskView, data: Mapping
+    ) -> signatures.Signing | None:
+        task = step.task(row.id)
+        if task is None:
+            return None
+        needed = signatures.requirement(self._evaluate, task.task_spec, task.data, row.assignee)
+        if needed is None:
+            return None
+        signer, field = needed
+        if signer is None:
+            raise signatures.unsignable(row.bpmn_id)
+        instructions = session.scalar(
+            select(HumanTask.instructions).where(HumanTask.id == row.id)
+        )
+        answer = signatures.answer_of(data, field)
+        document = signatures.task_document(row, instructions, signer, answer)
+        return signatures.Signing(document, signer, field)
+
+    def task_signing(self, task_id: str, data: Mapping) -> signatures.Signing | None:
+        """Return what the signer must sign to complete an open task with this data, if anything."""
+        row = self._task_row(task_id)
+        with self.transaction() as session:
+            step = self._new_step(session, self._record(session, row.instance_id, False), None)
+            return self._task_signing(session, step, TaskView.of(row), json_safe(dict(data)))
+
     def complete(self, task_id: str, data: Mapping, actor: str | None = None) -> InstanceView:
         """Complete a ready user task with its form data, then run until the instance waits."""
         if not isinstance(data, Mapping):
@@ -407,6 +487,7 @@ class Runtime:
             if row is None:
                 state = session.scalar(select(HumanTask.state).where(HumanTask.id == task_id))
                 raise Conflict(f"task {task_id} is {state}, not ready")
+            check_actor(self.directory, session, task_id, row.assignee, actor)
             if actor and row.claimed_by and row.claimed_by != actor:
                 raise Conflict(f"task {task_id} is claimed by {row.claimed_by}")
             if row.form:
@@ -416,6 +497,12 @@ class Runtime:
             task = step.task(task_id)
             if task is None or task.state != TaskState.READY or not task.task_spec.manual:
                 raise Conflict(f"task {task_id} is no longer ready")
+            signing = self._task_signing(session, step, row, data)
+            if signing is not None:
+                evidence = signatures.verify(
+                    self.verifier, session, signing, data.get(signing.field), actor, step.now
+                )
+                data = {**data, signing.field: evidence}
             task.set_data(**data)
             try:
                 task.run()
@@ -560,7 +647,11 @@ class Runtime:
         return self._set_claim(task_id, actor, RELEASE, "unclaimed", new=None, holder=actor)
 
     def assign(self, task_id: str, user: str, actor: str) -> TaskView:
-        """Reassign a task to `user` (a supervisor's decision), whoever holds it now."""
+        """Reassign a task to `user` (a supervisor's decision), whoever holds it now.
+
+        Only an active staff user holding the task's role may be given it (the directory
+        decides); a task assigned to a person is never reassigned.
+        """
         return self._set_claim(task_id, actor, REASSIGN, "assigned", new=user)
 
     def _set_claim(
@@ -577,6 +668,12 @@ class Runtime:
         values["claimed_at"] = now if new else None
         with self.transaction() as session:
             db = session.connection()
+            if kind in ("claimed", "assigned"):
+                assignee, role = assignment(session, task_id)
+                if kind == "claimed":
+                    check_actor(self.directory, session, task_id, assignee, actor)
+                else:
+                    check_reassignment(self.directory, session, task_id, assignee, role, new)
             changed = db.execute(statement, {"task_id": task_id, **values, **condition}).first()
             if changed is None:
                 row = db.execute(

@@ -15,6 +15,10 @@ class SigningError(TirkeuError):
         return self.reason
 
 
+class SignatureMissing(SigningError):
+    reason = "signature_missing"
+
+
 class DocumentNotSignable(SigningError):
     reason = "document_not_signable"
 
