@@ -208,7 +208,8 @@ class DemoSigner:
     def credentials(self, iin: str) -> PersonCredentials:
         """Return the person's credentials, issuing them on first use."""
         if iin not in self._people:
-            self._people[iin] = issue_person_certificate(self.ca, iin, f"Person {iin}", key_type="ec")
+            name = f"Person {iin}"
+            self._people[iin] = issue_person_certificate(self.ca, iin, name, key_type="ec")
         return self._people[iin]
 
     def evidence(self, document: Mapping[str, Any], iin: str) -> dict[str, Any]:
