@@ -29,7 +29,6 @@ from webapp.db.models import ProcessVersion
 from webapp.db.session import make_engine, make_session_factory, upgrade
 from webapp.runtime.engine import Runtime
 from webapp.runtime.errors import TirkeuError
-from webapp.runtime.signatures import Signing
 from webapp.runtime.xmlsafe import parse_xml
 from webapp.settings import SUMMARY_FIELDS
 from webapp.signing import DemoSigner
@@ -79,21 +78,13 @@ def _mismatches(expected: Mapping, actual: Mapping) -> list[str]:
     ]
 
 
-def _signed(data: dict, signing: Signing | None, signer: DemoSigner) -> dict:
-    """Return the data with the signer's evidence added, when the act must be signed."""
-    if signing is None:
-        return data
-    evidence = signer.evidence(signing.document, signing.signer)
-    return {**data, signing.field: json.dumps(evidence)}
-
-
 def _drive(
     runtime: Runtime, process_id: str, start_id: str | None, case: Mapping, signer: DemoSigner
 ) -> tuple:
     """Start the process and complete its tasks from the case; return (message, data)."""
     queues = {_bpmn_id(k): list(v.get("data") or []) for k, v in case.get("tasks", {}).items()}
     start_data = (queues.pop(start_id, None) or [{}])[0] if start_id else {}
-    start_data = _signed(start_data, runtime.start_signing(process_id, start_data), signer)
+    start_data = signer.signed(start_data, runtime.start_signing(process_id, start_data))
     view = runtime.start(process_id, start_data, actor="process-tests")
     for _step in range(MAX_STEPS):
         if view.status != "waiting":
@@ -113,7 +104,7 @@ def _drive(
             return f"task {task.bpmn_id} is ready but the case gives it no more data", view.data
         actor = task.assignee or task.role or "process-tests"
         answer = queue.pop(0)
-        answer = _signed(answer, runtime.task_signing(task.id, answer), signer)
+        answer = signer.signed(answer, runtime.task_signing(task.id, answer))
         view = runtime.complete(task.id, answer, actor=actor)
     if view.status != "completed":
         return f"the instance ended {view.status}, not completed", view.data

@@ -10,7 +10,6 @@ from webapp.bootstrap import bundles, read_bundle
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask
 from webapp.runtime.engine import Runtime
-from webapp.runtime.signatures import Signing
 from webapp.runtime.views import EventView, InstanceView, TaskView
 from webapp.signing import DemoSigner
 
@@ -27,13 +26,6 @@ def deploy_registration(runtime: Runtime) -> None:
     """Deploy the residence registration folder, as `tirkeu init` does."""
     [bundle] = bundles([PROCESSES / PROCESS_ID])
     runtime.deploy(read_bundle(bundle), deployed_by="tests")
-
-
-def signed(data: dict, signing: Signing | None, signer: DemoSigner) -> dict:
-    """Return the data with the signer's EDS evidence, when the act must be signed."""
-    if signing is None:
-        return data
-    return {**data, signing.field: json.dumps(signer.evidence(signing.document, signing.signer))}
 
 
 class ProcessDriver:
@@ -57,7 +49,7 @@ class ProcessDriver:
     def start(self, document: dict) -> InstanceView:
         """Start an application and run it until it waits."""
         signing = self.runtime.start_signing(PROCESS_ID, document)
-        view = self.runtime.start(PROCESS_ID, signed(document, signing, self.signer))
+        view = self.runtime.start(PROCESS_ID, self.signer.signed(document, signing))
         self.instance_id = view.id
         self.application_number = view.data["application_number"]
         return view
@@ -93,7 +85,8 @@ class ProcessDriver:
         """Complete an open task as its assignee (or its role), then run on."""
         task = self.task(wanted)
         actor = actor or task.assignee or task.role
-        data = signed(data or {}, self.runtime.task_signing(task.id, data or {}), self.signer)
+        data = data or {}
+        data = self.signer.signed(data, self.runtime.task_signing(task.id, data))
         return self.runtime.complete(task.id, data, actor=actor)
 
     def run_jobs(self, after: timedelta) -> InstanceView:

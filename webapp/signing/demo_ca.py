@@ -1,6 +1,7 @@
 """A demonstration certification authority issuing signing certificates for demos and tests."""
 
 import base64
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -221,3 +222,11 @@ class DemoSigner:
             "signature": base64.b64encode(sign(document, person.private_key)).decode("ascii"),
             "certificate_pem": person.certificate_pem().decode("ascii"),
         }
+
+    def signed(self, data: Mapping[str, Any], signing: Any) -> dict[str, Any]:
+        """Return the data of an act with the signer's evidence in its field (as a form sends
+        it, JSON text), when the runtime's `signing` of the act asks for a signature."""
+        if signing is None:
+            return dict(data)
+        evidence = self.evidence(signing.document, signing.signer)
+        return {**data, signing.field: json.dumps(evidence)}

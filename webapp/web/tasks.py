@@ -153,11 +153,17 @@ def render_task(
         values = schemaforms.display_values(data, fields)
     kept = [] if task.state in OPEN_STATES else kept_entries(fields, values, refusal or {})
     reassign_to = []
-    if current_user.has_any("supervisor") and task.state in OPEN_STATES:
+    # The runtime gives a task only to a staff user holding its role, and never one assigned
+    # to a person: offer just those.
+    if (
+        current_user.has_any("supervisor")
+        and task.state in OPEN_STATES
+        and task.assignee is None
+        and task.role
+    ):
         session = db()
         with session.begin():
-            roles = {task.role or "clerk", "supervisor"}
-            reassign_to = sorted({u.username for r in roles for u in users_with_role(session, r)})
+            reassign_to = [u.username for u in users_with_role(session, task.role)]
     documents = [d.strip() for d in str(data.get("required_documents", "")).split(",")]
     page = render_template(
         "tasks/task.html",
@@ -231,7 +237,11 @@ def unclaim(task_id: str) -> Any:
 @bp.post("/<task_id>/reassign")
 @role_required("supervisor")
 def reassign(task_id: str) -> Any:
-    """Give the task to another user (supervisors only)."""
+    """Give the task to another user (supervisors only).
+
+    The runtime refuses a user who may not take it, or a task assigned to a person, with the
+    reason (422, 403); a task someone changed meanwhile is flashed as before.
+    """
     load_task(task_id)
     username = request.form.get("user", "").strip()
     if not username:
