@@ -19,6 +19,10 @@ class SignatureMissing(SigningError):
     reason = "signature_missing"
 
 
+class CodeNotEntered(SigningError):
+    reason = "code_not_entered"
+
+
 class DocumentNotSignable(SigningError):
     reason = "document_not_signable"
 

@@ -21,7 +21,7 @@ from webapp.signing.canonical import document_sha256
 from webapp.signing.codes import mask_phone
 from webapp.signing.eds import verify_eds
 from webapp.signing.errors import (
-    ChallengeNotFound,
+    CodeNotEntered,
     DocumentMismatch,
     SignatureInvalid,
     SignatureMissing,
@@ -62,7 +62,7 @@ def _eds(act: SignedAct, evidence: dict[str, Any], trusted: list[bytes]) -> Sign
 def _sms_code(session: Session, act: SignedAct, evidence: dict[str, Any]) -> SignatureEvidence:
     row = session.get(SigningCode, str(evidence.get("challenge_id") or ""))
     if row is None or row.signer_iin != act.signer or row.status != "used":
-        raise ChallengeNotFound(
+        raise CodeNotEntered(
             "No one-time code was entered by the signer for this answer: request a code and "
             "enter it."
         )
