@@ -21,6 +21,7 @@ from webapp.accounts import create_user, find_user, issue_token
 from webapp.bootstrap import build, bundles, initialise, read_bundle
 from webapp.cli import main
 from webapp.db.models import HumanTask, Instance, InstanceEvent
+from webapp.runtime.errors import Forbidden
 from webapp.settings import Settings
 from webapp.signing import DemoSigner
 from webapp.web import create_app
@@ -179,6 +180,12 @@ def test_supervisor_cannot_complete_or_claim_an_owners_consent(product, app, sig
     genuine["consent_given"] = "true"
     assert supervisor.post(f"/tasks/{task_id}/complete", data=genuine).status_code == 403
     assert supervisor.post(f"/tasks/{task_id}/claim").status_code == 403
+    # The runtime's step refuses them too, whichever page or program asks it.
+    genuine["consent_given"] = True
+    with pytest.raises(Forbidden):
+        product.runtime.complete(task_id, genuine, actor="supervisor")
+    with pytest.raises(Forbidden):
+        product.runtime.claim(task_id, "supervisor")
     assert snapshot(product, instance_of(product, task_id)) == before
 
 
