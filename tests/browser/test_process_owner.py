@@ -64,7 +64,8 @@ def test_owner_renames_a_task_deploys_and_old_instances_keep_their_version(
     page, owners_room, screenshot
 ):
     url, runtime = owners_room
-    before = runtime.start("residence_registration", {"application_number": "A-0001"}, "x")
+    start = {"application_number": "A-0001", "channel": "service_centre"}
+    before = runtime.start("residence_registration", start, "x")
     sign_in(page, url)
 
     page.goto(f"{url}/processes/residence_registration/1/edit")

@@ -128,10 +128,10 @@ def _iin(role: str) -> str | None:
     return "850314304175" if role == "applicant" else None
 
 
-def calls(app) -> list[tuple[str, str, str]]:
+def calls(flask_app) -> list[tuple[str, str, str]]:
     """Return (endpoint, method, path) for every method of every rule."""
     found = []
-    for rule in app.url_map.iter_rules():
+    for rule in flask_app.url_map.iter_rules():
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: ARGUMENTS[m.group(1)], rule.rule)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append((rule.endpoint, method, path))

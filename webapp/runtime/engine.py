@@ -457,9 +457,7 @@ class Runtime:
         signer, field = needed
         if signer is None:
             raise signatures.unsignable(row.bpmn_id)
-        instructions = session.scalar(
-            select(HumanTask.instructions).where(HumanTask.id == row.id)
-        )
+        instructions = session.scalar(select(HumanTask.instructions).where(HumanTask.id == row.id))
         answer = signatures.answer_of(data, field)
         document = signatures.task_document(row, instructions, signer, answer)
         return signatures.Signing(document, signer, field)
