@@ -411,21 +411,15 @@ class Runtime:
         step.record("instance_started", data=data)
         return step
 
-    def _evaluate(self, expression: str, data: dict):
-        return self.script_engine.environment.evaluate(expression, data)
-
     def _start_signing(self, info: VersionInfo, data: Mapping) -> signatures.Signing | None:
-        for event in signatures.none_starts(info.spec):
-            needed = signatures.requirement(self._evaluate, event, data)
-            if needed is None:
-                continue
-            signer, field = needed
-            if signer is None:
-                raise signatures.unsignable(event.bpmn_id)
-            answer = signatures.answer_of(data, field)
-            document = signatures.start_document(info.process_id, event.bpmn_id, signer, answer)
-            return signatures.Signing(document, signer, field)
-        return None
+        evaluate = self.script_engine.environment.evaluate
+        return signatures.start_signing(evaluate, info.spec, info.process_id, data)
+
+    def _task_signing(
+        self, session: Session, step: Step, row: TaskView, data: Mapping
+    ) -> signatures.Signing | None:
+        evaluate = self.script_engine.environment.evaluate
+        return signatures.task_signing(evaluate, session, step.task(row.id), row, data)
 
     def _signed_start(
         self, session: Session, info: VersionInfo, data: dict, actor: str | None, now: datetime
@@ -444,23 +438,6 @@ class Runtime:
         with self.transaction() as session:
             info = self._latest_version(session, process_id)
         return self._start_signing(info, json_safe(dict(data)))
-
-    def _task_signing(
-        self, session: Session, step: Step, row: TaskView, data: Mapping
-    ) -> signatures.Signing | None:
-        task = step.task(row.id)
-        if task is None:
-            return None
-        needed = signatures.requirement(self._evaluate, task.task_spec, task.data, row.assignee)
-        if needed is None:
-            return None
-        signer, field = needed
-        if signer is None:
-            raise signatures.unsignable(row.bpmn_id)
-        instructions = session.scalar(select(HumanTask.instructions).where(HumanTask.id == row.id))
-        answer = signatures.answer_of(data, field)
-        document = signatures.task_document(row, instructions, signer, answer)
-        return signatures.Signing(document, signer, field)
 
     def task_signing(self, task_id: str, data: Mapping) -> signatures.Signing | None:
         """Return what the signer must sign to complete an open task with this data, if anything."""

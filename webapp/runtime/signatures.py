@@ -19,7 +19,10 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+
+from webapp.db.models import HumanTask
 
 from .errors import Forbidden
 
@@ -90,6 +93,40 @@ def requirement(
 def answer_of(data: Mapping, field: str) -> dict:
     """Return the answer a signer signs: the submitted data less the evidence."""
     return {key: value for key, value in data.items() if key != field}
+
+
+def start_signing(
+    evaluate: Callable[[str, dict], Any], spec, process_id: str, data: Mapping
+) -> Signing | None:
+    """Return what starting the process with this data must be signed with, if anything."""
+    for event in none_starts(spec):
+        needed = requirement(evaluate, event, data)
+        if needed is None:
+            continue
+        signer, field = needed
+        if signer is None:
+            raise unsignable(event.bpmn_id)
+        document = start_document(process_id, event.bpmn_id, signer, answer_of(data, field))
+        return Signing(document, signer, field)
+    return None
+
+
+def task_signing(
+    evaluate: Callable[[str, dict], Any], session: Session, task, row, data: Mapping
+) -> Signing | None:
+    """Return what completing the open user task `task` (its list row `row`) must be signed
+    with, if anything."""
+    if task is None:
+        return None
+    needed = requirement(evaluate, task.task_spec, task.data, row.assignee)
+    if needed is None:
+        return None
+    signer, field = needed
+    if signer is None:
+        raise unsignable(row.bpmn_id)
+    instructions = session.scalar(select(HumanTask.instructions).where(HumanTask.id == row.id))
+    document = task_document(row, instructions, signer, answer_of(data, field))
+    return Signing(document, signer, field)
 
 
 def task_document(task, instructions: str | None, signer: str, answer: Mapping) -> dict:
