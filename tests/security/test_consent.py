@@ -8,6 +8,7 @@ composition roots build it (`build`), its signatures verified under a test CA.
 """
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -20,10 +21,11 @@ from tests.web.conftest import APPLICANT_IIN, application
 from webapp.accounts import create_user, find_user, issue_token
 from webapp.bootstrap import build, bundles, initialise, read_bundle
 from webapp.cli import main
+from webapp.db.base import utcnow
 from webapp.db.models import HumanTask, Instance, InstanceEvent
 from webapp.runtime.errors import Forbidden
 from webapp.settings import Settings
-from webapp.signing import DemoSigner
+from webapp.signing import DemoSigner, SigningError, request_code, verify_code
 from webapp.web import create_app
 
 PROCESS = "residence_registration"
@@ -316,3 +318,28 @@ def test_a_task_is_reassigned_only_to_an_active_staff_user_of_its_role(product, 
     answer = supervisor.post(f"/tasks/{consent}/reassign", data={"user": "clerk2"})
     assert answer.status_code == 403
     assert runtime.task(consent).claimed_by is None
+
+
+def test_a_one_time_code_signs_one_act_only(product):
+    runtime = product.runtime
+    data = application("A-0903", channel="online", arc=COOWNED_ARC)
+    signing = runtime.start_signing(PROCESS, data)
+    sent = []
+    with product.session_factory() as session:
+        challenge = request_code(
+            session, signer_iin=APPLICANT_IIN, document=signing.document, phone="+77010000000",
+            send=lambda _phone, text: sent.append(text), now=utcnow(),
+        )  # fmt: skip
+        code = re.search(r"(\d{6}) is your code", sent[0]).group(1)
+        evidence = verify_code(
+            session, challenge_id=challenge.challenge_id, signer_iin=APPLICANT_IIN,
+            document=signing.document, code=code, now=utcnow(),
+        )  # fmt: skip
+    signed = {**data, signing.field: evidence.to_dict()}
+    view = runtime.start(PROCESS, signed)
+    assert view.data[signing.field]["method"] == "sms_code"
+    with pytest.raises(SigningError) as replayed:
+        runtime.start(PROCESS, signed)
+    assert replayed.value.reason == "code_already_used"
+    with product.session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Instance)) == 1

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from webapp.db.signing import SigningCode
@@ -21,6 +22,7 @@ from webapp.signing.canonical import document_sha256
 from webapp.signing.codes import mask_phone
 from webapp.signing.eds import verify_eds
 from webapp.signing.errors import (
+    CodeAlreadyUsed,
     CodeNotEntered,
     DocumentMismatch,
     SignatureInvalid,
@@ -61,13 +63,22 @@ def _eds(act: SignedAct, evidence: dict[str, Any], trusted: list[bytes]) -> Sign
 
 def _sms_code(session: Session, act: SignedAct, evidence: dict[str, Any]) -> SignatureEvidence:
     row = session.get(SigningCode, str(evidence.get("challenge_id") or ""))
-    if row is None or row.signer_iin != act.signer or row.status != "used":
+    if row is None or row.signer_iin != act.signer or row.status not in ("used", "applied"):
         raise CodeNotEntered(
             "No one-time code was entered by the signer for this answer: request a code and "
             "enter it."
         )
     if row.document_sha256 != document_sha256(act.document):
         raise DocumentMismatch("The one-time code was entered for another document.")
+    # One code proves one act: the act's own transaction spends it, so a second start with
+    # the same application (or a rolled-back step) cannot reuse or lose it.
+    spent = session.execute(
+        update(SigningCode)
+        .where(SigningCode.id == row.id, SigningCode.status == "used")
+        .values(status="applied")
+    ).rowcount
+    if not spent:
+        raise CodeAlreadyUsed("This code has already signed an act; request a new one.")
     return SignatureEvidence(
         method=SigningMethod.SMS_CODE,
         signer_iin=row.signer_iin,
