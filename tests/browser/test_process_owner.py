@@ -93,7 +93,8 @@ def test_owner_renames_a_task_deploys_and_old_instances_keep_their_version(
     assert page.locator("tr[data-version='1'] td.running").inner_text() == "1"
     screenshot(page, "catalogue")
     assert runtime.instance(before.id).version == 1
-    assert runtime.start("residence_registration", {"application_number": "A-2"}, "x").version == 2
+    after = {"application_number": "A-2", "channel": "service_centre"}
+    assert runtime.start("residence_registration", after, "x").version == 2
 
     page.goto(f"{url}/processes/residence_registration/diff?from=1&to=2")
     page.wait_for_selector("#diff-diagram[data-diagram-state=ready]")

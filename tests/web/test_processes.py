@@ -107,7 +107,11 @@ def test_saving_the_unchanged_diagram_validates_without_problems(client):
 
 def test_save_and_deploy_makes_a_new_version_and_old_instances_keep_theirs(client, runtime):
     token = sign_in(client, "process_owner")
-    old = runtime.start("residence_registration", {"application_number": "A-1"}, actor="x")
+    old = runtime.start(
+        "residence_registration",
+        {"application_number": "A-1", "channel": "service_centre"},
+        actor="x",
+    )
     renamed = (
         (FOLDER / BPMN_FILE)
         .read_bytes()
@@ -189,7 +193,11 @@ def test_run_tests_button_runs_the_shipped_cases(client):
 
 def test_catalogue_counts_running_instances_per_version(client, runtime, sessions):
     sign_in(client, "process_owner")
-    runtime.start("residence_registration", {"application_number": "A-2"}, actor="x")
+    runtime.start(
+        "residence_registration",
+        {"application_number": "A-2", "channel": "service_centre"},
+        actor="x",
+    )
     with sessions.begin() as session:
         versions = select(func.count()).select_from(ProcessVersion)
         registration = ProcessVersion.process_id == "residence_registration"
