@@ -9,9 +9,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from service_tasks.identifiers import SCHEMA_FORMATS
 from service_tasks.operators import build_operators
 
+from .accounts import AccountDirectory
 from .db.session import make_engine, make_session_factory, upgrade
+from .online.pki import trusted_ca_pems
 from .runtime.engine import Runtime
 from .settings import SUMMARY_FIELDS, TASK_CHANNEL_FIELD, TASK_SEARCH_FIELDS, Settings
+from .signing.verifier import EvidenceVerifier
 
 BUNDLE_SUFFIXES = (".bpmn", ".bpmn20.xml", ".dmn", ".json")
 
@@ -27,7 +30,11 @@ class Product:
 
 
 def build(settings: Settings | None = None) -> Product:
-    """Build the runtime on the configured database with the registry operators."""
+    """Build the runtime on the configured database with the registry operators.
+
+    Signed acts are verified under the configured CAs, read at each check so that CAs added
+    later (`tirkeu init --demo` makes one) are trusted without a restart.
+    """
     settings = settings or Settings.from_env()
     engine = make_engine(
         settings.database_url,
@@ -44,6 +51,8 @@ def build(settings: Settings | None = None) -> Product:
         search_fields=TASK_SEARCH_FIELDS,
         formats=SCHEMA_FORMATS,
         writer_processes=settings.registry_writers,
+        verifier=EvidenceVerifier(lambda: trusted_ca_pems(settings.trusted_ca_paths)),
+        directory=AccountDirectory(),
     )
     return Product(settings, engine, session_factory, runtime)
 

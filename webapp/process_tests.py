@@ -4,8 +4,12 @@ A test file beside `<name>.bpmn` maps case names to
 `{"tasks": {"<bpmn id>" or "<process id>:<bpmn id>": {"data": [{...}, ...]}},
 "expected_output_json": {...}}`. The start event's entry gives the data the process starts
 with; each user task's entry gives, in order, the data each of its instances is completed with.
-Service tasks call the sandbox registries holding the default data set. The case passes when
-the instance completes and its data holds every expected key with the expected value.
+Service tasks call the sandbox registries holding the default data set. Acts the diagram
+requires to be signed (an online start, an owner's consent) are signed by the runner as the
+person the diagram names, with certificates of a throwaway test CA that only this run's runtime
+trusts: a case gives the answers, and the runtime verifies the signatures as it always does.
+The case passes when the instance completes and its data holds every expected key with the
+expected value.
 """
 
 import json
@@ -29,6 +33,8 @@ from webapp.runtime.engine import Runtime
 from webapp.runtime.errors import TirkeuError
 from webapp.runtime.xmlsafe import parse_xml
 from webapp.settings import REGISTRY_WRITERS, SUMMARY_FIELDS
+from webapp.signing import DemoSigner
+from webapp.signing.verifier import EvidenceVerifier
 
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 MAX_STEPS = 200
@@ -74,10 +80,13 @@ def _mismatches(expected: Mapping, actual: Mapping) -> list[str]:
     ]
 
 
-def _drive(runtime: Runtime, process_id: str, start_id: str | None, case: Mapping) -> tuple:
+def _drive(
+    runtime: Runtime, process_id: str, start_id: str | None, case: Mapping, signer: DemoSigner
+) -> tuple:
     """Start the process and complete its tasks from the case; return (message, data)."""
     queues = {_bpmn_id(k): list(v.get("data") or []) for k, v in case.get("tasks", {}).items()}
     start_data = (queues.pop(start_id, None) or [{}])[0] if start_id else {}
+    start_data = signer.signed(start_data, runtime.start_signing(process_id, start_data))
     view = runtime.start(process_id, start_data, actor="process-tests")
     for _step in range(MAX_STEPS):
         if view.status != "waiting":
@@ -96,7 +105,9 @@ def _drive(runtime: Runtime, process_id: str, start_id: str | None, case: Mappin
         if not queue:
             return f"task {task.bpmn_id} is ready but the case gives it no more data", view.data
         actor = task.assignee or task.role or "process-tests"
-        view = runtime.complete(task.id, queue.pop(0), actor=actor)
+        answer = queue.pop(0)
+        answer = signer.signed(answer, runtime.task_signing(task.id, answer))
+        view = runtime.complete(task.id, answer, actor=actor)
     if view.status != "completed":
         return f"the instance ended {view.status}, not completed", view.data
     return "", view.data
@@ -122,6 +133,7 @@ def run_case(
         try:
             upgrade(engine)
             store.load_dataset(json.loads(DEFAULT_DATASET_PATH.read_text()))
+            signer = DemoSigner()
             runtime = Runtime(
                 make_session_factory(engine),
                 build_operators({"registry_mode": "sandbox", "registry_url": registry_url}),
@@ -129,6 +141,7 @@ def run_case(
                 summary_fields=SUMMARY_FIELDS,
                 formats=SCHEMA_FORMATS,
                 writer_processes=writers,
+                verifier=EvidenceVerifier(lambda: [signer.ca.certificate_pem()]),
             )
             diagram = test_file.removeprefix("test_").removesuffix(".json")
             runtime.deploy(files, deployed_by="process-tests")
@@ -142,7 +155,7 @@ def run_case(
                 message = f"no process is drawn in {diagram}.bpmn"
                 return CaseResult(test_file, case_name, False, message, {})
             start_id = _start_event(files[f"{diagram}.bpmn"], process_id)
-            message, data = _drive(runtime, process_id, start_id, case)
+            message, data = _drive(runtime, process_id, start_id, case, signer)
         except TirkeuError as error:
             fields = "".join(f"; {k}: {v}" for k, v in getattr(error, "errors", {}).items())
             return CaseResult(test_file, case_name, False, error.message + fields, {})

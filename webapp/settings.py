@@ -57,6 +57,8 @@ class Settings:
     https: bool = False
     # How many reverse proxies in front set X-Forwarded-For/-Proto; 0 trusts no such header.
     proxies: int = 0
+    # The certification authorities whose certificates signatures are accepted under.
+    trusted_ca_paths: tuple[Path, ...] = ()
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -82,6 +84,14 @@ class Settings:
             "registry_timeout": float(env.get("TIRKEU_REGISTRY_TIMEOUT", "5")),
         }
         registry.update(overrides.pop("registry", {}))
+        trusted = env.get("TIRKEU_TRUSTED_CAS")
+        trusted_ca_paths = tuple(
+            Path(path)
+            for path in overrides.pop(
+                "trusted_ca_paths",
+                trusted.split(os.pathsep) if trusted else [instance_path / "pki" / "ca.cert.pem"],
+            )
+        )
         return cls(
             instance_path=instance_path,
             database_url=overrides.pop("database_url", None)
@@ -92,6 +102,7 @@ class Settings:
             processes_path=processes_path,
             process_settings=process_settings,
             registry=registry,
+            trusted_ca_paths=trusted_ca_paths,
             db_pool_size=int(overrides.pop("db_pool_size", env.get("TIRKEU_DB_POOL_SIZE", 5))),
             db_max_overflow=int(
                 overrides.pop("db_max_overflow", env.get("TIRKEU_DB_MAX_OVERFLOW", 10))

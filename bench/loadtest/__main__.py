@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from service_tasks.sandbox import SandboxStore
+from webapp.signing import DemoSigner
 
 from ..report import percentile
 from . import dataset
@@ -86,8 +87,11 @@ def main() -> int:
             TIRKEU_REGISTRY_TIMEOUT="1",
         )
     tokens = create_users(cluster.database_url, sorted({a["owner"] for a in applications}))
+    signer = DemoSigner()
+    _key, ca_path = signer.ca.save(folder / "pki")
+    cluster.env["TIRKEU_TRUSTED_CAS"] = str(ca_path)
     timings = Timings()
-    driver = Driver(cluster.url, tokens, cluster.database_url, timings)
+    driver = Driver(cluster.url, tokens, cluster.database_url, timings, signer)
     stop, killed, failures = threading.Event(), [], []
     try:
         cluster.start()

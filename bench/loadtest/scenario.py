@@ -14,8 +14,10 @@ from webapp.accounts import issue_token
 from webapp.db.accounts import User, UserRole
 from webapp.db.models import Instance
 from webapp.db.session import make_session_factory
+from webapp.runtime.engine import Runtime
+from webapp.signing import DemoSigner
 
-CONSENT = {"consent_given": True, "signature_method": "otp", "signature": "load test"}
+CONSENT = {"consent_given": True}
 CHECK = {
     "identity_document_checked": True,
     "authority_checked": True,
@@ -78,13 +80,24 @@ def create_users(database_url: str, owners: list[str]) -> dict[str, str]:
 class Driver:
     """Carries applications through the API, retrying calls that fail on the way."""
 
-    def __init__(self, url: str, tokens: dict[str, str], database_url: str, timings: Timings):
+    def __init__(
+        self,
+        url: str,
+        tokens: dict[str, str],
+        database_url: str,
+        timings: Timings,
+        signer: DemoSigner,
+    ):
         self.url = url
         self.tokens = tokens
         self.timings = timings
         self.local = threading.local()
         self.engine = create_engine(database_url, pool_size=2, max_overflow=2)
         self.ambiguous_starts = 0
+        # Applicants and owners sign as the portal's people do, under a CA the web trusts; the
+        # documents they sign are the runtime's, read from the database under test.
+        self.signer = signer
+        self.documents = Runtime(make_session_factory(self.engine), {})
 
     def client(self) -> urllib3.HTTPConnectionPool:
         """Return this thread's keep-alive connection to the web processes.
@@ -137,7 +150,9 @@ class Driver:
 
     def start(self, application: dict, clerk: str) -> dict:
         """Start the application once, even if an answer is lost on the way."""
-        body = {"process_id": "residence_registration", "data": application["data"]}
+        data = application["data"]
+        signing = self.documents.start_signing("residence_registration", data)
+        body = {"process_id": "residence_registration", "data": self.signer.signed(data, signing)}
         for attempt in range(20):
             answer = self.call("start", clerk, "/api/v1/instances", body)
             if answer is not None and answer.status == 201:
@@ -194,6 +209,8 @@ class Driver:
         else:
             raise RuntimeError(f"{application['number']}: no {wanted} task appeared")
         if application["path"] == "consent":
-            self.work(f"owner-{application['owner']}", tasks[0]["id"], CONSENT)
+            task_id = tasks[0]["id"]
+            answer = self.signer.signed(CONSENT, self.documents.task_signing(task_id, CONSENT))
+            self.work(f"owner-{application['owner']}", task_id, answer)
         else:
             self.work(clerk, tasks[0]["id"], CHECK)

@@ -19,6 +19,8 @@ from tests.web.conftest import (  # noqa: F401  (the web tests' app fixtures, us
     instance_folder,
     runtime,
     sessions,
+    signed_start,
+    signer,
     start_check,
     template_folder,
 )
@@ -90,6 +92,7 @@ def test_clerk_starts_claims_corrects_and_completes_a_counter_application(
 
 def test_supervisor_reassigns_an_overdue_task(
     open_as,
+    signer,  # noqa: F811
     runtime,  # noqa: F811
     start_check,  # noqa: F811
     sessions,  # noqa: F811
@@ -101,7 +104,8 @@ def test_supervisor_reassigns_an_overdue_task(
         start_check(at=utcnow() - timedelta(minutes=minutes))
     # Sixteen people are registered at this flat already: a supervisor reviews the seventeenth.
     review = application("B-0001", channel="online", arc=ARC_RUBBER_FLAT)
-    runtime.start("residence_registration", review)
+    process = "residence_registration"
+    runtime.start(process, signed_start(runtime, signer, process, review))
     clerk = open_as("clerk")
     clerk.goto(clerk.url.split("/tasks")[0] + "/tasks/?tab=queue")
     screenshot(clerk, "tasks", full_page=False)

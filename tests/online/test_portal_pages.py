@@ -64,7 +64,8 @@ def test_review_page_shows_exactly_the_signed_document(signed_in):
     apply(applicant, registration_type="temporary", period_months="6")
     page = applicant.get("/portal/sign").get_data(as_text=True)
     document = json.loads(applicant.get("/portal/sign/document.json").data)
-    assert document["channel"] == "online" and document["period_months"] == 6
+    assert document["answer"]["channel"] == "online" and document["answer"]["period_months"] == 6
+    assert document["signer"] == APPLICANT
     assert json.dumps(document, sort_keys=True, indent=2).replace('"', "&#34;") in page
 
 
@@ -139,7 +140,7 @@ def test_co_owners_consent_by_code_and_eds_and_the_registration_is_made(
     assert data["outcome"] == "registered"
     with sessions() as session:
         kept = session.scalar(select(SignedDocument).where(SignedDocument.task_id == task_id))
-        assert kept.evidence["method"] == "eds" and kept.document["consent_given"] is True
+        assert kept.evidence["method"] == "eds" and kept.document["answer"]["consent_given"] is True
     page = applicant.get(f"/portal/applications/{instance_id}").get_data(as_text=True)
     assert "Registered" in page and page.count("Consented") == 2 and "EDS" in page
 
@@ -281,5 +282,5 @@ def test_not_the_owner_puts_the_declared_owner_and_address_in_the_document(signe
     applicant = signed_in("applicant")
     apply(applicant, ownership="not_owner", owner_iin=GULNARA, address_text="Kabanbay Batyr 48")
     document = json.loads(applicant.get("/portal/sign/document.json").data)
-    assert document["declared_owner_iin"] == GULNARA
-    assert document["declared_address"] == "Kabanbay Batyr 48"
+    assert document["answer"]["declared_owner_iin"] == GULNARA
+    assert document["answer"]["declared_address"] == "Kabanbay Batyr 48"

@@ -5,6 +5,7 @@ import re
 import pytest
 
 from tests.operations.conftest import PASSWORD
+from tests.security.test_consent import app, consents, product, signer  # noqa: F401  (fixtures)
 from webapp.accounts import ROLES, create_user, issue_token
 from webapp.web import create_app
 
@@ -138,10 +139,10 @@ def _iin(role: str) -> str | None:
     return "850314304175" if role == "applicant" else None
 
 
-def calls(app) -> list[tuple[str, str, str]]:
+def calls(flask_app) -> list[tuple[str, str, str]]:
     """Return (endpoint, method, path) for every method of every rule."""
     found = []
-    for rule in app.url_map.iter_rules():
+    for rule in flask_app.url_map.iter_rules():
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: ARGUMENTS[m.group(1)], rule.rule)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append((rule.endpoint, method, path))
@@ -190,4 +191,42 @@ def test_every_route_refuses_exactly_the_callers_the_table_refuses(matrix_app, o
             may = caller is not None and caller in allowed
             if answer.status_code >= 500 or refused(path, answer) == may:
                 wrong.append(f"{method} {path} as {caller or 'anonymous'}: {answer.status_code}")
+    assert wrong == [], "\n".join(wrong)
+
+
+# Who may act on an owner's consent task, by hand as well: the owner it is assigned to alone,
+# through the API (her answer still needs its signature: 422 without one). The desk refuses
+# everyone, supervisors too, who may open the task but not act on it.
+CONSENT_ACTORS = {
+    "/tasks/{task}/complete": set(),
+    "/tasks/{task}/refuse": set(),
+    "/tasks/{task}/reassign": set(),
+    "/tasks/{task}/unclaim": set(),
+    "/tasks/{task}/claim": set(),
+    "/api/v1/tasks/{task}/complete": {"owner"},
+    "/api/v1/tasks/{task}/unclaim": {"owner"},
+    "/api/v1/tasks/{task}/claim": {"owner"},
+}
+CONSENT_CALLERS = {"owner": "gulnara", "other owner": "kairat", "clerk": "clerk",
+                   "supervisor": "supervisor"}  # fmt: skip
+
+
+def test_an_owners_consent_task_is_acted_on_by_its_owner_alone(app, product, consents):  # noqa: F811
+    task_id = consents["621102401239"]
+    with product.session_factory.begin() as session:
+        tokens = {who: issue_token(session, name) for who, name in CONSENT_CALLERS.items()}
+    wrong = []
+    for path, allowed in CONSENT_ACTORS.items():
+        for who, username in CONSENT_CALLERS.items():
+            client = app.test_client()
+            headers = {}
+            if path.startswith("/api/"):
+                headers["Authorization"] = f"Bearer {tokens[who]}"
+            else:
+                client.post(
+                    "/login", data={"username": username, "password": "correct horse battery"}
+                )
+            answer = client.post(path.format(task=task_id), json={}, headers=headers, data=None)
+            if answer.status_code >= 500 or refused(path, answer) == (who in allowed):
+                wrong.append(f"POST {path} as {who}: {answer.status_code}")
     assert wrong == [], "\n".join(wrong)

@@ -13,18 +13,41 @@ from webapp.db.base import utcnow
 from webapp.db.session import make_session_factory
 from webapp.runtime.engine import Runtime
 from webapp.settings import REGISTRY_WRITERS, SUMMARY_FIELDS
+from webapp.signing import DemoSigner
+from webapp.signing.verifier import EvidenceVerifier
 
 APPLICATION = {
     "application_number": "A-0700", "channel": "online", "registration_type": "permanent",
     "applicant_iin": "850314304175", "applicant_type": "self", "person_iin": "850314304175",
     "arc": "0201100045810023", "arrived_from_abroad": False, "application_date": "2026-11-27",
 }  # fmt: skip
-CONSENT = {"consent_given": True, "signature_method": "otp", "signature": "signed"}
+CONSENT = {"consent_given": True}
+SIGNER = DemoSigner()
 
 
 @pytest.fixture
 def database_url(sqlite_url):
     return sqlite_url
+
+
+def signing_runtime(engine, operators) -> Runtime:
+    """Return the registration process's runtime, trusting the test signer's CA."""
+    runtime = Runtime(
+        make_session_factory(engine),
+        operators,
+        config=SETTINGS,
+        summary_fields=SUMMARY_FIELDS,
+        formats=SCHEMA_FORMATS,
+        writer_processes=REGISTRY_WRITERS,
+        verifier=EvidenceVerifier(lambda: [SIGNER.ca.certificate_pem()]),
+    )
+    deploy_registration(runtime)
+    return runtime
+
+
+def signed_application(runtime: Runtime) -> dict:
+    """Return the online application signed by its applicant."""
+    return SIGNER.signed(APPLICATION, runtime.start_signing("residence_registration", APPLICATION))
 
 
 def test_an_owner_notice_that_times_out_is_retried_and_the_application_completes(
@@ -43,18 +66,11 @@ def test_an_owner_notice_that_times_out_is_retried_and_the_application_completes
         return send(**params)
 
     operators["notify.send"] = flaky_send
-    runtime = Runtime(
-        make_session_factory(ops_engine),
-        operators,
-        config=SETTINGS,
-        summary_fields=SUMMARY_FIELDS,
-        formats=SCHEMA_FORMATS,
-        writer_processes=REGISTRY_WRITERS,
-    )
-    deploy_registration(runtime)
-    view = runtime.start("residence_registration", APPLICATION)
+    runtime = signing_runtime(ops_engine, operators)
+    view = runtime.start("residence_registration", signed_application(runtime))
     for task in view.ready_tasks:
-        view = runtime.complete(task.id, CONSENT, actor=task.assignee)
+        answer = SIGNER.signed(CONSENT, runtime.task_signing(task.id, CONSENT))
+        view = runtime.complete(task.id, answer, actor=task.assignee)
     [incident] = runtime.instance(view.id).incidents
     assert view.status == "error"
     assert (incident.bpmn_id, incident.status) == ("Task_NotifyOwners", "open")
@@ -82,16 +98,8 @@ def test_a_retry_due_after_the_consent_window_closed_leaves_the_cancellation_alo
         return send(**params)
 
     operators["notify.send"] = flaky_send
-    runtime = Runtime(
-        make_session_factory(ops_engine),
-        operators,
-        config=SETTINGS,
-        summary_fields=SUMMARY_FIELDS,
-        formats=SCHEMA_FORMATS,
-        writer_processes=REGISTRY_WRITERS,
-    )
-    deploy_registration(runtime)
-    view = runtime.start("residence_registration", APPLICATION)
+    runtime = signing_runtime(ops_engine, operators)
+    view = runtime.start("residence_registration", signed_application(runtime))
     assert view.status == "error"
     window_closed = utcnow() + timedelta(hours=1, seconds=1)
     # The retry due first fails again; the consent window's timer then cancels the consents.

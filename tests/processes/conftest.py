@@ -12,6 +12,8 @@ from tests.processes.driver import REGISTRIES, SETTINGS, ProcessDriver, deploy_r
 from webapp.db.session import make_engine, make_session_factory, upgrade
 from webapp.runtime.engine import Runtime
 from webapp.settings import REGISTRY_WRITERS, SUMMARY_FIELDS
+from webapp.signing import DemoSigner
+from webapp.signing.verifier import EvidenceVerifier
 
 
 @pytest.fixture
@@ -38,8 +40,14 @@ def store(registry_url: str) -> Iterator[SandboxStore]:
     sandbox.dispose()
 
 
+@pytest.fixture(scope="session")
+def signer() -> DemoSigner:
+    """Signs as anyone under a test CA that the tests' runtimes trust."""
+    return DemoSigner()
+
+
 @pytest.fixture
-def runtime(engine, registry_url: str) -> Runtime:
+def runtime(engine, registry_url: str, signer: DemoSigner) -> Runtime:
     """The runtime with the sandbox operators and the deployed registration process."""
     runtime = Runtime(
         make_session_factory(engine),
@@ -48,12 +56,13 @@ def runtime(engine, registry_url: str) -> Runtime:
         summary_fields=SUMMARY_FIELDS,
         formats=SCHEMA_FORMATS,
         writer_processes=REGISTRY_WRITERS,
+        verifier=EvidenceVerifier(lambda: [signer.ca.certificate_pem()]),
     )
     deploy_registration(runtime)
     return runtime
 
 
 @pytest.fixture
-def process(runtime: Runtime, store: SandboxStore) -> ProcessDriver:
+def process(runtime: Runtime, store: SandboxStore, signer: DemoSigner) -> ProcessDriver:
     """One application's driver over the runtime and the sandbox registries."""
-    return ProcessDriver(runtime, store)
+    return ProcessDriver(runtime, store, signer)

@@ -11,6 +11,7 @@ from webapp.db.base import utcnow
 from webapp.db.models import HumanTask
 from webapp.runtime.engine import Runtime
 from webapp.runtime.views import EventView, InstanceView, TaskView
+from webapp.signing import DemoSigner
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 PROCESS_ID = "residence_registration"
@@ -28,11 +29,16 @@ def deploy_registration(runtime: Runtime) -> None:
 
 
 class ProcessDriver:
-    """One application on the runtime: start, complete its tasks, fire its timers."""
+    """One application on the runtime: start, complete its tasks, fire its timers.
 
-    def __init__(self, runtime: Runtime, store: SandboxStore) -> None:
+    Acts the diagram requires to be signed are signed by the person it names, with the test
+    CA's certificates (`signer`), which the runtime verifies.
+    """
+
+    def __init__(self, runtime: Runtime, store: SandboxStore, signer: DemoSigner) -> None:
         self.runtime = runtime
         self.store = store
+        self.signer = signer
         self.instance_id: int | None = None
         self.application_number: str | None = None
 
@@ -42,7 +48,8 @@ class ProcessDriver:
 
     def start(self, document: dict) -> InstanceView:
         """Start an application and run it until it waits."""
-        view = self.runtime.start(PROCESS_ID, document)
+        signing = self.runtime.start_signing(PROCESS_ID, document)
+        view = self.runtime.start(PROCESS_ID, self.signer.signed(document, signing))
         self.instance_id = view.id
         self.application_number = view.data["application_number"]
         return view
@@ -78,7 +85,9 @@ class ProcessDriver:
         """Complete an open task as its assignee (or its role), then run on."""
         task = self.task(wanted)
         actor = actor or task.assignee or task.role
-        return self.runtime.complete(task.id, data or {}, actor=actor)
+        data = data or {}
+        data = self.signer.signed(data, self.runtime.task_signing(task.id, data))
+        return self.runtime.complete(task.id, data, actor=actor)
 
     def run_jobs(self, after: timedelta) -> InstanceView:
         """Run the worker as if `after` had passed: due timers fire, due retries run."""

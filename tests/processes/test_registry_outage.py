@@ -25,6 +25,8 @@ from webapp.db.base import utcnow
 from webapp.db.session import make_session_factory
 from webapp.runtime.engine import Runtime
 from webapp.settings import REGISTRY_WRITERS, SUMMARY_FIELDS
+from webapp.signing import DemoSigner
+from webapp.signing.verifier import EvidenceVerifier
 
 ADULT = "850314304175"
 ARC_ADULTS_HOUSE = "0201000000000002"
@@ -122,7 +124,9 @@ def stub(store: SandboxStore) -> Iterator[StubRegistries]:
 
 
 @pytest.fixture
-def http_process(engine, store: SandboxStore, stub: StubRegistries) -> ProcessDriver:
+def http_process(
+    engine, store: SandboxStore, stub: StubRegistries, signer: DemoSigner
+) -> ProcessDriver:
     """An application's driver over a runtime that reaches the registries over HTTP."""
     settings = {
         "registry_mode": "http",
@@ -136,9 +140,10 @@ def http_process(engine, store: SandboxStore, stub: StubRegistries) -> ProcessDr
         summary_fields=SUMMARY_FIELDS,
         formats=SCHEMA_FORMATS,
         writer_processes=REGISTRY_WRITERS,
+        verifier=EvidenceVerifier(lambda: [signer.ca.certificate_pem()]),
     )
     deploy_registration(runtime)
-    return ProcessDriver(runtime, store)
+    return ProcessDriver(runtime, store, signer)
 
 
 @pytest.mark.parametrize(

@@ -40,8 +40,8 @@ ARC_CROWDED = "0201000000000006"
 ARC_OLD_HOME = "0201000000000007"
 ARC_ASTANA = "0101000000000008"
 
-CONSENT = {"consent_given": True, "signature_method": "otp", "signature": "otp-4711"}
-REFUSAL = {"consent_given": False, "signature_method": "eds"}
+CONSENT = {"consent_given": True}
+REFUSAL = {"consent_given": False}
 # Past the consent window (PT1H) and the service term (PT15M) of processes/settings.json.
 AFTER_CONSENT_WINDOW = timedelta(hours=1, minutes=1)
 AFTER_SERVICE_TERM = timedelta(minutes=16)

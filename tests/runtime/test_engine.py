@@ -142,7 +142,18 @@ def test_suspended_instances_refuse_work_until_resumed(runtime):
     assert runtime.ready_tasks(view.id) == []
 
 
+class OneStaffUser:
+    """A directory in which people are known by their names and only clerk2 takes tasks."""
+
+    def identities(self, session, actor: str) -> frozenset[str]:
+        return frozenset((actor,))
+
+    def refusal(self, session, user: str, role: str | None) -> str | None:
+        return None if user == "clerk2" else "not a staff user of the role"
+
+
 def test_claims_are_exclusive(runtime):
+    runtime.directory = OneStaffUser()
     runtime.deploy(bundle(*SMOKE))
     task = runtime.start("smoke", {"count": 1, "who": "alice"}).ready_tasks[0]
     assert runtime.claim(task.id, "clerk1").claimed_by == "clerk1"
@@ -152,6 +163,19 @@ def test_claims_are_exclusive(runtime):
         runtime.complete(task.id, {"decision": "accept"}, actor="clerk2")
     assert runtime.assign(task.id, "clerk2", actor="supervisor").claimed_by == "clerk2"
     assert runtime.unclaim(task.id, "clerk2").claimed_by is None
+
+
+def test_a_task_is_given_only_to_whom_the_directory_allows(runtime):
+    runtime.deploy(bundle(*SMOKE))
+    task = runtime.start("smoke", {"count": 1, "who": "alice"}).ready_tasks[0]
+    with pytest.raises(InvalidData) as refused:
+        runtime.assign(task.id, "clerk2", actor="supervisor")
+    assert "no user directory" in refused.value.errors["user"]
+    runtime.directory = OneStaffUser()
+    with pytest.raises(InvalidData) as refused:
+        runtime.assign(task.id, "applicant", actor="supervisor")
+    assert refused.value.errors == {"user": "not a staff user of the role"}
+    assert runtime.task(task.id).claimed_by is None
 
 
 def test_unknown_things_are_not_found(runtime):

@@ -25,6 +25,7 @@ from tests.web.conftest import (  # noqa: F401  (fixtures)
     instance_folder,
     sessions,
     sign_in,
+    signer,
     template_folder,
 )
 from webapp.accounts import create_user, issue_token

@@ -18,6 +18,7 @@ from service_tasks.operators import sandbox_store
 from webapp.accounts import ROLES, create_user, issue_token
 from webapp.bootstrap import build, bundles, initialise, read_bundle
 from webapp.settings import Settings
+from webapp.signing import DemoSigner
 from webapp.web import create_app
 from webapp.web.auth import SEEN_AT, SIGNED_IN_AT
 
@@ -31,6 +32,7 @@ OWNER_IIN = "621102401239"
 ARC_OWN_FLAT = "0201300012740054"
 REGISTRIES = "registries.db"
 DATABASE_FILES = ("tirkeu.db", REGISTRIES)
+PKI = "pki"  # the trusted CA's folder in an instance folder
 
 
 def application(number: str = "A-0100", **fields) -> dict:
@@ -61,12 +63,24 @@ def settings_for(folder: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def template_folder(tmp_path_factory) -> Path:
+def signer() -> DemoSigner:
+    """Signs as anyone under the test CA, which the instance folders' products trust."""
+    return DemoSigner()
+
+
+def signed_start(runtime, signer: DemoSigner, process_id: str, document: dict) -> dict:
+    """Return the start data with the signature the process asks of it (an online start)."""
+    return signer.signed(document, runtime.start_signing(process_id, document))
+
+
+@pytest.fixture(scope="session")
+def template_folder(tmp_path_factory, signer: DemoSigner) -> Path:
     """Build once an instance folder: schema, the deployed process, users and registries.
 
     Hashing passwords with scrypt is slow on purpose, so each test copies these files instead.
     """
     folder = tmp_path_factory.mktemp("template")
+    signer.ca.save(folder / PKI)
     settings = settings_for(folder)
     store = sandbox_store(settings.registry)
     store.load_dataset_file(DEFAULT_DATASET_PATH)
@@ -89,6 +103,7 @@ def instance_folder(tmp_path, template_folder, monkeypatch) -> Path:
     """Copy the template into this test's folder and point the product's settings at it."""
     for name in DATABASE_FILES:
         shutil.copyfile(template_folder / name, tmp_path / name)
+    shutil.copytree(template_folder / PKI, tmp_path / PKI)
     monkeypatch.setenv("TIRKEU_INSTANCE_PATH", str(tmp_path))
     monkeypatch.setenv("TIRKEU_REGISTRY_URL", f"sqlite:///{tmp_path / 'registries.db'}")
     return tmp_path

@@ -9,7 +9,7 @@ from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAP
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from tests.web.conftest import OWNER_IIN, application, sign_in
+from tests.web.conftest import OWNER_IIN, application, sign_in, signed_start
 
 SPEC = OpenAPI.from_dict(json.loads(Path("webapp/web/openapi.json").read_text(encoding="utf-8")))
 ROUTES = [
@@ -122,9 +122,10 @@ def test_bad_list_queries_are_refused(call, query):
     assert response.status_code == (403 if query == "tab=all" else 400)
 
 
-def test_start_show_and_message_an_instance(call):
+def test_start_show_and_message_an_instance(call, runtime, signer):
     owner = {"applicant_iin": OWNER_IIN, "person_iin": OWNER_IIN}
     document = application("B-0001", channel="online", **owner)
+    document = signed_start(runtime, signer, "residence_registration", document)
     started = call(
         "clerk",
         "post",

@@ -5,7 +5,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.web.conftest import APPLICANT_IIN, OWNER_IIN, application, csrf_token, sign_in
+from tests.web.conftest import (
+    APPLICANT_IIN,
+    OWNER_IIN,
+    application,
+    csrf_token,
+    sign_in,
+    signed_start,
+)
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask, Instance
 from webapp.web.tasklist import PAGE_SIZE
@@ -114,10 +121,11 @@ def test_tabs_show_my_tasks_my_roles_queue_and_everything(client, runtime, start
     assert done not in everything and "Handle" in everything
 
 
-def test_filters_narrow_the_list(client, runtime, start_check):
+def test_filters_narrow_the_list(client, runtime, start_check, signer):
     late = start_check(at=utcnow() - timedelta(minutes=16))
     owner = {"applicant_iin": OWNER_IIN, "person_iin": OWNER_IIN}
     document = application("B-0001", channel="online", **owner)
+    document = signed_start(runtime, signer, "residence_registration", document)
     [online] = [t.id for t in runtime.start("residence_registration", document).ready_tasks]
     owners = start_check(**owner)
     claimed = start_check()

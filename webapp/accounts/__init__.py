@@ -1,5 +1,6 @@
 """Accounts: users and their roles, passwords and their policy, sign-in, API tokens."""
 
+from webapp.accounts.directory import AccountDirectory
 from webapp.accounts.passwords import hash_password, password_problem
 from webapp.accounts.tokens import (
     Account,
@@ -27,6 +28,7 @@ from webapp.accounts.users import (
 __all__ = [
     "ROLES",
     "Account",
+    "AccountDirectory",
     "AccountError",
     "SignInThrottled",
     "TokenInfo",

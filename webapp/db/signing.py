@@ -22,7 +22,8 @@ class SigningCode(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(default=0)
-    # pending -> used | superseded (a newer code was sent) | unsent (the gateway failed)
+    # pending -> used | superseded (a newer code was sent) | unsent (the gateway failed);
+    # used -> applied, in the transaction of the signed act it proved (once)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -1,14 +1,14 @@
-"""The documents people sign online: the application and an owner's answer to a consent request."""
+"""The online application's data, and how the portal shows an address and a signed document.
+
+What a person signs is the runtime's document of the act (`webapp.runtime.signatures`): the
+application data below for an online start, the task and the answer for an owner's consent.
+"""
 
 import json
 from collections.abc import Mapping
 from typing import Any
 
-from webapp.signing import SignatureEvidence
-
 SERVICE = "residence_registration"
-# How the portal's signing methods are named in the process's consent form.
-FORM_METHODS = {"sms_code": "otp", "eds": "eds"}
 APPLICANT_TYPES = {"self": "self", "child": "parent", "ward": "guardian", "attorney": "attorney"}
 
 
@@ -34,33 +34,6 @@ def application_document(
         document["declared_owner_iin"] = form["owner_iin"]
         document["declared_address"] = form["address_text"]
     return document
-
-
-def consent_document(task_data: Mapping[str, Any], owner_iin: str, given: bool) -> dict[str, Any]:
-    """Return an owner's answer to sign: who asks, for whom, where, which type and period."""
-    document = {
-        "service": SERVICE,
-        "consent_to_application": task_data.get("application_number"),
-        "owner_iin": owner_iin,
-        "applicant_iin": task_data.get("applicant_iin"),
-        "person_iin": task_data.get("person_iin"),
-        "arc": task_data.get("arc"),
-        "address": address_text(task_data.get("premises") or {}),
-        "registration_type": task_data.get("registration_type"),
-        "consent_given": given,
-    }
-    if task_data.get("period_months") is not None:
-        document["period_months"] = task_data["period_months"]
-    return document
-
-
-def consent_form_data(document: Mapping[str, Any], evidence: SignatureEvidence) -> dict[str, Any]:
-    """Return the consent task's form data, the signature evidence kept in its `signature`."""
-    return {
-        "consent_given": bool(document["consent_given"]),
-        "signature_method": FORM_METHODS[evidence.method.value],
-        "signature": json.dumps(evidence.to_dict(), ensure_ascii=False, sort_keys=True),
-    }
 
 
 def address_text(premises: Mapping[str, Any]) -> str:

@@ -33,7 +33,8 @@ from webapp.db.models import (
     ProcessVersion,
 )
 
-from . import deployments, forms, inputs
+from . import deployments, forms, inputs, signatures
+from .assignment import Directory, assignment, check_actor, check_reassignment
 from .deployments import APPROVED, IN_EFFECT, PENDING, REJECTED, DeploymentView
 from .errors import Conflict, InvalidData, NotFound, Problem, TirkeuError
 from .metrics import LatencyHistogram
@@ -127,6 +128,8 @@ class Runtime:
         retry: RetryPolicy = RetryPolicy(),
         formats: Mapping[str, forms.Format] | None = None,
         writer_processes: Collection[str] = (),
+        verifier: signatures.SignatureVerifier | None = None,
+        directory: Directory | None = None,
     ):
         self.session_factory = session_factory
         self.operators = dict(operators)
@@ -143,6 +146,9 @@ class Runtime:
         self.retry = retry
         # The product's own JSON Schema formats (`iin`) that its forms may use.
         self.formats = dict(formats or {})
+        # The product's parts a step asks: who signed an act, and who people are.
+        self.verifier = verifier
+        self.directory = directory
         self.serializer = StateSerializer()
         self.script_engine = ScriptEngine(
             ScriptEnvironment({"config": self.setting}), self.operators
@@ -432,7 +438,8 @@ class Runtime:
         if not isinstance(data, Mapping):
             raise InvalidData("start data must be a JSON object", {"data": "not an object"})
         with self.step_latency.measure("start"), self.transaction() as session:
-            step = self._start(session, self._latest_version(session, process_id), data, actor)
+            info = self._latest_version(session, process_id)
+            step = self._start(session, info, data, actor)
             view = step.finish()
         step.after_commit()
         return view
@@ -449,6 +456,8 @@ class Runtime:
 
         An instance that a `message` (name, payload, correlation) starts has no start data:
         the payload is checked against the form of that message's start event, then delivered.
+        Other starts carry their signature where the start event requires one; message start
+        events are signed by no one.
         """
         inputs.check_data(data, "start data")
         data = json_safe(dict(data))
@@ -457,6 +466,8 @@ class Runtime:
             schema = self._form(session, info.deployment_id, form)
             forms.validate_form_data(schema, checked, self.formats, "start data")
         now = self.clock()
+        if message is None:
+            data = self._signed_start(session, info, data, actor, now)
         instance_id = session.connection().scalar(
             INSERT_INSTANCE,
             {
@@ -485,6 +496,41 @@ class Runtime:
             step.deliver_to_start(*message)
         return step
 
+    def _start_signing(self, info: VersionInfo, data: Mapping) -> signatures.Signing | None:
+        evaluate = self.script_engine.environment.evaluate
+        return signatures.start_signing(evaluate, info.spec, info.process_id, data)
+
+    def _task_signing(
+        self, session: Session, step: Step, row: TaskView, data: Mapping
+    ) -> signatures.Signing | None:
+        evaluate = self.script_engine.environment.evaluate
+        return signatures.task_signing(evaluate, session, step.task(row.id), row, data)
+
+    def _signed_start(
+        self, session: Session, info: VersionInfo, data: dict, actor: str | None, now: datetime
+    ) -> dict:
+        """Return the start data with its verified evidence, when the start must be signed."""
+        signing = self._start_signing(info, data)
+        if signing is None:
+            return data
+        evidence = signatures.verify(
+            self.verifier, session, signing, data.get(signing.field), actor, now
+        )
+        return {**data, signing.field: evidence}
+
+    def start_signing(self, process_id: str, data: Mapping) -> signatures.Signing | None:
+        """Return what the starter must sign to start the process with this data, if anything."""
+        with self.transaction() as session:
+            info = self._latest_version(session, process_id)
+        return self._start_signing(info, json_safe(dict(data)))
+
+    def task_signing(self, task_id: str, data: Mapping) -> signatures.Signing | None:
+        """Return what the signer must sign to complete an open task with this data, if anything."""
+        row = self._task_row(task_id)
+        with self.transaction() as session:
+            step = self._new_step(session, self._record(session, row.instance_id, False), None)
+            return self._task_signing(session, step, TaskView.of(row), json_safe(dict(data)))
+
     def complete(self, task_id: str, data: Mapping, actor: str | None = None) -> InstanceView:
         """Complete a ready user task with its form data, then run until the instance waits."""
         if not isinstance(data, Mapping):
@@ -502,6 +548,7 @@ class Runtime:
             if row is None:
                 state = session.scalar(select(HumanTask.state).where(HumanTask.id == task_id))
                 raise Conflict(f"task {task_id} is {state}, not ready")
+            check_actor(self.directory, session, task_id, row.assignee, actor)
             if actor and row.claimed_by and row.claimed_by != actor:
                 raise Conflict(f"task {task_id} is claimed by {row.claimed_by}")
             if row.form:
@@ -511,6 +558,12 @@ class Runtime:
             task = step.task(task_id)
             if task is None or task.state != TaskState.READY or not task.task_spec.manual:
                 raise Conflict(f"task {task_id} is no longer ready")
+            signing = self._task_signing(session, step, row, data)
+            if signing is not None:
+                evidence = signatures.verify(
+                    self.verifier, session, signing, data.get(signing.field), actor, step.now
+                )
+                data = {**data, signing.field: evidence}
             task.set_data(**data)
             try:
                 task.run()
@@ -657,7 +710,11 @@ class Runtime:
         return self._set_claim(task_id, actor, RELEASE, "unclaimed", new=None, holder=actor)
 
     def assign(self, task_id: str, user: str, actor: str) -> TaskView:
-        """Reassign a task to `user` (a supervisor's decision), whoever holds it now."""
+        """Reassign a task to `user` (a supervisor's decision), whoever holds it now.
+
+        Only an active staff user holding the task's role may be given it (the directory
+        decides); a task assigned to a person is never reassigned.
+        """
         return self._set_claim(task_id, actor, REASSIGN, "assigned", new=user)
 
     def _set_claim(
@@ -674,6 +731,12 @@ class Runtime:
         values["claimed_at"] = now if new else None
         with self.transaction() as session:
             db = session.connection()
+            if kind in ("claimed", "assigned"):
+                assignee, role = assignment(session, task_id)
+                if kind == "claimed":
+                    check_actor(self.directory, session, task_id, assignee, actor)
+                else:
+                    check_reassignment(self.directory, session, task_id, assignee, role, new)
             changed = db.execute(statement, {"task_id": task_id, **values, **condition}).first()
             if changed is None:
                 row = db.execute(

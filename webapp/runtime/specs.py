@@ -31,7 +31,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
 
-from . import decisions, inputs
+from . import decisions, inputs, signatures
 from .errors import InvalidDiagram, Problem
 from .forms import FORMATS, schema_problems
 from .scripting import ScriptEnvironment, check_source
@@ -161,6 +161,9 @@ def _check_task_spec(
             check.expression(source, element, "condition")
     for attribute in ("cardinality", "condition"):
         check.expression(getattr(spec, attribute, None), element, attribute)
+    properties = (getattr(spec, "extensions", None) or {}).get("properties", {})
+    for key in (signatures.REQUIRED, signatures.SIGNER):
+        check.expression(properties.get(key), element, f"property '{key}'")
     definition = getattr(spec, "event_definition", None)
     if definition is not None:
         _check_event(check, definition, element)

@@ -7,6 +7,7 @@ from webapp.signing.canonical import canonical_bytes, document_sha256
 from webapp.signing.codes import CodeChallenge, CodeSettings, request_code, verify_code
 from webapp.signing.demo_ca import (
     DemoCA,
+    DemoSigner,
     PersonCredentials,
     issue_person_certificate,
     make_demo_ca,
@@ -19,6 +20,7 @@ __all__ = [
     "CodeChallenge",
     "CodeSettings",
     "DemoCA",
+    "DemoSigner",
     "PersonCredentials",
     "SignatureEvidence",
     "SigningError",

@@ -1,5 +1,8 @@
 """A demonstration certification authority issuing signing certificates for demos and tests."""
 
+import base64
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -9,6 +12,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
+
+from webapp.signing.eds import sign
 
 KeyType = Literal["rsa", "ec"]
 
@@ -189,3 +194,39 @@ def issue_person_certificate(
         .sign(ca.private_key, hashes.SHA256())
     )
     return PersonCredentials(iin=iin, certificate=certificate, private_key=key)
+
+
+class DemoSigner:
+    """Signs documents as anyone, under a demonstration CA: process tests and demos sign with it.
+
+    A certificate (an elliptic-curve key, quick to make) is issued to each IIN on first use.
+    """
+
+    def __init__(self, ca: DemoCA | None = None) -> None:
+        self.ca = ca or make_demo_ca("Tirkeu test CA", key_type="ec")
+        self._people: dict[str, PersonCredentials] = {}
+
+    def credentials(self, iin: str) -> PersonCredentials:
+        """Return the person's credentials, issuing them on first use."""
+        if iin not in self._people:
+            name = f"Person {iin}"
+            self._people[iin] = issue_person_certificate(self.ca, iin, name, key_type="ec")
+        return self._people[iin]
+
+    def evidence(self, document: Mapping[str, Any], iin: str) -> dict[str, Any]:
+        """Return the EDS evidence of the person signing the document, as a caller submits it."""
+        person = self.credentials(iin)
+        return {
+            "method": "eds",
+            "signer_iin": iin,
+            "signature": base64.b64encode(sign(document, person.private_key)).decode("ascii"),
+            "certificate_pem": person.certificate_pem().decode("ascii"),
+        }
+
+    def signed(self, data: Mapping[str, Any], signing: Any) -> dict[str, Any]:
+        """Return the data of an act with the signer's evidence in its field (as a form sends
+        it, JSON text), when the runtime's `signing` of the act asks for a signature."""
+        if signing is None:
+            return dict(data)
+        evidence = self.evidence(signing.document, signing.signer)
+        return {**data, signing.field: json.dumps(evidence)}

@@ -15,6 +15,14 @@ class SigningError(TirkeuError):
         return self.reason
 
 
+class SignatureMissing(SigningError):
+    reason = "signature_missing"
+
+
+class CodeNotEntered(SigningError):
+    reason = "code_not_entered"
+
+
 class DocumentNotSignable(SigningError):
     reason = "document_not_signable"
 

@@ -19,7 +19,7 @@ from webapp.db.models import HumanTask
 from .auth import authenticate_bearer, role_required
 from .database import db, runtime
 from .security import csrf
-from .tasklist import Worker, cursor_from, filters_from, list_tasks, may_work
+from .tasklist import Worker, cursor_from, filters_from, list_tasks, may_act
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPENAPI = Path(__file__).with_name("openapi.json")
@@ -86,13 +86,13 @@ def caller() -> Worker:
 
 
 def workable_task(task_id: str) -> HumanTask:
-    """Return the task if the caller may work it, else answer 404 or 403."""
+    """Return the task if the caller may act on it, else answer 404 or 403."""
     session = db()
     with session.begin():
         task = session.get(HumanTask, task_id)
     if task is None:
         abort(404)
-    if not may_work(task, caller()):
+    if not may_act(task, caller()):
         abort(403)
     return task
 

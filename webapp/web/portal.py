@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import json
 import re
 from datetime import datetime
 from typing import Any
@@ -28,25 +29,13 @@ from service_tasks.identifiers import arc_problem, iin_problem
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask, Instance
 from webapp.db.online import SignedDocument
-from webapp.online.documents import (
-    address_text,
-    application_document,
-    consent_document,
-    consent_form_data,
-    readable,
-)
-from webapp.online.pki import trusted_ca_pems
+from webapp.online.documents import address_text, application_document, readable
 from webapp.online.policy import channel_decision
 from webapp.online.sms import SandboxSmsGateway, outbox
 from webapp.runtime.errors import TirkeuError
-from webapp.signing import (
-    SignatureEvidence,
-    SigningError,
-    canonical_bytes,
-    request_code,
-    verify_code,
-    verify_eds,
-)
+from webapp.runtime.signatures import Signing
+from webapp.runtime.views import InstanceView
+from webapp.signing import SigningError, SigningMethod, canonical_bytes, request_code, verify_code
 
 from .auth import role_required
 from .database import db, runtime
@@ -183,12 +172,21 @@ def apply() -> Any:
     values, errors = checked_application(request.form, iin)
     if errors:
         return render_template("portal/apply.html", values=values, errors=errors), 422
-    document = application_document(values, iin, local_today())
-    decision = channel_decision(db(), process_id(), "online", document["applicant_type"])
+    data = application_document(values, iin, local_today())
+    decision = channel_decision(db(), process_id(), "online", data["applicant_type"])
     if not decision.accepted:
         reason = refusal_label(decision.refusal_reason or "no_authority")
         return render_template("portal/centre_only.html", reason=reason), 409
-    session[PENDING] = {"purpose": "application", "document": document}
+    signing = runtime().start_signing(process_id(), data)
+    if signing is None:
+        return submit_application(data, None)
+    return to_signing({"purpose": "application", "data": data}, signing)
+
+
+def to_signing(waiting: dict[str, Any], signing: Signing) -> Any:
+    """Keep what waits for the signature, with the runtime's document to sign, and go sign."""
+    waiting.update(document=signing.document, field=signing.field)
+    session[PENDING] = waiting
     return redirect(url_for("portal.sign"), 303)
 
 
@@ -266,7 +264,7 @@ def verify() -> Any:
         )  # fmt: skip
     except SigningError as error:
         return refused(error)
-    return finish(waiting, evidence)
+    return finish(waiting, evidence.to_dict())
 
 
 def posted_text(field: str) -> bytes:
@@ -277,63 +275,72 @@ def posted_text(field: str) -> bytes:
     return request.form.get(field, "").strip().encode()
 
 
-def trusted_cas() -> list[bytes]:
-    """Return the certification authorities whose certificates the portal accepts."""
-    return trusted_ca_pems(current_app.config.get("TRUSTED_CA_PATHS", ()))
-
-
 @bp.post("/sign/eds")
 @role_required("applicant")
 def sign_eds() -> Any:
-    """Verify a detached EDS signature over the document and finish."""
+    """Hand a detached EDS signature over the document to the runtime, which verifies it."""
     waiting = pending()
+    signature = posted_text("signature")
     try:
-        signature = base64.b64decode(posted_text("signature"), validate=True)
+        base64.b64decode(signature, validate=True)
     except (binascii.Error, ValueError):
         flash(_("The signature is not base64 text as the signing tool prints it."), "error")
         return redirect(url_for("portal.sign"), 303)
-    try:
-        evidence = verify_eds(
-            document=waiting["document"], signature=signature,
-            certificate_pem=posted_text("certificate"), signer_iin=applicant_iin(),
-            trusted_ca_pems=trusted_cas(), now=utcnow(),
-        )  # fmt: skip
-    except SigningError as error:
-        return refused(error)
+    evidence = {
+        "method": SigningMethod.EDS.value,
+        "signer_iin": applicant_iin(),
+        "signature": signature.decode("ascii"),
+        "certificate_pem": posted_text("certificate").decode("utf-8", "replace"),
+    }
     return finish(waiting, evidence)
 
 
-def keep(kind: str, document: dict, evidence: SignatureEvidence, **where: Any) -> None:
-    """Keep the signed document and its evidence."""
+def keep(kind: str, document: dict, evidence: dict[str, Any], **where: Any) -> None:
+    """Keep the signed document and the evidence the runtime verified."""
     store = db()
     store.add(
         SignedDocument(
             kind=kind,
-            signer_iin=evidence.signer_iin,
+            signer_iin=evidence["signer_iin"],
             document=document,
-            evidence=evidence.to_dict(),
-            signed_at=evidence.signed_at,
+            evidence=evidence,
+            signed_at=datetime.fromisoformat(evidence["signed_at"]),
             **where,
         )  # fmt: skip
     )
     store.commit()
 
 
-def finish(waiting: dict[str, Any], evidence: SignatureEvidence) -> Any:
-    """Start the signed application, or complete the signed consent, through the runtime."""
-    session.pop(PENDING, None)
-    document = waiting["document"]
+def finish(waiting: dict[str, Any], evidence: dict[str, Any]) -> Any:
+    """Start the signed application, or complete the signed consent, through the runtime.
+
+    The runtime verifies the evidence; a refusal leaves the document waiting to be signed again.
+    """
     if waiting["purpose"] == "consent":
-        return finish_consent(waiting["task_id"], document, evidence)
-    data = {**document, "application_signature": evidence.to_dict()}
+        return finish_consent(waiting, evidence)
+    return submit_application(waiting["data"], waiting, evidence)
+
+
+def submit_application(
+    data: dict[str, Any], waiting: dict[str, Any] | None, evidence: dict[str, Any] | None = None
+) -> Any:
+    """Start the application, with the signature evidence when the process asks for one."""
+    if waiting is not None:
+        data = {**data, waiting["field"]: evidence}
     try:
         instance = runtime().start(process_id(), data, current_user.username)
+    except SigningError as error:
+        return refused(error)
     except TirkeuError as error:
+        session.pop(PENDING, None)
         flash(
             _("The application could not be submitted: %(reason)s", reason=error.message), "error"
         )
         return redirect(url_for("portal.apply"), 303)
-    keep("application", document, evidence, instance_id=instance.id)
+    session.pop(PENDING, None)
+    if waiting is not None:
+        verified = instance.data[waiting["field"]]
+        keep("application", waiting["document"], verified, instance_id=instance.id)
     flash(
         _("Application %(number)s is signed and submitted.", number=instance.business_key),
         "success",
@@ -341,15 +348,26 @@ def finish(waiting: dict[str, Any], evidence: SignatureEvidence) -> Any:
     return redirect(url_for("portal.application", instance_id=instance.id), 303)
 
 
-def finish_consent(task_id: str, document: dict, evidence: SignatureEvidence) -> Any:
-    """Complete the owner's consent task with the signed answer."""
+def finish_consent(waiting: dict[str, Any], evidence: dict[str, Any] | None) -> Any:
+    """Complete the owner's consent task with the answer, signed when the process asks."""
+    task_id = waiting["task_id"]
     task = owner_task(task_id)
+    data = dict(waiting["answer"])
+    if evidence is not None:
+        data[waiting["field"]] = json.dumps(evidence, ensure_ascii=False)
     try:
-        runtime().complete(task_id, consent_form_data(document, evidence), current_user.username)
+        view = runtime().complete(task_id, data, current_user.username)
+    except SigningError as error:
+        return refused(error)
     except TirkeuError:
+        session.pop(PENDING, None)
         flash(_("This consent request is closed; your answer was not needed."), "error")
         return redirect(url_for("portal.consent", task_id=task_id), 303)
-    keep("consent", document, evidence, instance_id=task.instance_id, task_id=task_id)
+    session.pop(PENDING, None)
+    if evidence is not None:
+        answer = owner_answers(runtime().instance(view.id))[task_id]
+        keep("consent", waiting["document"], answer["evidence"], instance_id=task.instance_id,
+             task_id=task_id)  # fmt: skip
     flash(_("Your answer is signed and sent."), "success")
     return redirect(url_for("portal.consent", task_id=task_id), 303)
 
@@ -364,7 +382,7 @@ def application(instance_id: int) -> Any:
         abort(404)
     view = runtime().instance(instance_id)
     history = [e for e in view.events if shown_in_history(e)]
-    consents = owner_answers(instance_id)
+    consents = list(owner_answers(view).values())
     return render_template(
         "portal/application.html",
         view=view,
@@ -375,33 +393,32 @@ def application(instance_id: int) -> Any:
     )
 
 
-def owner_answers(instance_id: int) -> list[dict[str, Any]]:
-    """Return each owner's consent request of the application with its answer, if any."""
-    tasks = db().scalars(
-        select(HumanTask)
-        .where(HumanTask.instance_id == instance_id, HumanTask.role == "owner")
+def owner_answers(view: InstanceView) -> dict[str, dict[str, Any]]:
+    """Return each owner's consent request of the application with its answer, by task id.
+
+    The answers are the runtime's: the task list's state of each request and the data its
+    completion recorded (the answer and the verified signature evidence), whichever page, API
+    call or command completed it.
+    """
+    # Columns, not ORM rows: a row this request loaded before the answer would be stale.
+    tasks = db().execute(
+        select(HumanTask.id, HumanTask.assignee, HumanTask.state, HumanTask.completed_at)
+        .where(HumanTask.instance_id == view.id, HumanTask.role == "owner")
         .order_by(HumanTask.created_at)
     )
-    signed = {
-        row.task_id: row
-        for row in db().scalars(
-            select(SignedDocument).where(
-                SignedDocument.instance_id == instance_id, SignedDocument.kind == "consent"
-            )
-        )
-    }
-    answers = []
+    recorded = {e.task_id: e.data or {} for e in view.events if e.kind == "task_completed"}
+    answers = {}
     for task in tasks:
-        answer = signed.get(task.id)
-        answers.append(
-            {
-                "owner_iin": task.assignee,
-                "state": task.state,
-                "given": answer.document.get("consent_given") if answer else None,
-                "method": answer.evidence.get("method") if answer else None,
-                "at": task.completed_at,
-            }
-        )
+        data = recorded.get(task.id, {}) if task.state == "completed" else {}
+        evidence = data.get("signature") if isinstance(data.get("signature"), dict) else None
+        answers[task.id] = {
+            "owner_iin": task.assignee,
+            "state": task.state,
+            "given": data.get("consent_given"),
+            "method": evidence.get("method") if evidence else None,
+            "evidence": evidence,
+            "at": task.completed_at,
+        }
     return answers
 
 
@@ -455,10 +472,13 @@ def consent(task_id: str) -> Any:
         if answer not in ("approve", "refuse"):
             flash(_("Choose to approve or to refuse."), "error")
             return redirect(url_for("portal.consent", task_id=task_id), 303)
-        document = consent_document(data, applicant_iin(), answer == "approve")
-        session[PENDING] = {"purpose": "consent", "document": document, "task_id": task_id}
-        return redirect(url_for("portal.sign"), 303)
-    answer = db().scalar(select(SignedDocument).where(SignedDocument.task_id == task_id))
+        reply = {"consent_given": answer == "approve"}
+        waiting = {"purpose": "consent", "task_id": task_id, "answer": reply}
+        signing = runtime().task_signing(task_id, reply)
+        if signing is None:
+            return finish_consent(waiting, None)
+        return to_signing(waiting, signing)
+    answer = owner_answers(runtime().instance(task.instance_id))[task_id]
     return render_template(
         "portal/consent.html",
         task=task,

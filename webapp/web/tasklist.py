@@ -83,6 +83,17 @@ def may_work(task: HumanTask, worker: Worker) -> bool:
     )
 
 
+def may_act(task: HumanTask, worker: Worker) -> bool:
+    """Tell whether the worker may claim, complete, refuse or give away a task.
+
+    A task assigned to a person (an owner's consent) is theirs alone: others, supervisors too,
+    may open it but not act on it, as the runtime's step refuses them.
+    """
+    if task.assignee is not None:
+        return task.assignee in identities(worker)
+    return may_work(task, worker)
+
+
 def _tab_parts(tab: str, worker: Worker) -> list[ColumnElement[bool]]:
     """Return disjoint conditions whose union, within the tab's states, is the tab.
 

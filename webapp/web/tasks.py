@@ -40,6 +40,7 @@ from .tasklist import (
     cursor_from,
     filters_from,
     list_tasks,
+    may_act,
     may_work,
     supervisor_escalations,
 )
@@ -78,6 +79,14 @@ def load_task(task_id: str) -> HumanTask:
     if task is None:
         abort(404)
     if not may_work(task, current_worker()):
+        abort(403)
+    return task
+
+
+def actionable_task(task_id: str) -> HumanTask:
+    """Return the task's row if the user may act on it, or answer 404 or 403."""
+    task = load_task(task_id)
+    if not may_act(task, current_worker()):
         abort(403)
     return task
 
@@ -153,11 +162,17 @@ def render_task(
         values = schemaforms.display_values(data, fields)
     kept = [] if task.state in OPEN_STATES else kept_entries(fields, values, refusal or {})
     reassign_to = []
-    if current_user.has_any("supervisor") and task.state in OPEN_STATES:
+    # The runtime gives a task only to a staff user holding its role, and never one assigned
+    # to a person: offer just those.
+    if (
+        current_user.has_any("supervisor")
+        and task.state in OPEN_STATES
+        and task.assignee is None
+        and task.role
+    ):
         session = db()
         with session.begin():
-            roles = {task.role or "clerk", "supervisor"}
-            reassign_to = sorted({u.username for r in roles for u in users_with_role(session, r)})
+            reassign_to = [u.username for u in users_with_role(session, task.role)]
     documents = [d.strip() for d in str(data.get("required_documents", "")).split(",")]
     page = render_template(
         "tasks/task.html",
@@ -206,7 +221,7 @@ def task_page(task_id: str) -> Any:
 @role_required(*DESK_ROLES)
 def claim(task_id: str) -> Any:
     """Claim the task for the signed-in user."""
-    load_task(task_id)
+    actionable_task(task_id)
     try:
         runtime().claim(task_id, current_user.username)
     except Conflict as error:
@@ -218,7 +233,7 @@ def claim(task_id: str) -> Any:
 @role_required(*DESK_ROLES)
 def unclaim(task_id: str) -> Any:
     """Give the task back to the role's queue."""
-    load_task(task_id)
+    actionable_task(task_id)
     try:
         runtime().unclaim(task_id, current_user.username)
     except Conflict as error:
@@ -231,8 +246,12 @@ def unclaim(task_id: str) -> Any:
 @bp.post("/<task_id>/reassign")
 @role_required("supervisor")
 def reassign(task_id: str) -> Any:
-    """Give the task to another user (supervisors only)."""
-    load_task(task_id)
+    """Give the task to another user (supervisors only).
+
+    The runtime refuses a user who may not take it, or a task assigned to a person, with the
+    reason (422, 403); a task someone changed meanwhile is flashed as before.
+    """
+    actionable_task(task_id)
     username = request.form.get("user", "").strip()
     if not username:
         flash(_("Choose the user to give the task to."), "error")
@@ -269,7 +288,7 @@ def _finish(task: HumanTask, data: dict[str, Any]) -> Any:
 @role_required(*DESK_ROLES)
 def complete(task_id: str) -> Any:
     """Complete the task with the submitted form; re-show it with errors if invalid."""
-    task = load_task(task_id)
+    task = actionable_task(task_id)
     schema, ui_schema = task_form(task)
     fields = decision_fields(schema, ui_schema)
     values = schemaforms.posted_values(request.form, fields)
@@ -293,7 +312,7 @@ def refuse(task_id: str) -> Any:
 
     A refusal approves nothing: every required yes/no field of the form is sent as no.
     """
-    task = load_task(task_id)
+    task = actionable_task(task_id)
     schema, _ui = task_form(task)
     codes = {code for code, _label in refusal_options(schema)}
     refusal = {

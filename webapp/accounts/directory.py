@@ -1,0 +1,33 @@
+"""The runtime's directory of people: who a task may be assigned or given to."""
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from webapp.db.accounts import User
+
+from .users import ROLES, find_user
+
+# The roles of the people who work a process's tasks in an office: tasks may be given to them.
+STAFF_ROLES = frozenset(ROLES) - {"applicant"}
+
+
+class AccountDirectory:
+    """User accounts, their IINs and their roles, as the runtime asks of them."""
+
+    def identities(self, session: Session, actor: str) -> frozenset[str]:
+        """Return the names tasks are assigned to the user by: user name and IIN."""
+        iin = session.scalar(select(User.iin).where(User.username == actor))
+        return frozenset((actor, iin) if iin else (actor,))
+
+    def refusal(self, session: Session, user: str, role: str | None) -> str | None:
+        """Return why the user may not be given a task of the role, or None when they may."""
+        if role not in STAFF_ROLES:
+            return f"tasks of the {role or 'unnamed'} lane are not given to staff"
+        account = find_user(session, user)
+        if account is None:
+            return "there is no such user"
+        if not account.active:
+            return "the user's account is disabled"
+        if role not in account.roles:
+            return f"the user does not hold the {role} role"
+        return None

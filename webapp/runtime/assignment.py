@@ -1,0 +1,78 @@
+"""Who may act on a task: the person it is assigned to, and whom a supervisor may give it to.
+
+The runtime knows people only by the names tasks carry; a directory handed to it by the
+composition roots says which names an actor holds tasks by and whether a user may take a task
+of a role. Without one, an actor is known by their own name only and nobody can be given a task.
+"""
+
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from webapp.db.models import HumanTask
+
+from .errors import Forbidden, InvalidData, NotFound
+
+
+class Directory(Protocol):
+    """The people the runtime's tasks are assigned to and given to."""
+
+    def identities(self, session: Session, actor: str) -> frozenset[str]:
+        """Return the names tasks are assigned to the actor by (user name, personal number)."""
+
+    def refusal(self, session: Session, user: str, role: str | None) -> str | None:
+        """Return why the user may not be given a task of the role, or None when they may."""
+
+
+ASSIGNMENT = select(HumanTask.assignee, HumanTask.role)
+
+
+def assignment(session: Session, task_id: str) -> tuple[str | None, str | None]:
+    """Return a task's (assignee, role), or refuse an unknown task."""
+    row = session.execute(ASSIGNMENT.where(HumanTask.id == task_id)).first()
+    if row is None:
+        raise NotFound(f"no task {task_id}")
+    return row.assignee, row.role
+
+
+def check_actor(
+    directory: Directory | None,
+    session: Session,
+    task_id: str,
+    assignee: str | None,
+    actor: str | None,
+) -> None:
+    """Refuse an actor who is not the person the task is assigned to.
+
+    A task of a role (no assignee) is left to the callers' role checks; an act without an actor
+    is the operator's own (the command line), whose signed acts still need their signature.
+    """
+    if assignee is None or actor is None:
+        return
+    names = directory.identities(session, actor) if directory else frozenset((actor,))
+    if assignee not in names:
+        raise Forbidden(f"task {task_id} is assigned to another person: only they may act on it")
+
+
+def check_reassignment(
+    directory: Directory | None,
+    session: Session,
+    task_id: str,
+    assignee: str | None,
+    role: str | None,
+    user: str,
+) -> None:
+    """Refuse to give a task to anyone but an active staff user holding the task's role.
+
+    A task assigned to a person (an owner's consent) is theirs alone and is never given away.
+    """
+    if assignee is not None:
+        raise Forbidden(f"task {task_id} is assigned to a person and cannot be reassigned")
+    reason = (
+        directory.refusal(session, user, role)
+        if directory is not None
+        else "no user directory is configured to check who may take the task"
+    )
+    if reason:
+        raise InvalidData(f"task {task_id} cannot be given to {user!r}: {reason}", {"user": reason})
