@@ -37,7 +37,7 @@ from . import forms
 from .errors import Conflict, InvalidData, NotFound, Problem, TirkeuError
 from .metrics import LatencyHistogram
 from .migration import MigrationPreview, Plan
-from .scripting import ScriptEngine, ScriptEnvironment
+from .scripting import restricted_engine
 from .serializer import SERIALIZER_VERSION, StateSerializer
 from .specs import Bundle, parse_bundle
 from .steps import (
@@ -136,9 +136,7 @@ class Runtime:
         self.search_fields = search_fields
         self.retry = retry
         self.serializer = StateSerializer()
-        self.script_engine = ScriptEngine(
-            ScriptEnvironment({"config": self.setting}), self.operators
-        )
+        self.script_engine = restricted_engine({"config": self.setting}, self.operators)
         self.step_latency = LatencyHistogram()
         self._versions: dict[int, VersionInfo] = {}
         self._forms: dict[tuple[int, str], dict] = {}
