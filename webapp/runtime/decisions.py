@@ -127,7 +127,10 @@ def decide(root, decision_id: str, data: Mapping, script_engine) -> dict:
         raise ScriptError(f"decision {decision_id}: {problems[0][1]}")
     engine = script_engine.over_data()
     task = SimpleNamespace(data=dict(data), workflow=SimpleNamespace(script_engine=engine))
-    return DecisionEngine(table).result(task)
+    try:
+        return DecisionEngine(table).result(task)
+    except SpiffWorkflowException as error:
+        raise ScriptError(f"decision {decision_id}: {error}") from error
 
 
 class DecisionEngine(DMNEngine):

@@ -18,6 +18,7 @@ import functools
 import json
 import math
 import operator
+import os
 import re
 import resource
 import string
@@ -44,8 +45,10 @@ from RestrictedPython.Guards import (
     safer_getattr,
 )
 from RestrictedPython.PrintCollector import PrintCollector
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from .errors import ScriptError
 
@@ -60,7 +63,7 @@ MAX_INT_BITS = 100_000
 # What a value amounts to once written out, counting a shared object every time it appears:
 # data a script writes back, a value an expression returns, what is formatted or printed.
 MAX_DATA = 2_000_000
-# Growth of the process's peak resident memory during one evaluation.
+# Growth of the process's resident memory during one evaluation.
 MAX_MEMORY = 256 * 1024 * 1024
 # Lines between two checks of the clock and the memory: each costs a system call.
 CHECK_EVERY = 16
@@ -539,10 +542,21 @@ def compile_source(source: str, mode: str) -> CodeType:
     return _restricted(source, mode).code
 
 
-def _peak_memory() -> int:
-    # Linux reports kilobytes. The peak, not the current size: a process that has held more
-    # before may be given it back by a script, which is memory it has shown it can hold.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+_STATM: dict[int, int] = {}  # process id -> its open /proc/self/statm
+
+
+def _resident_memory() -> int:
+    """Return the process's resident memory in bytes; its peak where there is no /proc."""
+    # Opened once per process (a forked worker must not read its parent's) and read with
+    # pread: opening it on every check would cost eight times as much.
+    pid = os.getpid()
+    if pid not in _STATM:
+        try:
+            _STATM[pid] = os.open("/proc/self/statm", os.O_RDONLY)
+        except OSError:
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            return peak if sys.platform == "darwin" else peak * 1024
+    return int(os.pread(_STATM[pid], 64, 0).split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 class _Budget:
@@ -572,11 +586,11 @@ class _Budget:
     def _check(self) -> None:
         if time.monotonic() > self.deadline:
             raise ScriptError(f"script stopped: it ran more than {MAX_SECONDS} s")
-        peak = _peak_memory()
+        memory = _resident_memory()
         # Measured at the first check, not at the start: most expressions end before it.
         if self.memory_limit is None:
-            self.memory_limit = peak + MAX_MEMORY
-        elif peak > self.memory_limit:
+            self.memory_limit = memory + MAX_MEMORY
+        elif memory > self.memory_limit:
             raise ScriptError(f"script stopped: it took more than {MAX_MEMORY // 2**20} MiB")
 
 
@@ -781,6 +795,22 @@ class ScriptEngine(PythonScriptEngine):
         """Check an expression the way the engine will compile it."""
         compile_source(expression.strip(), "eval")
 
+    def evaluate(self, task, expression, external_context=None):
+        """Evaluate an expression over the task's data; an error says why, not only where.
+
+        SpiffWorkflow's own message names the expression and drops the reason (a refusal, a
+        budget stop), which the incident would then not show.
+        """
+        try:
+            return self.environment.evaluate(expression, task.data, external_context)
+        except SpiffWorkflowException as error:
+            error.add_note(f"Error evaluating expression '{expression}'")
+            raise
+        except Exception as error:
+            raise WorkflowTaskException(
+                f"Error evaluating expression '{expression}': {error}", task=task, exception=error
+            ) from error
+
     def over_data(self) -> "DataEngine":
         """Return this engine for evaluations over plain data, outside any workflow."""
         return DataEngine(self.environment)
@@ -798,9 +828,12 @@ class ScriptEngine(PythonScriptEngine):
 
 
 class DataEngine:
-    """The restricted engine as SpiffWorkflow's DMN engine calls it, over a task that is only
-    its data (a decision asked by name): SpiffWorkflow's own error wrapping reads a real task's
-    spec and workflow, so errors reach the caller as they are raised."""
+    """The restricted engine as SpiffWorkflow's DMN engine calls it over a task that is only its
+    data (a decision asked by name, outside any workflow).
+
+    The DMN engine wraps errors in one that reads a real task's spec and workflow, except its
+    own kind, which it passes on: errors leave as that kind, their message kept.
+    """
 
     def __init__(self, environment: ScriptEnvironment) -> None:
         self.environment = environment
@@ -811,7 +844,10 @@ class DataEngine:
 
     def evaluate(self, task, expression: str, external_context=None) -> object:
         """Evaluate an expression over the task's data."""
-        return self.environment.evaluate(expression, task.data, external_context)
+        try:
+            return self.environment.evaluate(expression, task.data, external_context)
+        except Exception as error:
+            raise SpiffWorkflowException(str(error)) from error
 
 
 def restricted_engine(
