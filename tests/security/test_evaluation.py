@@ -51,6 +51,8 @@ HOSTILE = [
     ("widening method", "len('x'.ljust(10**n))", 10),
     ("huge comprehension", "len([0 for a in range(10**n) for b in range(10**n)])", 5),
     ("growing memory", "len(['x' * 10**n for i in range(10**5)])", 6),
+    ("method called from C", "len(list(map('x'.ljust, [10**n] * 10**5)))", 6),
+    ("shared structure written out", "len(str([[0] * 10**n] * 1000))", 5),
 ]
 
 

@@ -24,8 +24,7 @@ import resource
 import string
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from types import CodeType
@@ -238,8 +237,23 @@ _INPLACE = {
 }
 
 
+_PLAIN = frozenset({int, float, bool})
+_SAFE_ON_SMALL = frozenset({"+", "*", "%"})
+_SMALL = 2**32
+
+
 def guarded_binop(symbol: str, left: object, right: object) -> object:
     """Apply a binary operator once its result is known to fit the budget."""
+    # Adding, multiplying or dividing small numbers cannot build a big value; the common case
+    # skips the check's call, which the trace hook makes dear.
+    if (
+        symbol in _SAFE_ON_SMALL
+        and type(left) in _PLAIN
+        and type(right) in _PLAIN
+        and -_SMALL < left < _SMALL
+        and -_SMALL < right < _SMALL
+    ):
+        return _BINARY[symbol](left, right)
     _BINARY_CHECKS[symbol](left, right)
     return _BINARY[symbol](left, right)
 
@@ -297,6 +311,11 @@ def guard_attribute(subject: object, name: str, value: object) -> object:
         if name in ("join", "extend") and rest:
             rest = (list(rest[0]), *rest[1:])
         _too_long(_widened_length(this, name, rest, kwargs), f"{name}()")
+        # Called from C (`map(str.ljust, ...)`), it runs no line of the script, so the trace
+        # hook would not see the memory its results take: check the budget here.
+        budget = sys.gettrace()
+        if isinstance(budget, _Budget):
+            budget.check()
         return value(*rest, **kwargs) if bound else value(this, *rest, **kwargs)
 
     return widening
@@ -580,10 +599,11 @@ class _Budget:
             if self.lines > MAX_LINES:
                 raise ScriptError(f"script stopped: it ran more than {MAX_LINES} lines")
             if self.lines % CHECK_EVERY == 0:
-                self._check()
+                self.check()
         return self
 
-    def _check(self) -> None:
+    def check(self) -> None:
+        """Stop the evaluation if it is past its time or memory."""
         if time.monotonic() > self.deadline:
             raise ScriptError(f"script stopped: it ran more than {MAX_SECONDS} s")
         memory = _resident_memory()
@@ -594,19 +614,13 @@ class _Budget:
             raise ScriptError(f"script stopped: it took more than {MAX_MEMORY // 2**20} MiB")
 
 
-@contextmanager
-def _bounded(filename: str | None) -> Iterator[None]:
+def _run_bounded(code: CodeType, namespace: dict) -> object:
     previous = sys.gettrace()
-    sys.settrace(_Budget(filename))
+    sys.settrace(_Budget(SCRIPT_FILENAME))
     try:
-        yield
+        return eval(code, namespace)  # noqa: S307  (compiled by RestrictedPython, checked above)
     finally:
         sys.settrace(previous)
-
-
-def _run_bounded(code: CodeType, namespace: dict) -> object:
-    with _bounded(SCRIPT_FILENAME):
-        return eval(code, namespace)  # noqa: S307  (compiled by RestrictedPython, checked above)
 
 
 class _SizedConcat(CodeGenerator):
@@ -735,11 +749,15 @@ def check_template(text: str) -> list[str]:
 def render(text: str, data: Mapping) -> str:
     """Render a template over the data, within the budget of lines, time, memory and output."""
     parts, length = [], 0
-    with _bounded(None):
+    previous = sys.gettrace()
+    sys.settrace(_Budget(None))
+    try:
         for part in _template(text).generate(**data):
             length += len(part)
             _too_long(length, "the rendered text")
             parts.append(part)
+    finally:
+        sys.settrace(previous)
     return "".join(parts)
 
 
