@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from webapp.db.models import DeploymentFile, ProcessVersion
 from webapp.runtime.decisions import decide
+from webapp.runtime.scripting import ScriptEngine
 from webapp.runtime.xmlsafe import parse_xml
 
 POLICY_FILE = "channel_policy.dmn"
@@ -39,7 +40,11 @@ def _policy_xml(session: Session, process_id: str) -> bytes | None:
 
 
 def channel_decision(
-    session: Session, process_id: str, channel: str, applicant_type: str, script_engine
+    session: Session,
+    process_id: str,
+    channel: str,
+    applicant_type: str,
+    script_engine: ScriptEngine,
 ) -> ChannelDecision:
     """Evaluate the deployed channel policy for this channel and applicant type.
 

@@ -29,6 +29,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from types import CodeType
 
+from jinja2 import TemplateSyntaxError
 from jinja2.compiler import CodeGenerator
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from RestrictedPython import (
@@ -740,9 +741,8 @@ def check_template(text: str) -> list[str]:
     """Return the reasons a template is refused; empty if none."""
     try:
         TEMPLATES.parse(text)
-    except Exception as error:  # noqa: BLE001  (Jinja raises several kinds for bad templates)
-        line = getattr(error, "lineno", None)
-        return [f"template error on line {line}: {getattr(error, 'message', error)}"]
+    except TemplateSyntaxError as error:
+        return [f"template error on line {error.lineno}: {error.message}"]
     return []
 
 
