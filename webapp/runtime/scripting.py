@@ -65,8 +65,10 @@ MAX_INT_BITS = 100_000
 MAX_DATA = 2_000_000
 # Growth of the process's resident memory during one evaluation.
 MAX_MEMORY = 256 * 1024 * 1024
-# Lines between two checks of the clock and the memory: each costs a system call.
+# Lines between two checks of the clock and the memory.
 CHECK_EVERY = 16
+# Seconds between two readings of the memory, which a line can grow by tens of MiB at most.
+MEMORY_EVERY = 0.02
 MAX_ROUND_DIGITS = 10_000
 SCRIPT_FILENAME = "<diagram script>"
 
@@ -591,6 +593,7 @@ class _Budget:
         self.lines = 0
         self.deadline = time.monotonic() + MAX_SECONDS
         self.memory_limit: int | None = None
+        self.next_memory_check = 0.0
 
     def __call__(self, frame, event, _arg):
         if self.filename is not None and frame.f_code.co_filename != self.filename:
@@ -605,8 +608,15 @@ class _Budget:
 
     def check(self) -> None:
         """Stop the evaluation if it is past its time or memory."""
-        if time.monotonic() > self.deadline:
+        now = time.monotonic()
+        if now > self.deadline:
             raise ScriptError(f"script stopped: it ran more than {MAX_SECONDS} s")
+        # Reading the memory releases the interpreter lock for a moment, and each release
+        # restarts the wait of a thread asking for it (a request being served): read it at
+        # most every MEMORY_EVERY seconds, or other threads starve for tens of milliseconds.
+        if now < self.next_memory_check:
+            return
+        self.next_memory_check = now + MEMORY_EVERY
         memory = _resident_memory()
         # Measured at the first check, not at the start: most expressions end before it.
         if self.memory_limit is None:
