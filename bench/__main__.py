@@ -1,7 +1,8 @@
 """Run every benchmark: `python -m bench` (what `make bench` does)."""
 
-from . import analytics, runtime, tasklist
+from . import analytics, evaluation, runtime, tasklist
 
 runtime.run()
 tasklist.run()
 analytics.run()
+evaluation.run()

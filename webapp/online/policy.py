@@ -1,16 +1,15 @@
 """The channel policy before an application is signed: the process's own decision table."""
 
 from dataclasses import dataclass
-from types import SimpleNamespace
 
-from lxml import etree
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
-from SpiffWorkflow.dmn.parser.BpmnDmnParser import BpmnDmnParser
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.db.models import Deployment, DeploymentFile, ProcessVersion
+from webapp.runtime.decisions import decide
 from webapp.runtime.deployments import IN_EFFECT
+from webapp.runtime.scripting import ScriptEngine
+from webapp.runtime.xmlsafe import parse_xml
 
 POLICY_FILE = "channel_policy.dmn"
 POLICY_DECISION = "channel_policy"
@@ -43,21 +42,21 @@ def _policy_xml(session: Session, process_id: str) -> bytes | None:
 
 
 def channel_decision(
-    session: Session, process_id: str, channel: str, applicant_type: str
+    session: Session,
+    process_id: str,
+    channel: str,
+    applicant_type: str,
+    script_engine: ScriptEngine,
 ) -> ChannelDecision:
     """Evaluate the deployed channel policy for this channel and applicant type.
 
-    A process deployed without the table accepts every applicant: the process decides then.
+    Its cells run on `script_engine`, the runtime's restricted engine, as the process's own
+    business rule task runs them. A process deployed without the table accepts every
+    applicant: the process decides then.
     """
     content = _policy_xml(session, process_id)
     if content is None:
         return ChannelDecision(True, None)
-    parser = BpmnDmnParser()
-    parser.add_dmn_xml(etree.fromstring(content, etree.XMLParser(resolve_entities=False)))
-    engine = parser.get_engine(POLICY_DECISION, None)
-    task = SimpleNamespace(
-        data={"channel": channel, "applicant_type": applicant_type},
-        workflow=SimpleNamespace(script_engine=PythonScriptEngine()),
-    )
-    result = engine.result(task)
+    data = {"channel": channel, "applicant_type": applicant_type}
+    result = decide(parse_xml(content).getroot(), POLICY_DECISION, data, script_engine)
     return ChannelDecision(bool(result.get("channel_accepted")), result.get("refusal_reason"))

@@ -13,12 +13,16 @@ with it.
 
 import ast
 import re
+from collections.abc import Mapping
+from types import SimpleNamespace
 
 from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 from SpiffWorkflow.dmn.specs.model import HitPolicy
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.task_spec import BusinessRuleTaskConverter
+
+from .errors import ScriptError
 
 _COMPARISON = re.compile(r"^(<=|>=|<|>|!=|==|=)\s*(.+)$", re.DOTALL)
 # SpiffWorkflow's own diagrams also write Python membership tests; keep them working.
@@ -92,6 +96,41 @@ def to_python(entry: str | None) -> str | None:
     if any(not part for part in _split(text)):
         raise NotAUnaryTest(f"'{text}' has an empty item in its list")
     return tests[0] if len(tests) == 1 else " or ".join(tests)
+
+
+def translate(table) -> list[tuple[str, str]]:
+    """Translate every input entry of a table to Python in place; return (element, reason)
+    for each entry that is not a unary test."""
+    problems = []
+    for rule in table.rules:
+        for entry in rule.inputEntries:
+            translated = []
+            for text in entry.lhs:
+                try:
+                    translated.append(to_python(text))
+                except NotAUnaryTest as error:
+                    problems.append((entry.id or table.id, f"rule {rule.row_number}: {error}"))
+            entry.lhs = translated
+    return problems
+
+
+def decide(root, decision_id: str, data: Mapping, script_engine) -> dict:
+    """Evaluate one decision of a DMN document over plain data, outside any workflow.
+
+    Its cells go through `script_engine`, the same restricted engine that runs the diagrams.
+    """
+    parser = DecisionParser()
+    parser.add_dmn_xml(root)
+    table = parser.get_engine(decision_id, None).decision_table
+    problems = translate(table)
+    if problems:
+        raise ScriptError(f"decision {decision_id}: {problems[0][1]}")
+    engine = script_engine.over_data()
+    task = SimpleNamespace(data=dict(data), workflow=SimpleNamespace(script_engine=engine))
+    try:
+        return DecisionEngine(table).result(task)
+    except SpiffWorkflowException as error:
+        raise ScriptError(f"decision {decision_id}: {error}") from error
 
 
 class DecisionEngine(DMNEngine):

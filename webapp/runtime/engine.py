@@ -39,7 +39,7 @@ from .deployments import APPROVED, IN_EFFECT, PENDING, REJECTED, DeploymentView
 from .errors import Conflict, InvalidData, NotFound, Problem, TirkeuError
 from .metrics import LatencyHistogram
 from .migration import MigrationPreview, Plan
-from .scripting import ScriptEngine, ScriptEnvironment
+from .scripting import restricted_engine
 from .serializer import SERIALIZER_VERSION, StateSerializer
 from .specs import Bundle, parse_bundle, start_forms
 from .steps import (
@@ -150,9 +150,7 @@ class Runtime:
         self.verifier = verifier
         self.directory = directory
         self.serializer = StateSerializer()
-        self.script_engine = ScriptEngine(
-            ScriptEnvironment({"config": self.setting}), self.operators
-        )
+        self.script_engine = restricted_engine({"config": self.setting}, self.operators)
         self.step_latency = LatencyHistogram()
         self._versions: dict[int, VersionInfo] = {}
         self._forms: dict[tuple[int, str], dict] = {}

@@ -1,15 +1,27 @@
-"""The script environment: diagrams' scripts and expressions run under RestrictedPython.
+"""The one evaluator: diagrams' scripts, expressions and templates, restricted and bounded.
 
-Diagrams are uploaded by people, so every script, condition, DMN cell and timer expression is
-untrusted. Sources are checked on their syntax tree (imports, dunder and `format` attributes,
-dangerous names) before RestrictedPython compiles them, they see only an explicit set of names,
-and a trace hook bounds how many lines and how much time one evaluation may take.
+Diagrams are uploaded by people, so every script, condition, DMN cell, timer expression,
+service parameter and instructions template is untrusted, and nothing else in the product
+evaluates them. Sources are checked on their syntax tree (imports, dunder and `format`
+attributes, dangerous names) before RestrictedPython compiles them, and they see only an
+explicit set of names. No single operation may build a value past its budget: `**`, `*`, `<<`,
+`+` and `%`, and the str methods that widen their result, are rewritten to guarded helpers that
+estimate the result's size before computing it, because one C-level operation holds the
+interpreter lock until it ends and no trace hook can stop it. A trace hook then bounds the lines,
+the time and the memory growth of a whole evaluation. Templates get the same guards from a
+sandboxed Jinja environment and run under the same hook, with their output bounded too.
 """
 
 import ast
 import copy
+import functools
 import json
+import math
 import operator
+import os
+import re
+import resource
+import string
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -17,7 +29,14 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from types import CodeType
 
-from RestrictedPython import compile_restricted_eval, compile_restricted_exec
+from jinja2 import TemplateSyntaxError
+from jinja2.compiler import CodeGenerator
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from RestrictedPython import (
+    RestrictingNodeTransformer,
+    compile_restricted_eval,
+    compile_restricted_exec,
+)
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
 from RestrictedPython.Guards import (
     full_write_guard,
@@ -26,14 +45,31 @@ from RestrictedPython.Guards import (
     safer_getattr,
 )
 from RestrictedPython.PrintCollector import PrintCollector
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from .errors import ScriptError
 
 MAX_LINES = 200_000
 MAX_SECONDS = 2.0
 MAX_RANGE = 100_000
+# One value: items of a list or tuple, characters of a str, bytes of a bytes.
+MAX_LENGTH = 1_000_000
+# About 30,000 decimal digits: far past any amount or count, and each operation stays in
+# milliseconds (a 1,000,000-bit power already takes tens of them).
+MAX_INT_BITS = 100_000
+# What a value amounts to once written out, counting a shared object every time it appears:
+# data a script writes back, a value an expression returns, what is formatted or printed.
+MAX_DATA = 2_000_000
+# Growth of the process's resident memory during one evaluation.
+MAX_MEMORY = 256 * 1024 * 1024
+# Lines between two checks of the clock and the memory.
+CHECK_EVERY = 16
+# Seconds between two readings of the memory, which a line can grow by tens of MiB at most.
+MEMORY_EVERY = 0.02
+MAX_ROUND_DIGITS = 10_000
 SCRIPT_FILENAME = "<diagram script>"
 
 FORBIDDEN_NAMES = frozenset(
@@ -64,6 +100,130 @@ FORBIDDEN_NAMES = frozenset(
 )
 FORBIDDEN_ATTRIBUTES = frozenset({"format", "format_map", "mro", "gi_frame", "f_globals"})
 
+_SEQUENCES = (str, bytes, list, tuple)
+_TEXTS = (str, bytes)
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
+_DIGITS = re.compile(r"\d+")
+
+
+def _too_long(length: int, what: str) -> None:
+    if length > MAX_LENGTH:
+        raise ScriptError(f"refused: {what} would make {length} items, more than {MAX_LENGTH}")
+
+
+def _too_big(bits: float, what: str) -> None:
+    if bits > MAX_INT_BITS:
+        raise ScriptError(
+            f"refused: {what} would make a number of {int(bits)} bits, more than {MAX_INT_BITS}"
+        )
+
+
+def expanded_size(value: object, limit: int = MAX_DATA) -> int:
+    """Return how many items and characters `value` amounts to written out, stopping past `limit`.
+
+    A list can hold the same big object many times at the cost of one reference each; turning
+    it into text or JSON writes that object out every time, so shared objects count each time.
+    """
+    size, stack = 0, [value]
+    while stack and size <= limit:
+        item = stack.pop()
+        size += 1
+        if isinstance(item, _TEXTS):
+            size += len(item)
+        elif isinstance(item, dict):
+            size += len(item)
+            if size <= limit:
+                stack.extend(item.keys())
+                stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            size += len(item)
+            if size <= limit:
+                stack.extend(item)
+    return size
+
+
+def check_size(value: object, what: str = "the value") -> object:
+    """Return `value`, refusing it when written out it would pass MAX_DATA."""
+    if isinstance(value, (*_SEQUENCES, dict, set, frozenset)):
+        size = expanded_size(value)
+        if size > MAX_DATA:
+            raise ScriptError(f"refused: {what} amounts to more than {MAX_DATA} items")
+    return value
+
+
+def _check_add(left: object, right: object) -> None:
+    if isinstance(left, _SEQUENCES) and isinstance(right, _SEQUENCES):
+        _too_long(len(left) + len(right), "+")
+
+
+def _check_mul(left: object, right: object) -> None:
+    if isinstance(left, int) and isinstance(right, int):
+        _too_big(left.bit_length() + right.bit_length(), "*")
+        return
+    if isinstance(right, _SEQUENCES) and isinstance(left, int):
+        left, right = right, left
+    if isinstance(left, _SEQUENCES) and isinstance(right, int) and right > 0:
+        _too_long(len(left) * right, "*")
+        if isinstance(left, list | tuple) and expanded_size(left) * right > MAX_DATA:
+            raise ScriptError(f"refused: * would make more than {MAX_DATA} items written out")
+
+
+def _check_pow(base: object, exponent: object) -> None:
+    if isinstance(base, int) and isinstance(exponent, int) and exponent > 0 and abs(base) > 1:
+        _too_big(exponent * math.log2(abs(base)), "**")
+
+
+def _check_lshift(left: object, right: object) -> None:
+    if isinstance(left, int) and isinstance(right, int) and left and right > 0:
+        _too_big(left.bit_length() + right, "<<")
+
+
+def _check_widths(widths: list[str], args: object, computed: bool) -> None:
+    """Refuse format widths past MAX_LENGTH, written or computed (`*`, `{:{width}}`)."""
+    for width in widths:
+        if len(width) > len(str(MAX_LENGTH)) or int(width) > MAX_LENGTH:
+            raise ScriptError(f"refused: a format width of {width} is more than {MAX_LENGTH}")
+    values = args.values() if isinstance(args, Mapping) else args
+    values = values if isinstance(values, tuple | list | type({}.values())) else (values,)
+    if computed:
+        for value in values:
+            if isinstance(value, int) and abs(value) > MAX_LENGTH:
+                raise ScriptError(f"refused: a format width of {value} is more than {MAX_LENGTH}")
+    check_size(list(values), "what is formatted")
+
+
+def _check_mod(left: object, right: object) -> None:
+    if isinstance(left, _TEXTS):
+        text = left.decode("latin-1") if isinstance(left, bytes) else left
+        specs = [match.groups() for match in _PERCENT_SPEC.finditer(text)]
+        widths = [part for spec in specs for part in spec if part and part != "*"]
+        _check_widths(widths, right, any("*" in spec for spec in specs))
+
+
+def check_format_string(text: str, args: tuple, kwargs: Mapping) -> None:
+    """Refuse a `str.format` call whose widths would build a value past MAX_LENGTH."""
+    widths, computed = [], False
+    for _literal, _field, spec, _conversion in string.Formatter().parse(text):
+        widths += _DIGITS.findall(spec or "")
+        computed = computed or "{" in (spec or "")
+    _check_widths(widths, (*args, *kwargs.values()), computed)
+
+
+_BINARY_CHECKS: dict[str, Callable[[object, object], None]] = {
+    "+": _check_add,
+    "*": _check_mul,
+    "**": _check_pow,
+    "<<": _check_lshift,
+    "%": _check_mod,
+}
+_BINARY = {
+    "+": operator.add,
+    "*": operator.mul,
+    "**": operator.pow,
+    "<<": operator.lshift,
+    "%": operator.mod,
+}
+_BINARY_NODES = {ast.Add: "+", ast.Mult: "*", ast.Pow: "**", ast.LShift: "<<", ast.Mod: "%"}
 _INPLACE = {
     "+=": operator.iadd,
     "-=": operator.isub,
@@ -72,18 +232,130 @@ _INPLACE = {
     "//=": operator.ifloordiv,
     "%=": operator.imod,
     "**=": operator.ipow,
+    "<<=": operator.ilshift,
+    ">>=": operator.irshift,
     "|=": operator.ior,
     "&=": operator.iand,
     "^=": operator.ixor,
 }
 
 
+_PLAIN = frozenset({int, float, bool})
+_SAFE_ON_SMALL = frozenset({"+", "*", "%"})
+_SMALL = 2**32
+
+
+def guarded_binop(symbol: str, left: object, right: object) -> object:
+    """Apply a binary operator once its result is known to fit the budget."""
+    # Adding, multiplying or dividing small numbers cannot build a big value; the common case
+    # skips the check's call, which the trace hook makes dear.
+    if (
+        symbol in _SAFE_ON_SMALL
+        and type(left) in _PLAIN
+        and type(right) in _PLAIN
+        and -_SMALL < left < _SMALL
+        and -_SMALL < right < _SMALL
+    ):
+        return _BINARY[symbol](left, right)
+    _BINARY_CHECKS[symbol](left, right)
+    return _BINARY[symbol](left, right)
+
+
+def _guarded_inplace(symbol: str, target: object, value: object) -> object:
+    check = _BINARY_CHECKS.get(symbol[:-1])
+    if check is not None:
+        check(target, value)
+    return _INPLACE[symbol](target, value)
+
+
+def _widened_length(subject: object, name: str, args: tuple, kwargs: Mapping) -> int:
+    """Return the longest result a widening method could give; `join`'s items are a list."""
+    if name in ("ljust", "rjust", "center", "zfill"):
+        width = args[0] if args else kwargs.get("width", 0)
+        return max(len(subject), width if isinstance(width, int) else 0)
+    if name == "expandtabs":
+        tab = args[0] if args else kwargs.get("tabsize", 8)
+        return len(subject) * max(tab if isinstance(tab, int) else 1, 1)
+    if name == "replace":
+        new = args[1] if len(args) > 1 else ""
+        count = len(subject) + 1
+        if len(args) > 2 and isinstance(args[2], int) and args[2] >= 0:
+            count = min(count, args[2])
+        return len(subject) + count * len(new)
+    if name == "translate":
+        table = args[0] if args else None
+        values = table.values() if isinstance(table, Mapping) else ()
+        longest = max((len(v) for v in values if isinstance(v, _TEXTS)), default=1)
+        return len(subject) * max(longest, 1)
+    items = args[0]
+    if name == "join":
+        parts = sum(len(item) if isinstance(item, _TEXTS) else 1 for item in items)
+        return parts + len(subject) * max(len(items) - 1, 0)
+    return len(subject) + len(items)  # extend
+
+
+_WIDENING = {
+    str: {"ljust", "rjust", "center", "zfill", "expandtabs", "replace", "translate", "join"},
+    bytes: {"ljust", "rjust", "center", "zfill", "expandtabs", "replace", "translate", "join"},
+    list: {"extend"},
+}
+
+
+def guard_attribute(subject: object, name: str, value: object) -> object:
+    """Return an attribute, wrapping the methods that widen their result in a size check."""
+    kind = subject if isinstance(subject, type) else type(subject)
+    if name not in _WIDENING.get(kind, ()) or not callable(value):
+        return value
+    bound = not isinstance(subject, type)
+
+    @functools.wraps(value)
+    def widening(*args, **kwargs):
+        this, rest = (subject, args) if bound else (args[0], args[1:])
+        if name in ("join", "extend") and rest:
+            rest = (list(rest[0]), *rest[1:])
+        _too_long(_widened_length(this, name, rest, kwargs), f"{name}()")
+        # Called from C (`map(str.ljust, ...)`), it runs no line of the script, so the trace
+        # hook would not see the memory its results take: check the budget here.
+        budget = sys.gettrace()
+        if isinstance(budget, _Budget):
+            budget.check()
+        return value(*rest, **kwargs) if bound else value(this, *rest, **kwargs)
+
+    return widening
+
+
+def _guarded_getattr(subject: object, name: str, *default: object) -> object:
+    return guard_attribute(subject, name, safer_getattr(subject, name, *default))
+
+
 def _range(*args: int) -> range:
     """Return a range no longer than MAX_RANGE items."""
     result = range(*args)
     if len(result) > MAX_RANGE:
-        raise ValueError(f"range() of more than {MAX_RANGE} items is not allowed")
+        raise ScriptError(f"refused: range() of more than {MAX_RANGE} items")
     return result
+
+
+def _sum(values, start=0):
+    """Add numbers (or durations): summing lists or texts copies them once per item."""
+    if isinstance(start, _SEQUENCES):
+        raise ScriptError("refused: sum() adds numbers and durations, not lists or texts")
+    return sum(values, start)
+
+
+def _round(number, ndigits=None):
+    """Round, with a bounded number of digits: round(5, -10**9) computes 10**(10**9)."""
+    if isinstance(ndigits, int) and abs(ndigits) > MAX_ROUND_DIGITS:
+        raise ScriptError(f"refused: round() to more than {MAX_ROUND_DIGITS} digits")
+    return round(number, ndigits)
+
+
+class _SizedPrintCollector(PrintCollector):
+    """`print()` in a script writes to a collector nobody reads, each value checked for size."""
+
+    def _call_print(self, *objects, **kwargs):
+        check_size(list(objects), "what is printed")
+        return super()._call_print(*objects, **kwargs)
 
 
 def age_on(birth_date: str, on_date: str) -> int:
@@ -104,13 +376,13 @@ SAFE_BUILTINS = {
     "len": len,
     "min": min,
     "max": max,
-    "sum": sum,
+    "sum": _sum,
     "sorted": sorted,
     "reversed": reversed,
     "any": any,
     "all": all,
     "abs": abs,
-    "round": round,
+    "round": _round,
     "divmod": divmod,
     "int": int,
     "float": float,
@@ -139,16 +411,118 @@ SAFE_BUILTINS = {
 }
 
 _GUARDS = {
-    "_getattr_": safer_getattr,
+    "_getattr_": _guarded_getattr,
     "_getitem_": default_guarded_getitem,
     "_getiter_": default_guarded_getiter,
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
     "_unpack_sequence_": guarded_unpack_sequence,
     "_write_": full_write_guard,
-    "_inplacevar_": lambda op, x, y: _INPLACE[op](x, y),
-    # `print()` in a script writes to a collector nobody reads, instead of failing.
-    "_print_": PrintCollector,
+    "_inplacevar_": _guarded_inplace,
+    "_binop_": guarded_binop,
+    "_sized_": check_size,
+    "_print_": _SizedPrintCollector,
 }
+
+
+def _call(name: str, where: ast.AST, *args: ast.expr) -> ast.Call:
+    """Return a call of a guard in place of `where`, located where it is for error lines."""
+    call = ast.Call(func=ast.Name(name, ast.Load()), args=list(args), keywords=[])
+    for node in ast.walk(call):
+        if "lineno" not in node.__dict__:
+            ast.copy_location(node, where)
+    return call
+
+
+class _GuardingTransformer(RestrictingNodeTransformer):
+    """RestrictedPython's policy, with the operators that can build huge values guarded."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        """Route `**`, `*`, `<<`, `+` and `%` through `_binop_`, which checks sizes first."""
+        node = super().visit_BinOp(node)
+        symbol = _BINARY_NODES.get(type(node.op))
+        if symbol is None:
+            return node
+        return _call("_binop_", node, ast.Constant(symbol), node.left, node.right)
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
+        """Check what an f-string writes out before it is turned into text."""
+        node = super().visit_FormattedValue(node)
+        node.value = _call("_sized_", node.value, node.value)
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        """Check what `str()` and `repr()` write out before they turn it into text."""
+        node = super().visit_Call(node)
+        if isinstance(node.func, ast.Name) and node.func.id in ("str", "repr") and node.args:
+            node.args[0] = _call("_sized_", node.args[0], node.args[0])
+        return node
+
+
+def _restricted(source: str, mode: str):
+    compile_ = compile_restricted_eval if mode == "eval" else compile_restricted_exec
+    return compile_(source, SCRIPT_FILENAME, policy=_GuardingTransformer)
+
+
+def _format_spec_problem(node: ast.FormattedValue) -> str | None:
+    spec = node.format_spec
+    if spec is None:
+        return None
+    if any(isinstance(part, ast.FormattedValue) for part in spec.values):
+        return f"line {node.lineno}: a computed format spec is not allowed"
+    text = "".join(str(part.value) for part in spec.values if isinstance(part, ast.Constant))
+    for width in _DIGITS.findall(text):
+        if len(width) > len(str(MAX_LENGTH)) or int(width) > MAX_LENGTH:
+            return f"line {node.lineno}: a format width of {width} is more than {MAX_LENGTH}"
+    return None
+
+
+class _Folder:
+    """Computes the constant parts of a syntax tree through the guards, to refuse at validation
+    what the guards would refuse at run time (`'x' * 10**10` needs no data to be refused)."""
+
+    NOT_CONSTANT = object()
+
+    def __init__(self) -> None:
+        self.values: dict[int, object] = {}
+        self.problems: list[str] = []
+
+    def __call__(self, node: ast.AST) -> object:
+        if id(node) not in self.values:
+            self.values[id(node)] = self._fold(node)
+        return self.values[id(node)]
+
+    def _fold(self, node: ast.AST) -> object:
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.List | ast.Tuple):
+            items = [self(item) for item in node.elts]
+            if self.NOT_CONSTANT in items:
+                return self.NOT_CONSTANT
+            return items if isinstance(node, ast.List) else tuple(items)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            return self._guarded(node, lambda value: -value, self(node.operand))
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY_NODES:
+            compute = functools.partial(guarded_binop, _BINARY_NODES[type(node.op)])
+            return self._guarded(node, compute, self(node.left), self(node.right))
+        method_call = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+        if method_call and not node.keywords:
+            name = node.func.attr
+            subject = self(node.func.value)
+            if name in _WIDENING.get(type(subject), ()):
+                method = guard_attribute(subject, name, getattr(subject, name))
+                return self._guarded(node, method, *(self(arg) for arg in node.args))
+        return self.NOT_CONSTANT
+
+    def _guarded(self, node: ast.AST, compute: Callable, *values: object) -> object:
+        if self.NOT_CONSTANT in values:
+            return self.NOT_CONSTANT
+        try:
+            return compute(*values)
+        except ScriptError as error:
+            self.problems.append(f"line {node.lineno}: {error}")
+        except Exception:  # noqa: BLE001  (a type error and the like: it fails when it runs)
+            pass
+        return self.NOT_CONSTANT
 
 
 def check_source(source: str, mode: str) -> list[str]:
@@ -169,11 +543,15 @@ def check_source(source: str, mode: str) -> list[str]:
             problems.append(f"line {node.lineno}: the attribute '{node.attr}' is not allowed")
         elif isinstance(node, ast.Global | ast.Nonlocal | ast.ClassDef | ast.AsyncFunctionDef):
             problems.append(f"line {node.lineno}: {type(node).__name__} is not allowed")
+        elif isinstance(node, ast.FormattedValue) and (problem := _format_spec_problem(node)):
+            problems.append(problem)
     if not problems:
-        compiled = (compile_restricted_eval if mode == "eval" else compile_restricted_exec)(
-            source, SCRIPT_FILENAME
-        )
-        problems.extend(compiled.errors)
+        fold = _Folder()
+        for node in ast.walk(tree):
+            fold(node)
+        problems.extend(dict.fromkeys(fold.problems))
+    if not problems:
+        problems.extend(_restricted(source, mode).errors)
     return problems
 
 
@@ -183,40 +561,214 @@ def compile_source(source: str, mode: str) -> CodeType:
     problems = check_source(source, mode)
     if problems:
         raise ScriptError(f"refused {'expression' if mode == 'eval' else 'script'}: {problems[0]}")
-    compiled = (compile_restricted_eval if mode == "eval" else compile_restricted_exec)(
-        source, SCRIPT_FILENAME
-    )
-    return compiled.code
+    return _restricted(source, mode).code
+
+
+_STATM: dict[int, int] = {}  # process id -> its open /proc/self/statm
+
+
+def _resident_memory() -> int:
+    """Return the process's resident memory in bytes; its peak where there is no /proc."""
+    # Opened once per process (a forked worker must not read its parent's) and read with
+    # pread: opening it on every check would cost eight times as much.
+    pid = os.getpid()
+    if pid not in _STATM:
+        try:
+            _STATM[pid] = os.open("/proc/self/statm", os.O_RDONLY)
+        except OSError:
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            return peak if sys.platform == "darwin" else peak * 1024
+    return int(os.pread(_STATM[pid], 64, 0).split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 class _Budget:
-    """A trace hook that stops a script after MAX_LINES lines or MAX_SECONDS seconds."""
+    """A trace hook that stops an evaluation past MAX_LINES lines, MAX_SECONDS or MAX_MEMORY.
 
-    def __init__(self) -> None:
+    With a file name it counts the lines of that code only (a script's); without, every line
+    run under it (a template's, whose filters are Python code that may loop).
+    """
+
+    def __init__(self, filename: str | None) -> None:
+        self.filename = filename
         self.lines = 0
         self.deadline = time.monotonic() + MAX_SECONDS
+        self.memory_limit: int | None = None
+        self.next_memory_check = 0.0
 
     def __call__(self, frame, event, _arg):
-        if frame.f_code.co_filename != SCRIPT_FILENAME:
+        if self.filename is not None and frame.f_code.co_filename != self.filename:
             return None
         if event == "line":
             self.lines += 1
-            if self.lines > MAX_LINES or (
-                self.lines % 1000 == 0 and time.monotonic() > self.deadline
-            ):
-                raise ScriptError(
-                    f"script stopped: it ran more than {MAX_LINES} lines or {MAX_SECONDS} s"
-                )
+            if self.lines > MAX_LINES:
+                raise ScriptError(f"script stopped: it ran more than {MAX_LINES} lines")
+            if self.lines % CHECK_EVERY == 0:
+                self.check()
         return self
+
+    def check(self) -> None:
+        """Stop the evaluation if it is past its time or memory."""
+        now = time.monotonic()
+        if now > self.deadline:
+            raise ScriptError(f"script stopped: it ran more than {MAX_SECONDS} s")
+        # Reading the memory releases the interpreter lock for a moment, and each release
+        # restarts the wait of a thread asking for it (a request being served): read it at
+        # most every MEMORY_EVERY seconds, or other threads starve for tens of milliseconds.
+        if now < self.next_memory_check:
+            return
+        self.next_memory_check = now + MEMORY_EVERY
+        memory = _resident_memory()
+        # Measured at the first check, not at the start: most expressions end before it.
+        if self.memory_limit is None:
+            self.memory_limit = memory + MAX_MEMORY
+        elif memory > self.memory_limit:
+            raise ScriptError(f"script stopped: it took more than {MAX_MEMORY // 2**20} MiB")
 
 
 def _run_bounded(code: CodeType, namespace: dict) -> object:
     previous = sys.gettrace()
-    sys.settrace(_Budget())
+    sys.settrace(_Budget(SCRIPT_FILENAME))
     try:
         return eval(code, namespace)  # noqa: S307  (compiled by RestrictedPython, checked above)
     finally:
         sys.settrace(previous)
+
+
+class _SizedConcat(CodeGenerator):
+    """Jinja's code generator, checking the size of every `~` concatenation it builds."""
+
+    def visit_Concat(self, node, frame) -> None:
+        """Wrap the concatenation in `environment.sized(...)`."""
+        self.write("environment.sized(")
+        super().visit_Concat(node, frame)
+        self.write(")")
+
+
+def _checked_filter(original: Callable, check: Callable[..., None]) -> Callable:
+    @functools.wraps(original)
+    def filter_(*args, **kwargs):
+        check(*args, **kwargs)
+        return original(*args, **kwargs)
+
+    return filter_
+
+
+def _check_width_filter(value, width=80, *_args, **_kwargs) -> None:
+    if isinstance(width, int):
+        _too_long(width, "a width")
+
+
+def _check_format_filter(value, *args, **kwargs) -> None:
+    _check_mod(str(value), args or kwargs)
+
+
+def _check_join_filter(_eval_ctx, value, d="", attribute=None) -> None:
+    items = value if isinstance(value, list | tuple) else []
+    check_size(list(items), "join")
+    _too_long(expanded_size(items) + len(str(d)) * len(items), "join")
+
+
+def _check_replace_filter(_eval_ctx, s, old, new, count=None) -> None:
+    args = (old, new) if count is None else (old, new, count)
+    _too_long(_widened_length(str(s), "replace", args, {}), "replace")
+
+
+def _check_round_filter(value, precision=0, method="common") -> None:
+    if isinstance(precision, int) and abs(precision) > MAX_ROUND_DIGITS:
+        raise ScriptError(f"refused: round to more than {MAX_ROUND_DIGITS} digits")
+
+
+def _check_sum_filter(_environment, iterable, attribute=None, start=0) -> None:
+    if isinstance(start, _SEQUENCES):
+        raise ScriptError("refused: sum adds numbers, not lists or texts")
+
+
+_FILTER_CHECKS = {
+    "center": _check_width_filter,
+    "indent": _check_width_filter,
+    "format": _check_format_filter,
+    "join": _check_join_filter,
+    "replace": _check_replace_filter,
+    "round": _check_round_filter,
+    "sum": _check_sum_filter,
+}
+
+
+class TemplateEnvironment(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox with the scripts' guards on operators, methods and filters."""
+
+    code_generator_class = _SizedConcat
+    intercepted_binops = frozenset(_BINARY_CHECKS)
+
+    def __init__(self, **options) -> None:
+        super().__init__(finalize=check_size, **options)
+        for name, check in _FILTER_CHECKS.items():
+            self.filters[name] = _checked_filter(self.filters[name], check)
+
+    def sized(self, value: object) -> object:
+        """Return a concatenation no longer than MAX_LENGTH."""
+        if isinstance(value, _TEXTS):
+            _too_long(len(value), "~")
+        return value
+
+    def call_binop(self, context, operator, left, right):
+        """Apply an operator once its result is known to fit the budget."""
+        return guarded_binop(operator, left, right)
+
+    def getattr(self, obj, attribute):
+        """Return an attribute, widening methods guarded."""
+        return guard_attribute(obj, attribute, super().getattr(obj, attribute))
+
+    def getitem(self, obj, argument):
+        """Return an item, or an attribute by name with widening methods guarded."""
+        value = super().getitem(obj, argument)
+        return guard_attribute(obj, argument, value) if isinstance(argument, str) else value
+
+    def wrap_str_format(self, value):
+        """Return `str.format` of the sandbox, refusing widths past MAX_LENGTH."""
+        formatter = super().wrap_str_format(value)
+        if formatter is None:
+            return None
+        text = value.__self__
+
+        @functools.wraps(formatter)
+        def format_(*args, **kwargs):
+            check_format_string(text, args, kwargs)
+            return formatter(*args, **kwargs)
+
+        return format_
+
+
+TEMPLATES = TemplateEnvironment(autoescape=False)
+
+
+@lru_cache(maxsize=512)
+def _template(text: str):
+    return TEMPLATES.from_string(text)
+
+
+def check_template(text: str) -> list[str]:
+    """Return the reasons a template is refused; empty if none."""
+    try:
+        TEMPLATES.parse(text)
+    except TemplateSyntaxError as error:
+        return [f"template error on line {error.lineno}: {error.message}"]
+    return []
+
+
+def render(text: str, data: Mapping) -> str:
+    """Render a template over the data, within the budget of lines, time, memory and output."""
+    parts, length = [], 0
+    previous = sys.gettrace()
+    sys.settrace(_Budget(None))
+    try:
+        for part in _template(text).generate(**data):
+            length += len(part)
+            _too_long(length, "the rendered text")
+            parts.append(part)
+    finally:
+        sys.settrace(previous)
+    return "".join(parts)
 
 
 class ScriptEnvironment(BasePythonScriptEngineEnvironment):
@@ -237,7 +789,7 @@ class ScriptEnvironment(BasePythonScriptEngineEnvironment):
     def evaluate(self, expression, context, external_context=None):
         """Evaluate an expression over the task data."""
         code = compile_source(expression.strip(), "eval")
-        return _run_bounded(code, self._namespace(context, external_context))
+        return check_size(_run_bounded(code, self._namespace(context, external_context)))
 
     def execute(self, script, context, external_context=None):
         """Run a script over a deep copy of the task data and write back what it changed.
@@ -257,7 +809,7 @@ class ScriptEnvironment(BasePythonScriptEngineEnvironment):
                 continue
             if callable(value) or name.startswith("_"):
                 continue
-            context[name] = value
+            context[name] = check_size(value, f"'{name}'")
         return True
 
 
@@ -272,6 +824,26 @@ class ScriptEngine(PythonScriptEngine):
         """Check an expression the way the engine will compile it."""
         compile_source(expression.strip(), "eval")
 
+    def evaluate(self, task, expression, external_context=None):
+        """Evaluate an expression over the task's data; an error says why, not only where.
+
+        SpiffWorkflow's own message names the expression and drops the reason (a refusal, a
+        budget stop), which the incident would then not show.
+        """
+        try:
+            return self.environment.evaluate(expression, task.data, external_context)
+        except SpiffWorkflowException as error:
+            error.add_note(f"Error evaluating expression '{expression}'")
+            raise
+        except Exception as error:
+            raise WorkflowTaskException(
+                f"Error evaluating expression '{expression}': {error}", task=task, exception=error
+            ) from error
+
+    def over_data(self) -> "DataEngine":
+        """Return this engine for evaluations over plain data, outside any workflow."""
+        return DataEngine(self.environment)
+
     def call_service(self, task, operation_name=None, operation_params=None):
         """Call an operator with the evaluated parameters; its errors reach the step unchanged.
 
@@ -282,3 +854,39 @@ class ScriptEngine(PythonScriptEngine):
             raise LookupError(f"service operator {operation_name!r} does not exist")
         params = {name: param["value"] for name, param in (operation_params or {}).items()}
         return json.dumps(operator_(**params))
+
+
+class DataEngine:
+    """The restricted engine as SpiffWorkflow's DMN engine calls it over a task that is only its
+    data (a decision asked by name, outside any workflow).
+
+    The DMN engine wraps errors in one that reads a real task's spec and workflow, except its
+    own kind, which it passes on: errors leave as that kind, their message kept.
+    """
+
+    def __init__(self, environment: ScriptEnvironment) -> None:
+        self.environment = environment
+
+    def validate(self, expression: str) -> None:
+        """Check an expression the way it will be compiled."""
+        compile_source(expression.strip(), "eval")
+
+    def evaluate(self, task, expression: str, external_context=None) -> object:
+        """Evaluate an expression over the task's data."""
+        try:
+            return self.environment.evaluate(expression, task.data, external_context)
+        except Exception as error:
+            raise SpiffWorkflowException(str(error)) from error
+
+
+def restricted_engine(
+    helpers: Mapping[str, Callable | type] | None = None,
+    operators: Mapping[str, Callable] | None = None,
+) -> ScriptEngine:
+    """Return a script engine on the restricted environment: the only kind the product builds."""
+    return ScriptEngine(ScriptEnvironment(helpers or {}), operators or {})
+
+
+def evaluate(expression: str, data: Mapping | None = None) -> object:
+    """Evaluate an expression over plain data with no helpers beyond the standard ones."""
+    return ScriptEnvironment({}).evaluate(expression, dict(data or {}))

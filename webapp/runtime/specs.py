@@ -16,8 +16,6 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from jinja2 import TemplateSyntaxError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
@@ -31,10 +29,10 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
 
-from . import decisions, inputs, signatures
-from .errors import InvalidDiagram, Problem
+from . import decisions, inputs, scripting, signatures
+from .errors import InvalidDiagram, Problem, ScriptError
 from .forms import FORMATS, schema_problems
-from .scripting import ScriptEnvironment, check_source
+from .scripting import check_source
 from .xmlsafe import UnsafeXml, parse_xml
 
 # `.bpmn20.xml` is the suffix other engines and their test suites give BPMN files.
@@ -58,7 +56,6 @@ MISSING_HINTS = (
 )
 MAX_FILES = 200
 MAX_JSON_BYTES = 256 * 1024
-TEMPLATES = ImmutableSandboxedEnvironment()
 UNQUOTED_TIMER = re.compile(r"R?[0-9]*/?P[0-9YMWDTHS.,]+(/.*)?", re.IGNORECASE)
 ENFORCED_HIT_POLICIES = {"UNIQUE", "FIRST", "COLLECT"}
 
@@ -129,7 +126,9 @@ class _Checker:
 def _timer_problem(definition: TimerEventDefinition) -> str | None:
     """Evaluate a literal timer expression now, as the engine would when the timer starts."""
     try:
-        value = ScriptEnvironment({}).evaluate(definition.expression, {})
+        value = scripting.evaluate(definition.expression)
+    except ScriptError as error:
+        return f"timer expression: {error}"
     except Exception:  # noqa: BLE001  (depends on data: checked when it runs)
         return None
     try:
@@ -235,12 +234,7 @@ def _check_user_task(check: _Checker, spec, element: str, files: Mapping[str, by
         check.expression(properties.get(key), element, f"property '{key}'")
     instructions = spec.extensions.get("instructionsForEndUser")
     if instructions:
-        try:
-            TEMPLATES.parse(instructions)
-        except TemplateSyntaxError as error:
-            check.add(
-                f"instructions: template error on line {error.lineno}: {error.message}", element
-            )
+        _check_instructions(check, instructions, element)
 
 
 def _check_forms(
@@ -268,6 +262,20 @@ def _check_forms(
                 check.add(f"form '{name}': {reason}", element)
 
 
+def _check_instructions(check: _Checker, text: str, element: str) -> None:
+    """Refuse instructions that do not parse, or that blow the budget rendered without data."""
+    problems = scripting.check_template(text)
+    if not problems:
+        try:
+            scripting.render(text, {})
+        except ScriptError as error:
+            problems = [str(error)]
+        except Exception:  # noqa: BLE001  (depends on data: rendered when the task is ready)
+            pass
+    for reason in problems:
+        check.add(f"instructions: {reason}", element)
+
+
 def _check_decision(check: _Checker, table) -> None:
     """Translate every input entry to Python and check inputs, entries and outputs."""
     if table.hit_policy not in ENFORCED_HIT_POLICIES:
@@ -278,23 +286,17 @@ def _check_decision(check: _Checker, table) -> None:
         )
     for table_input in table.inputs:
         check.expression(table_input.expression, table.id, f"input '{table_input.label}'")
+    for element, reason in decisions.translate(table):
+        check.add(reason, element)
     for rule in table.rules:
         for entry in rule.inputEntries:
-            translated = []
-            for text in entry.lhs:
-                try:
-                    python = decisions.to_python(text)
-                except decisions.NotAUnaryTest as error:
-                    check.add(f"rule {rule.row_number}: {error}", entry.id or table.id)
-                    continue
+            for python in entry.lhs:
                 if python is not None:
                     check.expression(
                         python.replace("?", "dmninputexpr"),
                         entry.id or table.id,
                         f"rule {rule.row_number} input entry",
                     )
-                translated.append(python)
-            entry.lhs = translated
         for output in rule.outputEntries:
             text = (output.text or "").strip()
             if text in ("true", "false", "null"):
@@ -429,6 +431,14 @@ def parse_bundle(
             check.add("the bundle has no BPMN process", file="bundle")
     if check.problems:
         raise InvalidDiagram(check.problems)
+
+    # A table no task calls is still deployed and can be evaluated by name (the portal's
+    # channel policy), so every table is checked, not only those business rule tasks reach.
+    for decision_id, dmn_parser in sorted(parser.dmn_parsers.items()):
+        try:
+            _check_decision(check, parser.get_engine(decision_id, None).decision_table)
+        except (ValidationException, SpiffWorkflowException) as error:
+            _add_spiff_problem(check, error, dmn_parser.filename)
 
     interrupting = _interrupting_starts(trees.values())
     processes = {}

@@ -9,11 +9,9 @@ import logging
 import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import TYPE_CHECKING
 from uuid import UUID, uuid4, uuid5
 
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
@@ -38,6 +36,7 @@ from webapp.db.models import (
     MessageSubscription,
 )
 
+from . import scripting
 from .errors import Conflict, InvalidData, NotFound
 from .serializer import SERIALIZER_VERSION
 from .views import TaskView
@@ -53,7 +52,6 @@ TOO_DEEP = (
     " back edge ran about 250 times): model it as a standard loop or a multi-instance task"
 )
 STEP_ACTOR = object()  # the default actor of an event: whoever made the step
-TEMPLATES = ImmutableSandboxedEnvironment(autoescape=False)
 EVENT_KINDS = {
     TaskState.WAITING: "task_waiting",
     TaskState.COMPLETED: "task_completed",
@@ -146,11 +144,6 @@ def called_process(task) -> str | None:
 def event_definitions(definition) -> list:
     """Return the definitions an event waits for: an event-based gateway's are several."""
     return list(getattr(definition, "event_definitions", None) or [definition])
-
-
-@lru_cache(maxsize=512)
-def _template(text: str):
-    return TEMPLATES.from_string(text)
 
 
 def _due(event_value, definition) -> datetime | None:
@@ -691,7 +684,7 @@ class Step:
         if not text:
             return None
         try:
-            return _template(text).render(**task.data)
+            return scripting.render(text, task.data)
         except Exception as error:  # noqa: BLE001  (an instructions template over task data)
             return f"{text}\n\n(instructions could not be rendered: {error})"
 

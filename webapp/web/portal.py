@@ -173,7 +173,9 @@ def apply() -> Any:
     if errors:
         return render_template("portal/apply.html", values=values, errors=errors), 422
     data = application_document(values, iin, local_today())
-    decision = channel_decision(db(), process_id(), "online", data["applicant_type"])
+    decision = channel_decision(
+        db(), process_id(), "online", data["applicant_type"], runtime().script_engine
+    )
     if not decision.accepted:
         reason = refusal_label(decision.refusal_reason or "no_authority")
         return render_template("portal/centre_only.html", reason=reason), 409
