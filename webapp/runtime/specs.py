@@ -31,7 +31,7 @@ from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
 from . import decisions
 from .errors import InvalidDiagram, Problem
 from .forms import schema_problems
-from .scripting import ScriptEnvironment, check_source
+from .scripting import IDEMPOTENCY_KEY, ScriptEnvironment, check_source, takes_idempotency_key
 from .xmlsafe import UnsafeXml, parse_xml
 
 # `.bpmn20.xml` is the suffix other engines and their test suites give BPMN files.
@@ -188,8 +188,18 @@ def _check_service(check: _Checker, spec, element: str, operators: Mapping[str, 
             f"service operator '{spec.operation_name}' does not exist (known: {known})", element
         )
         return
+    given = dict.fromkeys(spec.operation_params)
+    if takes_idempotency_key(operator):
+        if IDEMPOTENCY_KEY in given:
+            check.add(
+                f"service operator '{spec.operation_name}': '{IDEMPOTENCY_KEY}' is given by"
+                " the runtime (the application number and the step), not by the diagram",
+                element,
+            )
+            return
+        given[IDEMPOTENCY_KEY] = None
     try:
-        inspect.signature(operator).bind(**dict.fromkeys(spec.operation_params))
+        inspect.signature(operator).bind(**given)
     except TypeError as error:
         check.add(f"service operator '{spec.operation_name}': {error}", element)
 

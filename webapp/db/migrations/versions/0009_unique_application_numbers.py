@@ -49,9 +49,7 @@ def upgrade() -> None:
         for instance_id in later:
             renamed = f"{key}~{instance_id}"
             bind.execute(
-                instance.update()
-                .where(instance.c.id == instance_id)
-                .values(business_key=renamed)
+                instance.update().where(instance.c.id == instance_id).values(business_key=renamed)
             )
             bind.execute(
                 human_task.update()
