@@ -3,7 +3,7 @@
 import pytest
 
 from service_tasks.errors import BusinessError
-from service_tasks.operators import build_operators, sandbox_store
+from service_tasks.operators import build_operators
 from service_tasks.sandbox import SandboxStore
 
 CONTRACT_OPERATORS = {
