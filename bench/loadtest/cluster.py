@@ -161,6 +161,38 @@ class Cluster:
         os.kill(victim, signal.SIGKILL)
         return victim
 
+    def caller(self, port: int) -> int | None:
+        """Return the web process or worker whose connection comes from a local port."""
+        inodes = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f"socket:[{fields[9]}]")
+        for pid in [*self.web_children(), *(worker.pid for worker in self.workers)]:
+            try:
+                links = {os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
+            except OSError:
+                continue  # it has just died
+            if links & inodes:
+                return pid
+        return None
+
+    def kill_caller(self, port: int) -> str | None:
+        """SIGKILL the process that called from a local port, in the middle of its step."""
+        pid = self.caller(port)
+        if pid is None:
+            return None
+        for index, worker in enumerate(self.workers):
+            if worker.pid == pid:
+                self.workers.pop(index)
+                worker.kill()
+                worker.wait()
+                self.start_worker()
+                return f"worker {pid} at a registry write"
+        os.kill(pid, signal.SIGKILL)
+        return f"web {pid} at a registry write"
+
     def kill_worker(self) -> int:
         """SIGKILL one worker and start another in its place."""
         victim = self.workers.pop(0)
