@@ -12,13 +12,15 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from service_tasks.dataset import DEFAULT_DATASET_PATH
 from service_tasks.errors import KeyReused
@@ -35,8 +37,8 @@ from tests.web.conftest import (  # noqa: F401  (fixtures the API test uses)
     users,
 )
 from webapp.cli import main
-from webapp.db.models import Instance
-from webapp.db.session import make_engine
+from webapp.db.models import Deployment, Instance, ProcessVersion
+from webapp.db.session import alembic_config, make_engine, upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
 PERSON = "850314304175"
@@ -131,6 +133,33 @@ def test_the_api_refuses_a_taken_number_with_409_and_the_field(
     assert refused.json["error"] == "business_key_taken"
     assert set(refused.json["errors"]) == {"application_number"}
     assert len(runtime.ready_tasks()) == 1
+
+
+def test_the_migration_renames_later_holders_of_a_shared_number(database_url):
+    engine = make_engine(database_url)
+    command.upgrade(alembic_config(engine), "0007")
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        connection.execute(insert(Deployment).values(id=1, content_hash="x", created_at=now))
+        connection.execute(
+            insert(ProcessVersion).values(
+                id=1, process_id="p", version=1, deployment_id=1, bpmn_file="p.bpmn", spec="",
+                message_starts=[], created_at=now,
+            )
+        )  # fmt: skip
+        for instance_id in (1, 2, 3):
+            connection.execute(
+                insert(Instance).values(
+                    id=instance_id, process_version_id=1, process_id="p", business_key=NUMBER,
+                    status="completed", state=b"", serializer_version="1", lock_version=1,
+                    summary={}, created_at=now, updated_at=now,
+                )
+            )  # fmt: skip
+    upgrade(engine)
+    with engine.connect() as connection:
+        keys = connection.execute(select(Instance.id, Instance.business_key).order_by(Instance.id))
+        assert keys.all() == [(1, NUMBER), (2, f"{NUMBER}~2"), (3, f"{NUMBER}~3")]
+    engine.dispose()
 
 
 # A replayed idempotency key with other content is refused by the registry.
