@@ -15,3 +15,11 @@ class BusinessError(Exception):
 
 class TechnicalError(Exception):
     """A registry could not be asked or gave an unusable answer; the call is retried later."""
+
+
+class KeyReused(TechnicalError):
+    """The registry holds a different write under this idempotency key and refuses this one.
+
+    A retry re-sends the same key with the same content and is answered as the first call was;
+    the same key with other content is a fault of the caller, never a second write.
+    """

@@ -11,21 +11,22 @@ The REST shape the connectors speak (paths relative to each registry's base URL,
 - consular: `GET deregistrations/{iin}` -> `{"iin", "deregistered", "country", "date"}`
   (404: not deregistered)
 - registration: `POST registrations` with `{application_number, iin, arc, registration_type,
-  period_months}` -> `{"registration_id", "created"}`
-- registration: `POST closures` with `{application_number, iin}` -> `{"closed_arc"}`
+  period_months}` -> `{"registration_id", "created", "closed_arc"}`: a permanent registration
+  replaces the person's permanent one in the same registry transaction (`closed_arc`, or null)
 - idcard: `POST address-rewrites` with `{application_number, iin, arc}` -> `{"status"}`
 - notify: `POST notices` with `{application_number, iin, channel, template, params}` ->
   `{"delivery_id"}`
 
 A registry's base URL is `{registry_base_url}/{registry}/` unless configured on its own.
-Every POST carries an `Idempotency-Key` header: the application number (for notices, the
-application number, IIN and template joined by `/`), so that the registry answers a repeated
-write as it answered the first.
+Every POST carries an `Idempotency-Key` header, the key the runtime derives from the application
+number and the step (`A-000123:Task_Register`): the registry answers a repeated write with the
+first one's result, and answers 409 to the same key with other content (`KeyReused`).
 
-Errors: a 4xx answer whose JSON body has an `error_code` is a `BusinessError` with that code (and
-its `error_message`); a 404 of a lookup without one means "not found" (`person_not_found`,
-`premises_not_found`); timeouts, connection failures (after a small retry), 5xx, other 4xx and
-answers that are not the expected JSON object are `TechnicalError`s.
+Errors: a 409 answer to a write is `KeyReused`; another 4xx answer whose JSON body has an
+`error_code` is a `BusinessError` with that code (and its `error_message`); a 404 of a lookup
+without one means "not found" (`person_not_found`, `premises_not_found`); timeouts, connection
+failures (after a small retry), 5xx, other 4xx and answers that are not the expected JSON object
+are `TechnicalError`s.
 """
 
 import ssl
@@ -35,7 +36,7 @@ from urllib.parse import quote
 
 import httpx
 
-from service_tasks.errors import BusinessError, TechnicalError
+from service_tasks.errors import BusinessError, KeyReused, TechnicalError
 from service_tasks.interfaces import Registries
 
 REGISTRY_NAMES = (
@@ -109,6 +110,8 @@ class RegistryClient:
         except httpx.HTTPError as exc:
             raise TechnicalError(f"{where} failed: {exc}") from exc
         status = response.status_code
+        if status == 409 and idempotency_key:
+            raise KeyReused(f"{where} refused the idempotency key {idempotency_key!r} (409)")
         if 400 <= status < 500:
             error = _json_object(response) or {}
             code = error.get("error_code")
@@ -203,13 +206,14 @@ class HttpRegistrationPoint:
 
     def register(
         self,
+        idempotency_key: str,
         application_number: str,
         iin: str,
         arc: str,
         registration_type: str,
         period_months: int | None,
     ) -> dict[str, Any]:
-        """Record a registration; return `{"registration_id", "created"}`."""
+        """Record a registration; return `{"registration_id", "created", "closed_arc"}`."""
         body = {
             "application_number": application_number,
             "iin": iin,
@@ -217,17 +221,13 @@ class HttpRegistrationPoint:
             "registration_type": registration_type,
             "period_months": period_months,
         }
-        result = self.client.post("registrations", body, application_number, ("registration_id",))
+        required = ("registration_id", "closed_arc")
+        result = self.client.post("registrations", body, idempotency_key, required)
         return {
             "registration_id": str(result["registration_id"]),
             "created": bool(result.get("created", True)),
+            "closed_arc": result["closed_arc"],
         }
-
-    def close(self, application_number: str, iin: str) -> dict[str, Any]:
-        """Close the permanent registration a new one replaces; return `{"closed_arc"}`."""
-        body = {"application_number": application_number, "iin": iin}
-        result = self.client.post("closures", body, application_number, ("closed_arc",))
-        return {"closed_arc": result["closed_arc"]}
 
 
 class HttpIdCard:
@@ -236,10 +236,12 @@ class HttpIdCard:
     def __init__(self, client: RegistryClient) -> None:
         self.client = client
 
-    def rewrite_address(self, application_number: str, iin: str, arc: str) -> dict[str, Any]:
-        """Queue the rewrite of the card's address; return `{"status"}`."""
+    def rewrite_address(
+        self, idempotency_key: str, application_number: str, iin: str, arc: str
+    ) -> dict[str, Any]:
+        """Queue the rewrite of the card's address once per key; return `{"status"}`."""
         body = {"application_number": application_number, "iin": iin, "arc": arc}
-        result = self.client.post("address-rewrites", body, application_number, ("status",))
+        result = self.client.post("address-rewrites", body, idempotency_key, ("status",))
         return {"status": result["status"]}
 
 
@@ -251,13 +253,14 @@ class HttpNotifications:
 
     def send(
         self,
+        idempotency_key: str,
         application_number: str,
         iin: str,
         channel: str,
         template: str,
         params: dict[str, Any],
     ) -> dict[str, Any]:
-        """Send a notice once per application, person and template; return `{"delivery_id"}`."""
+        """Send a notice once per key; return `{"delivery_id"}`."""
         body = {
             "application_number": application_number,
             "iin": iin,
@@ -265,8 +268,7 @@ class HttpNotifications:
             "template": template,
             "params": params,
         }
-        key = f"{application_number}/{iin}/{template}"
-        result = self.client.post("notices", body, key, ("delivery_id",))
+        result = self.client.post("notices", body, idempotency_key, ("delivery_id",))
         return {"delivery_id": str(result["delivery_id"])}
 
 

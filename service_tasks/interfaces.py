@@ -49,29 +49,38 @@ class ConsularRegister(Protocol):
 
 
 class RegistrationPoint(Protocol):
-    """The registration point (РП ДРН) that records registrations; writes are idempotent."""
+    """The registration point (РП ДРН) that records registrations.
+
+    Writes are idempotent: each carries a key (the application number and the step), a call
+    repeated with its key is answered with the first call's result, and the same key with other
+    content raises `KeyReused`.
+    """
 
     def register(
         self,
+        idempotency_key: str,
         application_number: str,
         iin: str,
         arc: str,
         registration_type: str,
         period_months: int | None,
     ) -> dict[str, Any]:
-        """Record a registration; return `{"registration_id", "created"}`."""
-        ...
+        """Record a registration; return `{"registration_id", "created", "closed_arc"}`.
 
-    def close(self, application_number: str, iin: str) -> dict[str, Any]:
-        """Close the permanent registration a new one replaces; return `{"closed_arc"}`."""
+        A permanent registration replaces the person's permanent one in the same registry
+        transaction, so no one is ever left without a registration: `closed_arc` is the
+        address it replaced (None when there was none, or it was the same address).
+        """
         ...
 
 
 class IdCardService(Protocol):
     """The service that writes the legal address to the ID card's chip."""
 
-    def rewrite_address(self, application_number: str, iin: str, arc: str) -> dict[str, Any]:
-        """Queue the rewrite of the card's address; return `{"status"}`."""
+    def rewrite_address(
+        self, idempotency_key: str, application_number: str, iin: str, arc: str
+    ) -> dict[str, Any]:
+        """Queue the rewrite of the card's address once per key; return `{"status"}`."""
         ...
 
 
@@ -80,13 +89,14 @@ class Notifications(Protocol):
 
     def send(
         self,
+        idempotency_key: str,
         application_number: str,
         iin: str,
         channel: str,
         template: str,
         params: dict[str, Any],
     ) -> dict[str, Any]:
-        """Send a notice once per application, person and template; return `{"delivery_id"}`."""
+        """Send a notice once per key; return `{"delivery_id"}`."""
         ...
 
 

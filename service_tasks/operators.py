@@ -6,9 +6,21 @@ per registry and `registry_timeout` in seconds; optional `arc_min_length` / `arc
 Identifiers are validated here, before any connector is asked: a malformed IIN or ARC cannot
 be in a registry, so a lookup answers "not found", and a write refuses it as a fault.
 
-Operators that write (register, close a registration, rewrite an ID card, send a notice) are
-marked `writes = True`: the runtime refuses them in any process but those the
+Writes take a keyword-only `idempotency_key`, which the runtime gives (a diagram cannot): the
+application number and the step (`A-000123:Task_Register`), the same on every retry of the step.
+Taking that key is what marks an operator as one that writes (registers, rewrites an ID card,
+sends a notice): the runtime refuses such operators in any process but those the
 `registry_writers` setting names.
+
+Why a crash cannot leave a person unregistered nor registered twice: a step calls the registry
+inside its database transaction, so a process killed after the registry wrote and before the
+commit rolls the instance back to before the service task, while the registry keeps the write.
+The step that runs the task again (the worker's retry, the clerk's next completion) sends the
+same key and is answered with the same registration id, without a second write. Closing the old
+permanent registration is part of the one `register` write, never a call of its own, so a
+rollback can at worst leave the person registered at the new address (which the retried step
+then records), never with none; and a refusal after such a rollback leaves the person at the
+new address the registry already holds.
 """
 
 from collections.abc import Callable, Mapping
@@ -25,12 +37,6 @@ REGISTRATION_TYPES = ("permanent", "temporary")
 CHANNELS = ("account", "sms")
 
 Operator = Callable[..., dict[str, Any]]
-
-
-def writes(operator: Operator) -> Operator:
-    """Mark an operator as one that changes a registry or reaches a person."""
-    operator.writes = True  # type: ignore[attr-defined]
-    return operator
 
 
 def build_operators(settings: Mapping[str, object]) -> dict[str, Operator]:
@@ -119,16 +125,17 @@ def operators_for(
             return {"iin": iin, "deregistered": False, "country": None, "date": None}
         return registries.consular.deregistration(iin)
 
-    @writes
     def register(
         application_number: str,
         iin: str,
         arc: str,
         registration_type: str,
         period_months: int | None = None,
+        *,
+        idempotency_key: str,
     ) -> dict[str, Any]:
-        """registration.register: record the registration once per application."""
-        _require_write(application_number, iin)
+        """registration.register: record the registration (closing the replaced one) once."""
+        _require_write(idempotency_key, application_number, iin)
         _require_arc(arc, arc_min_length, arc_max_length)
         if registration_type not in REGISTRATION_TYPES:
             raise ValueError(
@@ -138,37 +145,44 @@ def operators_for(
         if registration_type == "temporary" and not months:
             raise ValueError("a temporary registration needs period_months")
         return registries.registration.register(
-            application_number, iin, arc, registration_type, months
+            idempotency_key, application_number, iin, arc, registration_type, months
         )
 
-    @writes
     def close(application_number: str, iin: str) -> dict[str, Any]:
-        """registration.close: close the replaced permanent registration once."""
-        _require_write(application_number, iin)
-        return registries.registration.close(application_number, iin)
+        """registration.close: the permanent address a registration will replace; writes nothing.
 
-    @writes
-    def rewrite_address(application_number: str, iin: str, arc: str) -> dict[str, Any]:
+        Kept for instances of diagram versions that call it before `registration.register`:
+        `register` closes the old registration itself, in the same registry transaction.
+        """
+        current = person(iin).get("registration") or {}
+        return {"closed_arc": current.get("arc") if current.get("kind") == "permanent" else None}
+
+    def rewrite_address(
+        application_number: str, iin: str, arc: str, *, idempotency_key: str
+    ) -> dict[str, Any]:
         """idcard.rewrite_address: write the new address to the ID card once."""
-        _require_write(application_number, iin)
+        _require_write(idempotency_key, application_number, iin)
         _require_arc(arc, arc_min_length, arc_max_length)
-        return registries.idcard.rewrite_address(application_number, iin, arc)
+        return registries.idcard.rewrite_address(idempotency_key, application_number, iin, arc)
 
-    @writes
     def send(
         application_number: str,
         iin: str,
         channel: str,
         template: str,
         params: dict[str, Any] | None = None,
+        *,
+        idempotency_key: str,
     ) -> dict[str, Any]:
-        """notify.send: send a notice once per application, person and template."""
-        _require_write(application_number, iin)
+        """notify.send: send a notice once per step."""
+        _require_write(idempotency_key, application_number, iin)
         if channel not in CHANNELS:
             raise ValueError(f"channel must be account or sms, got {channel!r}")
         if not isinstance(template, str) or not template:
             raise ValueError(f"template must be a non-empty code, got {template!r}")
-        return registries.notify.send(application_number, iin, channel, template, params or {})
+        return registries.notify.send(
+            idempotency_key, application_number, iin, channel, template, params or {}
+        )
 
     return {
         "population.person": person,
@@ -183,8 +197,10 @@ def operators_for(
     }
 
 
-def _require_write(application_number: str, iin: str) -> None:
-    """Refuse a write without an application number or with a malformed IIN."""
+def _require_write(idempotency_key: str, application_number: str, iin: str) -> None:
+    """Refuse a write without a key or an application number, or with a malformed IIN."""
+    if not isinstance(idempotency_key, str) or not idempotency_key.strip():
+        raise ValueError(f"a write needs an idempotency key, got {idempotency_key!r}")
     if not isinstance(application_number, str) or not application_number.strip():
         raise ValueError(f"a write needs an application number, got {application_number!r}")
     problem = iin_problem(iin)

@@ -3,12 +3,21 @@
 Used to put the sandbox registries on loopback for tests and load tests of the HTTP mode.
 """
 
-from service_tasks.errors import BusinessError
+from service_tasks.errors import BusinessError, KeyReused
 from service_tasks.interfaces import Registries
 
 
-def answer(registries: Registries, method: str, path: str, body: dict) -> tuple[int, dict]:
-    """Answer one request of the connectors' REST shape from the registries."""
+def answer(
+    registries: Registries,
+    method: str,
+    path: str,
+    body: dict,
+    idempotency_key: str | None = None,
+) -> tuple[int, dict]:
+    """Answer one request of the connectors' REST shape from the registries.
+
+    A write without an `Idempotency-Key` is refused (400): without one a retry would write twice.
+    """
     _, registry, collection, *key = path.split("/")
     lookups = {
         ("population", "persons"): registries.population.person,
@@ -19,7 +28,6 @@ def answer(registries: Registries, method: str, path: str, body: dict) -> tuple[
     }
     writes = {
         ("registration", "registrations"): registries.registration.register,
-        ("registration", "closures"): registries.registration.close,
         ("idcard", "address-rewrites"): registries.idcard.rewrite_address,
         ("notify", "notices"): registries.notify.send,
     }
@@ -27,7 +35,11 @@ def answer(registries: Registries, method: str, path: str, body: dict) -> tuple[
         if method == "GET" and (registry, collection) in lookups and len(key) == 1:
             return 200, lookups[registry, collection](key[0])
         if method == "POST" and (registry, collection) in writes and not key:
-            return 200, writes[registry, collection](**body)
+            if not idempotency_key:
+                return 400, {"error_message": "a write needs an Idempotency-Key header"}
+            return 200, writes[registry, collection](idempotency_key, **body)
     except BusinessError as error:
         return 404, {"error_code": error.error_code, "error_message": str(error)}
+    except KeyReused as error:
+        return 409, {"error_message": str(error)}
     return 404, {}

@@ -1,9 +1,10 @@
 """Sandbox registries: the national registries stood in for by a small database of their own.
 
 The sandbox keeps its own tables (not the product's migrations): persons and premises as
-JSON documents of the data set format, and a write log of every registration, closure, ID card
-rewrite and notice. A UNIQUE constraint on (operation, idempotency key) makes each write happen
-once per application number, also when a retry races the first attempt.
+JSON documents of the data set format, and a write log of every registration, ID card rewrite
+and notice. A UNIQUE constraint on (operation, idempotency key) makes each write happen once per
+key, also when a retry races the first attempt; a call under a logged key with other content
+is refused with `KeyReused`.
 """
 
 import calendar
@@ -37,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from service_tasks.dataset import parse_dataset, read_dataset_file
-from service_tasks.errors import BusinessError, TechnicalError
+from service_tasks.errors import BusinessError, KeyReused, TechnicalError
 from service_tasks.identifiers import ARC_MAX_LENGTH, ARC_MIN_LENGTH
 from service_tasks.interfaces import Registries
 
@@ -228,7 +229,12 @@ class SandboxStore:
         values: dict[str, Any],
         apply: Callable[[Connection, int], dict[str, Any]],
     ) -> tuple[dict[str, Any], bool]:
-        """Log a write and apply it, once per key; return its result and whether it was new."""
+        """Log a write and apply it, once per key; return its result and whether it was new.
+
+        `values` are the call's content (application number, IIN, ARC, payload): a second call
+        with the key is answered with the first one's result when its content is the same, and
+        refused with `KeyReused` when it differs.
+        """
         try:
             with self.engine.begin() as conn:
                 row_id = conn.execute(
@@ -247,13 +253,13 @@ class SandboxStore:
         except IntegrityError:
             # Another call with the same key committed first: answer as it did.
             with self.engine.connect() as conn:
-                result = conn.execute(
-                    select(write_table.c.result).where(
-                        write_table.c.operation == operation,
-                        write_table.c.idempotency_key == idempotency_key,
-                    )
-                ).scalar_one()
-            return result, False
+                first = self.logged_write(conn, operation, idempotency_key)
+            if not _same_content(first, values):
+                raise KeyReused(
+                    f"the registration point holds another {operation} under the idempotency"
+                    f" key {idempotency_key!r}"
+                ) from None
+            return first["result"], False
 
     def logged_write(self, conn: Connection, operation: str, idempotency_key: str) -> dict | None:
         """Return a logged write as a mapping, or None."""
@@ -369,13 +375,18 @@ class SandboxRegistrationPoint:
 
     def register(
         self,
+        idempotency_key: str,
         application_number: str,
         iin: str,
         arc: str,
         registration_type: str,
         period_months: int | None,
     ) -> dict[str, Any]:
-        """Record a registration; return `{"registration_id", "created"}`."""
+        """Record a registration; return `{"registration_id", "created", "closed_arc"}`.
+
+        The person's document changes from the old registration to the new one in the one
+        transaction that logs the write: the old permanent address is never closed alone.
+        """
         today = datetime.now(UTC).date()
         payload: dict[str, Any] = {
             "registration_type": registration_type,
@@ -384,11 +395,14 @@ class SandboxRegistrationPoint:
 
         def apply(conn: Connection, row_id: int) -> dict[str, Any]:
             doc = _existing_person(self.store, conn, iin)
+            closed = None
             if registration_type == "permanent":
-                payload["previous"] = doc["registration"]
+                previous = doc["registration"]
+                if previous and previous.get("kind") == "permanent" and previous["arc"] != arc:
+                    closed = previous["arc"]
                 doc["registration"] = {"arc": arc, "kind": "permanent", "since": today.isoformat()}
             else:
-                payload["previous"] = doc["temporary_registration"]
+                previous = doc["temporary_registration"]
                 doc["temporary_registration"] = {
                     "arc": arc,
                     "kind": "temporary",
@@ -397,41 +411,17 @@ class SandboxRegistrationPoint:
                 }
             self.store.save_person(conn, doc)
             conn.execute(
-                update(write_table).where(write_table.c.id == row_id).values(payload=payload)
+                update(write_table)
+                .where(write_table.c.id == row_id)
+                .values(payload={**payload, "previous": previous})
             )
-            return {"registration_id": f"RP-{row_id:08d}"}
+            return {"registration_id": f"RP-{row_id:08d}", "closed_arc": closed}
 
         values = {"application_number": application_number, "iin": iin, "arc": arc}
         result, created = self.store.write_once(
-            "register", application_number, {**values, "payload": payload}, apply
+            "register", idempotency_key, {**values, "payload": payload}, apply
         )
         return {**result, "created": created}
-
-    def close(self, application_number: str, iin: str) -> dict[str, Any]:
-        """Close the permanent registration a new one replaces; return `{"closed_arc"}`."""
-
-        def apply(conn: Connection, row_id: int) -> dict[str, Any]:
-            doc = _existing_person(self.store, conn, iin)
-            registered = self.store.logged_write(conn, "register", application_number)
-            if registered is not None:
-                # The new registration is made already; what it replaced is in its log entry.
-                previous = registered["payload"].get("previous")
-                replaced = registered["payload"]["registration_type"] == "permanent"
-                closed = previous["arc"] if replaced and previous else None
-                if closed == registered["arc"]:
-                    closed = None
-            else:
-                current = doc["registration"]
-                closed = current["arc"] if current and current["kind"] == "permanent" else None
-                if closed is not None:
-                    doc["registration"] = None
-                    self.store.save_person(conn, doc)
-            conn.execute(update(write_table).where(write_table.c.id == row_id).values(arc=closed))
-            return {"closed_arc": closed}
-
-        values = {"application_number": application_number, "iin": iin, "payload": {}}
-        result, _ = self.store.write_once("close", application_number, values, apply)
-        return result
 
 
 class SandboxIdCard:
@@ -440,15 +430,17 @@ class SandboxIdCard:
     def __init__(self, store: SandboxStore) -> None:
         self.store = store
 
-    def rewrite_address(self, application_number: str, iin: str, arc: str) -> dict[str, Any]:
-        """Queue the rewrite of the card's address; return `{"status"}`."""
+    def rewrite_address(
+        self, idempotency_key: str, application_number: str, iin: str, arc: str
+    ) -> dict[str, Any]:
+        """Queue the rewrite of the card's address once per key; return `{"status"}`."""
 
         def apply(conn: Connection, _row_id: int) -> dict[str, Any]:
             _existing_person(self.store, conn, iin)
             return {"status": "done"}
 
         values = {"application_number": application_number, "iin": iin, "arc": arc, "payload": {}}
-        result, _ = self.store.write_once("idcard", application_number, values, apply)
+        result, _ = self.store.write_once("idcard", idempotency_key, values, apply)
         return result
 
 
@@ -460,13 +452,14 @@ class SandboxNotifications:
 
     def send(
         self,
+        idempotency_key: str,
         application_number: str,
         iin: str,
         channel: str,
         template: str,
         params: dict[str, Any],
     ) -> dict[str, Any]:
-        """Send a notice once per application, person and template; return `{"delivery_id"}`."""
+        """Send a notice once per key; return `{"delivery_id"}`."""
         values = {
             "application_number": application_number,
             "iin": iin,
@@ -474,7 +467,7 @@ class SandboxNotifications:
         }
         result, _ = self.store.write_once(
             "notify",
-            f"{application_number}/{iin}/{template}",
+            idempotency_key,
             values,
             lambda _conn, row_id: {"delivery_id": f"N-{row_id:08d}"},
         )
@@ -503,6 +496,19 @@ def _person_row(doc: dict[str, Any]) -> dict[str, Any]:
         "registration_arc": registration.get("arc"),
         "temporary_arc": temporary.get("arc"),
     }
+
+
+def _same_content(logged: dict[str, Any], values: dict[str, Any]) -> bool:
+    """Tell whether a logged write was asked with the content of a new call.
+
+    What a write adds to its log entry while applied (the registration it replaced) is not
+    part of what was asked.
+    """
+    payload = logged["payload"] or {}
+    asked = values.get("payload") or {}
+    return all(
+        logged[column] == values.get(column) for column in ("application_number", "iin", "arc")
+    ) and all(payload.get(name) == value for name, value in asked.items())
 
 
 def _existing_person(store: SandboxStore, conn: Connection, iin: str) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from .bootstrap import Product, build, bundles, initialise, read_bundle
 from .online.pki import demo_pki
 from .runtime import inputs
 from .runtime.deployments import STATUSES, DeploymentView
-from .runtime.errors import InvalidData, InvalidDiagram, Problem, TirkeuError
+from .runtime.errors import InvalidDiagram, Problem, TirkeuError, field_errors
 from .signing import SigningError, sign_document
 from .worker import JobWorker
 
@@ -34,21 +34,22 @@ from .worker import JobWorker
 class CommandError(click.ClickException):
     """A refused command: its message on standard error (or JSON with --json).
 
-    Refused data exits 2, as click's bad arguments do; any other refusal exits 1.
+    An error naming the fields it refused is a bad argument, exit 2 as click's are; any other
+    refusal exits 1.
     """
 
     def __init__(self, error: TirkeuError, as_json: bool):
         super().__init__(error.message)
         self.error = error
         self.as_json = as_json
-        self.exit_code = 2 if isinstance(error, InvalidData) else 1
+        self.exit_code = 2 if field_errors(error) is not None else 1
 
     def show(self, file=None) -> None:
         error = self.error
         if self.as_json:
             document = {"error": error.code, "message": error.message}
-            if isinstance(error, InvalidData):
-                document["errors"] = error.errors
+            if field_errors(error) is not None:
+                document["errors"] = field_errors(error)
             if isinstance(error, InvalidDiagram):
                 document["problems"] = [str(p) for p in error.problems]
             click.echo(json.dumps(document, ensure_ascii=False), err=True)
@@ -58,7 +59,7 @@ class CommandError(click.ClickException):
                 click.echo(str(problem), err=True)
             return
         click.echo(f"Error: {error.message}", err=True)
-        for field, reason in getattr(error, "errors", {}).items():
+        for field, reason in (field_errors(error) or {}).items():
             click.echo(f"  {field}: {reason}", err=True)
 
 

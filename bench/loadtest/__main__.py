@@ -36,6 +36,12 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--database", default=DEFAULT_SERVER, help="a PostgreSQL database URL")
     parser.add_argument("--faults", action="store_true", help="kill processes, failing registry")
     parser.add_argument(
+        "--kill-at-writes",
+        type=float,
+        default=0.2,
+        help="with --faults, the share of registry writes whose caller is killed (0.2)",
+    )
+    parser.add_argument(
         "--consent-window", type=int, help="seconds (30; 150 with --faults, past the retries)"
     )
     parser.add_argument("--time-limit", type=int, default=900, help="seconds in all (900)")
@@ -78,7 +84,14 @@ def main() -> int:
     (folder / "dataset.json").write_text(json.dumps(data))
     cluster.run("registries", "load", str(folder / "dataset.json"))
     if args.faults:
-        stub = FaultyRegistries(SandboxStore(registry_url), 0.05, 0.03, delay=1.5)
+        stub = FaultyRegistries(
+            SandboxStore(registry_url),
+            0.05,
+            0.03,
+            delay=1.5,
+            kill_caller=cluster.kill_caller,
+            kill_rate=args.kill_at_writes,
+        )
         stub.start()
         # Set up in sandbox mode; the running processes reach the registries over HTTP.
         cluster.env.update(
@@ -142,7 +155,7 @@ def main() -> int:
         "median_ms": round(statistics.median(requests) * 1000, 1) if requests else 0,
         "failed_requests": dict(timings.failures),
         "ambiguous_starts": driver.ambiguous_starts,
-        "killed": killed,
+        "killed": killed + (stub.killed if stub else []),
         "registry_faults": stub.counts if stub else None,
     }
     print(json.dumps(report, indent=2))

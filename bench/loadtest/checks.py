@@ -1,10 +1,15 @@
-"""What must hold after the load: outcomes, registry writes exactly once, a complete event log."""
+"""What must hold after the load: outcomes, registry writes exactly once, a complete event log.
+
+And the registries themselves: no person left without a registration, and every registered
+application's person registered at its address under the registration id the instance recorded.
+"""
 
 from collections import Counter
 from dataclasses import dataclass, field
 
 from sqlalchemy import create_engine, func, select
 
+from service_tasks.sandbox import person_table, write_table
 from webapp.db.models import HumanTask, Incident, Instance, InstanceEvent
 
 EXPECTED = {"consent": "registered", "counter": "registered", "timeout": "cancelled"}
@@ -59,13 +64,30 @@ def check(database_url: str, registry_url: str, applications: list[dict]) -> Fin
         findings.open_incidents = connection.scalar(
             select(func.count()).select_from(Incident).where(Incident.status == "open")
         )
-    with registries.connect() as connection:
-        writes = Counter(
-            (row[0], row[1])
-            for row in connection.exec_driver_sql(
-                "SELECT application_number, operation FROM sandbox_write"
+        recorded = {
+            row.instance_id: (row.data or {}).get("registration_id")
+            for row in connection.execute(
+                select(InstanceEvent.instance_id, InstanceEvent.data).where(
+                    InstanceEvent.bpmn_id == "Task_RecordRegistration",
+                    InstanceEvent.kind == "task_completed",
+                )
             )
-        )
+        }
+    with registries.connect() as connection:
+        logged = connection.execute(
+            select(write_table.c.application_number, write_table.c.operation,
+                   write_table.c.result)
+        ).all()  # fmt: skip
+        writes = Counter((row.application_number, row.operation) for row in logged)
+        registration_ids = {
+            row.application_number: (row.result or {}).get("registration_id")
+            for row in logged
+            if row.operation == "register"
+        }
+        held = {
+            iin: (doc.get("registration") or {}).get("arc")
+            for iin, doc in connection.execute(select(person_table.c.iin, person_table.c.doc))
+        }
     engine.dispose()
     registries.dispose()
     findings.instances = len(instances)
@@ -91,6 +113,17 @@ def check(database_url: str, registry_url: str, applications: list[dict]) -> Fin
             if made != registered:
                 wanted = f"{registered} wanted"
                 findings.problems.append(f"{number}: {made} {operation} writes, {wanted}")
+        person = application["data"]["person_iin"]
+        if held.get(person) is None:
+            findings.problems.append(f"{number}: person {person} left without a registration")
+        if registered and row.status == "completed":
+            if held.get(person) != application["data"]["arc"]:
+                findings.problems.append(f"{number}: person not registered at the address")
+            if recorded.get(row.id) != registration_ids.get(number):
+                findings.problems.append(
+                    f"{number}: registration id {recorded.get(row.id)} recorded,"
+                    f" {registration_ids.get(number)} in the registry"
+                )
         for kind in ("instance_started", "instance_completed"):
             if (row.id, kind) not in started:
                 findings.problems.append(f"{number}: no {kind} event")

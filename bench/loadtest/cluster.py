@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from uuid import uuid4
@@ -73,6 +74,8 @@ class Cluster:
         )
         self.web: subprocess.Popen | None = None
         self.workers: list[subprocess.Popen] = []
+        # The chaos thread and the registries' kills at writes replace workers at once.
+        self.replacing = threading.Lock()
         self.logs = folder / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
 
@@ -161,13 +164,49 @@ class Cluster:
         os.kill(victim, signal.SIGKILL)
         return victim
 
+    def caller(self, port: int) -> int | None:
+        """Return the web process or worker whose connection comes from a local port."""
+        inodes = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f"socket:[{fields[9]}]")
+        for pid in [*self.web_children(), *(worker.pid for worker in self.workers)]:
+            try:
+                links = {os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
+            except OSError:
+                continue  # it has just died
+            if links & inodes:
+                return pid
+        return None
+
+    def kill_caller(self, port: int) -> str | None:
+        """SIGKILL the process that called from a local port, in the middle of its step."""
+        pid = self.caller(port)
+        if pid is None:
+            return None
+        with self.replacing:
+            for index, worker in enumerate(self.workers):
+                if worker.pid == pid:
+                    self.workers.pop(index)
+                    self._replace(worker)
+                    return f"worker {pid} at a registry write"
+        os.kill(pid, signal.SIGKILL)
+        return f"web {pid} at a registry write"
+
     def kill_worker(self) -> int:
         """SIGKILL one worker and start another in its place."""
-        victim = self.workers.pop(0)
+        with self.replacing:
+            victim = self.workers.pop(0)
+            self._replace(victim)
+        return victim.pid
+
+    def _replace(self, victim: subprocess.Popen) -> None:
+        """SIGKILL a worker taken off the list and start another in its place."""
         victim.kill()
         victim.wait()
         self.start_worker()
-        return victim.pid
 
     def stop(self) -> None:
         """Stop every process with SIGTERM, as an operator would."""

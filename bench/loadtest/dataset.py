@@ -20,15 +20,19 @@ def iin(birth: date, serial: int, female: bool = False) -> str:
     raise ValueError("no check digit for any serial")
 
 
-def person(number: str, serial: int, phone: bool) -> dict:
-    """Return an adult citizen with a valid ID card and no current registration."""
+OLD_HOME = "0352000000000000"
+OLD_REGISTRATION = {"arc": OLD_HOME, "kind": "permanent", "since": "2010-01-01"}
+
+
+def person(number: str, serial: int, phone: bool, registration: dict | None = None) -> dict:
+    """Return an adult citizen with a valid ID card, registered where given."""
     return {
         "iin": number, "surname": f"Loadov{serial}", "given_name": "Test", "patronymic": None,
         "birth_date": f"19{number[0:2]}-{number[2:4]}-{number[4:6]}", "sex": "male",
         "citizenship": "KZ", "alive": True, "legal_capacity": "full",
         "documents": [{"kind": "id_card", "number": f"{serial:09d}", "valid_until": "2031-01-01"}],
         "phone": f"+7701{serial:07d}" if phone else None, "parents": [], "guardians": [],
-        "registration": None, "abroad": None,
+        "registration": registration, "abroad": None,
     }  # fmt: skip
 
 
@@ -50,10 +54,12 @@ def build(count: int) -> tuple[dict, list[dict]]:
     """Return the data set and the applications: number, path, data and the owner's IIN."""
     owners = [iin(date(1960, 1, 1 + k % 28), 5000 + k) for k in range(OWNERS)]
     persons = [person(o, 900000 + k, phone=True) for k, o in enumerate(owners)]
-    places, applications = [], []
+    # Every applicant moves from a registration of their own: a write half done would show.
+    places = [premises(OLD_HOME, 0, owners[0])]
+    applications = []
     for n in range(count):
         applicant = iin(date(1970 + n % 30, 1 + n % 12, 1 + n % 28), n)
-        persons.append(person(applicant, n, phone=True))
+        persons.append(person(applicant, n, phone=True, registration=OLD_REGISTRATION))
         arc = f"0351{n:012d}"
         owner = owners[n % OWNERS]
         places.append(premises(arc, n, owner))

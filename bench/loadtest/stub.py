@@ -4,6 +4,7 @@ import json
 import random
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -15,16 +16,29 @@ class FaultyRegistries:
     """Serve the registries; a share of calls answer 503 and another share answer too late.
 
     A late answer is made first and then held past the client's timeout, so the write is
-    done while the caller believes it failed: the retry must not write a second time.
+    done while the caller believes it failed: the retry must not write a second time. With
+    `kill_caller`, a share of the writes (`kill_rate`) is made and then its caller is killed
+    with SIGKILL before the answer reaches it, so its step dies before its commit.
     """
 
-    def __init__(self, store: SandboxStore, error_rate: float, timeout_rate: float, delay: float):
+    def __init__(
+        self,
+        store: SandboxStore,
+        error_rate: float,
+        timeout_rate: float,
+        delay: float,
+        kill_caller: Callable[[int], str | None] | None = None,
+        kill_rate: float = 0.0,
+    ):
         self.store = store
         self.registries = store.registries()
         self.error_rate = error_rate
         self.timeout_rate = timeout_rate
         self.delay = delay
-        self.counts = {"calls": 0, "errors": 0, "timeouts": 0}
+        self.kill_caller = kill_caller
+        self.kill_rate = kill_rate
+        self.killed: list[str] = []
+        self.counts = {"calls": 0, "errors": 0, "timeouts": 0, "killed_at_writes": 0}
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler())
         self.server.daemon_threads = True
@@ -35,6 +49,18 @@ class FaultyRegistries:
         """Count one call or fault."""
         with self.lock:
             self.counts[name] += 1
+
+    def kill_at_write(self, port: int) -> bool:
+        """Kill, now and then, the caller of a write the registry has just made."""
+        if self.kill_caller is None or random.random() >= self.kill_rate:
+            return False
+        victim = self.kill_caller(port)
+        if victim is None:
+            return False
+        self.count("killed_at_writes")
+        with self.lock:
+            self.killed.append(victim)
+        return True
 
     def handler(self) -> type[BaseHTTPRequestHandler]:
         """Return the request handler bound to this stub."""
@@ -50,7 +76,10 @@ class FaultyRegistries:
                     stub.count("errors")
                     status, result = 503, {}
                 else:
-                    status, result = answer(stub.registries, self.command, self.path, body)
+                    key = self.headers.get("Idempotency-Key")
+                    status, result = answer(stub.registries, self.command, self.path, body, key)
+                    if self.command == "POST" and stub.kill_at_write(self.client_address[1]):
+                        return
                     if roll < stub.error_rate + stub.timeout_rate:
                         stub.count("timeouts")
                         time.sleep(stub.delay)

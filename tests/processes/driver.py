@@ -19,7 +19,7 @@ SETTINGS = json.loads((PROCESSES / "settings.json").read_text())
 # The personas the path tests name, in the sandbox data set format.
 REGISTRIES = json.loads(Path(__file__).with_name("registries.json").read_text())
 # The sandbox's write log names: registration point, closure, ID card rewrite.
-REGISTRY_WRITES = ("register", "close", "idcard")
+REGISTRY_WRITES = ("register", "idcard")
 
 
 def deploy_registration(runtime: Runtime) -> None:
@@ -113,7 +113,7 @@ class ProcessDriver:
         ]
 
     def writes(self) -> Counter:
-        """Count the registry writes (registration, closure, ID card) of the application."""
+        """Count the registry writes (registration, ID card) of the application."""
         logged = self.store.writes(application_number=self.application_number)
         return Counter(w["operation"] for w in logged if w["operation"] in REGISTRY_WRITES)
 

@@ -47,7 +47,6 @@ AFTER_CONSENT_WINDOW = timedelta(hours=1, minutes=1)
 AFTER_SERVICE_TERM = timedelta(minutes=16)
 # The service task each registry write is made by.
 WRITE_TASKS = {
-    "close": "Task_CloseOldRegistration",
     "register": "Task_Register",
     "idcard": "Task_RewriteIdCard",
 }
@@ -135,7 +134,7 @@ def assert_refused(
 
 REGISTER_ONLY = {"register": 1}
 REGISTER_AND_CARD = {"register": 1, "idcard": 1}
-FULL_PERMANENT = {"close": 1, "register": 1, "idcard": 1}
+FULL_PERMANENT = REGISTER_AND_CARD
 
 
 def test_adult_sole_owner_registers_permanently_without_consent(process):
@@ -146,19 +145,20 @@ def test_adult_sole_owner_registers_permanently_without_consent(process):
     assert process.events("task_ready") == []
 
 
-def test_new_permanent_registration_closes_the_old_one_before_registering(process):
-    process.start(application())
+def test_new_permanent_registration_closes_the_old_one_in_the_same_write(process):
+    inst = process.start(application())
     assert [w["operation"] for w in process.store.writes(application_number="A-0100")] == [
-        "close",
         "register",
         "idcard",
         "notify",
     ]
-    close = process.write("close")
-    assert (close["iin"], close["arc"]) == (ADULT, ARC_OLD_HOME)
     register = process.write("register")
     assert (register["iin"], register["arc"]) == (ADULT, ARC_ADULTS_HOUSE)
-    assert register["payload"]["previous"] is None
+    assert register["payload"]["previous"]["arc"] == ARC_OLD_HOME
+    assert inst.data["registration"]["closed_arc"] == ARC_OLD_HOME
+    assert process.store.registries().population.person(ADULT)["registration"]["arc"] == (
+        ARC_ADULTS_HOUSE
+    )
 
 
 def test_adult_temporary_registration_keeps_legal_address_and_card(process):

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from service_tasks.errors import BusinessError, TechnicalError
+from service_tasks.errors import BusinessError, KeyReused, TechnicalError
 from service_tasks.http import HttpRegistries
 from service_tasks.interfaces import Registries
 from service_tasks.operators import build_operators
@@ -142,7 +142,7 @@ def test_5xx_is_a_technical_error(stub: StubRegistry, registries: Registries, st
     stub.routes["POST", "/registration/registrations"] = Route(status, {"error_code": "x"})
     with pytest.raises(TechnicalError, match=f"HTTP {status}"):
         registries.registration.register(
-            "A-0100", "850314304175", "0201300012740054", "permanent", None
+            "A-0100:Task_Register", "A-0100", "850314304175", "0201300012740054", "permanent", None
         )
 
 
@@ -164,7 +164,9 @@ def test_4xx_without_an_error_code_is_a_technical_error(
 ) -> None:
     stub.routes["POST", "/idcard/address-rewrites"] = Route(400, {"detail": "bad request"})
     with pytest.raises(TechnicalError, match="HTTP 400"):
-        registries.idcard.rewrite_address("A-0100", "850314304175", "0201300012740054")
+        registries.idcard.rewrite_address(
+            "A-0100:Task_RewriteIdCard", "A-0100", "850314304175", "0201300012740054"
+        )
 
 
 def test_an_unreachable_registry_is_a_technical_error() -> None:
@@ -179,21 +181,27 @@ def test_an_unreachable_registry_is_a_technical_error() -> None:
         connectors.close()
 
 
-def test_writes_send_the_application_number_as_idempotency_key(
+def test_writes_send_their_idempotency_key_and_a_refused_key_is_key_reused(
     stub: StubRegistry, registries: Registries
 ) -> None:
     stub.routes["POST", "/registration/registrations"] = Route(
-        200, {"registration_id": "RP-7", "created": False}
+        200, {"registration_id": "RP-7", "created": False, "closed_arc": "0202500015000034"}
     )
-    stub.routes["POST", "/registration/closures"] = Route(200, {"closed_arc": "0202500015000034"})
     stub.routes["POST", "/notify/notices"] = Route(200, {"delivery_id": "N-1"})
     point = registries.registration
-    result = point.register("A-0100", "850314304175", "0201300012740054", "temporary", 6)
-    assert result == {"registration_id": "RP-7", "created": False}
-    assert point.close("A-0100", "850314304175") == {"closed_arc": "0202500015000034"}
-    registries.notify.send("A-0100", "850314304175", "sms", "registered", {"n": 1})
-    register, close, notice = stub.requests
-    assert register["headers"]["Idempotency-Key"] == "A-0100"
+    result = point.register(
+        "A-0100:Task_Register", "A-0100", "850314304175", "0201300012740054", "temporary", 6
+    )
+    assert result == {
+        "registration_id": "RP-7",
+        "created": False,
+        "closed_arc": "0202500015000034",
+    }
+    registries.notify.send(
+        "A-0100:Task_NotifyApplicant", "A-0100", "850314304175", "sms", "registered", {"n": 1}
+    )
+    register, notice = stub.requests
+    assert register["headers"]["Idempotency-Key"] == "A-0100:Task_Register"
     assert register["body"] == {
         "application_number": "A-0100",
         "iin": "850314304175",
@@ -201,8 +209,12 @@ def test_writes_send_the_application_number_as_idempotency_key(
         "registration_type": "temporary",
         "period_months": 6,
     }
-    assert close["headers"]["Idempotency-Key"] == "A-0100"
-    assert notice["headers"]["Idempotency-Key"] == "A-0100/850314304175/registered"
+    assert notice["headers"]["Idempotency-Key"] == "A-0100:Task_NotifyApplicant"
+    stub.routes["POST", "/registration/registrations"] = Route(409, {"error_message": "other"})
+    with pytest.raises(KeyReused, match="A-0100:Task_Register"):
+        point.register(
+            "A-0100:Task_Register", "A-0100", "600520302564", "0201300012740054", "temporary", 6
+        )
 
 
 def test_http_mode_operators_call_the_configured_base_url(stub: StubRegistry) -> None:

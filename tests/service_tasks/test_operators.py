@@ -3,7 +3,7 @@
 import pytest
 
 from service_tasks.errors import BusinessError
-from service_tasks.operators import build_operators, sandbox_store
+from service_tasks.operators import build_operators
 from service_tasks.sandbox import SandboxStore
 
 CONTRACT_OPERATORS = {
@@ -66,83 +66,36 @@ def test_writes_through_the_table_are_idempotent(operators: dict, store: Sandbox
         "arc": AST_SOLE,
         "registration_type": "permanent",
         "period_months": None,
+        "idempotency_key": "A-0200:Task_Register",
     }
     first = register(**params)
+    assert first["closed_arc"] == "0202500015000034"
     assert register(**params) == {**first, "created": False}
-    close = {"application_number": "A-0200", "iin": APPLICANT}
-    assert operators["registration.close"](**close) == {"closed_arc": "0202500015000034"}
     rewrite = operators["idcard.rewrite_address"]
-    assert rewrite(application_number="A-0200", iin=APPLICANT, arc=AST_SOLE) == {"status": "done"}
-    notice = {"application_number": "A-0200", "iin": APPLICANT, "channel": "account"}
-    operators["notify.send"](**notice, template="registered", params={"arc": AST_SOLE})
-    operators["notify.send"](**notice, template="registered", params={"arc": AST_SOLE})
-    operations = [w["operation"] for w in store.writes(application_number="A-0200")]
-    assert operations == ["register", "close", "idcard", "notify"]
-
-
-@pytest.mark.parametrize(
-    ("params", "message"),
-    [
-        ({"iin": "880517401807"}, "wrong check digit"),
-        ({"arc": "123"}, "ARC must be"),
-        ({"registration_type": "forever"}, "registration_type"),
-        ({"registration_type": "temporary", "period_months": None}, "period_months"),
-        ({"application_number": ""}, "application number"),
-    ],
-)
-def test_a_malformed_write_is_a_technical_fault(
-    operators: dict, params: dict, message: str
-) -> None:
-    base = {
-        "application_number": "A-0201",
-        "iin": APPLICANT,
-        "arc": AST_SOLE,
-        "registration_type": "permanent",
-        "period_months": None,
+    key = {"idempotency_key": "A-0200:Task_RewriteIdCard"}
+    assert rewrite(application_number="A-0200", iin=APPLICANT, arc=AST_SOLE, **key) == {
+        "status": "done"
     }
-    with pytest.raises(ValueError, match=message):
-        operators["registration.register"](**{**base, **params})
+    notice = {"application_number": "A-0200", "iin": APPLICANT, "channel": "account"}
+    key = {"idempotency_key": "A-0200:Task_NotifyApplicant"}
+    operators["notify.send"](**notice, template="registered", params={"arc": AST_SOLE}, **key)
+    operators["notify.send"](**notice, template="registered", params={"arc": AST_SOLE}, **key)
+    operations = [w["operation"] for w in store.writes(application_number="A-0200")]
+    assert operations == ["register", "idcard", "notify"]
 
 
-def test_a_notice_needs_a_known_channel(operators: dict) -> None:
-    with pytest.raises(ValueError, match="channel"):
-        operators["notify.send"](
-            application_number="A-0202", iin=APPLICANT, channel="fax", template="x", params={}
+def test_a_write_without_an_idempotency_key_is_refused(operators: dict) -> None:
+    with pytest.raises(ValueError, match="idempotency key"):
+        operators["idcard.rewrite_address"](
+            application_number="A-0201", iin=APPLICANT, arc=AST_SOLE, idempotency_key=" "
         )
 
 
-def test_settings_choose_arc_length_bounds(registry_url: str) -> None:
-    store = sandbox_store(
-        {"registry_url": registry_url, "arc_min_length": "4", "arc_max_length": 6}
-    )
-    try:
-        counts = store.load_dataset(
-            {
-                "persons": [],
-                "premises": [
-                    {
-                        "arc": "1234",
-                        "address": {},
-                        "kind": "house",
-                        "accommodation": False,
-                        "title": True,
-                    }
-                ],
-            }
-        )
-    finally:
-        store.dispose()
-    assert counts == {"persons": 0, "premises": 1}
-
-
-@pytest.mark.parametrize(
-    ("settings", "message"),
-    [
-        ({"registry_mode": "carrier-pigeon"}, "registry_mode"),
-        ({"registry_mode": "sandbox"}, "registry_url"),
-        ({"registry_mode": "http"}, "registry_base_url"),
-    ],
-)
-def test_incomplete_settings_are_refused(settings: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        build_operators(settings)
+def test_close_only_reports_the_registration_that_register_replaces(
+    operators: dict, store: SandboxStore
+) -> None:
+    close = operators["registration.close"]
+    assert close(application_number="A-0202", iin=APPLICANT) == {"closed_arc": "0202500015000034"}
+    assert store.writes() == []
+    person = operators["population.person"](iin=APPLICANT)
+    assert person["registration"]["arc"] == "0202500015000034"

@@ -80,7 +80,7 @@ def test_a_refused_dataset_leaves_the_previous_data(store: SandboxStore) -> None
 
 
 def test_loading_replaces_persons_premises_and_writes(store: SandboxStore) -> None:
-    store.registries().idcard.rewrite_address("A-1", APPLICANT, AST_SOLE)
+    store.registries().idcard.rewrite_address("A-1:Task_RewriteIdCard", "A-1", APPLICANT, AST_SOLE)
     counts = store.load_dataset({"persons": [], "premises": []})
     assert counts == {"persons": 0, "premises": 0}
     assert store.writes() == []
@@ -134,7 +134,9 @@ def test_premises_and_title_have_the_contract_shape(store: SandboxStore) -> None
 
 def test_permanent_registration_moves_the_registered_count(store: SandboxStore) -> None:
     registries = store.registries()
-    result = registries.registration.register("A-0100", APPLICANT, AST_SOLE, "permanent", None)
+    result = registries.registration.register(
+        "A-0100:r", "A-0100", APPLICANT, AST_SOLE, "permanent", None
+    )
     assert result["created"] is True
     assert registries.address.premises(AST_SOLE)["registered_count"] == 1
     assert registries.address.premises(ALM_PARENTS)["registered_count"] == 2
@@ -142,44 +144,50 @@ def test_permanent_registration_moves_the_registered_count(store: SandboxStore) 
     assert registration["arc"] == AST_SOLE and registration["kind"] == "permanent"
 
 
-def test_close_after_register_closes_the_replaced_permanent_registration(
+def test_a_permanent_registration_closes_the_one_it_replaces_in_the_same_write(
     store: SandboxStore,
 ) -> None:
     point = store.registries().registration
-    point.register("A-0100", APPLICANT, AST_SOLE, "permanent", None)
-    assert point.close("A-0100", APPLICANT) == {"closed_arc": ALM_PARENTS}
-    assert point.close("A-0100", APPLICANT) == {"closed_arc": ALM_PARENTS}
-    assert len(store.writes(operation="close")) == 1
+    result = point.register("A-0100:r", "A-0100", APPLICANT, AST_SOLE, "permanent", None)
+    assert result["closed_arc"] == ALM_PARENTS
+    assert point.register("A-0100:r", "A-0100", APPLICANT, AST_SOLE, "permanent", None) == {
+        **result,
+        "created": False,
+    }
+    (write,) = store.writes()
+    assert write["payload"]["previous"]["arc"] == ALM_PARENTS
 
 
-def test_close_before_register_ends_the_current_permanent_registration(
-    store: SandboxStore,
-) -> None:
-    registries = store.registries()
-    assert registries.registration.close("A-0101", APPLICANT) == {"closed_arc": ALM_PARENTS}
-    assert registries.population.person(APPLICANT)["registration"] is None
-    assert registries.address.premises(ALM_PARENTS)["registered_count"] == 2
+def test_registering_at_the_current_address_closes_nothing(store: SandboxStore) -> None:
+    point = store.registries().registration
+    result = point.register("A-0101:r", "A-0101", APPLICANT, ALM_PARENTS, "permanent", None)
+    assert result["closed_arc"] is None
 
 
 def test_temporary_registration_keeps_the_permanent_one(store: SandboxStore) -> None:
     registries = store.registries()
-    registries.registration.register("A-0102", APPLICANT, AST_COOWNED, "temporary", 6)
+    result = registries.registration.register(
+        "A-0102:r", "A-0102", APPLICANT, AST_COOWNED, "temporary", 6
+    )
+    assert result["closed_arc"] is None
     person = registries.population.person(APPLICANT)
     assert person["registration"]["arc"] == ALM_PARENTS
     temporary = person["temporary_registration"]
     assert temporary["arc"] == AST_COOWNED and temporary["kind"] == "temporary"
     assert registries.address.premises(AST_COOWNED)["registered_count"] == 3
-    assert registries.registration.close("A-0102", APPLICANT) == {"closed_arc": None}
 
 
-def test_registering_the_same_application_twice_writes_once(store: SandboxStore) -> None:
+def test_registering_the_same_key_twice_writes_once(store: SandboxStore) -> None:
     point = store.registries().registration
-    first = point.register("A-0103", APPLICANT, AST_SOLE, "permanent", None)
-    again = point.register("A-0103", APPLICANT, AST_SOLE, "permanent", None)
-    assert again == {"registration_id": first["registration_id"], "created": False}
+    first = point.register("A-0103:r", "A-0103", APPLICANT, AST_SOLE, "permanent", None)
+    again = point.register("A-0103:r", "A-0103", APPLICANT, AST_SOLE, "permanent", None)
+    assert again == {**first, "created": False}
     (write,) = store.writes(operation="register", application_number="A-0103")
     assert write["payload"]["previous"]["arc"] == ALM_PARENTS
-    assert write["result"] == {"registration_id": first["registration_id"]}
+    assert write["result"] == {
+        "registration_id": first["registration_id"],
+        "closed_arc": ALM_PARENTS,
+    }
 
 
 def test_eight_threads_registering_one_application_make_one_row(store: SandboxStore) -> None:
@@ -206,7 +214,7 @@ def assert_concurrent_registrations_make_one_row(store: SandboxStore) -> None:
 
     def register(_: int) -> dict:
         barrier.wait()
-        return point.register("A-0104", APPLICANT, AST_SOLE, "permanent", None)
+        return point.register("A-0104:r", "A-0104", APPLICANT, AST_SOLE, "permanent", None)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(register, range(8)))
@@ -218,18 +226,19 @@ def assert_concurrent_registrations_make_one_row(store: SandboxStore) -> None:
 
 def test_id_card_rewrite_is_idempotent(store: SandboxStore) -> None:
     idcard = store.registries().idcard
-    assert idcard.rewrite_address("A-0105", APPLICANT, AST_SOLE) == {"status": "done"}
-    assert idcard.rewrite_address("A-0105", APPLICANT, AST_SOLE) == {"status": "done"}
+    assert idcard.rewrite_address("A-0105:c", "A-0105", APPLICANT, AST_SOLE) == {"status": "done"}
+    assert idcard.rewrite_address("A-0105:c", "A-0105", APPLICANT, AST_SOLE) == {"status": "done"}
     assert len(store.writes(operation="idcard", application_number="A-0105")) == 1
 
 
-def test_notices_are_idempotent_per_application_person_and_template(store: SandboxStore) -> None:
+def test_notices_are_sent_once_per_key(store: SandboxStore) -> None:
     notify = store.registries().notify
-    first = notify.send("A-0106", APPLICANT, "account", "registered", {"arc": AST_SOLE})
-    assert notify.send("A-0106", APPLICANT, "account", "registered", {"arc": AST_SOLE}) == first
-    other = notify.send("A-0106", "621102401239", "sms", "registered", {})
+    params = {"arc": AST_SOLE}
+    first = notify.send("A-0106:n", "A-0106", APPLICANT, "account", "registered", params)
+    assert notify.send("A-0106:n", "A-0106", APPLICANT, "account", "registered", params) == first
+    other = notify.send("A-0106:o:0", "A-0106", "621102401239", "sms", "registered", {})
     assert other != first
-    notify.send("A-0106", APPLICANT, "account", "consent_requested", {})
+    notify.send("A-0106:c", "A-0106", APPLICANT, "account", "consent_requested", {})
     assert len(store.writes(operation="notify")) == 3
     assert store.writes(application_number="A-0106")[0]["payload"]["params"] == {"arc": AST_SOLE}
 

@@ -67,6 +67,8 @@ class Instance(Base):
         Index(None, "process_version_id", "created_at", "completed_at"),
         Index(None, "process_id", "id"),
         Index(None, "process_version_id", "id"),
+        # An application number names one application: registry writes are keyed by it.
+        Index(None, "process_id", "business_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -8,6 +8,7 @@ the audit events and commits. Nothing else changes an instance.
 
 import json
 import logging
+import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from webapp.db.models import (
 from . import deployments, forms, inputs, signatures
 from .assignment import Directory, assignment, check_actor, check_reassignment
 from .deployments import APPROVED, IN_EFFECT, PENDING, REJECTED, DeploymentView
-from .errors import Conflict, InvalidData, NotFound, Problem, TirkeuError
+from .errors import Conflict, InvalidData, NotFound, Problem, TakenKey, TirkeuError
 from .metrics import LatencyHistogram
 from .migration import MigrationPreview, Plan
 from .scripting import restricted_engine
@@ -67,6 +68,13 @@ LATEST_VERSION = (
     .limit(1)
 )
 INSERT_INSTANCE = insert(Instance).returning(Instance.id)
+NUMBER_INSTANCE = (
+    update(Instance)
+    .where(Instance.id == bindparam("instance_id"))
+    .values(business_key=bindparam("key"))
+)
+BUSINESS_KEY_LENGTH = Instance.business_key.type.length
+NUMBERED_KEY = re.compile(r"A-[0-9]{6,}")
 VERSION_OF_INSTANCE = select(Instance.process_version_id).where(
     Instance.id == bindparam("instance_id")
 )
@@ -466,26 +474,10 @@ class Runtime:
         now = self.clock()
         if message is None:
             data = self._signed_start(session, info, data, actor, now)
-        instance_id = session.connection().scalar(
-            INSERT_INSTANCE,
-            {
-                "process_version_id": info.id,
-                "process_id": info.process_id,
-                "status": "waiting",
-                "state": b"",
-                "serializer_version": SERIALIZER_VERSION,
-                "summary": {},
-                "lock_version": 1,
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
+        instance_id, business_key = self._insert_instance(session, info, data, now)
         instance = InstanceRecord(
-            instance_id, info.id, info.process_id, None, "waiting", "", 1, None
+            instance_id, info.id, info.process_id, business_key, "waiting", "", 1, None
         )
-        if self.business_key_field and not data.get(self.business_key_field):
-            data[self.business_key_field] = f"A-{instance.id:06d}"
-        instance.business_key = str(data.get(self.business_key_field) or "") or None
         step = self._new_step(session, instance, actor, now)
         for task in step.workflow.get_tasks(state=TaskState.READY):
             task.set_data(**data)
@@ -528,6 +520,63 @@ class Runtime:
         with self.transaction() as session:
             step = self._new_step(session, self._record(session, row.instance_id, False), None)
             return self._task_signing(session, step, TaskView.of(row), json_safe(dict(data)))
+
+    def _supplied_key(self, data: dict) -> str | None:
+        """Return the business key the start data brings, or None when the runtime numbers it.
+
+        The `A-000123` form is the runtime's own numbering: a supplied number of that form
+        could take the number a later application is given.
+        """
+        field = self.business_key_field
+        value = data.get(field) if field else None
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str) or len(value) > BUSINESS_KEY_LENGTH or not value.strip():
+            reason = f"must be a text of at most {BUSINESS_KEY_LENGTH} characters"
+            raise InvalidData(f"{field} {reason}", {field: reason})
+        if NUMBERED_KEY.fullmatch(value):
+            reason = "numbers of the form A-000123 are given by the service; leave it empty"
+            raise InvalidData(f"{field} {value!r}: {reason}", {field: reason})
+        return value
+
+    def _insert_instance(
+        self, session: Session, info: VersionInfo, data: dict, now: datetime
+    ) -> tuple[int, str | None]:
+        """Insert the instance row with its business key, numbering it if none was given.
+
+        The unique index on (process, business key) refuses a second application with the same
+        number, also when two starts race: registry writes are keyed by that number, so a
+        second holder would be answered with the first one's registration.
+        """
+        field = self.business_key_field
+        business_key = self._supplied_key(data)
+        db = session.connection()
+        try:
+            instance_id = db.scalar(
+                INSERT_INSTANCE,
+                {
+                    "process_version_id": info.id,
+                    "process_id": info.process_id,
+                    "business_key": business_key,
+                    "status": "waiting",
+                    "state": b"",
+                    "serializer_version": SERIALIZER_VERSION,
+                    "summary": {},
+                    "lock_version": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+            if field and business_key is None:
+                business_key = data[field] = f"A-{instance_id:06d}"
+                db.execute(NUMBER_INSTANCE, {"instance_id": instance_id, "key": business_key})
+        except IntegrityError as error:
+            reason = "another application already has this number"
+            raise TakenKey(
+                f"{field} {business_key!r} is taken by another application of {info.process_id}",
+                {field: reason},
+            ) from error
+        return instance_id, business_key
 
     def complete(self, task_id: str, data: Mapping, actor: str | None = None) -> InstanceView:
         """Complete a ready user task with its form data, then run until the instance waits."""

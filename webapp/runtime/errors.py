@@ -29,6 +29,19 @@ class Conflict(TirkeuError):
     code = "conflict"
 
 
+class TakenKey(Conflict):
+    """A start whose business key (an application number) an instance of the process holds.
+
+    `errors` names the field and the reason, as for invalid data.
+    """
+
+    code = "business_key_taken"
+
+    def __init__(self, message: str, errors: dict[str, str]):
+        super().__init__(message)
+        self.errors = errors
+
+
 class InvalidData(TirkeuError):
     """Data refused by a form schema or a contract rule; `errors` maps each field to a reason."""
 
@@ -70,3 +83,9 @@ class ScriptError(TirkeuError):
 
     status = 422
     code = "script_refused"
+
+
+def field_errors(error: TirkeuError) -> dict[str, str] | None:
+    """Return the reason for each field an error refuses; None for an error about no data."""
+    errors = getattr(error, "errors", None)
+    return None if errors is None else dict(errors)

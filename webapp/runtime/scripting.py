@@ -15,6 +15,7 @@ sandboxed Jinja environment and run under the same hook, with their output bound
 import ast
 import copy
 import functools
+import inspect
 import json
 import math
 import operator
@@ -24,7 +25,9 @@ import resource
 import string
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from types import CodeType
@@ -71,6 +74,10 @@ CHECK_EVERY = 16
 MEMORY_EVERY = 0.02
 MAX_ROUND_DIGITS = 10_000
 SCRIPT_FILENAME = "<diagram script>"
+# The parameter of a service operator that writes: the runtime gives it, never the diagram.
+IDEMPOTENCY_KEY = "idempotency_key"
+# What the writes of the running step are keyed by: its instance's business key.
+_WRITE_SCOPE: ContextVar[str | None] = ContextVar("write_scope", default=None)
 
 FORBIDDEN_NAMES = frozenset(
     {
@@ -813,12 +820,48 @@ class ScriptEnvironment(BasePythonScriptEngineEnvironment):
         return True
 
 
+def takes_idempotency_key(operator_: Callable) -> bool:
+    """Tell whether a service operator writes, and so takes the key the runtime gives it."""
+    return IDEMPOTENCY_KEY in inspect.signature(operator_).parameters
+
+
+@contextmanager
+def writes_keyed_by(scope: str) -> Iterator[None]:
+    """Key the writes of the service tasks run inside by scope (an instance's business key)."""
+    token = _WRITE_SCOPE.set(scope)
+    try:
+        yield
+    finally:
+        _WRITE_SCOPE.reset(token)
+
+
+def idempotency_key(scope: str, task) -> str:
+    """Return the key of a service task's write: `<scope>:<element id>`, plus its iteration.
+
+    The key is the same each time the step runs the task again (a retry after a fault or a
+    crash), and differs for each instance of a multi-instance or loop and each element.
+    """
+    marks = []
+    node = task
+    while node is not None:
+        for name in ("key_or_index", "iteration"):
+            if name in node.internal_data:
+                marks.append(str(node.internal_data[name]))
+        parent = node.parent
+        workflow = node.workflow
+        if parent is None and workflow is not workflow.top_workflow:
+            parent = workflow.top_workflow.get_task_from_id(workflow.parent_task_id)
+        node = parent
+    return ":".join([scope, task.task_spec.bpmn_id, *reversed(marks)])
+
+
 class ScriptEngine(PythonScriptEngine):
     """SpiffWorkflow's script engine on our environment, calling services by operator table."""
 
     def __init__(self, environment: ScriptEnvironment, operators: Mapping[str, Callable]):
         super().__init__(environment)
         self.operators = operators
+        self.keyed = {name for name, op in operators.items() if takes_idempotency_key(op)}
 
     def validate(self, expression):
         """Check an expression the way the engine will compile it."""
@@ -847,12 +890,18 @@ class ScriptEngine(PythonScriptEngine):
     def call_service(self, task, operation_name=None, operation_params=None):
         """Call an operator with the evaluated parameters; its errors reach the step unchanged.
 
-        SpiffWorkflow's own `call_service` hides every exception behind a NameError.
+        A writing operator also gets its idempotency key. SpiffWorkflow's own `call_service`
+        hides every exception behind a NameError.
         """
         operator_ = self.operators.get(operation_name)
         if operator_ is None:
             raise LookupError(f"service operator {operation_name!r} does not exist")
         params = {name: param["value"] for name, param in (operation_params or {}).items()}
+        if operation_name in self.keyed:
+            scope = _WRITE_SCOPE.get()
+            if scope is None:
+                raise RuntimeError(f"{operation_name} writes, and runs only inside a step")
+            params[IDEMPOTENCY_KEY] = idempotency_key(scope, task)
         return json.dumps(operator_(**params))
 
 

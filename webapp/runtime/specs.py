@@ -5,8 +5,8 @@ XML safety, the BPMN and DMN schemas, SpiffWorkflow's own checks, every script a
 against the restrictions, DMN unary tests, timer expressions, service operators and their
 parameters, and the forms of user tasks and start events.
 
-An operator of the table marked `writes = True` (one that writes to a registry) is refused in
-every process but those the caller names: the runtime knows no operator by name.
+An operator that takes an idempotency key (one that writes to a registry) is refused in every
+process but those the caller names: the runtime knows no operator by name.
 """
 
 import hashlib
@@ -32,7 +32,7 @@ from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
 from . import decisions, inputs, scripting, signatures
 from .errors import InvalidDiagram, Problem, ScriptError
 from .forms import FORMATS, schema_problems
-from .scripting import check_source
+from .scripting import IDEMPOTENCY_KEY, check_source, takes_idempotency_key
 from .xmlsafe import UnsafeXml, parse_xml
 
 # `.bpmn20.xml` is the suffix other engines and their test suites give BPMN files.
@@ -214,16 +214,26 @@ def _check_service(
             f"service operator '{spec.operation_name}' does not exist (known: {known})", element
         )
         return
-    process = check.owners.get(element, "?")
-    if getattr(operator, "writes", False) and process not in writers:
-        allowed = ", ".join(sorted(writers)) or "none"
-        check.add(
-            f"service operator '{spec.operation_name}' writes to a registry: process"
-            f" '{process}' may not use it (the registry_writers setting allows: {allowed})",
-            element,
-        )
+    given = dict.fromkeys(spec.operation_params)
+    if takes_idempotency_key(operator):
+        process = check.owners.get(element, "?")
+        if process not in writers:
+            allowed = ", ".join(sorted(writers)) or "none"
+            check.add(
+                f"service operator '{spec.operation_name}' writes to a registry: process"
+                f" '{process}' may not use it (the registry_writers setting allows: {allowed})",
+                element,
+            )
+        if IDEMPOTENCY_KEY in given:
+            check.add(
+                f"service operator '{spec.operation_name}': '{IDEMPOTENCY_KEY}' is given by"
+                " the runtime (the application number and the step), not by the diagram",
+                element,
+            )
+            return
+        given[IDEMPOTENCY_KEY] = None
     try:
-        inspect.signature(operator).bind(**dict.fromkeys(spec.operation_params))
+        inspect.signature(operator).bind(**given)
     except TypeError as error:
         check.add(f"service operator '{spec.operation_name}': {error}", element)
 
@@ -381,7 +391,7 @@ def parse_bundle(
     """Parse and check a bundle; raise InvalidDiagram listing every problem found.
 
     `formats` are the JSON Schema formats the runtime checks, which forms may use; `writers`
-    names the processes that may call operators marked `writes`.
+    names the processes that may call operators that write (take an idempotency key).
     """
     check = _Checker()
     files = dict(files)

@@ -38,6 +38,7 @@ from webapp.db.models import (
 
 from . import scripting
 from .errors import Conflict, InvalidData, NotFound
+from .scripting import writes_keyed_by
 from .serializer import SERIALIZER_VERSION
 from .views import TaskView
 
@@ -405,7 +406,16 @@ class Step:
     # Running
 
     def advance(self) -> None:
-        """Run the engine until only user tasks and waiting events are left, or a task fails."""
+        """Run the engine until only user tasks and waiting events are left, or a task fails.
+
+        The service tasks that write are keyed by the instance's business key, so a step run
+        again after a crash sends the registries the keys of its first run.
+        """
+        instance = self.instance
+        with writes_keyed_by(instance.business_key or f"instance-{instance.id}"):
+            self._advance()
+
+    def _advance(self) -> None:
         for _ in range(MAX_ROUNDS):
             try:
                 self.workflow.do_engine_steps()

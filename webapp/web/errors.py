@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
-from webapp.runtime.errors import InvalidData, TirkeuError
+from webapp.runtime.errors import TirkeuError, field_errors
 
 TITLES = {
     400: _l("Bad request"),
@@ -64,8 +64,7 @@ def error_response(
 
 def handle_tirkeu_error(error: TirkeuError) -> tuple[Response | str, int]:
     """Answer a runtime error with its own status and message."""
-    fields = error.errors if isinstance(error, InvalidData) else None
-    return error_response(error.status, error.message, error.code, fields)
+    return error_response(error.status, error.message, error.code, field_errors(error))
 
 
 def handle_csrf_error(_error: CSRFError) -> tuple[Response | str, int]:

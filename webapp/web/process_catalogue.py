@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from webapp.db.models import Deployment, DeploymentFile, Instance, ProcessVersion
 from webapp.runtime.deployments import APPROVED
 from webapp.runtime.errors import NotFound
+from webapp.runtime.scripting import IDEMPOTENCY_KEY
 from webapp.runtime.xmlsafe import parse_xml
 
 FINISHED = ("completed", "terminated")
@@ -142,12 +143,12 @@ def json_file(bundle: Mapping[str, bytes], name: str | None) -> dict | None:
 
 
 def operator_parameters(operators: Mapping[str, Callable]) -> dict[str, list[str]]:
-    """Return each service operator's parameter names, for the editor's panel."""
+    """Return the parameters a diagram gives each service operator, for the editor's panel."""
     return {
         name: [
             p.name
             for p in inspect.signature(operator).parameters.values()
-            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name != IDEMPOTENCY_KEY
         ]
         for name, operator in sorted(operators.items())
     }

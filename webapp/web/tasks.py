@@ -25,7 +25,7 @@ from flask_login import current_user
 from webapp.accounts import users_with_role
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask
-from webapp.runtime.errors import Conflict, InvalidData
+from webapp.runtime.errors import Conflict, InvalidData, TakenKey
 
 from . import schemaforms
 from .auth import role_required
@@ -397,16 +397,17 @@ def counter() -> Any:
     data, errors = schemaforms.typed_data(values, fields)
     data = counter_data(data)
     errors = errors or schemaforms.validate(schema, data)
+    status = 422
     if not errors:
         try:
             instance = runtime().start(
                 current_app.config["COUNTER_PROCESS_ID"], data, current_user.username
             )
-        except InvalidData as error:
-            errors = error.errors
+        except (InvalidData, TakenKey) as error:
+            errors, status = error.errors, error.status
     if errors:
         page = render_template("tasks/counter.html", fields=fields, values=values, errors=errors)
-        return page, 422
+        return page, status
     number = instance.business_key or instance.id
     flash(_("Application %(number)s has been started.", number=number), "success")
     for ready in instance.ready_tasks:
