@@ -41,6 +41,8 @@ class Settings:
     db_pool_size: int = 5
     db_max_overflow: int = 10
     retention_days: int = 365
+    # The key of the pseudonyms analysts see for IINs; derived from `secret_key` when unset.
+    pseudonym_key: str | None = None
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -83,6 +85,7 @@ class Settings:
             retention_days=int(
                 overrides.pop("retention_days", env.get("TIRKEU_RETENTION_DAYS", 365))
             ),
+            pseudonym_key=overrides.pop("pseudonym_key", None) or env.get("TIRKEU_PSEUDONYM_KEY"),
             **overrides,
         )
 
