@@ -182,7 +182,7 @@ class View:
                 return value
             return HIDDEN_TEXT
         if kind is not None:
-            return self._field(kind, value)
+            return self._field(kind, value) if value else value
         if value.startswith("{"):
             # Signature evidence is kept as a JSON document in one text field.
             try:
