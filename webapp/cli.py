@@ -24,6 +24,7 @@ from .analytics.instances import InstanceFilter
 from .booking import save_centres
 from .bootstrap import Product, build, bundles, initialise, read_bundle
 from .online.pki import demo_pki
+from .privacy import Privacy
 from .runtime import inputs
 from .runtime.deployments import STATUSES, DeploymentView
 from .runtime.errors import InvalidDiagram, Problem, TirkeuError, field_errors
@@ -419,7 +420,10 @@ def export(
     until: datetime | None,
     as_json: bool,
 ) -> None:
-    """Export the event log for process mining, streamed, one trace per instance."""
+    """Export the event log for process mining, streamed, one trace per instance.
+
+    The log is for analysts, so it holds what they may see: people by pseudonym only.
+    """
     filters = InstanceFilter(
         process_id=process_id, version=version, created_from=since, created_until=until
     )
@@ -432,7 +436,10 @@ def export(
         if show_progress:
             click.echo(f"\r{cases} instances, {events} events", err=True, nl=False)
 
-    chunks = exporter(product.session_factory, filters, progress=progress)
+    privacy = Privacy.from_secret(product.settings.pseudonym_key, product.settings.secret_key)
+    chunks = exporter(
+        product.session_factory, filters, progress=progress, view=privacy.view(["analyst"])
+    )
     if output is None:
         for chunk in chunks:
             click.echo(chunk, nl=False)

@@ -59,6 +59,8 @@ class Settings:
     proxies: int = 0
     # The certification authorities whose certificates signatures are accepted under.
     trusted_ca_paths: tuple[Path, ...] = ()
+    # The key of the pseudonyms analysts see for IINs; derived from `secret_key` when unset.
+    pseudonym_key: str | None = None
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -136,6 +138,7 @@ class Settings:
                 overrides.pop("https", env.get("TIRKEU_HTTPS", "").lower() in ("1", "true", "yes"))
             ),
             proxies=int(overrides.pop("proxies", env.get("TIRKEU_PROXIES", 0))),
+            pseudonym_key=overrides.pop("pseudonym_key", None) or env.get("TIRKEU_PSEUDONYM_KEY"),
             **overrides,
         )
 

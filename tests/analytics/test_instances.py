@@ -7,13 +7,14 @@ import pytest
 from sqlalchemy import event
 
 from webapp.analytics.instances import InstanceFilter, instances_csv, list_instances
+from webapp.privacy import EVERYTHING, Privacy
 
 from .conftest import IIN, NOW, SINCE, UNTIL
 
 
 def ids(session, history, **filters) -> list[int]:
     """Return the first page as positions in HISTORY (1-based)."""
-    page = list_instances(session, InstanceFilter(**filters), now=NOW)
+    page = list_instances(session, InstanceFilter(**filters), view=EVERYTHING, now=NOW)
     return [history.ids.index(row.id) + 1 for row in page.rows]
 
 
@@ -79,16 +80,24 @@ def test_keyset_page_is_read_by_primary_key_and_skips_no_rows(session, history):
     assert "OFFSET" not in statement or parameters[-1] == 0
 
 
+ADMINISTRATOR = Privacy(b"key").view(["administrator"])
+
+
 def test_iins_are_masked_unless_the_viewer_may_see_them(session, history):
-    masked = list_instances(session, limit=1, now=NOW).rows[0]
-    shown = list_instances(session, limit=1, reveal_personal=True, now=NOW).rows[0]
+    masked = list_instances(session, limit=1, view=ADMINISTRATOR, now=NOW).rows[0]
+    shown = list_instances(session, limit=1, view=EVERYTHING, now=NOW).rows[0]
     assert (masked.applicant_iin, masked.person_iin) == ("8503******75", "8503******75")
     assert shown.applicant_iin == IIN
 
 
 def test_csv_download_holds_the_filtered_list_in_pages(history):
     text = "".join(
-        instances_csv(history.session_factory, InstanceFilter(outcome="refused"), page_size=2)
+        instances_csv(
+            history.session_factory,
+            InstanceFilter(outcome="refused"),
+            view=ADMINISTRATOR,
+            page_size=2,
+        )
     )
     rows = list(csv.DictReader(io.StringIO(text)))
     assert [r["business_key"] for r in rows] == ["A-0007", "A-0004", "A-0003"]

@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from webapp.db.base import utcnow
 from webapp.db.models import Instance, InstanceEvent
+from webapp.privacy import NOTHING, View
 
+from .cells import cell
 from .instances import ALL_INSTANCES, InstanceFilter, filtered
 
 LIFECYCLE = {"task_ready": "start", "task_waiting": "start", "task_completed": "complete"}
@@ -48,14 +50,18 @@ def export_events(
     filters: InstanceFilter = ALL_INSTANCES,
     batch: int = 500,
     progress: Progress | None = None,
+    view: View = NOTHING,
 ) -> Iterator[tuple[str, str, datetime, str, str | None]]:
-    """Yield (case id, activity, timestamp, lifecycle, resource) per event, case by case."""
+    """Yield (case id, activity, timestamp, lifecycle, resource) per event, case by case.
+
+    The resource is a user name, which may be a person's IIN: it is shown as `view` may.
+    """
     now = utcnow()
     after, cases, events = 0, 0, 0
     while True:
         with session_factory() as session:
             page = session.execute(
-                filtered(filters, now)
+                filtered(filters, now, view)
                 .with_only_columns(Instance.id, Instance.business_key)
                 .where(Instance.id > after)
                 .order_by(Instance.id)
@@ -91,6 +97,8 @@ def export_events(
             # A step's events carry the actor of the step; only a user task's completion is
             # that person's work.
             resource = actor if task_type == "UserTask" and lifecycle == "complete" else None
+            if resource:
+                resource = view.text(resource)
             yield keys[instance_id], name, at, lifecycle, resource
         events += len(rows)
         after, cases = page[-1].id, cases + len(page)
@@ -124,6 +132,7 @@ def export_csv(
     filters: InstanceFilter = ALL_INSTANCES,
     progress: Progress | None = None,
     batch: int = 500,
+    view: View = NOTHING,
 ) -> Iterator[str]:
     """Yield the event log as CSV chunks: case_id, activity, timestamp, lifecycle, resource."""
 
@@ -132,9 +141,10 @@ def export_csv(
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
         for case, activity, at, lifecycle, resource in export_events(
-            session_factory, filters, batch, progress
+            session_factory, filters, batch, progress, view
         ):
-            writer.writerow((case, activity, timestamp(at), lifecycle, resource or ""))
+            row = (case, activity, timestamp(at), lifecycle, resource or "")
+            writer.writerow([cell(value) for value in row])
             if buffer.tell() >= CHUNK:
                 yield buffer.getvalue()
                 buffer.seek(0)
@@ -149,6 +159,7 @@ def export_xes(
     filters: InstanceFilter = ALL_INSTANCES,
     progress: Progress | None = None,
     batch: int = 500,
+    view: View = NOTHING,
 ) -> Iterator[str]:
     """Yield the event log as XES chunks: one trace per instance, named by its business key."""
 
@@ -158,7 +169,7 @@ def export_xes(
             yield f'<string key="concept:name" value={quoteattr(filters.process_id)}/>\n'
         current = None
         for case, activity, at, lifecycle, resource in export_events(
-            session_factory, filters, batch, progress
+            session_factory, filters, batch, progress, view
         ):
             if case != current:
                 if current is not None:

@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask, Instance, ProcessVersion
+from webapp.privacy import IIN, NOTHING, View
+from webapp.runtime.errors import Forbidden
 
-from .masking import IIN, mask
+from .cells import cell
 
 OPEN_TASK_STATES = ("ready", "claimed")
 IIN_FIELDS = ("applicant_iin", "person_iin")
@@ -69,8 +71,12 @@ def summary_field(name: str):
     return Instance.summary[name].as_string()
 
 
-def filtered(filters: InstanceFilter, now: datetime):
-    """Return the list's query with every filter applied, unordered."""
+def filtered(filters: InstanceFilter, now: datetime, view: View = NOTHING):
+    """Return the list's query with every filter applied, unordered.
+
+    A search by IIN is refused to a viewer who may not see IINs: even an empty answer would
+    tell them whether that person applied.
+    """
     query = select(
         Instance.id,
         Instance.process_id,
@@ -111,6 +117,8 @@ def filtered(filters: InstanceFilter, now: datetime):
     search = (filters.search or "").strip()
     if search:
         if IIN.fullmatch(search):
+            if not view.may_search_by_iin:
+                raise Forbidden("searching by IIN needs a role that may see IINs")
             query = query.where(or_(*(summary_field(name) == search for name in IIN_FIELDS)))
         else:
             query = query.where(Instance.business_key == search)
@@ -122,29 +130,27 @@ def list_instances(
     filters: InstanceFilter = ALL_INSTANCES,
     after: int | None = None,
     limit: int = 50,
-    reveal_personal: bool = False,
+    view: View = NOTHING,
     now: datetime | None = None,
 ) -> InstancePage:
     """Return one page of instances, newest first, after the cursor of the previous page.
 
     The cursor is the last id shown: ids grow with creation, so `id < after` walks the list
     by the primary key without OFFSET, and a page stays the same however deep it is and
-    whatever starts meanwhile.
+    whatever starts meanwhile. Personal data is shown as the viewer may see it.
     """
-    query = filtered(filters, now or utcnow())
+    query = filtered(filters, now or utcnow(), view)
     if after is not None:
         query = query.where(Instance.id < after)
     rows = session.execute(query.order_by(Instance.id.desc()).limit(limit + 1)).all()
     more = len(rows) > limit
-    page = tuple(instance_row(row, reveal_personal) for row in rows[:limit])
+    page = tuple(instance_row(row, view) for row in rows[:limit])
     return InstancePage(page, page[-1].id if more and page else None)
 
 
-def instance_row(row, reveal_personal: bool) -> InstanceRow:
-    """Build a list row from a query row, masking IINs unless they may be shown."""
-    summary = row.summary or {}
-    if not reveal_personal:
-        summary = mask(summary)
+def instance_row(row, view: View) -> InstanceRow:
+    """Build a list row from a query row, its personal data as the viewer may see it."""
+    summary = view(row.summary or {})
     return InstanceRow(
         id=row.id,
         process_id=row.process_id,
@@ -165,7 +171,7 @@ def instance_row(row, reveal_personal: bool) -> InstanceRow:
 def instances_csv(
     session_factory: sessionmaker[Session],
     filters: InstanceFilter = ALL_INSTANCES,
-    reveal_personal: bool = False,
+    view: View = NOTHING,
     page_size: int = 500,
 ) -> Iterator[str]:
     """Yield the filtered list as CSV, a page per chunk, each page in its own short session."""
@@ -177,11 +183,11 @@ def instances_csv(
     now = utcnow()
     while True:
         with session_factory() as session:
-            page = list_instances(session, filters, after, page_size, reveal_personal, now)
+            page = list_instances(session, filters, after, page_size, view, now)
         for row in page.rows:
             writer.writerow(
                 [
-                    value.isoformat() if isinstance(value, datetime) else value
+                    value.isoformat() if isinstance(value, datetime) else cell(value)
                     for value in (getattr(row, name) for name in columns)
                 ]
             )

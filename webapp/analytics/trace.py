@@ -8,10 +8,9 @@ from sqlalchemy.orm import Session
 
 from webapp.db.base import utcnow
 from webapp.db.models import DeploymentFile, Incident, Instance, InstanceEvent, ProcessVersion
+from webapp.privacy import NOTHING, View
 from webapp.runtime.errors import NotFound
 from webapp.runtime.xmlsafe import parse_xml
-
-from .masking import mask
 
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 # The state an element's task is in after an event of each kind.
@@ -185,11 +184,11 @@ class TaskClock:
 def instance_trace(
     session: Session,
     instance_id: int,
-    reveal_personal: bool = False,
+    view: View = NOTHING,
     now: datetime | None = None,
     process: str | None = None,
 ) -> Trace:
-    """Return the trace of an instance from its audit log, masked unless personal data may show.
+    """Return the trace of an instance from its audit log, its personal data as `view` shows it.
 
     The markers are those of `process`, a process a call activity started, or of the
     instance's own process when it is None.
@@ -205,7 +204,6 @@ def instance_trace(
     if header is None:
         raise NotFound(f"no instance {instance_id}")
     instance, version, bpmn_file, deployment_id = header
-    shown = (lambda value: value) if reveal_personal else mask
     rows = session.execute(
         select(
             InstanceEvent.id,
@@ -252,7 +250,7 @@ def instance_trace(
                 path.append(row.bpmn_id)
         if row.kind in ("instance_started", "task_completed") and row.data:
             data.update(row.data)
-            data_after = shown(dict(data))
+            data_after = view(dict(data))
         events.append(
             TraceEvent(
                 id=row.id,
@@ -263,17 +261,19 @@ def instance_trace(
                 called_process=called_process,
                 name=row.name,
                 task_type=row.task_type,
-                actor=row.actor,
+                actor=view.text(row.actor) if row.actor else None,
                 since_start=row.at - instance.created_at,
                 since_previous=row.at - previous,
                 duration=duration,
-                data=shown(row.data) if row.data else None,
+                data=view(row.data) if row.data else None,
                 data_after=data_after,
             )
         )
         previous = row.at
     incidents = tuple(
-        IncidentLine(i.id, i.bpmn_id, i.message, i.attempts, i.status, i.created_at, i.resolved_at)
+        IncidentLine(
+            i.id, i.bpmn_id, view.text(i.message), i.attempts, i.status, i.created_at, i.resolved_at
+        )
         for i in session.scalars(
             select(Incident).where(Incident.instance_id == instance_id).order_by(Incident.id)
         )
@@ -300,12 +300,15 @@ def instance_trace(
         deployment_id=deployment_id,
         business_key=instance.business_key,
         status=instance.status,
-        summary=shown(dict(instance.summary or {})),
+        summary=view(dict(instance.summary or {})),
         created_at=instance.created_at,
         completed_at=instance.completed_at,
         lead_time=(instance.completed_at - instance.created_at) if instance.completed_at else None,
         events=tuple(events),
-        user_tasks=tuple(clock.result(now) for clock in clocks.values()),
+        user_tasks=tuple(
+            replace(task, completed_by=task.completed_by and view.text(task.completed_by))
+            for task in (clock.result(now) for clock in clocks.values())
+        ),
         markers=marked,
         path=tuple(path),
         incidents=incidents,

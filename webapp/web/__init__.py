@@ -41,6 +41,7 @@ def _config_from(settings: Any) -> dict[str, Any]:
         "SETTINGS": settings,
         "DATABASE_URL": settings.database_url,
         "SECRET_KEY": settings.secret_key,
+        "PSEUDONYM_KEY": settings.pseudonym_key,
         "COUNTER_SCHEMA_PATH": str(Path(settings.processes_path) / COUNTER_SCHEMA),
         "MAX_CONTENT_LENGTH": settings.max_request_bytes,
         "SESSION_IDLE_MINUTES": settings.session_idle_minutes,

@@ -14,36 +14,29 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from flask_login import current_user
 from sqlalchemy import and_, select
 from werkzeug.datastructures import MultiDict
 
 from webapp.analytics.charts import bar_chart
 from webapp.analytics.dashboard import parse_term, process_dashboard, seconds_text
 from webapp.analytics.export import export_csv, export_xes
-from webapp.analytics.instances import InstanceFilter, instances_csv, list_instances
+from webapp.analytics.instances import InstanceFilter, filtered, instances_csv, list_instances
 from webapp.analytics.metrics import CONTENT_TYPE, prometheus_text
 from webapp.analytics.trace import instance_trace, process_file
 from webapp.db.models import Instance, ProcessVersion
+from webapp.privacy import View
 
-from .auth import authenticate_bearer, role_required
+from .auth import authenticate_bearer, personal_view, role_required
 from .database import db, runtime
 
 bp = Blueprint("analytics", __name__, url_prefix="/analytics")
 metrics_bp = Blueprint("metrics", __name__)
 ANALYTICS_ROLES = ("analyst", "supervisor", "administrator")
-# Who may see IINs and names in full; analysts work on masked data.
-PERSONAL_DATA_ROLES = ("supervisor", "administrator")
 DEFAULT_TERM = "PT15M"
 EXPORTS = {
     "xes": (export_xes, "application/xml"),
     "csv": (export_csv, "text/csv; charset=utf-8"),
 }
-
-
-def may_see_personal_data() -> bool:
-    """Tell whether the signed-in user may see IINs and names unmasked."""
-    return current_user.has_any(*PERSONAL_DATA_ROLES)
 
 
 def parse_day(value: str | None) -> datetime | None:
@@ -73,6 +66,17 @@ def filters_from(args: MultiDict) -> InstanceFilter:
     )
 
 
+def download_filters() -> tuple[InstanceFilter, View]:
+    """Return a download's filters and the viewer's view, refusing a search they may not make.
+
+    The query is built before the stream starts, so that a refusal is an answer of its own
+    rather than an error in the middle of a download.
+    """
+    filters, view = filters_from(request.args), personal_view()
+    filtered(filters, datetime.now(UTC), view)
+    return filters, view
+
+
 def sessions():
     """Return the session factory, for streams that read in batches of their own."""
     return current_app.extensions["tirkeu_sessions"]
@@ -95,7 +99,7 @@ def index() -> Any:
         db(),
         filters_from(request.args),
         after=request.args.get("after", type=int),
-        reveal_personal=may_see_personal_data(),
+        view=personal_view(),
     )
     args = {k: v for k, v in request.args.items() if k != "after"}
     return render_template(
@@ -111,7 +115,8 @@ def index() -> Any:
 @role_required(*ANALYTICS_ROLES)
 def instances_download() -> Response:
     """Download the filtered instance list as CSV."""
-    chunks = instances_csv(sessions(), filters_from(request.args), may_see_personal_data())
+    filters, view = download_filters()
+    chunks = instances_csv(sessions(), filters, view)
     return download(chunks, "instances.csv", "text/csv; charset=utf-8")
 
 
@@ -125,7 +130,7 @@ def instance(instance_id: int) -> Any:
     trace = instance_trace(
         db(),
         instance_id,
-        reveal_personal=may_see_personal_data(),
+        view=personal_view(),
         process=request.args.get("process") or None,
     )
     return render_template(
@@ -188,9 +193,10 @@ def dashboard() -> Any:
     if not versions:
         return render_template("analytics/dashboard.html", dashboard=None, versions=versions)
     process_id = request.args.get("process") or versions[0][0]
-    version = request.args.get("version", type=int) or max(
-        v for p, v in versions if p == process_id
-    )
+    deployed = [v for p, v in versions if p == process_id]
+    if not deployed:
+        abort(404, f"no process {process_id!r} is deployed")
+    version = request.args.get("version", type=int) or max(deployed)
     until = parse_day(request.args.get("until")) or datetime.now(UTC).replace(
         hour=0, minute=0, second=0, microsecond=0
     )
@@ -270,7 +276,8 @@ def export(log_format: str) -> Response:
     if log_format not in EXPORTS:
         abort(404)
     exporter, mimetype = EXPORTS[log_format]
-    chunks = exporter(sessions(), filters_from(request.args))
+    filters, view = download_filters()
+    chunks = exporter(sessions(), filters, view=view)
     return download(chunks, f"event-log.{log_format}", mimetype)
 
 

@@ -15,8 +15,9 @@ from flask_login import current_user
 
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask
+from webapp.runtime.views import InstanceView
 
-from .auth import authenticate_bearer, role_required
+from .auth import authenticate_bearer, personal_view, role_required
 from .database import db, runtime
 from .security import csrf
 from .tasklist import Worker, cursor_from, filters_from, list_tasks, may_act
@@ -46,6 +47,11 @@ def plain(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [plain(v) for v in value]
     return value
+
+
+def shown(instance: InstanceView) -> Response:
+    """Answer with an instance, its people's data as the caller may see it."""
+    return jsonify(plain(personal_view().instance(instance)))
 
 
 def task_json(task: HumanTask) -> dict[str, Any]:
@@ -148,7 +154,7 @@ def complete(task_id: str) -> Response:
     data = body().get("data", {})
     if not isinstance(data, dict):
         abort(400, description="data must be a JSON object")
-    return jsonify(plain(runtime().complete(task_id, data, g.api_user.username)))
+    return shown(runtime().complete(task_id, data, g.api_user.username))
 
 
 @bp.post("/instances")
@@ -161,14 +167,14 @@ def start() -> tuple[Response, int]:
     if not isinstance(process_id, str) or not isinstance(data, dict):
         abort(400, description="process_id (a string) and data (an object) are needed")
     instance = runtime().start(process_id, data, g.api_user.username)
-    return jsonify(plain(instance)), 201
+    return shown(instance), 201
 
 
 @bp.get("/instances/<int(max=2147483647):instance_id>")
 @role_required(*READ_ROLES)
 def instance(instance_id: int) -> Response:
     """Return an instance with its data, ready tasks, events and incidents."""
-    return jsonify(plain(runtime().instance(instance_id)))
+    return shown(runtime().instance(instance_id))
 
 
 @bp.post("/messages")
@@ -183,4 +189,4 @@ def message() -> Response:
         abort(400, description="name (a string) and payload (an object) are needed")
     if not isinstance(correlation, dict):
         abort(400, description="correlation must be an object")
-    return jsonify(plain(runtime().message(name, content, correlation)))
+    return shown(runtime().message(name, content, correlation))

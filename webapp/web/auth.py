@@ -49,6 +49,7 @@ from webapp.accounts import (
 )
 from webapp.db.accounts import User
 from webapp.db.base import utcnow
+from webapp.privacy import Privacy, View
 
 from .database import db
 
@@ -159,6 +160,11 @@ def authenticate_bearer() -> bool:
 def acting_user() -> Any:
     """Return who makes this request: the bearer token's user for API calls, else the session's."""
     return g.get("api_user") or current_user
+
+
+def personal_view() -> View:
+    """Return what the acting user may see of people's data, by their roles."""
+    return current_app.extensions["tirkeu_privacy"].view(getattr(acting_user(), "roles", ()))
 
 
 def role_required(*roles: str) -> Callable:
@@ -274,7 +280,11 @@ def password() -> Any:
 
 
 def init_app(app: Flask) -> None:
-    """Install Flask-Login."""
+    """Install Flask-Login and the policy of what each role sees of people's data."""
+    app.extensions["tirkeu_privacy"] = Privacy.from_secret(
+        app.config.get("PSEUDONYM_KEY"), app.config["SECRET_KEY"]
+    )
+    app.add_template_filter(lambda text: personal_view().text(text or ""), "personal")
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Sign in to continue.")
