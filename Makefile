@@ -22,6 +22,7 @@ run: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/bandit -q -r webapp service_tasks
 
 test: lint
 	$(BIN)/pytest -q

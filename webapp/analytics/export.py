@@ -12,7 +12,9 @@ import csv
 import io
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from xml.sax.saxutils import quoteattr
+
+# quoteattr escapes the attributes we write; nothing here parses XML.
+from xml.sax.saxutils import quoteattr  # nosec B406
 
 from sqlalchemy import not_, or_, select
 from sqlalchemy.orm import Session, sessionmaker

@@ -280,8 +280,8 @@ def _check_instructions(check: _Checker, text: str, element: str) -> None:
             scripting.render(text, {})
         except ScriptError as error:
             problems = [str(error)]
-        except Exception:  # noqa: BLE001  (depends on data: rendered when the task is ready)
-            pass
+        except Exception:  # noqa: BLE001  # nosec B110
+            pass  # depends on data: rendered when the task is ready
     for reason in problems:
         check.add(f"instructions: {reason}", element)
 
