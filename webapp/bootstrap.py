@@ -1,5 +1,6 @@
 """Build the product's parts from settings: shared by the two composition roots (CLI and web)."""
 
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,13 @@ from .accounts import AccountDirectory
 from .db.session import make_engine, make_session_factory, upgrade
 from .online.pki import trusted_ca_pems
 from .runtime.engine import Runtime
-from .settings import SUMMARY_FIELDS, TASK_CHANNEL_FIELD, TASK_SEARCH_FIELDS, Settings
+from .settings import (
+    REGISTRY_WRITERS,
+    SUMMARY_FIELDS,
+    TASK_CHANNEL_FIELD,
+    TASK_SEARCH_FIELDS,
+    Settings,
+)
 from .signing.verifier import EvidenceVerifier
 
 BUNDLE_SUFFIXES = (".bpmn", ".bpmn20.xml", ".dmn", ".json")
@@ -42,19 +49,38 @@ def build(settings: Settings | None = None) -> Product:
         max_overflow=settings.db_max_overflow,
     )
     session_factory = make_session_factory(engine)
-    runtime = Runtime(
+    runtime = product_runtime(
         session_factory,
         build_operators(settings.registry),
-        config=settings.process_settings,
+        settings.process_settings,
+        lambda: trusted_ca_pems(settings.trusted_ca_paths),
+        settings.registry_writers,
+    )
+    return Product(settings, engine, session_factory, runtime)
+
+
+def product_runtime(
+    session_factory: sessionmaker[Session],
+    operators: Mapping[str, Callable],
+    config: Mapping,
+    trusted_cas: Callable[[], list[bytes]],
+    writers: Collection[str] = REGISTRY_WRITERS,
+) -> Runtime:
+    """Return the runtime with the product's parts: the fields its lists show, its forms'
+    formats, the processes that may write to registries, the verifier of signed acts (trusting
+    the CAs `trusted_cas` returns) and the directory of people."""
+    return Runtime(
+        session_factory,
+        operators,
+        config=config,
         summary_fields=SUMMARY_FIELDS,
         channel_field=TASK_CHANNEL_FIELD,
         search_fields=TASK_SEARCH_FIELDS,
         formats=SCHEMA_FORMATS,
-        writer_processes=settings.registry_writers,
-        verifier=EvidenceVerifier(lambda: trusted_ca_pems(settings.trusted_ca_paths)),
+        writer_processes=writers,
+        verifier=EvidenceVerifier(trusted_cas),
         directory=AccountDirectory(),
     )
-    return Product(settings, engine, session_factory, runtime)
 
 
 def initialise(product: Product) -> None:

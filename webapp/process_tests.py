@@ -22,9 +22,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from service_tasks.dataset import DEFAULT_DATASET_PATH
-from service_tasks.identifiers import SCHEMA_FORMATS
 from service_tasks.operators import build_operators
 from service_tasks.sandbox import SandboxStore
+from webapp.bootstrap import product_runtime
 from webapp.db.base import utcnow
 from webapp.db.models import ProcessVersion
 from webapp.db.session import make_engine, make_session_factory, upgrade
@@ -32,9 +32,8 @@ from webapp.runtime import inputs
 from webapp.runtime.engine import Runtime
 from webapp.runtime.errors import TirkeuError
 from webapp.runtime.xmlsafe import parse_xml
-from webapp.settings import REGISTRY_WRITERS, SUMMARY_FIELDS
+from webapp.settings import REGISTRY_WRITERS
 from webapp.signing import DemoSigner
-from webapp.signing.verifier import EvidenceVerifier
 
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 MAX_STEPS = 200
@@ -134,14 +133,12 @@ def run_case(
             upgrade(engine)
             store.load_dataset(json.loads(DEFAULT_DATASET_PATH.read_text()))
             signer = DemoSigner()
-            runtime = Runtime(
+            runtime = product_runtime(
                 make_session_factory(engine),
                 build_operators({"registry_mode": "sandbox", "registry_url": registry_url}),
-                config=config,
-                summary_fields=SUMMARY_FIELDS,
-                formats=SCHEMA_FORMATS,
-                writer_processes=writers,
-                verifier=EvidenceVerifier(lambda: [signer.ca.certificate_pem()]),
+                config,
+                lambda: [signer.ca.certificate_pem()],
+                writers,
             )
             diagram = test_file.removeprefix("test_").removesuffix(".json")
             runtime.deploy(files, deployed_by="process-tests")

@@ -7,15 +7,13 @@ from pathlib import Path
 import pytest
 
 from service_tasks.dataset import DEFAULT_DATASET_PATH
-from service_tasks.identifiers import SCHEMA_FORMATS
 from service_tasks.operators import build_operators
 from service_tasks.sandbox import SandboxStore
 from webapp.accounts import create_user
+from webapp.bootstrap import product_runtime
 from webapp.db import accounts as _accounts  # noqa: F401  (registers the account tables)
 from webapp.db.base import Base
 from webapp.db.session import make_engine, make_session_factory
-from webapp.runtime.engine import Runtime
-from webapp.settings import REGISTRY_WRITERS, SUMMARY_FIELDS
 from webapp.web import create_app
 
 from .diagram_pages import REPO_ROOT
@@ -50,14 +48,7 @@ def runtime(tmp_path: Path):
     store.load_dataset_file(DEFAULT_DATASET_PATH)
     store.dispose()
     operators = build_operators({"registry_mode": "sandbox", "registry_url": registry_url})
-    runtime = Runtime(
-        sessions,
-        operators,
-        config=SETTINGS,
-        summary_fields=SUMMARY_FIELDS,
-        formats=SCHEMA_FORMATS,
-        writer_processes=REGISTRY_WRITERS,
-    )
+    runtime = product_runtime(sessions, operators, SETTINGS, list)
     files = {p.name: p.read_bytes() for p in FOLDER.iterdir() if p.suffix != ".md"}
     runtime.deploy(files, deployed_by="tirkeu init")
     yield runtime

@@ -6,16 +6,14 @@ from functools import wraps
 import pytest
 
 from service_tasks.dataset import DEFAULT_DATASET_PATH
-from service_tasks.identifiers import SCHEMA_FORMATS
 from service_tasks.operators import build_operators
 from service_tasks.sandbox import SandboxStore
 from tests.processes.driver import SETTINGS, deploy_registration
+from webapp.bootstrap import product_runtime
 from webapp.db.base import utcnow
 from webapp.db.session import make_session_factory
 from webapp.runtime.engine import Runtime
-from webapp.settings import REGISTRY_WRITERS, SUMMARY_FIELDS
 from webapp.signing import DemoSigner
-from webapp.signing.verifier import EvidenceVerifier
 
 APPLICATION = {
     "application_number": "A-0700", "channel": "online", "registration_type": "permanent",
@@ -33,14 +31,8 @@ def database_url(sqlite_url):
 
 def signing_runtime(engine, operators) -> Runtime:
     """Return the registration process's runtime, trusting the test signer's CA."""
-    runtime = Runtime(
-        make_session_factory(engine),
-        operators,
-        config=SETTINGS,
-        summary_fields=SUMMARY_FIELDS,
-        formats=SCHEMA_FORMATS,
-        writer_processes=REGISTRY_WRITERS,
-        verifier=EvidenceVerifier(lambda: [SIGNER.ca.certificate_pem()]),
+    runtime = product_runtime(
+        make_session_factory(engine), operators, SETTINGS, lambda: [SIGNER.ca.certificate_pem()]
     )
     deploy_registration(runtime)
     return runtime

@@ -5,15 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from service_tasks.identifiers import SCHEMA_FORMATS
 from service_tasks.operators import build_operators
 from service_tasks.sandbox import SandboxStore
 from tests.processes.driver import REGISTRIES, SETTINGS, ProcessDriver, deploy_registration
+from webapp.bootstrap import product_runtime
 from webapp.db.session import make_engine, make_session_factory, upgrade
 from webapp.runtime.engine import Runtime
-from webapp.settings import REGISTRY_WRITERS, SUMMARY_FIELDS
 from webapp.signing import DemoSigner
-from webapp.signing.verifier import EvidenceVerifier
 
 
 @pytest.fixture
@@ -49,14 +47,11 @@ def signer() -> DemoSigner:
 @pytest.fixture
 def runtime(engine, registry_url: str, signer: DemoSigner) -> Runtime:
     """The runtime with the sandbox operators and the deployed registration process."""
-    runtime = Runtime(
+    runtime = product_runtime(
         make_session_factory(engine),
         build_operators({"registry_mode": "sandbox", "registry_url": registry_url}),
-        config=SETTINGS,
-        summary_fields=SUMMARY_FIELDS,
-        formats=SCHEMA_FORMATS,
-        writer_processes=REGISTRY_WRITERS,
-        verifier=EvidenceVerifier(lambda: [signer.ca.certificate_pem()]),
+        SETTINGS,
+        lambda: [signer.ca.certificate_pem()],
     )
     deploy_registration(runtime)
     return runtime

@@ -16,17 +16,14 @@ from typing import Any
 
 import pytest
 
-from service_tasks.identifiers import SCHEMA_FORMATS
 from service_tasks.operators import build_operators
 from service_tasks.rest import answer
 from service_tasks.sandbox import SandboxStore
 from tests.processes.driver import SETTINGS, ProcessDriver, deploy_registration
+from webapp.bootstrap import product_runtime
 from webapp.db.base import utcnow
 from webapp.db.session import make_session_factory
-from webapp.runtime.engine import Runtime
-from webapp.settings import REGISTRY_WRITERS, SUMMARY_FIELDS
 from webapp.signing import DemoSigner
-from webapp.signing.verifier import EvidenceVerifier
 
 ADULT = "850314304175"
 ARC_ADULTS_HOUSE = "0201000000000002"
@@ -134,14 +131,11 @@ def http_process(
         "registry_base_url": stub.url,
         "registry_timeout": CLIENT_TIMEOUT,
     }
-    runtime = Runtime(
+    runtime = product_runtime(
         make_session_factory(engine),
         build_operators(settings),
-        config=SETTINGS,
-        summary_fields=SUMMARY_FIELDS,
-        formats=SCHEMA_FORMATS,
-        writer_processes=REGISTRY_WRITERS,
-        verifier=EvidenceVerifier(lambda: [signer.ca.certificate_pem()]),
+        SETTINGS,
+        lambda: [signer.ca.certificate_pem()],
     )
     deploy_registration(runtime)
     return ProcessDriver(runtime, store, signer)

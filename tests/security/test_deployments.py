@@ -12,7 +12,6 @@ import pytest
 from click.testing import CliRunner
 
 from service_tasks.dataset import DEFAULT_DATASET_PATH
-from service_tasks.identifiers import SCHEMA_FORMATS
 from service_tasks.operators import build_operators
 from service_tasks.sandbox import SandboxStore
 from tests.operations.conftest import PASSWORD, signed_in
@@ -20,13 +19,13 @@ from tests.processes.driver import SETTINGS
 from tests.runtime.conftest import DIAGRAMS
 from tests.web.conftest import application
 from webapp.accounts import create_user, issue_token
-from webapp.bootstrap import Product, bundles, read_bundle
+from webapp.bootstrap import Product, bundles, product_runtime, read_bundle
 from webapp.cli import main
 from webapp.db.models import Deployment
 from webapp.db.session import make_engine, make_session_factory, upgrade
 from webapp.runtime.engine import Runtime
 from webapp.runtime.errors import Forbidden, NotFound
-from webapp.settings import REGISTRY_WRITERS, SUMMARY_FIELDS, Settings
+from webapp.settings import Settings
 from webapp.web import create_app
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
@@ -86,14 +85,7 @@ def runtime(database_url, store) -> Runtime:
     engine = make_engine(database_url)
     upgrade(engine)
     operators = build_operators({"registry_mode": "sandbox", "registry_url": str(store.engine.url)})
-    runtime = Runtime(
-        make_session_factory(engine),
-        operators,
-        config=SETTINGS,
-        summary_fields=SUMMARY_FIELDS,
-        formats=SCHEMA_FORMATS,
-        writer_processes=REGISTRY_WRITERS,
-    )
+    runtime = product_runtime(make_session_factory(engine), operators, SETTINGS, list)
     [registration] = bundles([PROCESSES])
     runtime.deploy(read_bundle(registration), deployed_by="tirkeu init")
     with runtime.session_factory.begin() as session:

@@ -9,14 +9,13 @@ import pytest
 from sqlalchemy import func, select
 
 from service_tasks.dataset import DEFAULT_DATASET_PATH
-from service_tasks.identifiers import SCHEMA_FORMATS
 from service_tasks.operators import build_operators
 from service_tasks.sandbox import SandboxStore
 from tests.runtime.test_scripting import ESCAPES
 from tests.web.conftest import sign_in
+from webapp.bootstrap import product_runtime
 from webapp.db.models import Deployment, ProcessVersion
 from webapp.runtime.engine import Runtime
-from webapp.settings import REGISTRY_WRITERS, SUMMARY_FIELDS
 from webapp.web import create_app
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
@@ -48,14 +47,7 @@ def runtime(sessions, tmp_path) -> Runtime:
     store.load_dataset_file(DEFAULT_DATASET_PATH)
     store.dispose()
     operators = build_operators({"registry_mode": "sandbox", "registry_url": registry_url})
-    runtime = Runtime(
-        sessions,
-        operators,
-        config=SETTINGS,
-        summary_fields=SUMMARY_FIELDS,
-        formats=SCHEMA_FORMATS,
-        writer_processes=REGISTRY_WRITERS,
-    )
+    runtime = product_runtime(sessions, operators, SETTINGS, list)
     runtime.deploy(bundle(), deployed_by="tests")
     return runtime
 
