@@ -326,6 +326,111 @@ def test_a_hostile_template_is_refused_or_stopped_quickly(template):
     assert seconds < QUICKLY
 
 
+# 40 levels of one shared object: small in memory, 2**40 items compared or hashed in one C call.
+SELF_SIMILAR = (
+    "a = [0]\nb = [0]\nt = (0,)\nfor i in range(40):\n    a, b, t = [a, a], [b, b], (t, t)\n"
+)
+COMPARING = {
+    "equality": "x = a == b",
+    "membership": "x = a in [b]",
+    "set display": "x = {t}",
+    "set call": "x = set([t])",
+    "set called from C": "x = list(map(set, [[t]]))",
+    "set under another name": "s = set\nx = s([t])",
+    "set method": "x = set().union([t])",
+    "dict key written": "d = {}\nd[t] = 1",
+    "dict key read": "x = {1: 2}[t]",
+    "dict method": "x = {}.get(t)",
+    "dict class method": "x = dict.fromkeys([t])",
+    "dict comprehension": "x = {k: 1 for k in [t]}",
+    "list method": "x = [a].index(b)",
+    "list method on the type": "x = list.count([a], b)",
+    "sorted generator": "x = sorted(y for y in (a, b))",
+    "key results": "x = max([1, 2], key=lambda i: a if i == 1 else b)",
+}
+
+
+@pytest.mark.parametrize("use", COMPARING.values(), ids=COMPARING.keys())
+def test_comparing_or_hashing_a_self_similar_structure_is_refused(use):
+    error, seconds = timed(lambda: ScriptEnvironment({}).execute(SELF_SIMILAR + use, {}))
+    assert isinstance(error, ScriptError) and "compared or hashed" in str(error), error
+    assert seconds < QUICKLY
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        "{{ ns.a == ns.b }}",
+        "{{ ns.a in [ns.b] }}",
+        "{{ [ns.a, ns.b]|sort }}",
+        "{{ [ns.a].index(ns.b) }}",
+    ],
+    ids=["equality", "membership", "sort filter", "list method"],
+)
+def test_a_template_comparing_a_self_similar_structure_is_stopped(use):
+    build = (
+        "{% set ns = namespace(a=[0], b=[0]) %}{% for i in range(40) %}"
+        "{% set ns.a = [ns.a, ns.a] %}{% set ns.b = [ns.b, ns.b] %}{% endfor %}"
+    )
+    error, seconds = timed(lambda: render(build + use, {}))
+    assert isinstance(error, ScriptError), error
+    assert seconds < QUICKLY
+
+
+WRITTEN = {
+    "str called from C": "x = list(map(str, [a]))",
+    "repr called from C": "x = list(map(repr, [a]))",
+    "str under another name": "s = str\nx = s(a)",
+}
+
+
+@pytest.mark.parametrize("use", WRITTEN.values(), ids=WRITTEN.keys())
+def test_writing_out_a_self_similar_structure_is_refused_however_str_is_reached(use):
+    error, seconds = timed(lambda: ScriptEnvironment({}).execute(SELF_SIMILAR + use, {}))
+    assert isinstance(error, ScriptError) and "more than" in str(error), error
+    assert seconds < QUICKLY
+
+
+@pytest.mark.parametrize(
+    "use",
+    ["{{ ns.a|string }}", "{{ ns.a ~ '' }}", "{{ ns.a|tojson }}", "{{ ns.a|e }}"],
+    ids=["string filter", "concatenation", "tojson filter", "escape filter"],
+)
+def test_a_template_writing_out_a_self_similar_structure_is_stopped(use):
+    build = (
+        "{% set ns = namespace(a=[0]) %}{% for i in range(40) %}"
+        "{% set ns.a = [ns.a, ns.a] %}{% endfor %}"
+    )
+    error, seconds = timed(lambda: render(build + use, {}))
+    assert isinstance(error, ScriptError), error
+    assert seconds < QUICKLY
+
+
+def test_checked_comparisons_and_builtins_keep_their_meaning():
+    data = {}
+    ScriptEnvironment({}).execute(
+        "kinds = isinstance({}, dict) and isinstance(set(), (set, list))\n"
+        "keys = dict.fromkeys(['a'], 0)\nordered = sorted([3, 1, 2], key=lambda q: -q)\n"
+        "biggest = max(1, 2)\nfound = 'b' in {'a', 'b'} and {'a': 1}['a'] == 1\n"
+        "pairs = dict([('k', 1)], j=2)\nfirst = [1, 2, 1].index(2)\n"
+        "text = isinstance(str(12), str) and list(map(str, [1, 2])) == ['1', '2']",
+        data,
+    )
+    assert data == {
+        "kinds": True,
+        "keys": {"a": 0},
+        "ordered": [3, 2, 1],
+        "biggest": 2,
+        "found": True,
+        "pairs": {"k": 1, "j": 2},
+        "first": 1,
+        "text": True,
+    }
+    assert render("{{ [3, 1, 2]|sort|list }} {{ 'a' in ['a'] }} {{ 1 ~ 'x' }}", {}) == (
+        "[1, 2, 3] True 1x"
+    )
+
+
 @pytest.mark.parametrize("expression", CONSTANT)
 def test_validation_refuses_constant_blow_ups_in_every_place(expression):
     files = {

@@ -33,7 +33,7 @@ from functools import lru_cache
 from types import CodeType
 
 from jinja2 import TemplateSyntaxError
-from jinja2.compiler import CodeGenerator
+from jinja2.compiler import CodeGenerator, operators
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from RestrictedPython import (
     RestrictingNodeTransformer,
@@ -66,6 +66,8 @@ MAX_INT_BITS = 100_000
 # What a value amounts to once written out, counting a shared object every time it appears:
 # data a script writes back, a value an expression returns, what is formatted or printed.
 MAX_DATA = 2_000_000
+# Items of a value compared or hashed, each time it appears: far more than task data holds.
+MAX_COMPARED = 100_000
 # Growth of the process's resident memory during one evaluation.
 MAX_MEMORY = 256 * 1024 * 1024
 # Lines between two checks of the clock and the memory.
@@ -156,6 +158,93 @@ def check_size(value: object, what: str = "the value") -> object:
         if size > MAX_DATA:
             raise ScriptError(f"refused: {what} amounts to more than {MAX_DATA} items")
     return value
+
+
+def check_compared(value: object) -> object:
+    """Return `value`, refusing it when comparing or hashing it could pass MAX_COMPARED steps.
+
+    Python compares and hashes nested lists, tuples and dicts element by element in one C call
+    that no trace hook interrupts, and a structure holding the same object twice at each of 40
+    levels takes 2**40 steps: every value compared or hashed is measured as written out first.
+    """
+    if isinstance(value, (list, tuple, dict, set, frozenset)):
+        size = expanded_size(value, MAX_COMPARED)
+        if size > MAX_COMPARED:
+            raise ScriptError(
+                f"refused: a value compared or hashed has more than {MAX_COMPARED} items"
+            )
+    return value
+
+
+def _compared_items(values: object) -> object:
+    """Return what a call compares or hashes the items of, as a list of checked items.
+
+    A mapping passes unchanged: its keys were checked when they went in, and their hashes are
+    kept with them; a text's items are characters.
+    """
+    if isinstance(values, (*_TEXTS, Mapping)):
+        return values
+    items = list(values)
+    for item in items:
+        check_compared(item)
+    return items
+
+
+def _checked_call(args: tuple, kwargs: dict, over: str) -> tuple[tuple, dict]:
+    """Check what a call compares or hashes: its `values`, the `items` of every argument, or
+    the items of the `first` and the others as values; and what its `key` returns."""
+    if over == "items":
+        args = tuple(_compared_items(arg) for arg in args)
+    else:
+        for arg in args[1:] if over == "first" else args:
+            check_compared(arg)
+        if over == "first" and args:
+            args = (_compared_items(args[0]), *args[1:])
+    key = kwargs.get("key")
+    if callable(key):
+        kwargs = {**kwargs, "key": lambda item: check_compared(key(item))}
+    return args, kwargs
+
+
+def _comparing_call(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """Check a call of `sorted`, `min`, `max`, `set`, `frozenset` or `dict`: the items of its
+    one iterable, or the values it is given."""
+    return _checked_call(args, kwargs, "items" if len(args) == 1 else "values")
+
+
+def _written_call(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """Check a call of `str` or `repr`: what it writes out."""
+    for arg in args[:1]:
+        check_size(arg)
+    return args, kwargs
+
+
+class _Checked:
+    """A builtin whose calls are checked first, however it is reached (by name, under another
+    name, or from C as `map(str, ...)`); `isinstance` and attributes (`dict.fromkeys`) see
+    the builtin itself."""
+
+    def __init__(self, builtin: Callable, check: Callable[[tuple, dict], tuple]) -> None:
+        self.builtin, self.check = builtin, check
+
+    def __call__(self, *args, **kwargs):
+        args, kwargs = self.check(args, kwargs)
+        return self.builtin(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.builtin, name)
+
+
+def _builtin(value: object) -> object:
+    """Return the builtin a `_Checked` stands for, or the value itself."""
+    return value.builtin if isinstance(value, _Checked) else value
+
+
+def _isinstance(value: object, kinds: object) -> bool:
+    """`isinstance`, which also takes the checked builtins for the types they stand for."""
+    if isinstance(kinds, tuple):
+        kinds = tuple(_builtin(kind) for kind in kinds)
+    return isinstance(value, _builtin(kinds))
 
 
 def _check_add(left: object, right: object) -> None:
@@ -331,8 +420,60 @@ def guard_attribute(subject: object, name: str, value: object) -> object:
     return widening
 
 
+_SET_ITEMS = (
+    "union",
+    "intersection",
+    "difference",
+    "symmetric_difference",
+    "issubset",
+    "issuperset",
+    "isdisjoint",
+)
+# Methods that compare or hash what they are given, and how (see `_checked_call`); `sort`
+# compares the list's own items.
+_COMPARING = {
+    list: {"index": "values", "count": "values", "remove": "values", "sort": "values"},
+    tuple: {"index": "values", "count": "values"},
+    dict: {
+        **dict.fromkeys(("get", "pop", "setdefault"), "values"),
+        **dict.fromkeys(("update", "fromkeys"), "first"),
+    },
+    set: {
+        **dict.fromkeys(("add", "discard", "remove"), "values"),
+        **dict.fromkeys(_SET_ITEMS, "items"),
+        **dict.fromkeys(
+            ("update", "intersection_update", "difference_update", "symmetric_difference_update"),
+            "items",
+        ),
+    },
+    frozenset: dict.fromkeys(_SET_ITEMS, "items"),
+}
+
+
+def guard_comparing(subject: object, name: str, value: object) -> object:
+    """Return an attribute, wrapping the methods that compare or hash in a size check."""
+    kind = subject if isinstance(subject, type) else type(subject)
+    over = _COMPARING.get(kind, {}).get(name)
+    if over is None or not callable(value):
+        return value
+    # `dict.fromkeys` is a class method: the type is its subject already.
+    bound = not isinstance(subject, type) or name == "fromkeys"
+
+    @functools.wraps(value)
+    def comparing(*args, **kwargs):
+        this, rest = (subject, args) if bound else (args[0], args[1:])
+        if name == "sort":
+            _compared_items(this)
+        rest, kwargs = _checked_call(rest, kwargs, over)
+        return value(*rest, **kwargs) if bound else value(this, *rest, **kwargs)
+
+    return comparing
+
+
 def _guarded_getattr(subject: object, name: str, *default: object) -> object:
-    return guard_attribute(subject, name, safer_getattr(subject, name, *default))
+    subject = _builtin(subject)
+    value = safer_getattr(subject, name, *default)
+    return guard_comparing(subject, name, guard_attribute(subject, name, value))
 
 
 def _range(*args: int) -> range:
@@ -381,10 +522,10 @@ SAFE_BUILTINS = {
     "True": True,
     "False": False,
     "len": len,
-    "min": min,
-    "max": max,
+    "min": _Checked(min, _comparing_call),
+    "max": _Checked(max, _comparing_call),
     "sum": _sum,
-    "sorted": sorted,
+    "sorted": _Checked(sorted, _comparing_call),
     "reversed": reversed,
     "any": any,
     "all": all,
@@ -393,20 +534,20 @@ SAFE_BUILTINS = {
     "divmod": divmod,
     "int": int,
     "float": float,
-    "str": str,
+    "str": _Checked(str, _written_call),
     "bool": bool,
     "list": list,
-    "dict": dict,
-    "set": set,
-    "frozenset": frozenset,
+    "dict": _Checked(dict, _comparing_call),
+    "set": _Checked(set, _comparing_call),
+    "frozenset": _Checked(frozenset, _comparing_call),
     "tuple": tuple,
     "range": _range,
     "enumerate": enumerate,
     "zip": zip,
     "map": map,
     "filter": filter,
-    "isinstance": isinstance,
-    "repr": repr,
+    "isinstance": _isinstance,
+    "repr": _Checked(repr, _written_call),
     "chr": chr,
     "ord": ord,
     "hasattr": hasattr,
@@ -419,7 +560,7 @@ SAFE_BUILTINS = {
 
 _GUARDS = {
     "_getattr_": _guarded_getattr,
-    "_getitem_": default_guarded_getitem,
+    "_getitem_": lambda value, key: default_guarded_getitem(value, check_compared(key)),
     "_getiter_": default_guarded_getiter,
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
     "_unpack_sequence_": guarded_unpack_sequence,
@@ -427,6 +568,7 @@ _GUARDS = {
     "_inplacevar_": _guarded_inplace,
     "_binop_": guarded_binop,
     "_sized_": check_size,
+    "_compared_": check_compared,
     "_print_": _SizedPrintCollector,
 }
 
@@ -457,11 +599,45 @@ class _GuardingTransformer(RestrictingNodeTransformer):
         node.value = _call("_sized_", node.value, node.value)
         return node
 
-    def visit_Call(self, node: ast.Call) -> ast.AST:
-        """Check what `str()` and `repr()` write out before they turn it into text."""
-        node = super().visit_Call(node)
-        if isinstance(node.func, ast.Name) and node.func.id in ("str", "repr") and node.args:
-            node.args[0] = _call("_sized_", node.args[0], node.args[0])
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        """Check every operand of a comparison (`==`, `<`, `in` ...) through `_compared_`."""
+        node = super().visit_Compare(node)
+        node.left = _call("_compared_", node.left, node.left)
+        node.comparators = [_call("_compared_", value, value) for value in node.comparators]
+        return node
+
+    def visit_Dict(self, node: ast.Dict) -> ast.AST:
+        """Check the keys of a dict display, which are hashed, through `_compared_`."""
+        node = super().visit_Dict(node)
+        node.keys = [key and _call("_compared_", key, key) for key in node.keys]
+        return node
+
+    def visit_Set(self, node: ast.Set) -> ast.AST:
+        """Check the items of a set display, which are hashed, through `_compared_`."""
+        node = super().visit_Set(node)
+        node.elts = [_call("_compared_", item, item) for item in node.elts]
+        return node
+
+    def visit_SetComp(self, node: ast.SetComp) -> ast.AST:
+        """Check the items of a set comprehension, which are hashed, through `_compared_`."""
+        node = super().visit_SetComp(node)
+        node.elt = _call("_compared_", node.elt, node.elt)
+        return node
+
+    def visit_DictComp(self, node: ast.DictComp) -> ast.AST:
+        """Check the keys of a dict comprehension, which are hashed, through `_compared_`."""
+        node = super().visit_DictComp(node)
+        node.key = _call("_compared_", node.key, node.key)
+        return node
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        """Check a key written or deleted (`d[k] = v`), which is hashed, through `_compared_`;
+        keys read go through `_getitem_`, which checks them too."""
+        node = super().visit_Subscript(node)
+        if isinstance(node, ast.Subscript) and not any(
+            isinstance(part, ast.Slice) for part in ast.walk(node.slice)
+        ):
+            node.slice = _call("_compared_", node.slice, node.slice)
         return node
 
 
@@ -642,13 +818,33 @@ def _run_bounded(code: CodeType, namespace: dict) -> object:
         sys.settrace(previous)
 
 
-class _SizedConcat(CodeGenerator):
-    """Jinja's code generator, checking the size of every `~` concatenation it builds."""
+class _GuardingCodeGenerator(CodeGenerator):
+    """Jinja's code generator, checking every `~` concatenation and comparison it builds."""
 
     def visit_Concat(self, node, frame) -> None:
-        """Wrap the concatenation in `environment.sized(...)`."""
-        self.write("environment.sized(")
-        super().visit_Concat(node, frame)
+        """Check what each operand of `~` writes out, then the length of the text it makes."""
+        if frame.eval_ctx.volatile:
+            join = "(markup_join if context.eval_ctx.volatile else str_join)"
+        elif frame.eval_ctx.autoescape:
+            join = "markup_join"
+        else:
+            join = "str_join"
+        self.write(f"environment.sized({join}((")
+        for operand in node.nodes:
+            self.write("environment.written(")
+            self.visit(operand, frame)
+            self.write("), ")
+        self.write(")))")
+
+    def visit_Compare(self, node, frame) -> None:
+        """Wrap every operand of a comparison (`==`, `<`, `in` ...) in `environment.compared`."""
+        self.write("(environment.compared(")
+        self.visit(node.expr, frame)
+        self.write(")")
+        for operand in node.ops:
+            self.write(f" {operators[operand.op]} environment.compared(")
+            self.visit(operand.expr, frame)
+            self.write(")")
         self.write(")")
 
 
@@ -691,6 +887,34 @@ def _check_sum_filter(_environment, iterable, attribute=None, start=0) -> None:
         raise ScriptError("refused: sum adds numbers, not lists or texts")
 
 
+def _check_written_arguments(*args, **kwargs) -> None:
+    for value in (*args, *kwargs.values()):
+        check_size(value)
+
+
+def _check_compared_arguments(*args, **kwargs) -> None:
+    for value in (*args, *kwargs.values()):
+        check_compared(value)
+
+
+# Filters that compare or hash the items of what they are given.
+_COMPARING_FILTERS = ("sort", "unique", "min", "max", "groupby", "dictsort")
+
+
+def _comparing_filter(original: Callable) -> Callable:
+    """Wrap a filter so that what it compares is checked first; iterators become lists."""
+
+    @functools.wraps(original)
+    def filter_(*args, **kwargs):
+        args = tuple(
+            _compared_items(arg) if isinstance(arg, Iterator) else check_compared(arg)
+            for arg in args
+        )
+        return original(*args, **kwargs)
+
+    return filter_
+
+
 _FILTER_CHECKS = {
     "center": _check_width_filter,
     "indent": _check_width_filter,
@@ -705,13 +929,29 @@ _FILTER_CHECKS = {
 class TemplateEnvironment(ImmutableSandboxedEnvironment):
     """Jinja's immutable sandbox with the scripts' guards on operators, methods and filters."""
 
-    code_generator_class = _SizedConcat
+    code_generator_class = _GuardingCodeGenerator
     intercepted_binops = frozenset(_BINARY_CHECKS)
 
     def __init__(self, **options) -> None:
         super().__init__(finalize=check_size, **options)
+        # Filters turn what they are given into text or compare it in C calls: every value
+        # given to a filter is checked as written out, and to a test as compared.
+        for name, filter_ in self.filters.items():
+            self.filters[name] = _checked_filter(filter_, _check_written_arguments)
+        for name, test in self.tests.items():
+            self.tests[name] = _checked_filter(test, _check_compared_arguments)
         for name, check in _FILTER_CHECKS.items():
             self.filters[name] = _checked_filter(self.filters[name], check)
+        for name in _COMPARING_FILTERS:
+            self.filters[name] = _comparing_filter(self.filters[name])
+
+    def written(self, value: object) -> object:
+        """Return a value to write out, refused when written out it would pass MAX_DATA."""
+        return check_size(value)
+
+    def compared(self, value: object) -> object:
+        """Return a value to compare, refused when comparing it could take too long."""
+        return check_compared(value)
 
     def sized(self, value: object) -> object:
         """Return a concatenation no longer than MAX_LENGTH."""
@@ -724,13 +964,16 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         return guarded_binop(operator, left, right)
 
     def getattr(self, obj, attribute):
-        """Return an attribute, widening methods guarded."""
-        return guard_attribute(obj, attribute, super().getattr(obj, attribute))
+        """Return an attribute, widening and comparing methods guarded."""
+        value = guard_attribute(obj, attribute, super().getattr(obj, attribute))
+        return guard_comparing(obj, attribute, value)
 
     def getitem(self, obj, argument):
-        """Return an item, or an attribute by name with widening methods guarded."""
-        value = super().getitem(obj, argument)
-        return guard_attribute(obj, argument, value) if isinstance(argument, str) else value
+        """Return an item (its key checked), or an attribute by name with methods guarded."""
+        value = super().getitem(obj, check_compared(argument))
+        if not isinstance(argument, str):
+            return value
+        return guard_comparing(obj, argument, guard_attribute(obj, argument, value))
 
     def wrap_str_format(self, value):
         """Return `str.format` of the sandbox, refusing widths past MAX_LENGTH."""
