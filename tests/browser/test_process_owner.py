@@ -9,6 +9,7 @@ import pytest
 from service_tasks.dataset import DEFAULT_DATASET_PATH
 from service_tasks.operators import build_operators
 from service_tasks.sandbox import SandboxStore
+from tests.web.conftest import application
 from webapp.accounts import create_user
 from webapp.bootstrap import product_runtime
 from webapp.db import accounts as _accounts  # noqa: F401  (registers the account tables)
@@ -21,17 +22,6 @@ from .diagram_pages import REPO_ROOT
 FOLDER = REPO_ROOT / "processes" / "residence_registration"
 SETTINGS = json.loads((REPO_ROOT / "processes" / "settings.json").read_text())
 PASSWORD = "correct horse battery"
-# The applicant registers himself at the flat he alone owns: the instance waits at the counter.
-APPLICATION = {
-    "channel": "service_centre",
-    "registration_type": "permanent",
-    "applicant_iin": "850314304175",
-    "applicant_type": "self",
-    "person_iin": "850314304175",
-    "arc": "0201300012740054",
-    "arrived_from_abroad": False,
-    "application_date": "2026-11-27",
-}
 
 
 @pytest.fixture
@@ -80,9 +70,7 @@ def test_owner_renames_a_task_another_approves_it_and_old_instances_keep_their_v
     page, browser, owners_room, screenshot
 ):
     url, runtime = owners_room
-    before = runtime.start(
-        "residence_registration", {**APPLICATION, "application_number": "A-1"}, "x"
-    )
+    before = runtime.start("residence_registration", application("A-1"), "x")
     sign_in(page, url)
 
     page.goto(f"{url}/processes/residence_registration/1/edit")
@@ -111,12 +99,7 @@ def test_owner_renames_a_task_another_approves_it_and_old_instances_keep_their_v
     assert "awaiting approval" in page.locator("tr[data-version='2']").inner_text()
     assert page.locator("tr[data-version='1'] td.running").inner_text() == "1"
     screenshot(page, "catalogue")
-    assert (
-        runtime.start(
-            "residence_registration", {**APPLICATION, "application_number": "A-2"}, "x"
-        ).version
-        == 1
-    )
+    assert runtime.start("residence_registration", application("A-2"), "x").version == 1
 
     reviewer = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     sign_in(reviewer, url, "owner2")
@@ -128,9 +111,7 @@ def test_owner_renames_a_task_another_approves_it_and_old_instances_keep_their_v
     reviewer.wait_for_url(f"{url}/processes/deployments/")
     reviewer.context.close()
     assert runtime.instance(before.id).version == 1
-    after = runtime.start(
-        "residence_registration", {**APPLICATION, "application_number": "A-3"}, "x"
-    )
+    after = runtime.start("residence_registration", application("A-3"), "x")
     assert after.version == 2
 
     page.goto(f"{url}/processes/residence_registration/diff?from=1&to=2")

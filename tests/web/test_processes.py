@@ -12,7 +12,7 @@ from service_tasks.dataset import DEFAULT_DATASET_PATH
 from service_tasks.operators import build_operators
 from service_tasks.sandbox import SandboxStore
 from tests.runtime.test_scripting import ESCAPES
-from tests.web.conftest import sign_in
+from tests.web.conftest import application, sign_in
 from webapp.bootstrap import product_runtime
 from webapp.db.models import Deployment, ProcessVersion
 from webapp.runtime.engine import Runtime
@@ -24,16 +24,8 @@ BPMN_FILE = "residence_registration.bpmn"
 SETTINGS = json.loads((PROCESSES / "settings.json").read_text())
 BASE = "/processes/residence_registration/1"
 SCRIPT = b"<bpmn:script>service_error = None"
-COUNTER_APPLICATION = {
-    "channel": "service_centre",
-    "registration_type": "permanent",
-    "applicant_iin": "850314304175",
-    "applicant_type": "self",
-    "person_iin": "850314304175",
-    "arc": "0201300012740054",
-    "arrived_from_abroad": False,
-    "application_date": "2026-11-27",
-}
+# The applicant registers himself at the flat he alone owns, numbered by the runtime.
+COUNTER_APPLICATION = {k: v for k, v in application().items() if k != "application_number"}
 
 
 def bundle() -> dict[str, bytes]:
@@ -107,9 +99,7 @@ def test_saving_the_unchanged_diagram_validates_without_problems(client):
 
 def test_save_and_deploy_makes_a_new_version_and_old_instances_keep_theirs(client, runtime):
     token = sign_in(client, "process_owner")
-    old = runtime.start(
-        "residence_registration", {**COUNTER_APPLICATION, "application_number": "A-1"}, actor="x"
-    )
+    old = runtime.start("residence_registration", application("A-1"), actor="x")
     renamed = (
         (FOLDER / BPMN_FILE)
         .read_bytes()
@@ -121,7 +111,7 @@ def test_save_and_deploy_makes_a_new_version_and_old_instances_keep_theirs(clien
     assert (deployed["version"], deployed["status"]) == (2, "pending")
     diff = client.get("/processes/residence_registration/diff?from=1&to=2").get_data(as_text=True)
     assert '"changed": ["Task_CheckDocuments"]' in html.unescape(diff)
-    pending = {**COUNTER_APPLICATION, "application_number": "A-2"}
+    pending = application("A-2")
     assert runtime.start("residence_registration", pending, actor="x").version == 1
     token = sign_in(client, "administrator")
     review = client.get(deployed["review_url"]).get_data(as_text=True)
@@ -129,7 +119,7 @@ def test_save_and_deploy_makes_a_new_version_and_old_instances_keep_theirs(clien
     approve = f"{deployed['review_url']}/approve"
     assert client.post(approve, data={"csrf_token": token}).status_code == 302
     assert runtime.instance(old.id).version == 1
-    approved = {**COUNTER_APPLICATION, "application_number": "A-3"}
+    approved = application("A-3")
     assert runtime.start("residence_registration", approved, actor="x").version == 2
 
 
@@ -201,9 +191,7 @@ def test_run_tests_button_runs_the_shipped_cases(client):
 
 def test_catalogue_counts_running_instances_per_version(client, runtime, sessions):
     sign_in(client, "process_owner")
-    runtime.start(
-        "residence_registration", {**COUNTER_APPLICATION, "application_number": "A-2"}, actor="x"
-    )
+    runtime.start("residence_registration", application("A-2"), actor="x")
     with sessions.begin() as session:
         versions = select(func.count()).select_from(ProcessVersion)
         registration = ProcessVersion.process_id == "residence_registration"
