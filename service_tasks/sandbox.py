@@ -41,6 +41,7 @@ from service_tasks.dataset import parse_dataset, read_dataset_file
 from service_tasks.errors import BusinessError, KeyReused, TechnicalError
 from service_tasks.identifiers import ARC_MAX_LENGTH, ARC_MIN_LENGTH
 from service_tasks.interfaces import Registries
+from webapp.db.session import ping_when_idle
 
 metadata = MetaData(
     naming_convention={
@@ -89,7 +90,9 @@ def create_sandbox_engine(url: str) -> Engine:
     """Create the engine of a sandbox database; on SQLite with WAL and immediate writes."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url)
+        ping_when_idle(engine)
+        return engine
     in_memory = parsed.database in (None, "", ":memory:")
     if in_memory:
         engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
@@ -126,6 +129,11 @@ class SandboxStore:
         arc_max_length: int = ARC_MAX_LENGTH,
     ) -> None:
         self.engine = create_sandbox_engine(url)
+        # A lookup is one statement: on PostgreSQL it runs without BEGIN and ROLLBACK around
+        # it. SQLite keeps its immediate transactions, which make readers wait for a writer.
+        self.reader = self.engine
+        if self.engine.dialect.name != "sqlite":
+            self.reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.arc_min_length = arc_min_length
         self.arc_max_length = arc_max_length
         metadata.create_all(self.engine)
@@ -284,7 +292,7 @@ class SandboxPopulation:
 
     def person(self, iin: str) -> dict[str, Any]:
         """Return the person record; raise `person_not_found` when there is none."""
-        with self.store.engine.connect() as conn:
+        with self.store.reader.connect() as conn:
             doc = self.store.person_doc(conn, iin)
         if doc is None:
             raise BusinessError("person_not_found", f"No person with IIN {iin} in the registry")
@@ -299,7 +307,7 @@ class SandboxMobile:
 
     def phone(self, iin: str) -> dict[str, Any]:
         """Return `{"iin", "phone"}`, phone None when the person has none registered."""
-        with self.store.engine.connect() as conn:
+        with self.store.reader.connect() as conn:
             doc = self.store.person_doc(conn, iin)
         return {"iin": iin, "phone": doc["phone"] if doc else None}
 
@@ -312,7 +320,7 @@ class SandboxAddress:
 
     def premises(self, arc: str) -> dict[str, Any]:
         """Return the premises; raise `premises_not_found` when there is none."""
-        with self.store.engine.connect() as conn:
+        with self.store.reader.connect() as conn:
             doc = self.store.premises_doc(conn, arc)
             if doc is None:
                 raise _premises_not_found(arc)
@@ -335,7 +343,7 @@ class SandboxRealEstate:
 
     def title(self, arc: str) -> dict[str, Any]:
         """Return the title of the premises; raise `premises_not_found` when there is none."""
-        with self.store.engine.connect() as conn:
+        with self.store.reader.connect() as conn:
             doc = self.store.premises_doc(conn, arc)
         if doc is None:
             raise _premises_not_found(arc)
@@ -356,7 +364,7 @@ class SandboxConsular:
 
     def deregistration(self, iin: str) -> dict[str, Any]:
         """Return `{"iin", "deregistered", "country", "date"}`."""
-        with self.store.engine.connect() as conn:
+        with self.store.reader.connect() as conn:
             doc = self.store.person_doc(conn, iin)
         abroad = (doc or {}).get("abroad") or {}
         return {
