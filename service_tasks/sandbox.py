@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -84,6 +85,34 @@ write_table = Table(
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+# The statements of every call, built once with bound parameters: building one costs more
+# than running it.
+PERSON_DOC = select(person_table.c.doc).where(person_table.c.iin == bindparam("key"))
+PERSON_DOC_FOR_UPDATE = PERSON_DOC.with_for_update()
+PREMISES_DOC = select(premises_table.c.doc).where(premises_table.c.arc == bindparam("key"))
+REGISTERED_COUNT = select(func.count()).where(
+    or_(
+        person_table.c.registration_arc == bindparam("arc"),
+        person_table.c.temporary_arc == bindparam("arc"),
+    )
+)
+SAVE_PERSON = (
+    update(person_table)
+    .where(person_table.c.iin == bindparam("person"))
+    .values(
+        doc=bindparam("doc"),
+        registration_arc=bindparam("registration_arc"),
+        temporary_arc=bindparam("temporary_arc"),
+    )
+)
+LOG_WRITE = insert(write_table).returning(write_table.c.id)
+# A write's result, and what applying it adds to its log entry (the registration it replaced).
+WRITE_DONE = (
+    update(write_table)
+    .where(write_table.c.id == bindparam("row_id"))
+    .values(result=bindparam("result"), payload=bindparam("payload"))
+)
 
 
 def create_sandbox_engine(url: str) -> Engine:
@@ -206,57 +235,46 @@ class SandboxStore:
 
     def person_doc(self, conn: Connection, iin: str, for_update: bool = False) -> dict | None:
         """Return a copy of a person's document, or None."""
-        query = select(person_table.c.doc).where(person_table.c.iin == iin)
-        if for_update:
-            query = query.with_for_update()
-        doc = conn.execute(query).scalar_one_or_none()
+        query = PERSON_DOC_FOR_UPDATE if for_update else PERSON_DOC
+        doc = conn.execute(query, {"key": iin}).scalar_one_or_none()
         return dict(doc) if doc is not None else None
 
     def premises_doc(self, conn: Connection, arc: str) -> dict | None:
         """Return a copy of a premises' document, or None."""
-        query = select(premises_table.c.doc).where(premises_table.c.arc == arc)
-        doc = conn.execute(query).scalar_one_or_none()
+        doc = conn.execute(PREMISES_DOC, {"key": arc}).scalar_one_or_none()
         return dict(doc) if doc is not None else None
 
     def registered_count(self, conn: Connection, arc: str) -> int:
         """Count the persons with a permanent or temporary registration at an ARC."""
-        query = select(func.count()).where(
-            or_(person_table.c.registration_arc == arc, person_table.c.temporary_arc == arc)
-        )
-        return conn.execute(query).scalar_one()
+        return conn.execute(REGISTERED_COUNT, {"arc": arc}).scalar_one()
 
     def save_person(self, conn: Connection, doc: dict[str, Any]) -> None:
         """Store a changed person document with its indexed registration columns."""
         row = _person_row(doc)
-        conn.execute(update(person_table).where(person_table.c.iin == doc["iin"]).values(**row))
+        conn.execute(SAVE_PERSON, {**row, "person": row.pop("iin")})
 
     def write_once(
         self,
         operation: str,
         idempotency_key: str,
         values: dict[str, Any],
-        apply: Callable[[Connection, int], dict[str, Any]],
+        apply: Callable[[Connection, int], tuple[dict[str, Any], dict[str, Any]]],
     ) -> tuple[dict[str, Any], bool]:
         """Log a write and apply it, once per key; return its result and whether it was new.
 
         `values` are the call's content (application number, IIN, ARC, payload): a second call
         with the key is answered with the first one's result when its content is the same, and
-        refused with `KeyReused` when it differs.
+        refused with `KeyReused` when it differs. `apply` returns the result and what it adds
+        to the logged payload; both are written in one statement.
         """
         try:
             with self.engine.begin() as conn:
-                row_id = conn.execute(
-                    insert(write_table).values(
-                        operation=operation,
-                        idempotency_key=idempotency_key,
-                        created_at=datetime.now(UTC),
-                        **values,
-                    )
-                ).inserted_primary_key[0]
-                result = apply(conn, row_id)
-                conn.execute(
-                    update(write_table).where(write_table.c.id == row_id).values(result=result)
-                )
+                row = {"arc": None, **values, "operation": operation}
+                row |= {"idempotency_key": idempotency_key, "created_at": datetime.now(UTC)}
+                row_id = conn.execute(LOG_WRITE, row).scalar_one()
+                result, added = apply(conn, row_id)
+                payload = {**values["payload"], **added}
+                conn.execute(WRITE_DONE, {"row_id": row_id, "result": result, "payload": payload})
             return result, True
         except IntegrityError:
             # Another call with the same key committed first: answer as it did.
@@ -401,7 +419,7 @@ class SandboxRegistrationPoint:
             "period_months": period_months if registration_type == "temporary" else None,
         }
 
-        def apply(conn: Connection, row_id: int) -> dict[str, Any]:
+        def apply(conn: Connection, row_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
             doc = _existing_person(self.store, conn, iin)
             closed = None
             if registration_type == "permanent":
@@ -418,12 +436,8 @@ class SandboxRegistrationPoint:
                     "until": add_months(today, int(period_months or 0)).isoformat(),
                 }
             self.store.save_person(conn, doc)
-            conn.execute(
-                update(write_table)
-                .where(write_table.c.id == row_id)
-                .values(payload={**payload, "previous": previous})
-            )
-            return {"registration_id": f"RP-{row_id:08d}", "closed_arc": closed}
+            result = {"registration_id": f"RP-{row_id:08d}", "closed_arc": closed}
+            return result, {"previous": previous}
 
         values = {"application_number": application_number, "iin": iin, "arc": arc}
         result, created = self.store.write_once(
@@ -443,9 +457,9 @@ class SandboxIdCard:
     ) -> dict[str, Any]:
         """Queue the rewrite of the card's address once per key; return `{"status"}`."""
 
-        def apply(conn: Connection, _row_id: int) -> dict[str, Any]:
+        def apply(conn: Connection, _row_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
             _existing_person(self.store, conn, iin)
-            return {"status": "done"}
+            return {"status": "done"}, {}
 
         values = {"application_number": application_number, "iin": iin, "arc": arc, "payload": {}}
         result, _ = self.store.write_once("idcard", idempotency_key, values, apply)
@@ -477,7 +491,7 @@ class SandboxNotifications:
             "notify",
             idempotency_key,
             values,
-            lambda _conn, row_id: {"delivery_id": f"N-{row_id:08d}"},
+            lambda _conn, row_id: ({"delivery_id": f"N-{row_id:08d}"}, {}),
         )
         return result
 

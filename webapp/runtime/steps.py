@@ -223,7 +223,6 @@ class Step:
         running.check_reachable(self, tasks)
         audit.task_changes(self.record, self.before, self.ready_before, tasks, self.actor)
         ready_views = task_list.sync(self, tasks)
-        waits.sync(self.db, instance.id, self.waits_before, waits.waits(workflow))
         open_incidents = incidents.sync(self)
         self.outbox = thrown.outbox(workflow, instance.id, self.now)
         status = self.status or self._status(open_incidents)
@@ -231,9 +230,9 @@ class Step:
             instance.completed_at = self.now
             self.record("instance_completed")
         if status in ("terminated", "completed"):
-            # Retry jobs too: an instance that can no longer move waits for nothing.
-            for statement in (DELETE_ALL_JOBS, DELETE_ALL_SUBSCRIPTIONS):
-                self.db.execute(statement, {"instance_id": instance.id})
+            self._forget_waits()
+        else:
+            waits.sync(self.db, instance.id, self.waits_before, waits.waits(workflow))
         data = current_data(workflow, tasks)
         instance.status = status
         summary = {k: data[k] for k in self.rules.summary_fields if k in data}
@@ -244,6 +243,13 @@ class Step:
             self.db.execute(waits.INSERT_JOB, self.outbox)
         self.session.flush()
         return instance_view(self.session, instance, self.info, data, ready_views)
+
+    def _forget_waits(self) -> None:
+        """Drop what an instance that can no longer move waited for, retry jobs too."""
+        self.db.execute(DELETE_ALL_JOBS, {"instance_id": self.instance.id})
+        # Subscriptions are written from the waits alone: without a message wait, there is none.
+        if any(kind == "message" for kind, _ in self.waits_before):
+            self.db.execute(DELETE_ALL_SUBSCRIPTIONS, {"instance_id": self.instance.id})
 
     def _status(self, open_incidents: bool) -> str:
         """Return the status the engine left the instance in."""
