@@ -10,7 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from webapp.db.base import utcnow
-from webapp.db.models import HumanTask, Instance, ProcessVersion
+from webapp.db.models import HumanTask, Incident, Instance, ProcessVersion
 from webapp.privacy import IIN, NOTHING, View
 from webapp.runtime.errors import Forbidden
 
@@ -34,6 +34,7 @@ class InstanceFilter:
     created_until: datetime | None = None
     overdue: bool = False
     search: str | None = None
+    incident: bool = False
 
 
 ALL_INSTANCES = InstanceFilter()
@@ -113,6 +114,11 @@ def filtered(filters: InstanceFilter, now: datetime, view: View = NOTHING):
                     HumanTask.state.in_(OPEN_TASK_STATES), HumanTask.due_at < now
                 )
             )
+        )
+    if filters.incident:
+        # The few instances with an open incident are found by the incident index first.
+        query = query.where(
+            Instance.id.in_(select(Incident.instance_id).where(Incident.status == "open"))
         )
     search = (filters.search or "").strip()
     if search:
