@@ -428,7 +428,11 @@ def check_variable(runtime: "Runtime", step: "Step", name: str, value: object) -
         )
     if name in _signature_fields(step.info):
         raise Conflict(f"{name} holds the evidence of a signed act: only its signer sets it")
-    inputs.check_data({name: value}, "value")
+    try:
+        inputs.check_data({name: value}, "value")
+    except InvalidData as error:
+        reasons = "; ".join(f"{path}: {reason}" for path, reason in error.errors.items())
+        raise InvalidData(f"{name}: {reasons}", {"value": reasons}) from error
     for schema in form_fields(runtime, step.session, step.info).get(name, []):
         form = {"type": "object", "properties": {name: schema}}
         try:
