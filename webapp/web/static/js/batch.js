@@ -8,9 +8,9 @@
 const section = document.getElementById("batch");
 const button = document.getElementById("batch-run");
 
-/** Fill a translated text's %(name)s placeholders. */
+/** Fill a translated text's {name} placeholders. */
 function fill(text, values) {
-  return text.replace(/%\((\w+)\)s/g, (_, name) => String(values[name] ?? ""));
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
 }
 
 /** Add one instance's result to the table. */
