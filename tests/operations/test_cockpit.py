@@ -98,14 +98,12 @@ def test_a_variable_edit_from_the_page_is_typed_needs_a_reason_and_is_audited_ma
     version = repair.repairable(runtime, instance_id).lock_version
     form = {"csrf_token": token, "name": "count", "value": '"three"', "reason": "fix",
             "version": version}  # fmt: skip
-    page = client.post(f"/admin/instances/{instance_id}/variable", data=form,
-                       follow_redirects=True).text  # fmt: skip
+    url = f"/admin/instances/{instance_id}/variable"
+    page = client.post(url, data=form, follow_redirects=True).text
     assert "value: &#39;three&#39; is not of type &#39;integer&#39;" in page
-    page = client.post(f"/admin/instances/{instance_id}/variable",
-                       data={**form, "value": "3", "reason": ""}, follow_redirects=True).text  # fmt: skip
+    page = client.post(url, data={**form, "value": "3", "reason": ""}, follow_redirects=True).text
     assert "reason: a reason is required" in page
-    page = client.post(f"/admin/instances/{instance_id}/variable",
-                       data={**form, "value": "three"}, follow_redirects=True).text  # fmt: skip
+    page = client.post(url, data={**form, "value": "three"}, follow_redirects=True).text
     assert "the value is not JSON" in page
     assert "count" not in runtime.instance(instance_id).data
     answer = client.post(
@@ -132,12 +130,10 @@ def test_a_modification_from_the_page_is_previewed_then_applied(cockpit):
     assert "Task_Apply" in after and "Task_Review" not in after
     assert runtime.instance(instance_id).ready_tasks[0].bpmn_id == "Task_Review"
     version = re.search(r'name="version" value="(\d+)"', page).group(1)
-    answer = client.post(f"/admin/instances/{instance_id}/modification",
-                         data={**form, "apply": "1", "version": version})  # fmt: skip
-    assert answer.status_code == 302
+    url, applied = f"/admin/instances/{instance_id}/modification", {"apply": "1", "version": version}
+    assert client.post(url, data={**form, **applied}).status_code == 302
     assert [t.bpmn_id for t in runtime.instance(instance_id).ready_tasks] == ["Task_Apply"]
-    stale = client.post(f"/admin/instances/{instance_id}/modification",
-                        data={**form, "apply": "1", "version": version}, follow_redirects=True)  # fmt: skip
+    stale = client.post(url, data={**form, **applied}, follow_redirects=True)
     assert "changed since it was shown" in stale.text
 
 
