@@ -123,14 +123,15 @@ def test_a_modification_from_the_page_is_previewed_then_applied(cockpit):
     instance_id = application(runtime, "anna")
     [review] = repair.repairable(runtime, instance_id).tokens
     client, token = signed_in(app, "admin")
+    url = f"/admin/instances/{instance_id}/modification"
     form = {"csrf_token": token, "cancel": review.task_id, "start_before": "Task_Apply",
             "start_after": "", "reason": "documents resubmitted"}  # fmt: skip
-    page = client.post(f"/admin/instances/{instance_id}/modification", data=form).text
+    page = client.post(url, data=form).text
     after = page[page.index("Tokens after") : page.index("Apply the modification")]
     assert "Task_Apply" in after and "Task_Review" not in after
     assert runtime.instance(instance_id).ready_tasks[0].bpmn_id == "Task_Review"
     version = re.search(r'name="version" value="(\d+)"', page).group(1)
-    url, applied = f"/admin/instances/{instance_id}/modification", {"apply": "1", "version": version}
+    applied = {"apply": "1", "version": version}
     assert client.post(url, data={**form, **applied}).status_code == 302
     assert [t.bpmn_id for t in runtime.instance(instance_id).ready_tasks] == ["Task_Apply"]
     stale = client.post(url, data={**form, **applied}, follow_redirects=True)
@@ -152,9 +153,7 @@ def test_retry_answers_that_the_task_failed_again_with_the_new_error(cockpit):
     assert f"Incident {incident.id}: the task ran again and the incident is closed." in page
 
 
-def test_batch_retry_previews_the_count_runs_in_chunks_and_reports_each_result(
-    cockpit, registry
-):
+def test_batch_retry_previews_the_count_runs_in_chunks_and_reports_each_result(cockpit, registry):
     app, runtime = cockpit
     healthy = application(runtime, "anna")
     registry.failures_left["flaky"] = 1

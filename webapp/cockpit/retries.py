@@ -28,8 +28,9 @@ def retry(runtime: Runtime, incident_id: int, actor: str) -> RetryOutcome:
     runtime.retry_incident(incident_id, actor)
     with runtime.transaction() as session:
         row = session.execute(
-            select(Incident.instance_id, Incident.status, Incident.attempts, Incident.message)
-            .where(Incident.id == incident_id)
+            select(
+                Incident.instance_id, Incident.status, Incident.attempts, Incident.message
+            ).where(Incident.id == incident_id)
         ).one()
     still_open = row.status == "open"
     return RetryOutcome(

@@ -311,9 +311,7 @@ def _check_open(step: "Step") -> None:
 
 def _check_version(step: "Step", expected: int | None) -> None:
     if expected is not None and step.instance.lock_version != expected:
-        raise Conflict(
-            f"instance {step.instance.id} changed since it was shown: look at it again"
-        )
+        raise Conflict(f"instance {step.instance.id} changed since it was shown: look at it again")
 
 
 def checked_reason(reason: str | None) -> str:
@@ -322,9 +320,7 @@ def checked_reason(reason: str | None) -> str:
     if not text:
         raise InvalidData("a repair needs a reason", {"reason": "a reason is required"})
     if len(text) > MAX_REASON:
-        raise InvalidData(
-            "the reason is too long", {"reason": f"at most {MAX_REASON} characters"}
-        )
+        raise InvalidData("the reason is too long", {"reason": f"at most {MAX_REASON} characters"})
     return text
 
 
