@@ -13,10 +13,11 @@ function fill(text, values) {
   return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
 }
 
-/** Add one instance's result to the table. */
-function show(result, body) {
+/** Add one instance's result to the table, its outcome in the page's language. */
+function show(result, body, texts) {
   const row = body.insertRow();
-  for (const text of [result.business_key || String(result.instance_id), result.outcome, result.message || ""]) {
+  const outcome = texts[result.outcome] || result.outcome;
+  for (const text of [result.business_key || String(result.instance_id), outcome, result.message || ""]) {
     row.insertCell().textContent = text;
   }
   row.className = `batch-${result.outcome}`;
@@ -57,7 +58,7 @@ async function run() {
     do {
       const answer = await chunk(after);
       for (const result of answer.results) {
-        show(result, table.tBodies[0]);
+        show(result, table.tBodies[0], texts);
       }
       done += answer.results.length;
       progress.value = done;
