@@ -6,7 +6,9 @@ import pytest
 from sqlalchemy import select
 
 from webapp.accounts import create_user
+from webapp.analytics.instances import InstanceFilter, filtered
 from webapp.cockpit import batches
+from webapp.db.base import utcnow
 from webapp.db.models import InstanceEvent
 from webapp.db.session import make_session_factory
 from webapp.privacy import EVERYTHING
@@ -191,12 +193,12 @@ def test_batch_terminate_takes_the_running_instances_a_chunk_at_a_time(cockpit):
     ended = application(runtime, "anna")
     runtime.terminate(ended, "admin")
     with runtime.session_factory() as session:
-        found = batches.preview(session, "terminate", batches.InstanceFilter(), EVERYTHING)
+        found = batches.preview(session, "terminate", InstanceFilter(), EVERYTHING)
     assert (found.count, found.upto) == (3, running[-1])
-    first = batches.run_chunk(runtime, "terminate", batches.InstanceFilter(), EVERYTHING,
+    first = batches.run_chunk(runtime, "terminate", InstanceFilter(), EVERYTHING,
                               "admin", found.upto, size=2)  # fmt: skip
     assert [r.instance_id for r in first.results] == running[:2] and first.after == running[1]
-    rest = batches.run_chunk(runtime, "terminate", batches.InstanceFilter(), EVERYTHING,
+    rest = batches.run_chunk(runtime, "terminate", InstanceFilter(), EVERYTHING,
                              "admin", found.upto, first.after, size=2)  # fmt: skip
     assert [(r.instance_id, r.outcome) for r in rest.results] == [(running[2], "terminated")]
     assert rest.after is None
@@ -215,3 +217,27 @@ def test_a_batch_of_an_unknown_kind_or_with_a_bad_cursor_is_refused(cockpit):
     answer = client.post("/admin/batch/chunk", json={"kind": "retry", "upto": "all"},
                          headers={"X-CSRFToken": token})  # fmt: skip
     assert answer.status_code == 422 and "upto" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("filters", "index"),
+    [
+        ({"search": IIN}, "ix_instance_applicant_iin"),
+        ({"search": IIN}, "ix_instance_person_iin"),
+        ({"search": "A-000001"}, "ix_instance_business_key"),
+        ({"incident": True}, "ix_incident_status_created_at"),
+    ],
+)
+def test_the_cockpit_finds_instances_through_indexes(ops_engine, filters, index):
+    query = filtered(InstanceFilter(**filters), utcnow(), EVERYTHING)
+    sql = str(query.compile(ops_engine, compile_kwargs={"literal_binds": True}))
+    with ops_engine.connect() as connection:
+        if ops_engine.dialect.name == "sqlite":
+            plan = " ".join(
+                row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")
+            )
+        else:
+            # With a few rows a scan is cheaper: ask the planner whether it can use the index.
+            connection.exec_driver_sql("SET enable_seqscan = off")
+            plan = " ".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {sql}"))
+    assert index in plan, plan
