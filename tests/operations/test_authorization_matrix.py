@@ -40,6 +40,8 @@ ALLOWED: dict[str, set[str] | str] = {
     "api.start": {"clerk", "supervisor", "administrator"},
     "api.instance": STAFF_READERS,
     "api.message": {"administrator"},
+    "api.set_variable": {"administrator"},
+    "api.modification": {"administrator"},
     "admin.index": {"administrator"},
     "admin.incident_action": {"administrator"},
     "admin.instances": {"administrator"},

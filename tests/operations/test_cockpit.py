@@ -5,7 +5,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from webapp.accounts import create_user
+from tests.web.test_api import checked
+from webapp.accounts import create_user, issue_token
 from webapp.analytics.instances import InstanceFilter, filtered
 from webapp.cockpit import batches
 from webapp.db.base import utcnow
@@ -241,3 +242,36 @@ def test_the_cockpit_finds_instances_through_indexes(ops_engine, filters, index)
             connection.exec_driver_sql("SET enable_seqscan = off")
             plan = " ".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {sql}"))
     assert index in plan, plan
+
+
+def test_the_api_previews_applies_and_refuses_repairs_as_its_document_says(cockpit):
+    app, runtime = cockpit
+    instance_id = application(runtime, "wrong")
+    with runtime.session_factory.begin() as session:
+        headers = {"Authorization": f"Bearer {issue_token(session, 'admin')}"}
+    client = app.test_client()
+
+    def post(path: str, body: dict):
+        url = f"/api/v1/instances/{instance_id}/{path}"
+        return checked(client.post(url, json=body, headers=headers), "post", url, body)
+
+    refused = post("variables", {"name": "count", "value": "three", "reason": "fix"})
+    assert refused.status_code == 422 and "value" in refused.json["errors"]
+    answer = post("variables", {"name": "who", "value": "anna", "reason": "mistyped"})
+    assert answer.status_code == 200 and answer.json["data"]["who"] == "anna"
+    [failed, _] = repair.repairable(runtime, instance_id).tokens
+    body = {
+        "operations": [
+            {"kind": "cancel", "target": failed.task_id},
+            {"kind": "start_after", "target": "Task_Lookup"},
+        ],
+        "reason": "looked up by phone",
+    }
+    preview = post("modification", {**body, "preview": True})
+    assert [t["bpmn_id"] for t in preview.json["after"]] == ["Task_Review"]
+    applied = post("modification", {**body, "version": preview.json["lock_version"]})
+    assert applied.status_code == 200
+    assert [t["bpmn_id"] for t in applied.json["ready_tasks"]] == ["Task_Review"]
+    again = post("modification", {**body, "version": preview.json["lock_version"]})
+    assert again.status_code == 409
+    assert post("modification", {"operations": "all"}).status_code == 400
