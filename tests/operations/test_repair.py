@@ -3,7 +3,9 @@
 import pytest
 from sqlalchemy import select
 
+from webapp.analytics.trace import instance_trace
 from webapp.db.models import Incident, Instance, InstanceEvent, Job
+from webapp.privacy import EVERYTHING
 from webapp.runtime import repair
 from webapp.runtime.errors import Conflict, InvalidData, NotFound
 from webapp.runtime.repair import Operation
@@ -243,3 +245,12 @@ def test_cancelling_the_last_token_a_stale_preview_and_an_ended_instance_are_ref
     repair_runtime.terminate(instance_id, "admin")
     with pytest.raises(Conflict, match="terminated"):
         repair.preview(repair_runtime, instance_id, [Operation("start_before", "Task_Apply")])
+
+
+def test_the_trace_rebuilds_the_data_with_an_edited_variable(repair_runtime):
+    instance_id = at_review(repair_runtime)
+    repair.set_variable(repair_runtime, instance_id, "who", "bob", "renamed", "admin")
+    with repair_runtime.session_factory() as session:
+        events = instance_trace(session, instance_id, view=EVERYTHING).events
+    [edit] = [e for e in events if e.kind == "variable_changed"]
+    assert edit.data_after["who"] == "bob" and edit.data_after["found"] == {"key": "anna"}
