@@ -97,3 +97,20 @@ def test_batch_retry_shows_its_progress_and_each_result(
     assert no_horizontal_scroll(page)
     screenshot(page, "cockpit-batch")
     assert errors == []
+
+
+def test_an_opened_incident_trace_keeps_the_incidents_page_within_the_screen(
+    admin_page,
+    cockpit,  # noqa: F811  (the fixture imported above)
+    screenshot,
+):
+    page, base, errors = admin_page
+    _, runtime = cockpit
+    application(runtime, "wrong")
+    page.goto(f"{base}/admin/")
+    page.click("details summary")
+    page.wait_for_selector("pre.trace", state="visible")
+    assert no_horizontal_scroll(page)
+    assert page.evaluate("document.documentElement.scrollHeight") < 2000
+    screenshot(page, "cockpit-incidents")
+    assert errors == []

@@ -101,7 +101,9 @@ def incident_action(incident_id: int, action: str) -> Any:
             flash_retry(retry(runtime(), incident_id, current_user.username))
     except TirkeuError as error:
         flash(error.message, "error")
-    return redirect(request.form.get("next") or url_for("admin.index"))
+    back = request.form.get("next", "")
+    # Only back to an administration page: never to an address a crafted form names.
+    return redirect(back if back.startswith("/admin/") else url_for("admin.index"))
 
 
 def flash_retry(outcome) -> None:
@@ -166,12 +168,12 @@ def instance(instance_id: int) -> Any:
     return instance_page(instance_id)
 
 
-def instance_page(instance_id: int, preview: repair.Preview | None = None, status: int = 200):
+def instance_page(instance_id: int, preview: repair.Preview | None = None) -> str:
     """Render the instance page, with a modification's preview when one is asked for."""
     view = personal_view()
     trace = instance_trace(db(), instance_id, view=view)
     state = repair.repairable(runtime(), instance_id)
-    page = render_template(
+    return render_template(
         "admin/instance.html",
         trace=trace,
         state=state,
@@ -180,7 +182,6 @@ def instance_page(instance_id: int, preview: repair.Preview | None = None, statu
         markers=json.dumps(trace.markers.to_dict()),
         shown=lambda value: json.dumps(value, ensure_ascii=False),
     )
-    return page, status
 
 
 def back_to(instance_id: int) -> Response:
