@@ -157,6 +157,10 @@ def test_starting_after_a_failed_lookup_skips_it_and_closes_its_incident(repair_
     operations = [Operation("cancel", tokens[0].task_id), Operation("start_after", "Task_Lookup")]
     preview = repair.preview(repair_runtime, instance_id, operations)
     assert shape(preview.after) == [("Task_Review", "ready", None)]
+    with repair_runtime.session_factory() as session:  # a preview changes nothing
+        assert session.scalars(select(Job.kind).where(Job.instance_id == instance_id)).all() == [
+            "retry"
+        ]
     view = repair.modify(repair_runtime, instance_id, operations, "looked up by phone", "admin")
     assert view.status == "waiting" and [t.bpmn_id for t in view.ready_tasks] == ["Task_Review"]
     with repair_runtime.session_factory() as session:

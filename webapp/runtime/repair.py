@@ -271,11 +271,6 @@ def _cancel_task(step: "Step", task) -> None:
     task._set_state(TaskState.CANCELLED)
     task._drop_children()
     task.task_spec._on_cancel(task)
-    step.db.execute(
-        delete(Job).where(
-            Job.instance_id == step.instance.id, Job.task_id == str(task.id), Job.kind == "retry"
-        )
-    )
 
 
 def _modify(step: "Step", operations: Sequence[Operation]) -> tuple[Token, ...]:
@@ -325,10 +320,13 @@ def checked_reason(reason: str | None) -> str:
 
 
 def _read(runtime: "Runtime", instance_id: int, look: Callable[["Step"], object]):
-    """Run `look` over the instance's workflow loaded without a lock, changing nothing."""
-    with runtime.transaction() as session:
+    """Run `look` over the instance's workflow loaded without a lock; roll back, whatever it did."""
+    with runtime.session_factory() as session:
         step = runtime._new_step(session, runtime._record(session, instance_id, lock=False), None)
-        return look(step)
+        try:
+            return look(step)
+        finally:
+            session.rollback()
 
 
 def repairable(runtime: "Runtime", instance_id: int) -> Repairable:
@@ -375,7 +373,18 @@ def modify(
 
     def apply(step: "Step") -> None:
         _check_version(step, expected_version)
+        failed = {t.task_id for t in tokens(step.workflow) if t.state == "failed"}
         left = _modify(step, operations)
+        # A failed task cancelled waits for no retry any more.
+        cancelled = failed - {t.task_id for t in left}
+        if cancelled:
+            step.db.execute(
+                delete(Job).where(
+                    Job.instance_id == step.instance.id,
+                    Job.task_id.in_(cancelled),
+                    Job.kind == "retry",
+                )
+            )
         step.record(
             "instance_modified",
             data={
