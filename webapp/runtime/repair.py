@@ -11,6 +11,9 @@ token is added the way SpiffWorkflow adds the branch of an event subprocess it t
 of the workflow's root (its start task), brought up to date by its spec. It carries the
 instance's current data (edited variables included), not the data of the part of the tree it
 hangs from.
+
+It is part of the runtime: it runs its steps through the runtime's own step machinery, as the
+engine's administration (retry, suspend, terminate) does.
 """
 
 import re
