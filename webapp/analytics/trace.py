@@ -248,8 +248,11 @@ def instance_trace(
             counts[row.bpmn_id] = counts.get(row.bpmn_id, 0) + 1
             if not path or path[-1] != row.bpmn_id:
                 path.append(row.bpmn_id)
-        if row.kind in ("instance_started", "task_completed") and row.data:
-            data.update(row.data)
+        changed = row.data if row.kind in ("instance_started", "task_completed") else None
+        if row.kind == "variable_changed":
+            changed = (row.data or {}).get("after")  # an administrator's repair
+        if changed:
+            data.update(changed)
             data_after = view(dict(data))
         events.append(
             TraceEvent(

@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, select
 
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask
+from webapp.runtime import repair
 from webapp.runtime.views import InstanceView
 
 from .auth import authenticate_bearer, personal_view, role_required
@@ -35,6 +36,7 @@ WORK_ROLES = ("clerk", "supervisor", "applicant")
 START_ROLES = ("clerk", "supervisor", "administrator")
 READ_ROLES = ("clerk", "supervisor", "analyst", "administrator", "process_owner")
 MESSAGE_ROLES = ("administrator",)
+REPAIR_ROLES = ("administrator",)
 # What deciding whether the caller may act on a task reads, built once for every task call.
 WHO_MAY_ACT = select(HumanTask.assignee, HumanTask.role, HumanTask.claimed_by).where(
     HumanTask.id == bindparam("task_id")
@@ -194,3 +196,53 @@ def message() -> Response:
     if not isinstance(correlation, dict):
         abort(400, description="correlation must be an object")
     return shown(runtime().message(name, content, correlation))
+
+
+def expected_version(payload: dict[str, Any]) -> int | None:
+    """Return the instance state a repair was decided on (`version`), if the caller gave one."""
+    version = payload.get("version")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+        abort(400, description="version must be a whole number")
+    return version
+
+
+@bp.post("/instances/<int(max=2147483647):instance_id>/variables")
+@role_required(*REPAIR_ROLES)
+def set_variable(instance_id: int) -> Response:
+    """Set a variable of an instance to a JSON value, with a reason; audited before and after."""
+    payload = body()
+    name, reason = payload.get("name"), payload.get("reason")
+    if not isinstance(name, str) or "value" not in payload or not isinstance(reason, str | None):
+        abort(400, description="name (a string), value (any JSON) and reason are needed")
+    instance = repair.set_variable(
+        runtime(), instance_id, name, payload["value"], reason or "", g.api_user.username,
+        expected_version(payload),
+    )  # fmt: skip
+    return shown(instance)
+
+
+def operations(payload: dict[str, Any]) -> list[repair.Operation]:
+    """Return the operations of a modification body, or answer 400."""
+    found = payload.get("operations")
+    if not isinstance(found, list) or not all(
+        isinstance(o, dict) and isinstance(o.get("kind"), str) and isinstance(o.get("target"), str)
+        for o in found
+    ):
+        abort(400, description="operations must be a list of {kind, target} objects")
+    return [repair.Operation(o["kind"], o["target"]) for o in found]
+
+
+@bp.post("/instances/<int(max=2147483647):instance_id>/modification")
+@role_required(*REPAIR_ROLES)
+def modification(instance_id: int) -> Response:
+    """Preview (`"preview": true`) or apply a modification of an instance's tokens."""
+    payload = body()
+    steps = operations(payload)
+    if payload.get("preview") is True:
+        return jsonify(plain(repair.preview(runtime(), instance_id, steps)))
+    reason = payload.get("reason")
+    instance = repair.modify(
+        runtime(), instance_id, steps, reason if isinstance(reason, str) else "",
+        g.api_user.username, expected_version(payload),
+    )  # fmt: skip
+    return shown(instance)
