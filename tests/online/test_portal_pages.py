@@ -15,8 +15,8 @@ from webapp.db.base import utcnow
 from webapp.db.models import HumanTask
 from webapp.db.online import SignedDocument
 from webapp.signing import sign
+from webapp.web.i18n import local_today
 from webapp.web.labels import refusal_label
-from webapp.web.visits import local_today
 
 from .conftest import APPLICANT, COOWNED_ARC, GULNARA, KAIRAT, latest_code
 
