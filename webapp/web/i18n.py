@@ -67,12 +67,15 @@ def local_time(value: datetime | date | str | None, form: str = "datetime") -> s
 
     `form` is "datetime" (date and time), "precise" (date and time with seconds), "date",
     "time", "weekday" (weekday, day and month) or "day" (day and month). A missing value is a
-    dash; ISO 8601 text is read first.
+    dash; ISO 8601 text is read first, and other text (a registry's odd value) is shown as it is.
     """
     if value is None or value == "":
         return NOTHING
     if isinstance(value, str):
-        value = parsed(value)
+        try:
+            value = parsed(value)
+        except ValueError:
+            return value
     locale = reader()[0]
     if isinstance(value, datetime):
         value = local_moment(value)
