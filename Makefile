@@ -38,8 +38,7 @@ loadtest: $(VENV)/.installed
 # the tour of every role's pages in English, Kazakh and Russian (NAME-en.png, -kk, -ru).
 screenshots: $(VENV)/.installed
 	TIRKEU_SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest -q -m browser \
-	  tests/browser/test_widths.py tests/browser/test_desk.py tests/browser/test_process_owner.py \
-	  tests/online tests/analytics
+	  tests/browser/test_widths.py tests/browser/test_process_owner.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

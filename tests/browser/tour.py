@@ -269,8 +269,8 @@ def visits_of(ids: dict[str, Any]) -> dict[str, list[Visit]]:
         "analyst": [
             Visit("start", "/"),
             Visit("instances", "/analytics/"),
-            Visit("instance", f"/analytics/instances/{ids['waiting']}"),
-            Visit("dashboard", f"/analytics/dashboard?process={PROCESS}", picture="dashboard"),
+            Visit("instance", f"/analytics/instances/{ids['waiting']}", picture="instance"),
+            Visit("dashboard", f"/analytics/dashboard?process={PROCESS}&version=1"),
         ],
         "administrator": [
             Visit("incidents", "/admin/"),
