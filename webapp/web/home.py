@@ -88,6 +88,8 @@ def index() -> Any:
     """Send the user to their main page, or list what they may open."""
     if current_user.has_any("clerk", "supervisor"):
         return redirect(url_for("tasks.task_list"))
+    if current_user.has_any("applicant") and "portal.index" in current_app.view_functions:
+        return redirect(url_for("portal.index"))
     return render_template("home.html", items=navigation())
 
 
