@@ -1,4 +1,4 @@
-"""Refresh the vendored bpmn-js and dmn-js bundles from the npm registry and record checksums.
+"""Refresh the vendored bundles (bpmn-js, dmn-js, axe-core) from npm and record their checksums.
 
 Usage:
     python scripts/vendor.py              re-download the pinned versions and rewrite VERSIONS.json
@@ -22,8 +22,9 @@ from pathlib import Path
 VENDOR_DIR = Path(__file__).resolve().parent.parent / "webapp" / "web" / "static" / "vendor"
 VERSIONS_FILE = VENDOR_DIR / "VERSIONS.json"
 
-# Only what the pages load: the production bundles, their stylesheets, the icon fonts and the
-# licence. Paths are inside the npm tarball; they are copied without the "package/dist/" prefix.
+# Only what is loaded: the production bundles, their stylesheets, the icon fonts and the licence.
+# Paths are inside the npm tarball; they are copied without the "package/dist/" (or "package/")
+# prefix. axe-core is for the browser tests only: they inject it, and no page links to it.
 PACKAGE_FILES: dict[str, list[str]] = {
     "bpmn-js": [
         "package/LICENSE",
@@ -49,6 +50,7 @@ PACKAGE_FILES: dict[str, list[str]] = {
         "package/dist/assets/dmn-font/css/dmn.css",
         "package/dist/assets/dmn-font/font/dmn.*",
     ],
+    "axe-core": ["package/LICENSE", "package/axe.min.js"],
 }
 
 

@@ -1,4 +1,5 @@
-"""The vendored bundles are the recorded ones, carry their licences and keep the watermark."""
+"""The vendored bundles are the recorded ones, carry their licences and keep the watermark;
+the accessibility checker is there for the tests only."""
 
 import importlib.util
 import shutil
@@ -6,6 +7,8 @@ import shutil
 from .diagram_pages import REPO_ROOT
 
 STATIC = REPO_ROOT / "webapp" / "web" / "static"
+TEMPLATES = REPO_ROOT / "webapp" / "web" / "templates"
+BPMN_IO = ("bpmn-js", "dmn-js")
 
 
 def load_vendor_script():
@@ -36,12 +39,23 @@ def test_check_names_a_changed_file_and_an_unrecorded_one(tmp_path):
 
 def test_each_vendored_package_is_pinned_and_carries_its_licence():
     versions = load_vendor_script().load_versions()["packages"]
-    assert set(versions) == {"bpmn-js", "dmn-js"}
+    assert set(versions) == {*BPMN_IO, "axe-core"}
     for name, entry in versions.items():
         assert entry["version"].count(".") == 2
         assert entry["integrity"].startswith("sha512-")
         licence = (STATIC / "vendor" / name / entry["license_file"]).read_text()
-        assert "watermark must stay fully visible" in licence
+        if name in BPMN_IO:
+            assert "watermark must stay fully visible" in licence
+        else:
+            assert "Mozilla Public License" in licence
+
+
+def test_no_page_loads_the_accessibility_checker():
+    ours = [*TEMPLATES.rglob("*.html"), *STATIC.joinpath("js").glob("*.js")]
+    assert ours
+    for path in ours:
+        text = path.read_text()
+        assert "axe-core" not in text and "axe.min" not in text, path.name
 
 
 def test_our_assets_never_touch_the_bpmn_io_watermark():

@@ -15,8 +15,8 @@ from webapp.db.base import utcnow
 from webapp.db.models import HumanTask
 from webapp.db.online import SignedDocument
 from webapp.signing import sign
+from webapp.web.i18n import local_today
 from webapp.web.labels import refusal_label
-from webapp.web.visits import local_today
 
 from .conftest import APPLICANT, COOWNED_ARC, GULNARA, KAIRAT, latest_code
 
@@ -284,3 +284,21 @@ def test_not_the_owner_puts_the_declared_owner_and_address_in_the_document(signe
     document = json.loads(applicant.get("/portal/sign/document.json").data)
     assert document["answer"]["declared_owner_iin"] == GULNARA
     assert document["answer"]["declared_address"] == "Kabanbay Batyr 48"
+
+
+def test_signing_with_nothing_to_sign_sends_to_the_form_with_a_message(signed_in):
+    applicant = signed_in("applicant")
+    for answer in (applicant.get("/portal/sign"), applicant.post("/portal/sign/code")):
+        assert answer.status_code == 303
+        assert answer.headers["Location"].endswith("/portal/apply")
+    page = applicant.get("/portal/apply").get_data(as_text=True)
+    assert "Nothing is waiting for your signature" in page
+
+
+def test_status_history_shows_the_co_owners_requests_as_one_entry(signed_in):
+    applicant = signed_in("applicant")
+    apply(applicant)
+    page = applicant.get(sign_with_code(applicant)).get_data(as_text=True)
+    history = page[page.index('id="history"') : page.index('id="notices"')]
+    assert history.count("Waiting: Give consent") == 1
+    assert "×2" in history

@@ -28,6 +28,7 @@ from webapp.privacy import View
 
 from .auth import authenticate_bearer, personal_view, role_required
 from .database import db, runtime
+from .i18n import local_time
 
 bp = Blueprint("analytics", __name__, url_prefix="/analytics")
 metrics_bp = Blueprint("metrics", __name__)
@@ -225,7 +226,7 @@ def dashboard() -> Any:
 
 def dashboard_charts(figures) -> dict[str, str]:
     """Return the dashboard's SVG charts."""
-    days = [d.day.strftime("%d %b") for d in figures.throughput]
+    days = [local_time(d.day, "day") for d in figures.throughput]
     lead = [f"{t.channel or 'all'} · {t.registration_type or 'all'}" for t in figures.lead_times]
     tasks = [
         " · ".join(filter(None, (s.name or s.bpmn_id, s.called_process)))

@@ -6,7 +6,6 @@ import json
 import re
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -39,6 +38,7 @@ from webapp.signing import SigningError, SigningMethod, canonical_bytes, request
 
 from .auth import role_required
 from .database import db, runtime
+from .i18n import local_today
 from .labels import refusal_label
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
@@ -54,6 +54,23 @@ def shown_in_history(event: Any) -> bool:
     if event.kind in HISTORY_KINDS:
         return True
     return event.kind in TASK_KINDS and "UserTask" in (event.task_type or "")
+
+
+def history_of(events: list[Any]) -> list[tuple[Any, int]]:
+    """Return the applicant's status history as (event, how many alike) entries.
+
+    Alike events of one moment (both co-owners' consent requests opening, say) are one entry.
+    """
+    entries: list[tuple[Any, int]] = []
+    for event in filter(shown_in_history, events):
+        if entries:
+            last, count = entries[-1]
+            alike = (last.kind, last.name, last.bpmn_id) == (event.kind, event.name, event.bpmn_id)
+            if alike and abs((event.at - last.at).total_seconds()) < 60:
+                entries[-1] = (last, count + 1)
+                continue
+        entries.append((event, 1))
+    return entries
 
 
 PERIOD = re.compile(r"^[0-9]{1,2}$")
@@ -97,12 +114,6 @@ def sms_notices_of(iin: str) -> list[dict[str, Any]]:
         return []
     sent = [w for w in store.writes("notify") if w["iin"] == iin]
     return [w for w in reversed(sent) if w["payload"].get("channel") == "sms"]
-
-
-def local_today() -> str:
-    """Return today's date where the service is given, as YYYY-MM-DD."""
-    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Almaty"))
-    return datetime.now(zone).date().isoformat()
 
 
 @bp.get("/")
@@ -172,7 +183,7 @@ def apply() -> Any:
     values, errors = checked_application(request.form, iin)
     if errors:
         return render_template("portal/apply.html", values=values, errors=errors), 422
-    data = application_document(values, iin, local_today())
+    data = application_document(values, iin, local_today().isoformat())
     decision = channel_decision(
         db(), process_id(), "online", data["applicant_type"], runtime().script_engine
     )
@@ -193,10 +204,11 @@ def to_signing(waiting: dict[str, Any], signing: Signing) -> Any:
 
 
 def pending() -> dict[str, Any]:
-    """Return the document waiting for the signed-in user's signature, or go back home."""
+    """Return the document waiting for the signed-in user's signature, or go to the form."""
     waiting = session.get(PENDING)
     if not waiting:
-        abort(404)
+        flash(_("Nothing is waiting for your signature: fill in the application first."), "info")
+        abort(redirect(url_for("portal.apply"), 303))
     return waiting
 
 
@@ -383,7 +395,7 @@ def application(instance_id: int) -> Any:
     if row is None or (row.summary or {}).get("applicant_iin") != iin:
         abort(404)
     view = runtime().instance(instance_id)
-    history = [e for e in view.events if shown_in_history(e)]
+    history = history_of(view.events)
     consents = list(owner_answers(view).values())
     return render_template(
         "portal/application.html",

@@ -1,24 +1,19 @@
 """The service-centre desk: task lists, the task page, the office queue and the counter."""
 
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from flask import (
     Blueprint,
     abort,
     current_app,
     flash,
-    g,
     redirect,
     render_template,
     request,
     url_for,
 )
-from flask_babel import get_locale, get_timezone
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -30,6 +25,7 @@ from webapp.runtime.errors import Conflict, InvalidData, TakenKey
 from . import schemaforms
 from .auth import role_required
 from .database import db, runtime
+from .i18n import local_today
 from .labels import REFUSAL_REASONS, document_label, refusal_label
 from .tasklist import (
     COUNT_LIMIT,
@@ -379,8 +375,7 @@ def counter_data(data: dict[str, Any]) -> dict[str, Any]:
 
     The application number is left to the runtime, which numbers new applications.
     """
-    today = datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
-    return {**data, "channel": "service_centre", "application_date": today.isoformat()}
+    return {**data, "channel": "service_centre", "application_date": local_today().isoformat()}
 
 
 @bp.route("/counter", methods=["GET", "POST"])
@@ -432,16 +427,6 @@ def document_label_filter(code: str) -> str:
 def count_label(count: int) -> str:
     """Return a tab count, shown as "100+" once it reaches the counting limit."""
     return f"{COUNT_LIMIT}+" if count >= COUNT_LIMIT else str(count)
-
-
-@bp.app_template_global("short_time")
-def short_time(moment: datetime) -> str:
-    """Return a time in the user's zone and language, short; the page's many rows share one
-    resolution of the locale and zone (Flask-Babel's filter resolves them at every call)."""
-    if "short_time" not in g:
-        g.short_time = (get_locale(), get_timezone())
-    locale, zone = g.short_time
-    return format_datetime(moment, "short", tzinfo=zone, locale=locale)
 
 
 @bp.app_template_global("is_overdue")
