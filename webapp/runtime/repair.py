@@ -31,14 +31,15 @@ from sqlalchemy import delete
 
 from webapp.db.models import Job
 
-from . import forms, inputs
+from . import forms, inputs, records
 from .errors import Conflict, InvalidData, NotFound
+from .instance_data import LIVE, current_data, json_safe
 from .specs import start_forms
-from .steps import LIVE, current_data, json_safe
 
 if TYPE_CHECKING:
-    from .engine import Runtime, VersionInfo
+    from .engine import Runtime
     from .steps import Step
+    from .versions import VersionInfo
 
 ENDED = ("completed", "terminated")
 KINDS = ("cancel", "start_before", "start_after")
@@ -325,7 +326,9 @@ def checked_reason(reason: str | None) -> str:
 def _read(runtime: "Runtime", instance_id: int, look: Callable[["Step"], object]):
     """Run `look` over the instance's workflow loaded without a lock; roll back, whatever it did."""
     with runtime.session_factory() as session:
-        step = runtime._new_step(session, runtime._record(session, instance_id, lock=False), None)
+        step = runtime._new_step(
+            session, records.read(session.connection(), instance_id, lock=False), None
+        )
         try:
             return look(step)
         finally:
@@ -410,7 +413,7 @@ def form_fields(runtime: "Runtime", session, info: "VersionInfo") -> dict[str, l
                 names.add(properties["formJsonSchemaFilename"])
     fields: dict[str, list[dict]] = {}
     for name in sorted(names):
-        schema = runtime._form(session, info.deployment_id, name)
+        schema = runtime.versions.form(session, info.deployment_id, name)
         for field, field_schema in schema.get("properties", {}).items():
             fields.setdefault(field, []).append(field_schema)
     return fields
