@@ -290,8 +290,10 @@ def tour(browser, tmp_path_factory) -> Iterator[Tour]:
     build_product(folder, signer)
     app = create_app(settings_for(folder))
     app.config["TESTING"] = True
-    # Every page is opened many times from one address: sign-in limits are not under test here.
+    # Every page is opened many times from one address, by sessions signed in once for the whole
+    # test run: sign-in limits and idle sessions are not under test here.
     app.extensions["tirkeu_limiter"].enabled = False
+    app.config["SESSION_IDLE_MINUTES"] = app.config["SESSION_LIFETIME_HOURS"] * 60
     ids = set_up_data(app, signer)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -19,14 +19,17 @@ from flask_babel import Babel, get_locale, get_timezone
 
 LANGUAGES = {"en": "English", "kk": "Қазақша", "ru": "Русский"}
 LANGUAGE_COOKIE = "lang"
-# How each form of `local_time` writes a day: a CLDR width or a skeleton the language orders.
-DAY_FORMS = {
-    "datetime": "medium",
-    "precise": "medium",
-    "date": "medium",
-    "weekday": "MMMEd",
-    "day": "MMMd",
+# Each form of `local_time`: how it writes the day (a CLDR width, or a skeleton the language
+# orders) and the time of day (a CLDR width); None leaves that part out.
+FORMS = {
+    "datetime": ("medium", "short"),
+    "precise": ("medium", "medium"),
+    "date": ("medium", None),
+    "time": (None, "short"),
+    "weekday": ("MMMEd", None),
+    "day": ("MMMd", None),
 }
+WIDTHS = ("short", "medium", "long", "full")
 NOTHING = "—"
 
 
@@ -65,9 +68,10 @@ def parsed(value: str) -> date | datetime:
 def local_time(value: datetime | date | str | None, form: str = "datetime") -> str:
     """Return a moment or a day as the reader writes it, in the service's zone.
 
-    `form` is "datetime" (date and time), "precise" (date and time with seconds), "date",
-    "time", "weekday" (weekday, day and month) or "day" (day and month). A missing value is a
-    dash; ISO 8601 text is read first, and other text (a registry's odd value) is shown as it is.
+    `form` is one of FORMS: "datetime", "precise" (with seconds), "date", "time", "weekday"
+    (weekday, day and month) or "day" (day and month); a day has no time of day to show. A
+    missing value is a dash; ISO 8601 text is read first, other text (a registry's odd value)
+    is shown as it is.
     """
     if value is None or value == "":
         return NOTHING
@@ -77,21 +81,19 @@ def local_time(value: datetime | date | str | None, form: str = "datetime") -> s
         except ValueError:
             return value
     locale = reader()[0]
-    if isinstance(value, datetime):
-        value = local_moment(value)
-    width = "medium" if form == "precise" else "short"
-    clock = format_time(value, width, locale=locale) if isinstance(value, datetime) else ""
-    if form == "time":
+    day_form, time_form = FORMS[form]
+    moment = local_moment(value) if isinstance(value, datetime) else None
+    clock = format_time(moment, time_form, locale=locale) if moment and time_form else ""
+    if day_form is None:
         return clock
-    day_form = DAY_FORMS[form]
-    day = value.date() if isinstance(value, datetime) else value
-    if day_form == "medium":
-        written = format_date(day, "medium", locale=locale)
+    day = moment.date() if moment else value
+    if day_form in WIDTHS:
+        written = format_date(day, day_form, locale=locale)
     else:
         written = format_skeleton(day_form, day, locale=locale)
-    if form not in ("datetime", "precise") or not clock:
+    if not clock:
         return written
-    joined = get_datetime_format("medium", locale=locale).replace("'", "")
+    joined = get_datetime_format(day_form, locale=locale).replace("'", "")
     return joined.replace("{1}", written).replace("{0}", clock)
 
 
