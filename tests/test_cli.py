@@ -159,7 +159,7 @@ def test_an_application_runs_end_to_end_through_separate_processes(env):
     started = tirkeu("start", "application", "--data", '{"application_number": "A-0100"}')
     assert set(started) >= INSTANCE_KEYS and started["status"] == "waiting"
     tasks = tirkeu("tasks")
-    assert [set(t) for t in tasks] == [TASK_KEYS]
+    assert [set(t) >= TASK_KEYS for t in tasks] == [True]
     (task,) = tasks
     assert (task["instance_id"], task["bpmn_id"], task["name"], task["lane"]) == (
         started["id"], "Task_Review", "Review", "Clerk")  # fmt: skip

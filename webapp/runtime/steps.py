@@ -37,6 +37,7 @@ from webapp.db.models import (
 )
 
 from . import scripting
+from .clocks import note_due_times, timer_value
 from .errors import Conflict, InvalidData, NotFound
 from .scripting import writes_keyed_by
 from .serializer import SERIALIZER_VERSION
@@ -505,6 +506,7 @@ class Step:
         """Run, save the state, sync the read models and events; return the instance view."""
         if self.status is None:
             self.advance()
+        note_due_times(self.workflow.event_manager.tasks.values(), self.before, self.now)
         tasks = list(self.workflow.get_tasks())
         self._check_reachable(tasks)
         self._record_task_changes(tasks)
@@ -725,7 +727,7 @@ class Step:
                         key = str(uuid5(task.id, definition.name))
                     waits["message", key] = (definition.name, correlation)
                 elif isinstance(definition, TimerEventDefinition):
-                    due = _due(task.internal_data.get("event_value"), definition)
+                    due = _due(timer_value(task), definition)
                     if due is not None:
                         waits["timer", str(task.id)] = due
         return waits
