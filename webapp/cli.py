@@ -723,8 +723,14 @@ def archive_command(product: Product, days: int | None, output: Path | None, as_
 def serve(
     product: Product, host: str, port: int, threads: int, workers: int, as_json: bool
 ) -> None:
-    """Serve the web application: waitress with an in-process worker, or gunicorn processes."""
+    """Serve the web application: waitress with an in-process worker, or gunicorn processes.
+
+    The log (one access line per request, errors with their request id) goes to standard error.
+    """
     from .web import create_app
+    from .web.serve import configure_logging
+
+    configure_logging()
 
     click.echo(f"Tirkeu on http://{host}:{port}", err=True)
     if workers > 1:
