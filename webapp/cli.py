@@ -649,8 +649,8 @@ def registries_load(product: Product, file: Path, as_json: bool) -> None:
     """Replace the sandbox registries' data with a data set file (docs/registries.md).
 
     The sandbox registries keep their own database, `TIRKEU_REGISTRY_URL`: by default
-    `registries.db` in the instance folder, whatever `TIRKEU_DATABASE_URL` says. The answer
-    names it.
+    `registries.db` in the instance folder, whatever `TIRKEU_DATABASE_URL` says. The text
+    answer names it.
     """
     from sqlalchemy.engine import make_url
 
@@ -664,7 +664,7 @@ def registries_load(product: Product, file: Path, as_json: bool) -> None:
         raise click.ClickException(str(error)) from error
     shown = make_url(url).render_as_string(hide_password=True)
     emit(
-        {**counts, "registry_url": shown},
+        counts,
         as_json,
         f"loaded {counts['persons']} persons and {counts['premises']} premises into {shown}",
     )
