@@ -256,7 +256,7 @@ def init(product: Product, demo: bool, applications: int | None, as_json: bool) 
 
 def demo_history(product: Product, applications: int | None):
     """Seed the demo's month of history, with progress on a terminal; None if there is some."""
-    from .demo.history import DEFAULT_APPLICATIONS, seed_history
+    from .demo.history import DEFAULT_APPLICATIONS, NoHistory, seed_history
 
     count = DEFAULT_APPLICATIONS if applications is None else applications
     if not count:
@@ -267,7 +267,11 @@ def demo_history(product: Product, applications: int | None):
         if show:
             click.echo(f"\rdemo history: {done} steps", err=True, nl=False)
 
-    seeded = seed_history(product, count, progress=progress)
+    try:
+        seeded = seed_history(product, count, progress=progress)
+    except NoHistory as reason:
+        click.echo(f"no demo history: {reason}", err=True)
+        return None
     if show:
         click.echo(err=True)
     return seeded

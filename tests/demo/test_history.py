@@ -122,3 +122,12 @@ def test_the_same_seed_draws_the_same_month_and_every_scenario():
     assert first == again and first != other
     assert {a.scenario for a in first} == set(SCENARIOS)
     assert all(a.arrives.tzinfo and end - timedelta(days=30) <= a.arrives < end for a in first)
+
+
+def test_init_demo_plays_no_history_on_registries_it_does_not_hold(env, monkeypatch):
+    monkeypatch.setenv("TIRKEU_REGISTRY_MODE", "http")
+    monkeypatch.setenv("TIRKEU_REGISTRY_BASE_URL", "http://127.0.0.1:9/registries")
+    result = CliRunner().invoke(main, ["init", "--demo", "--history", "5", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["demo_history"] is None
+    assert "no demo history: the demo history runs on the sandbox registries only" in result.stderr

@@ -50,6 +50,10 @@ SIGNED_AFTER = timedelta(hours=1)
 CLERK_TASKS = ("Task_CheckDocuments", "Task_CheckPetition", "Task_CheckDeregistrationDocument")
 
 
+class NoHistory(Exception):
+    """The demo history cannot be played on this product's settings; the message says why."""
+
+
 class SimulatedClock:
     """The runtime's clock during the history: it says what the history has set."""
 
@@ -278,7 +282,11 @@ def seed_history(
     if has_history(product):
         return None
     settings = product.settings
+    if (settings.registry.get("registry_mode") or "sandbox") != "sandbox":
+        raise NoHistory("the demo history runs on the sandbox registries only")
     ca = DemoCA.load(settings.instance_path / PKI_FOLDER)
+    if ca.certificate_pem() not in trusted_ca_pems(settings.trusted_ca_paths):
+        raise NoHistory("the demo CA is not among TIRKEU_TRUSTED_CAS: its people could not sign")
     end = (end or utcnow()).replace(microsecond=0)
     # A demo CA made before CAs were backdated cannot sign earlier than it was made.
     start = max(end - timedelta(days=days), ca.certificate.not_valid_before_utc + SIGNED_AFTER)
