@@ -89,6 +89,10 @@ class Application:
     plan: Plan = field(default_factory=Plan)
 
 
+# What a scenario draws: the application's own fields, and the plan of its people.
+Drawn = tuple[dict, Plan]
+
+
 class Population:
     """Builds people and premises in the sandbox data set format, each IIN and ARC unique."""
 
@@ -251,10 +255,12 @@ class Month:
         """Return the ARC of a flat someone else owns."""
         return self.rng.choice(self.people.owned)["arc"]
 
-    def online_consent(self, on):
+    def online_consent(self, on: date) -> Drawn:
+        """An adult moves into a flat others own, who consent online."""
         return {"applicant_iin": self.adult(on), "arc": self.owned_flat()}, Plan()
 
-    def online_sole_owner(self, on):
+    def online_sole_owner(self, on: date) -> Drawn:
+        """An adult registers in their own flat: nobody to ask."""
         applicant = self.adult(on)
         flat = self.people.flat(owners=[{"iin": applicant, "share": 1}])
         return {"applicant_iin": applicant, "arc": flat["arc"]}, Plan()
@@ -266,6 +272,7 @@ class Month:
         return record["iin"]
 
     def parent_case(self, on: date, age: int) -> dict:
+        """Return the fields of a parent applying for their child of `age`."""
         parent = self.adult(on)
         return {
             "applicant_iin": parent,
@@ -275,34 +282,40 @@ class Month:
             "registration_type": "permanent",
         }
 
-    def online_parent(self, on):
+    def online_parent(self, on: date) -> Drawn:
+        """A parent registers their child of 14 to 17; the owners consent or a clerk checks."""
         return self.parent_case(on, self.rng.randrange(14, 18)), Plan()
 
-    def counter_parent(self, on):
-        return self.parent_case(on, self.rng.randrange(14, 18)), Plan()
+    counter_parent = online_parent  # the channel is the scenario's: see COUNTER
 
-    def under_14(self, on):
+    def under_14(self, on: date) -> Drawn:
+        """A parent applies for a child under 14: refused `under_14`."""
         return self.parent_case(on, self.rng.randrange(3, 14)), Plan()
 
-    def no_authority_not_a_parent(self, on):
+    def no_authority_not_a_parent(self, on: date) -> Drawn:
+        """Someone not named as the child's parent applies: `no_authority`."""
         data = self.parent_case(on, self.rng.randrange(14, 18))
         data["applicant_iin"] = self.adult(on)
         return data, Plan()
 
-    def online_dormitory(self, on):
+    def online_dormitory(self, on: date) -> Drawn:
+        """A stay in a dormitory: a clerk checks the administration's petition."""
         check = "accepted" if self.rng.random() < 0.85 else "owner_refused"
         return {"applicant_iin": self.adult(on), "arc": self.dormitory["arc"],
                 "registration_type": "temporary"}, Plan(check=check)  # fmt: skip
 
-    def online_state_rental(self, on):
+    def online_state_rental(self, on: date) -> Drawn:
+        """A person named in the state rental contract registers without consent."""
         applicant = self.adult(on)
         self.rental["rental_contract"].append(applicant)
         return {"applicant_iin": applicant, "arc": self.rental["arc"]}, Plan()
 
-    def not_in_rental_contract(self, on):
+    def not_in_rental_contract(self, on: date) -> Drawn:
+        """A person not in the state rental contract: `not_in_rental_contract`."""
         return {"applicant_iin": self.adult(on), "arc": self.rental["arc"]}, Plan()
 
-    def online_returnee(self, on):
+    def online_returnee(self, on: date) -> Drawn:
+        """A return from abroad without the consular mark: a clerk checks a document."""
         abroad = {"deregistered": False, "country": self.rng.choice(("Russian Federation",
                   "Turkey", "Germany")), "date": None}  # fmt: skip
         check = "accepted" if self.rng.random() < 0.6 else "no_deregistration_proof"
@@ -310,51 +323,61 @@ class Month:
                 "arc": self.owned_flat(), "arrived_from_abroad": True}  # fmt: skip
         return data, Plan(check=check)
 
-    def counter_self(self, on):
-        return {"applicant_iin": self.adult(on), "arc": self.owned_flat()}, Plan()
+    counter_self = online_consent  # at the counter, the clerk checks the owner's consent
 
-    def counter_refused_by_clerk(self, on):
+    def counter_refused_by_clerk(self, on: date) -> Drawn:
+        """The clerk refuses at the counter with a code of the checklist."""
         check = self.rng.choice(("document_invalid", "no_authority", "owner_refused"))
         return {"applicant_iin": self.adult(on), "arc": self.owned_flat()}, Plan(check=check)
 
-    def counter_guardian(self, on):
+    def counter_guardian(self, on: date) -> Drawn:
+        """A guardian registers an adult ward declared incapable."""
         guardian = self.adult(on)
         ward = self.adult(on, legal_capacity="incapable", guardians=[guardian])
         return {"applicant_iin": guardian, "applicant_type": "guardian", "person_iin": ward,
                 "arc": self.owned_flat()}, Plan()  # fmt: skip
 
-    def counter_attorney(self, on):
+    def counter_attorney(self, on: date) -> Drawn:
+        """An attorney registers the principal at a service centre."""
         return {"applicant_iin": self.adult(on), "applicant_type": "attorney",
                 "person_iin": self.adult(on), "arc": self.owned_flat()}, Plan()  # fmt: skip
 
     no_authority_online_attorney = counter_attorney  # the portal's channel refuses attorneys
 
-    def crowded_address(self, on):
+    def crowded_address(self, on: date) -> Drawn:
+        """An address over the rubber-flat threshold: a supervisor reviews it."""
         review = "accepted" if self.rng.random() < 0.4 else "data_unreliable"
         return {"applicant_iin": self.adult(on), "arc": self.crowded["arc"]}, Plan(review=review)
 
-    def capital_cap_exceeded(self, on):
+    def capital_cap_exceeded(self, on: date) -> Drawn:
+        """A flat of the capital at its local cap: `capital_cap_exceeded`."""
         return {"applicant_iin": self.adult(on), "arc": self.capital["arc"]}, Plan()
 
-    def person_not_found(self, on):
+    def person_not_found(self, on: date) -> Drawn:
+        """An IIN the population registry does not know: `person_not_found`."""
         birth = on - timedelta(days=self.rng.randrange(7000, 20000))
         unknown = self.people.iin(birth, "male")
         return {"applicant_iin": unknown, "arc": self.owned_flat()}, Plan()
 
-    def not_a_citizen(self, on):
+    def not_a_citizen(self, on: date) -> Drawn:
+        """A foreign citizen applies: `not_a_citizen`."""
         applicant = self.adult(on, citizenship="RU", documents=("passport",))
         return {"applicant_iin": applicant, "arc": self.owned_flat()}, Plan()
 
-    def document_invalid(self, on):
+    def document_invalid(self, on: date) -> Drawn:
+        """The ID card expired before the application: `document_invalid`."""
         applicant = self.people.person(self.rng.randrange(18, 70), on)
         applicant["documents"][0]["valid_until"] = (on - timedelta(days=40)).isoformat()
         return {"applicant_iin": applicant["iin"], "arc": self.owned_flat()}, Plan()
 
-    def owner_refused(self, on):
+    def owner_refused(self, on: date) -> Drawn:
+        """An owner refuses consent: `owner_refused`."""
         return {"applicant_iin": self.adult(on), "arc": self.owned_flat()}, Plan(consent="refused")
 
-    def consent_timeout(self, on):
+    def consent_timeout(self, on: date) -> Drawn:
+        """No owner answers within the consent window: `consent_timeout`."""
         return {"applicant_iin": self.adult(on), "arc": self.owned_flat()}, Plan(consent="silent")
 
-    def no_title(self, on):
+    def no_title(self, on: date) -> Drawn:
+        """A house without title documents: `no_title`."""
         return {"applicant_iin": self.adult(on), "arc": self.untitled["arc"]}, Plan()
