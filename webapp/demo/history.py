@@ -198,7 +198,10 @@ class History:
         if task.id in self.known:
             return
         self.known.add(task.id)
-        plan = self.plans[task.instance_id].plan
+        application = self.plans.get(task.instance_id)
+        if application is None:
+            return  # not one of the history's applications: nobody here works it
+        plan = application.plan
         now, rng = self.clock.now, self.rng
         if task.bpmn_id == "Task_GiveConsent":
             if plan.consent == "silent":
