@@ -136,6 +136,9 @@ def create_sandbox_engine(url: str) -> Engine:
         cursor = dbapi_connection.cursor()
         if not in_memory:
             cursor.execute("PRAGMA journal_mode=WAL")
+            # As the product's database: in WAL a commit survives a crash of the process
+            # without waiting for the disk, which cost each registry write a few milliseconds.
+            cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
@@ -196,12 +199,17 @@ class SandboxStore:
             conn.execute(delete(write_table))
             conn.execute(delete(person_table))
             conn.execute(delete(premises_table))
-            if persons:
-                conn.execute(insert(person_table), [_person_row(p) for p in persons])
-            if premises:
-                conn.execute(
-                    insert(premises_table), [{"arc": p["arc"], "doc": p} for p in premises]
-                )
+            _insert_records(conn, persons, premises)
+        return {"persons": len(persons), "premises": len(premises)}
+
+    def add_dataset(self, doc: dict[str, Any]) -> dict[str, int]:
+        """Add a data set's persons and premises to the loaded ones, keeping the write log.
+
+        An IIN or ARC that is loaded already is refused by the primary keys: nothing is added.
+        """
+        persons, premises = parse_dataset(doc, self.arc_min_length, self.arc_max_length)
+        with self.engine.begin() as conn:
+            _insert_records(conn, persons, premises)
         return {"persons": len(persons), "premises": len(premises)}
 
     def load_dataset_file(self, path: str | Path) -> dict[str, int]:
@@ -300,6 +308,14 @@ class SandboxStore:
             .one_or_none()
         )
         return dict(row) if row is not None else None
+
+
+def _insert_records(conn: Connection, persons: list[dict], premises: list[dict]) -> None:
+    """Insert normalised persons and premises."""
+    if persons:
+        conn.execute(insert(person_table), [_person_row(p) for p in persons])
+    if premises:
+        conn.execute(insert(premises_table), [{"arc": p["arc"], "doc": p} for p in premises])
 
 
 class SandboxPopulation:

@@ -23,7 +23,7 @@ def test_init_demo_prints_key_paths_and_tirkeu_sign_makes_a_valid_signature(tmp_
         "TIRKEU_DATABASE_URL": f"sqlite:///{tmp_path / 'tirkeu.db'}",
     }
     runner = CliRunner()
-    result = runner.invoke(main, ["init", "--demo", "--json"], env=env)
+    result = runner.invoke(main, ["init", "--demo", "--history", "0", "--json"], env=env)
     assert result.exit_code == 0, result.stderr
     keys = json.loads(result.stdout)["demo_keys"]
     assert set(keys) >= {"ca", "850314304175", GULNARA, "600520302564"}
@@ -45,7 +45,7 @@ def test_init_demo_prints_key_paths_and_tirkeu_sign_makes_a_valid_signature(tmp_
         now=datetime.now(UTC),
     )
     assert evidence.signer_iin == GULNARA
-    again = runner.invoke(main, ["init", "--demo", "--json"], env=env)
+    again = runner.invoke(main, ["init", "--demo", "--history", "0", "--json"], env=env)
     assert json.loads(again.stdout)["demo_keys"] == keys
     product = build(
         Settings.from_env(instance_path=instance, database_url=env["TIRKEU_DATABASE_URL"])
@@ -61,7 +61,9 @@ def test_tirkeu_sign_refuses_a_key_of_another_certificate(tmp_path):
         "TIRKEU_DATABASE_URL": f"sqlite:///{tmp_path / 'tirkeu.db'}",
     }
     runner = CliRunner()
-    keys = json.loads(runner.invoke(main, ["init", "--demo", "--json"], env=env).stdout)
+    keys = json.loads(
+        runner.invoke(main, ["init", "--demo", "--history", "0", "--json"], env=env).stdout
+    )
     keys = keys["demo_keys"]
     document = tmp_path / "d.json"
     document.write_text("{}")

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from webapp.db.models import HumanTask, Job, MessageSubscription
 
 from . import audit, catching, incidents, records, running, task_list, thrown, waits
+from .clocks import note_due_times
 from .errors import Conflict
 from .incidents import RetryPolicy
 from .instance_data import current_data
@@ -219,6 +220,7 @@ class Step:
         if self.status is None:
             self.advance()
         workflow, instance = self.workflow, self.instance
+        note_due_times(workflow.event_manager.tasks.values(), self.before, self.now)
         tasks = list(workflow.get_tasks())
         running.check_reachable(self, tasks)
         audit.task_changes(self.record, self.before, self.ready_before, tasks, self.actor)

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, bindparam, delete, insert
 
 from webapp.db.models import Job, MessageSubscription
 
+from .clocks import timer_value
 from .instance_data import current_data, json_safe
 
 INSERT_SUBSCRIPTION = insert(MessageSubscription)
@@ -85,7 +86,7 @@ def waits(workflow) -> Waits:
                     key = str(uuid5(task.id, definition.name))
                 found["message", key] = (definition.name, correlation)
             elif isinstance(definition, TimerEventDefinition):
-                due = _due(task.internal_data.get("event_value"), definition)
+                due = _due(timer_value(task), definition)
                 if due is not None:
                     found["timer", str(task.id)] = due
     return found

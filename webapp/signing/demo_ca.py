@@ -202,15 +202,20 @@ class DemoSigner:
     A certificate (an elliptic-curve key, quick to make) is issued to each IIN on first use.
     """
 
-    def __init__(self, ca: DemoCA | None = None) -> None:
+    def __init__(self, ca: DemoCA | None = None, not_before: datetime | None = None) -> None:
         self.ca = ca or make_demo_ca("Tirkeu test CA", key_type="ec")
+        # Certificates valid from this moment (a day ago unless told): a history played on a
+        # simulated clock signs in the past.
+        self.not_before = not_before
         self._people: dict[str, PersonCredentials] = {}
 
     def credentials(self, iin: str) -> PersonCredentials:
         """Return the person's credentials, issuing them on first use."""
         if iin not in self._people:
             name = f"Person {iin}"
-            self._people[iin] = issue_person_certificate(self.ca, iin, name, key_type="ec")
+            self._people[iin] = issue_person_certificate(
+                self.ca, iin, name, key_type="ec", not_before=self.not_before
+            )
         return self._people[iin]
 
     def evidence(self, document: Mapping[str, Any], iin: str) -> dict[str, Any]:

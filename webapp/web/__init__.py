@@ -10,6 +10,7 @@ from webapp import logmask
 from webapp.settings import Settings
 
 from . import (
+    access,
     admin,
     analytics,
     api,
@@ -97,6 +98,7 @@ def create_app(settings: Any = None) -> Flask:
         MAX_CONTENT_LENGTH=Settings.max_request_bytes,
     )
     app.config.update(_config_from(settings))
+    access.init_app(app)
     init_runtime(app)
     database.init_app(app)
     i18n.init_app(app)
