@@ -12,6 +12,7 @@ from service_tasks.operators import build_operators
 
 from .accounts import AccountDirectory
 from .db.session import make_engine, make_session_factory, upgrade
+from .online.documents import Documents
 from .online.pki import trusted_ca_pems
 from .runtime.engine import Runtime
 from .settings import (
@@ -68,7 +69,8 @@ def product_runtime(
 ) -> Runtime:
     """Return the runtime with the product's parts: the fields its lists show, its forms'
     formats, the processes that may write to registries, the verifier of signed acts (trusting
-    the CAs `trusted_cas` returns) and the directory of people."""
+    the CAs `trusted_cas` returns), the documents people sign (texts in their language, facts
+    from the registries) and the directory of people."""
     return Runtime(
         session_factory,
         operators,
@@ -80,6 +82,7 @@ def product_runtime(
         writer_processes=writers,
         verifier=EvidenceVerifier(trusted_cas),
         directory=AccountDirectory(),
+        documents=Documents(operators),
     )
 
 

@@ -138,6 +138,7 @@ class Runtime:
         writer_processes: Collection[str] = (),
         verifier: signatures.SignatureVerifier | None = None,
         directory: Directory | None = None,
+        documents: signatures.DocumentRenderer = signatures.json_renderer,
     ):
         self.session_factory = session_factory
         self.operators = dict(operators)
@@ -157,6 +158,8 @@ class Runtime:
         # The product's parts a step asks: who signed an act, and who people are.
         self.verifier = verifier
         self.directory = directory
+        # Turns the document of a signed act into the bytes signed, in the signer's language.
+        self.documents = documents
         self.serializer = StateSerializer()
         self.script_engine = restricted_engine({"config": self.setting}, self.operators)
         self.step_latency = LatencyHistogram()
@@ -486,21 +489,31 @@ class Runtime:
             step.deliver_to_start(*message)
         return step
 
-    def _start_signing(self, info: VersionInfo, data: Mapping) -> signatures.Signing | None:
-        evaluate = self.script_engine.environment.evaluate
-        return signatures.start_signing(evaluate, info.spec, info.process_id, data)
-
-    def _task_signing(
-        self, session: Session, step: Step, row: TaskView, data: Mapping
+    def _start_signing(
+        self, info: VersionInfo, data: Mapping, language: str
     ) -> signatures.Signing | None:
         evaluate = self.script_engine.environment.evaluate
-        return signatures.task_signing(evaluate, session, step.task(row.id), row, data)
+        return signatures.start_signing(
+            evaluate, info.spec, info.process_id, data, self.documents, language
+        )
+
+    def _task_signing(
+        self, session: Session, step: Step, row: TaskView, data: Mapping, language: str
+    ) -> signatures.Signing | None:
+        evaluate = self.script_engine.environment.evaluate
+        task = step.task(row.id)
+        return signatures.task_signing(evaluate, session, task, row, data, self.documents, language)
 
     def _signed_start(
         self, session: Session, info: VersionInfo, data: dict, actor: str | None, now: datetime
     ) -> dict:
-        """Return the start data with its verified evidence, when the start must be signed."""
-        signing = self._start_signing(info, data)
+        """Return the start data with its verified evidence, when the start must be signed.
+
+        The document is rendered again here, in the language the evidence names: a signature
+        counts only over the bytes this step builds from the submitted data.
+        """
+        language = signatures.start_language(info.spec, data)
+        signing = self._start_signing(info, data, language)
         if signing is None:
             return data
         evidence = signatures.verify(
@@ -508,18 +521,25 @@ class Runtime:
         )
         return {**data, signing.field: evidence}
 
-    def start_signing(self, process_id: str, data: Mapping) -> signatures.Signing | None:
-        """Return what the starter must sign to start the process with this data, if anything."""
+    def start_signing(
+        self, process_id: str, data: Mapping, language: str = signatures.DEFAULT_LANGUAGE
+    ) -> signatures.Signing | None:
+        """Return what the starter must sign to start the process with this data, if anything,
+        with the document rendered in `language`."""
         with self.transaction() as session:
             info = self._latest_version(session, process_id)
-        return self._start_signing(info, json_safe(dict(data)))
+        return self._start_signing(info, json_safe(dict(data)), language)
 
-    def task_signing(self, task_id: str, data: Mapping) -> signatures.Signing | None:
-        """Return what the signer must sign to complete an open task with this data, if anything."""
+    def task_signing(
+        self, task_id: str, data: Mapping, language: str = signatures.DEFAULT_LANGUAGE
+    ) -> signatures.Signing | None:
+        """Return what the signer must sign to complete an open task with this data, if
+        anything, with the document rendered in `language`."""
         row = self._task_row(task_id)
         with self.transaction() as session:
             step = self._new_step(session, self._record(session, row.instance_id, False), None)
-            return self._task_signing(session, step, TaskView.of(row), json_safe(dict(data)))
+            view = TaskView.of(row)
+            return self._task_signing(session, step, view, json_safe(dict(data)), language)
 
     def _supplied_key(self, data: dict) -> str | None:
         """Return the business key the start data brings, or None when the runtime numbers it.
@@ -605,7 +625,9 @@ class Runtime:
             task = step.task(task_id)
             if task is None or task.state != TaskState.READY or not task.task_spec.manual:
                 raise Conflict(f"task {task_id} is no longer ready")
-            signing = self._task_signing(session, step, row, data)
+            field = signatures.field_of(task.task_spec) if task is not None else ""
+            language = signatures.evidence_language(data.get(field))
+            signing = self._task_signing(session, step, row, data, language)
             if signing is not None:
                 evidence = signatures.verify(
                     self.verifier, session, signing, data.get(signing.field), actor, step.now
