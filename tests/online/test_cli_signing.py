@@ -81,7 +81,8 @@ def test_tirkeu_sign_builds_the_document_the_start_checks_and_tirkeu_start_accep
     }
     runner = CliRunner()
     keys = json.loads(runner.invoke(main, ["init", "--demo", "--json"], env=env).stdout)
-    key, certificate = keys["demo_keys"][APPLICANT]["key"], keys["demo_keys"][APPLICANT]["certificate"]
+    pair = keys["demo_keys"][APPLICANT]
+    key, certificate = pair["key"], pair["certificate"]
     data = {
         "channel": "online", "registration_type": "permanent", "applicant_iin": APPLICANT,
         "applicant_type": "self", "person_iin": APPLICANT, "arc": "0201300012740054",
@@ -99,9 +100,10 @@ def test_tirkeu_sign_builds_the_document_the_start_checks_and_tirkeu_start_accep
     assert started.exit_code == 0, started.output
     evidence = json.loads(started.stdout)["data"]["application_signature"]
     assert evidence["method"] == "eds" and evidence["document"]["language"] == "ru"
-    assert "Ахметов" in evidence["document"]["signed_text"] or "Akhmetov" in evidence[
-        "document"
-    ]["signed_text"]
+    assert (
+        "Ахметов" in evidence["document"]["signed_text"]
+        or "Akhmetov" in evidence["document"]["signed_text"]
+    )
     tampered = {**json.loads(signed.stdout), "arc": "0201100045810023"}
     refused = runner.invoke(main, ["start", "residence_registration", "--data",
                                    json.dumps(tampered)], env=env)  # fmt: skip

@@ -30,7 +30,7 @@ APPLICANT = "850314304175"
 OWNER = "621102401239"
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 PHONE = "+77011234567"
-DOCUMENT = "Application A-0100\nAddress registration code (ARC): 0201300123456789\n".encode()
+DOCUMENT = b"Application A-0100\nAddress registration code (ARC): 0201300123456789\n"
 DIGEST = hashlib.sha256(DOCUMENT).hexdigest()
 
 
