@@ -175,7 +175,9 @@ def start_signing(
             raise unsignable(event.bpmn_id)
         answer = answer_of(data, field)
         document = start_document(process_id, event.bpmn_id, signer, answer)
-        return Signing(document, signer, field, render(document, answer, language))
+        return Signing(
+            document, signer, field, _rendered(render, document, answer, language, field)
+        )
     return None
 
 
@@ -200,7 +202,24 @@ def task_signing(
         raise unsignable(row.bpmn_id)
     instructions = session.scalar(select(HumanTask.instructions).where(HumanTask.id == row.id))
     document = task_document(row, instructions, signer, answer_of(data, field))
-    return Signing(document, signer, field, render(document, dict(task.data), language))
+    rendered = _rendered(render, document, dict(task.data), language, field)
+    return Signing(document, signer, field, rendered)
+
+
+def _rendered(render: DocumentRenderer, document: dict, context: Mapping, language: str,
+              field: str) -> Rendered:  # fmt: skip
+    """Render the document, a refusal (a language with no text) naming the evidence field."""
+    try:
+        return render(document, context, language)
+    except TirkeuError as error:
+        _name_field(error, field)
+        raise
+
+
+def _name_field(error: TirkeuError, field: str) -> None:
+    """Make a refusal of the evidence name its field, unless it names fields already."""
+    if getattr(error, "errors", None) is None:
+        error.errors = {field: error.message}
 
 
 def task_document(task, instructions: str | None, signer: str, answer: Mapping) -> dict:
@@ -254,8 +273,7 @@ def verify(
     try:
         verified = verifier(session, act)
     except TirkeuError as error:
-        if getattr(error, "errors", None) is None:
-            error.errors = {signing.field: error.message}
+        _name_field(error, signing.field)
         raise
     return {**verified, "document": signing.rendered.record()}
 
