@@ -160,6 +160,20 @@ def _application_text(data: Mapping[str, Any], lookup: Lookup, _: Translate) -> 
     return lines
 
 
+def _request_lines(title: str, number: Any, owner: Any, context: Mapping[str, Any],
+                   lookup: Lookup, _: Translate) -> list[str]:  # fmt: skip
+    """Return the lines of a consent request: whose application, for whom, where."""
+    return [
+        title,
+        _("Application %(number)s") % {"number": number or "—"},
+        "",
+        _("Owner: %(who)s") % {"who": _who(owner, lookup, _)},
+        _("Applicant: %(who)s") % {"who": _who(context.get("applicant_iin"), lookup, _)},
+        _("Person registered: %(who)s") % {"who": _who(context.get("person_iin"), lookup, _)},
+        *_premises_lines(context, lookup, _),
+    ]
+
+
 def _consent_text(act: Mapping[str, Any], context: Mapping[str, Any], lookup: Lookup,
                   _: Translate) -> list[str]:  # fmt: skip
     """Return the lines of an owner's answer to a consent request."""
@@ -169,17 +183,9 @@ def _consent_text(act: Mapping[str, Any], context: Mapping[str, Any], lookup: Lo
         if given
         else _("I refuse this registration at premises I own.")
     )
-    return [
-        _("Owner's answer to a consent request"),
-        _("Application %(number)s") % {"number": act.get("business_key") or "—"},
-        "",
-        _("Owner: %(who)s") % {"who": _who(act.get("signer"), lookup, _)},
-        _("Applicant: %(who)s") % {"who": _who(context.get("applicant_iin"), lookup, _)},
-        _("Person registered: %(who)s") % {"who": _who(context.get("person_iin"), lookup, _)},
-        *_premises_lines(context, lookup, _),
-        "",
-        answer,
-    ]
+    title = _("Owner's answer to a consent request")
+    lines = _request_lines(title, act.get("business_key"), act.get("signer"), context, lookup, _)
+    return [*lines, "", answer]
 
 
 def _fields_text(act: Mapping[str, Any], _: Translate) -> list[str]:
@@ -238,6 +244,12 @@ class Documents:
             return call(key)
         except Exception:  # noqa: BLE001  (the text says "not found"; the step re-checks it)
             return None
+
+    def request_text(self, number: str, owner: str, context: Mapping, language: str) -> str:
+        """Return the text of a consent request as its answer will show it, before the answer."""
+        _ = self.translations(language if language in LANGUAGES else "en")
+        title = _("Request for the owner's consent")
+        return "\n".join(_request_lines(title, number, owner, context, self.lookup, _))
 
     def __call__(self, act: dict, context: Mapping, language: str) -> Rendered:
         """Render the act's document in a language of the interface, or refuse the language."""

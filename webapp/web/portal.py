@@ -31,7 +31,7 @@ from service_tasks.identifiers import arc_problem, iin_problem
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask, Instance
 from webapp.db.online import SignedDocument
-from webapp.online.documents import DATA_SEPARATOR, address_text, application_document
+from webapp.online.documents import DATA_SEPARATOR, application_document
 from webapp.online.policy import channel_decision
 from webapp.online.sms import SandboxSmsGateway, outbox
 from webapp.runtime.errors import TirkeuError
@@ -571,13 +571,11 @@ def consent(task_id: str) -> Any:
             return finish_consent(waiting, None)
         return to_signing(waiting, signing)
     answer = owner_answers(runtime().instance(task.instance_id))[task_id]
+    request_text = runtime().documents.request_text(
+        task.business_key, task.assignee, data, language()
+    )
     return render_template(
-        "portal/consent.html",
-        task=task,
-        data=data,
-        address=address_text(data.get("premises") or {}),
-        is_open=is_open,
-        answer=answer,
+        "portal/consent.html", task=task, request_text=request_text, is_open=is_open, answer=answer
     )
 
 
