@@ -77,6 +77,8 @@ def test_signed_document_is_the_shown_text_and_my_applications_shows_it_again(
             select(SignedDocument).where(SignedDocument.instance_id == instance_id)
         )
         assert kept.document["signed_text"] == text and kept.document["language"] == language
+    my_applications = applicant.get("/portal/").get_data(as_text=True)
+    assert f"/portal/applications/{instance_id}#signed-document" in my_applications
     page = applicant.get(f"/portal/applications/{instance_id}").get_data(as_text=True)
     assert visible_document(page) == shown
 
