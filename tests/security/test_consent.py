@@ -239,8 +239,8 @@ def test_evidence_for_another_document_or_another_signer_is_refused(product, api
         answer = api("gulnara", f"/api/v1/tasks/{task_id}/complete", {"data": data})
         refusals[name] = (answer.status_code, answer.get_json()["error"])
     assert refusals == {
-        "refusal_signed_as_consent": (422, "signature_invalid"),
-        "other_task_document": (422, "signature_invalid"),
+        "refusal_signed_as_consent": (422, "document_mismatch"),
+        "other_task_document": (422, "document_mismatch"),
         "signed_by_kairat": (422, "certificate_of_another_person"),
         "untrusted": (422, "certificate_untrusted"),
     }

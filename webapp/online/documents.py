@@ -60,7 +60,7 @@ def application_document(
     return document
 
 
-def address_text(premises: Mapping[str, Any], _: Translate = str) -> str:
+def address_text(premises: Mapping[str, Any], _: Translate) -> str:
     """Return the premises' address on one line, or an empty string when it is unknown."""
     address = premises.get("address") or {}
     parts = [address.get("settlement"), address.get("district")]

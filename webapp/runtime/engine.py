@@ -625,7 +625,7 @@ class Runtime:
             task = step.task(task_id)
             if task is None or task.state != TaskState.READY or not task.task_spec.manual:
                 raise Conflict(f"task {task_id} is no longer ready")
-            field = signatures.field_of(task.task_spec) if task is not None else ""
+            field = signatures.field_of(task.task_spec)
             language = signatures.evidence_language(data.get(field))
             signing = self._task_signing(session, step, row, data, language)
             if signing is not None:
