@@ -14,6 +14,7 @@ from webapp.accounts import issue_token
 from webapp.db.models import Instance
 from webapp.db.online import SignedDocument
 from webapp.online.documents import DATA_SEPARATOR
+from webapp.settings import Settings
 from webapp.signing import DemoCA, issue_person_certificate, make_demo_ca, sign_cms
 
 from .conftest import APPLICANT, COOWNED_ARC, GULNARA, KAIRAT
@@ -198,3 +199,20 @@ def test_owner_signs_a_consent_text_naming_the_applicant_and_the_answer(
     assert "Owner's answer to a consent request" in text
     assert "Applicant: Akhmetov Yerlan Serikovich, IIN 850314304175" in text
     assert text.endswith("I consent to this registration at premises I own.")
+
+
+@pytest.mark.parametrize(
+    "url", ["wss://127.0.0.1:13579/; script-src *", "https://127.0.0.1:13579/", "wss://a b/"]
+)
+def test_an_ncalayer_address_that_would_break_the_policy_header_is_refused(tmp_path, url):
+    with pytest.raises(ValueError, match="TIRKEU_NCALAYER_URL"):
+        Settings.from_env(instance_path=tmp_path, secret_key="s", ncalayer_url=url)
+
+
+def test_only_the_sign_page_may_connect_to_ncalayer(signed_in):
+    applicant = signed_in("applicant")
+    review(applicant)
+    sign_page = applicant.get("/portal/sign").headers["Content-Security-Policy"]
+    assert "connect-src 'self' wss://127.0.0.1:13579/;" in sign_page
+    other = applicant.get("/portal/").headers["Content-Security-Policy"]
+    assert "connect-src 'self';" in other
