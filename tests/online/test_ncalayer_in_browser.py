@@ -78,6 +78,12 @@ def test_applicant_signs_through_ncalayer_and_sees_the_signed_document_again(
     assert request["args"][:2] == ["PKCS12", "SIGNATURE"] and request["args"][3] is True
     assert re.search(r"A-\d+", page.inner_text("h1"))
     screenshot(page, "signed-application-ru")
+    page.set_viewport_size({"width": 390, "height": 900})
+    wide = page.evaluate(
+        "[...document.querySelectorAll('#signed-document, #signed-document *')]"
+        ".filter(e => e.getBoundingClientRect().right > window.innerWidth).map(e => e.tagName)"
+    )
+    assert not wide, wide  # the signed document reads on a phone, wrapped, with no sideways scroll
 
 
 def test_cancelling_in_ncalayer_is_told_and_nothing_is_submitted(applicant_page, stand_in):
