@@ -142,7 +142,7 @@ def test_portal_refusal_is_in_the_signers_language(signed_in, instance):
         "/portal/sign/eds", {"cms": cms, "language": "ru"}, follow_redirects=True
     ).get_data(as_text=True)
     assert "belongs to another person" not in page
-    assert "ЭЦП" in page
+    assert "Эта ЭЦП принадлежит другому лицу: подпишите своим ключом." in page
 
 
 def test_api_refuses_each_wrong_signature_naming_the_field_and_changes_nothing(
