@@ -530,7 +530,8 @@ def _signed_act(process_id: str | None, task_id: str | None, data: dict, languag
         "language": signing.rendered.language,
         "cms": sign_with_files(signing.rendered.content, key_path, cert_path),
     }
-    return {**data, signing.field: evidence}
+    # A task's form carries the evidence as JSON text, as the portal sends it.
+    return {**data, signing.field: evidence if process_id else json.dumps(evidence)}
 
 
 @main.command("archive")

@@ -107,3 +107,41 @@ def test_tirkeu_sign_builds_the_document_the_start_checks_and_tirkeu_start_accep
     refused = runner.invoke(main, ["start", "residence_registration", "--data",
                                    json.dumps(tampered)], env=env)  # fmt: skip
     assert refused.exit_code != 0 and "application_signature" in refused.output
+
+
+def test_tirkeu_sign_signs_an_owners_consent_task_that_tirkeu_complete_accepts(tmp_path):
+    env = {
+        "TIRKEU_INSTANCE_PATH": str(tmp_path / "instance"),
+        "TIRKEU_DATABASE_URL": f"sqlite:///{tmp_path / 'tirkeu.db'}",
+    }
+    runner = CliRunner()
+    keys = json.loads(runner.invoke(main, ["init", "--demo", "--json"], env=env).stdout)
+    keys = keys["demo_keys"]
+    data = {
+        "channel": "online", "registration_type": "permanent", "applicant_iin": APPLICANT,
+        "applicant_type": "self", "person_iin": APPLICANT, "arc": "0201100045810023",
+        "arrived_from_abroad": False, "application_date": "2026-11-27",
+    }  # fmt: skip
+
+    def sign(*act: str, iin: str) -> str:
+        signed = runner.invoke(
+            main, ["sign", *act, "--key", keys[iin]["key"], "--cert", keys[iin]["certificate"]],
+            env=env,
+        )  # fmt: skip
+        assert signed.exit_code == 0, signed.output
+        return signed.stdout
+
+    application = sign(
+        "--start", "residence_registration", "--data", json.dumps(data), iin=APPLICANT
+    )
+    instance = json.loads(
+        runner.invoke(
+            main, ["start", "residence_registration", "--data", application, "--json"], env=env
+        ).stdout  # fmt: skip
+    )
+    task = next(t for t in instance["ready_tasks"] if t.get("assignee") == GULNARA)
+    answer = sign("--task", task["id"], "--data", '{"consent_given": true}', iin=GULNARA)
+    done = runner.invoke(main, ["complete", task["id"], "--data", answer, "--json"], env=env)
+    assert done.exit_code == 0, done.output
+    kept = json.loads(done.stdout)["events"]
+    assert any("I consent to this registration" in json.dumps(e.get("data") or {}) for e in kept)
