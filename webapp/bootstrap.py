@@ -14,6 +14,7 @@ from service_tasks.operators import build_operators
 from .accounts import AccountDirectory
 from .db.base import utcnow
 from .db.session import make_engine, make_session_factory, upgrade
+from .online.documents import Documents
 from .online.pki import trusted_ca_pems
 from .runtime.engine import Runtime
 from .settings import (
@@ -71,7 +72,8 @@ def product_runtime(
 ) -> Runtime:
     """Return the runtime with the product's parts: the fields its lists show, its forms'
     formats, the processes that may write to registries, the verifier of signed acts (trusting
-    the CAs `trusted_cas` returns) and the directory of people; its time is `clock`'s."""
+    the CAs `trusted_cas` returns), the documents people sign (texts in their language, facts
+    from the registries) and the directory of people; its time is `clock`'s."""
     return Runtime(
         session_factory,
         operators,
@@ -84,6 +86,7 @@ def product_runtime(
         writer_processes=writers,
         verifier=EvidenceVerifier(trusted_cas),
         directory=AccountDirectory(),
+        documents=Documents(operators),
     )
 
 

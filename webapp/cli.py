@@ -680,17 +680,67 @@ def registries_load(product: Product, file: Path, as_json: bool) -> None:
 
 
 @main.command("sign")
-@click.argument("document", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "document", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option("--key", "key_path", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--cert", "cert_path", required=True, type=click.Path(exists=True, dir_okay=False))
-def sign_command(document: Path, key_path: str, cert_path: str) -> None:
-    """Sign a JSON document's canonical bytes with a PEM key; print the base64 signature."""
-    from .signing import SigningError, sign_document
+@click.option("--start", "process_id", help="Sign the start of this process with --data.")
+@click.option("--task", "task_id", help="Sign the completion of this task with --data.")
+@json_option("--data", "The act's data, a JSON object (with --start or --task).")
+@click.option("--language", default="en", show_default=True, help="en, kk or ru.")
+def sign_command(
+    document: Path | None, key_path: str, cert_path: str, process_id: str | None,
+    task_id: str | None, data: dict, language: str,
+) -> None:  # fmt: skip
+    """Sign with a PEM key and its certificate, as CMS.
+
+    With DOCUMENT (a file downloaded from the sign page), print the CMS of its exact bytes in
+    base64. With --start or --task, build the act's document as the runtime will check it and
+    print the data with the EDS evidence in the act's signature field, ready for `tirkeu start`
+    or `tirkeu complete`.
+    """
+    from .signing import SigningError, sign_with_files
 
     try:
-        click.echo(sign_document(document, key_path, cert_path))
+        if document is not None:
+            click.echo(sign_with_files(document.read_bytes(), key_path, cert_path))
+            return
+        if bool(process_id) == bool(task_id):
+            raise click.UsageError("Give a DOCUMENT file, or one of --start and --task.")
+        click.echo(json.dumps(_signed_act(process_id, task_id, data, language, key_path,
+                                          cert_path), ensure_ascii=False))  # fmt: skip
     except (SigningError, ValueError) as error:
         raise click.ClickException(getattr(error, "message", str(error))) from error
+
+
+def _signed_act(process_id: str | None, task_id: str | None, data: dict, language: str,
+                key_path: str, cert_path: str) -> dict:  # fmt: skip
+    """Return the act's data with the EDS evidence of its document, built by the runtime."""
+    from .bootstrap import build
+    from .runtime.errors import TirkeuError
+    from .signing import sign_with_files
+
+    product = build()
+    try:
+        runtime = product.runtime
+        if process_id:
+            signing = runtime.start_signing(process_id, data, language)
+        else:
+            signing = runtime.task_signing(task_id, data, language)
+    except TirkeuError as error:
+        raise click.ClickException(error.message) from error
+    finally:
+        product.engine.dispose()
+    if signing is None:
+        raise click.ClickException("This act needs no signature with this data.")
+    evidence = {
+        "method": "eds",
+        "language": signing.rendered.language,
+        "cms": sign_with_files(signing.rendered.content, key_path, cert_path),
+    }
+    # A task's form carries the evidence as JSON text, as the portal sends it.
+    return {**data, signing.field: evidence if process_id else json.dumps(evidence)}
 
 
 @main.command("archive")

@@ -51,7 +51,10 @@ NAME_KEYS = frozenset(
 NAME_SUFFIXES = ("_first_name", "_given_name", "_last_name", "_middle_name", "_surname")
 NAME_SUFFIXES += ("_patronymic", "_full_name")
 DOCUMENT_KEYS = frozenset({"document_number", "passport_number", "id_card_number"})
-CERTIFICATE_KEYS = frozenset({"certificate", "certificate_pem", "certificate_subject"})
+# Signature evidence: the certificate, the CMS that carries it, and the signed text (names).
+CERTIFICATE_KEYS = frozenset(
+    {"certificate", "certificate_pem", "certificate_subject", "cms", "signed_text"}
+)
 # The parts of an address that locate a district, not a door.
 COARSE_ADDRESS = ("region", "district", "settlement")
 

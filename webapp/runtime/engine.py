@@ -59,6 +59,7 @@ class Runtime(Deploying, Starting, Claims, Messaging, Administration, Reading):
         writer_processes: Collection[str] = (),
         verifier: signatures.SignatureVerifier | None = None,
         directory: Directory | None = None,
+        documents: signatures.DocumentRenderer = signatures.json_renderer,
     ):
         self.session_factory = session_factory
         self.operators = dict(operators)
@@ -78,6 +79,8 @@ class Runtime(Deploying, Starting, Claims, Messaging, Administration, Reading):
         # The product's parts a step asks: who signed an act, and who people are.
         self.verifier = verifier
         self.directory = directory
+        # Turns the document of a signed act into the bytes signed, in the signer's language.
+        self.documents = documents
         self.serializer = StateSerializer()
         self.versions = Versions(self.serializer)
         self.script_engine = restricted_engine({"config": self.setting}, self.operators)
@@ -174,7 +177,9 @@ class Runtime(Deploying, Starting, Claims, Messaging, Administration, Reading):
             task = step.task(task_id)
             if task is None or task.state != TaskState.READY or not task.task_spec.manual:
                 raise Conflict(f"task {task_id} is no longer ready")
-            signing = self._task_signing(session, step, row, data)
+            field = signatures.field_of(task.task_spec)
+            language = signatures.evidence_language(data.get(field))
+            signing = self._task_signing(session, step, row, data, language)
             if signing is not None:
                 evidence = signatures.verify(
                     self.verifier, session, signing, data.get(signing.field), actor, step.now

@@ -52,19 +52,25 @@ class Reading:
                 self.versions.form(session, deployment_id, row.ui_form) if row.ui_form else None,
             )
 
-    def task_signing(self, task_id: str, data: Mapping) -> signatures.Signing | None:
-        """Return what the signer must sign to complete an open task with this data, if anything."""
+    def task_signing(
+        self, task_id: str, data: Mapping, language: str = signatures.DEFAULT_LANGUAGE
+    ) -> signatures.Signing | None:
+        """Return what the signer must sign to complete an open task with this data, if
+        anything, with the document rendered in `language`."""
         row = self._task_row(task_id)
         with self.transaction() as session:
             step = self._read_step(session, row.instance_id)
-            return self._task_signing(session, step, TaskView.of(row), json_safe(dict(data)))
+            view = TaskView.of(row)
+            return self._task_signing(session, step, view, json_safe(dict(data)), language)
 
     def _task_signing(
-        self, session: Session, step: Step, row: TaskView, data: Mapping
+        self, session: Session, step: Step, row: TaskView, data: Mapping, language: str
     ) -> signatures.Signing | None:
-        """Return what completing a step's task with this data must be signed with, if anything."""
+        """Return what completing a step's task with this data must be signed with, if
+        anything; the document is rendered in `language`."""
         evaluate = self.script_engine.environment.evaluate
-        return signatures.task_signing(evaluate, session, step.task(row.id), row, data)
+        task = step.task(row.id)
+        return signatures.task_signing(evaluate, session, task, row, data, self.documents, language)
 
     def ready_tasks(self, instance_id: int | None = None, limit: int = 1000) -> list[TaskView]:
         """Return open user tasks, oldest first, of one instance or of all."""

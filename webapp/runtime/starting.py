@@ -85,16 +85,26 @@ class Starting:
             step.deliver_to_start(*message)
         return step
 
-    def _start_signing(self, info: VersionInfo, data: Mapping) -> signatures.Signing | None:
-        """Return what the starter must sign to start this version with this data, if anything."""
+    def _start_signing(
+        self, info: VersionInfo, data: Mapping, language: str
+    ) -> signatures.Signing | None:
+        """Return what the starter must sign to start this version with this data, if anything,
+        with the document rendered in `language`."""
         evaluate = self.script_engine.environment.evaluate
-        return signatures.start_signing(evaluate, info.spec, info.process_id, data)
+        return signatures.start_signing(
+            evaluate, info.spec, info.process_id, data, self.documents, language
+        )
 
     def _signed_start(
         self, session: Session, info: VersionInfo, data: dict, actor: str | None, now: datetime
     ) -> dict:
-        """Return the start data with its verified evidence, when the start must be signed."""
-        signing = self._start_signing(info, data)
+        """Return the start data with its verified evidence, when the start must be signed.
+
+        The document is rendered again here, in the language the evidence names: a signature
+        counts only over the bytes this step builds from the submitted data.
+        """
+        language = signatures.start_language(info.spec, data)
+        signing = self._start_signing(info, data, language)
         if signing is None:
             return data
         evidence = signatures.verify(
@@ -102,11 +112,14 @@ class Starting:
         )
         return {**data, signing.field: evidence}
 
-    def start_signing(self, process_id: str, data: Mapping) -> signatures.Signing | None:
-        """Return what the starter must sign to start the process with this data, if anything."""
+    def start_signing(
+        self, process_id: str, data: Mapping, language: str = signatures.DEFAULT_LANGUAGE
+    ) -> signatures.Signing | None:
+        """Return what the starter must sign to start the process with this data, if anything,
+        with the document rendered in `language`."""
         with self.transaction() as session:
             info = self.versions.latest(session, process_id)
-        return self._start_signing(info, json_safe(dict(data)))
+        return self._start_signing(info, json_safe(dict(data)), language)
 
     def _supplied_key(self, data: dict) -> str | None:
         """Return the business key the start data brings, or None when the runtime numbers it.

@@ -49,6 +49,7 @@ def _config_from(settings: Any) -> dict[str, Any]:
         "SESSION_LIFETIME_HOURS": settings.session_lifetime_hours,
         "HTTPS": settings.https,
         "PROXIES": settings.proxies,
+        "NCALAYER_URL": settings.ncalayer_url,
     }
 
 
@@ -93,6 +94,7 @@ def create_app(settings: Any = None) -> Flask:
         SESSION_LIFETIME_HOURS=Settings.session_lifetime_hours,
         HTTPS=Settings.https,
         PROXIES=Settings.proxies,
+        NCALAYER_URL=Settings.ncalayer_url,
         WTF_CSRF_TIME_LIMIT=None,
         BABEL_DEFAULT_TIMEZONE="Asia/Almaty",
         MAX_CONTENT_LENGTH=Settings.max_request_bytes,
