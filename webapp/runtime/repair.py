@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventJoin, BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
-from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete
 
@@ -156,11 +155,6 @@ def _scope(task) -> str | None:
     """Return the element a task runs inside (a subprocess, a multi-instance), or None."""
     if task.task_spec.name != task.task_spec.bpmn_id:
         return task.task_spec.bpmn_id  # a multi-instance's child, named `Element [child]`
-    parent = task.parent
-    while parent is not None:
-        if isinstance(parent.task_spec, LoopTask):
-            return parent.task_spec.bpmn_id
-        parent = parent.parent
     workflow = task.workflow
     if workflow is not workflow.top_workflow:
         return workflow.top_workflow.get_task_from_id(workflow.parent_task_id).task_spec.bpmn_id
@@ -282,7 +276,10 @@ def _modify(step: "Step", operations: Sequence[Operation]) -> tuple[Token, ...]:
     _check_open(step)
     if not operations:
         raise InvalidData("a modification needs an operation", {"operations": "none given"})
-    carried = current_data(step.workflow)
+    # The data of the instance's own tokens: what a subprocess or a multi-instance keeps of
+    # its own (an item variable, say) stays there, or a new token would start with it.
+    own = [t for t in step.workflow.get_tasks(state=LIVE, skip_subprocesses=True) if not _scope(t)]
+    carried = current_data(step.workflow, own)
     for operation in operations:
         if operation.kind == "cancel":
             _cancel(step, operation.target)

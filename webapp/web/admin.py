@@ -37,7 +37,7 @@ from webapp.analytics.instances import InstanceFilter, list_instances
 from webapp.analytics.trace import instance_trace
 from webapp.archive import archive, count_archivable, default_path
 from webapp.cockpit import batches
-from webapp.cockpit.retries import retry
+from webapp.cockpit.retries import RetryOutcome, retry
 from webapp.db.accounts import User
 from webapp.db.base import utcnow
 from webapp.db.models import Incident, Instance
@@ -106,7 +106,7 @@ def incident_action(incident_id: int, action: str) -> Any:
     return redirect(back if back.startswith("/admin/") else url_for("admin.index"))
 
 
-def flash_retry(outcome) -> None:
+def flash_retry(outcome: RetryOutcome) -> None:
     """Tell the administrator what a retry really did."""
     if outcome.outcome == "retried":
         flash(_("Incident %(id)s: the task ran again and the incident is closed.",
