@@ -99,7 +99,11 @@ def test_instance_diagram_is_the_versions_bpmn(app, history):
 def test_dashboard_shows_heatmap_term_share_breaches_and_charts(app, history):
     page = signed_in(app, history, "analyst").get("/analytics/dashboard", query_string=RANGE).text
     heatmap = attribute(page, "data-counts")
-    assert heatmap["Task_Approve"] == {"count": 3, "label": "3 · mean 10m · p90 15m"}
+    assert heatmap["Task_Approve"] == {
+        "count": 3,
+        "label": "Approve registration: 3 · mean 10m · p90 15m",
+        "heat": 4,
+    }
     assert "60.0%" in page
     assert ">A-0002</a>" in page and ">A-0005</a>" in page
     assert page.count("<svg") == 4

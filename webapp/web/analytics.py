@@ -188,7 +188,11 @@ def version_diagram(process_id: str, version: int) -> Response:
 @bp.get("/dashboard")
 @role_required(*ANALYTICS_ROLES)
 def dashboard() -> Any:
-    """Show a process version's dashboard over a date range (the last seven days by default)."""
+    """Show a process's dashboard over a date range (the last seven days by default).
+
+    Every version is counted by default; `version` narrows it to one. Gateways and events are
+    left out of the element table unless `all_elements` asks for them.
+    """
     versions = process_versions()
     if not versions:
         return render_template("analytics/dashboard.html", dashboard=None, versions=versions)
@@ -196,7 +200,9 @@ def dashboard() -> Any:
     deployed = [v for p, v in versions if p == process_id]
     if not deployed:
         abort(404, f"no process {process_id!r} is deployed")
-    version = request.args.get("version", type=int) or max(deployed)
+    version = request.args.get("version", type=int)
+    if version is not None and version not in deployed:
+        abort(404, f"no version {version} of process {process_id!r}")
     until = parse_day(request.args.get("until")) or datetime.now(UTC).replace(
         hour=0, minute=0, second=0, microsecond=0
     )
@@ -207,16 +213,22 @@ def dashboard() -> Any:
     shown = request.args.get("diagram") or None
     if shown is not None and shown not in figures.called:
         abort(404, f"no process {shown!r} was called in this range")
+    all_elements = request.args.get("all_elements") == "1"
     return render_template(
         "analytics/dashboard.html",
         dashboard=figures,
         versions=versions,
+        deployed=deployed,
         process_id=process_id,
         version=version,
+        # The heatmap is drawn on the version asked for, or on the latest.
+        drawn_version=version or max(deployed),
         since=since.date().isoformat(),
         until=until.date().isoformat(),
         term=parse_term(term),
         shown=shown,
+        all_elements=all_elements,
+        elements=figures.elements if all_elements else figures.major_elements,
         heatmap=json.dumps(figures.heatmap(shown)),
         charts=dashboard_charts(figures),
         duration=seconds_text,
