@@ -83,8 +83,11 @@ def test_instance_page_shows_the_path_the_timeline_and_masked_data(app, history)
     markers = attribute(page, "data-markers")
     assert "Task_Refuse" in markers["completed"] and "Flow_ToRefuse" in markers["completed"]
     assert "Task_Approve" not in markers["completed"]
-    assert "task_completed" in page and "Record refusal" in page
+    assert "Completed" in page and "Record refusal" in page
     assert "documents_missing" in page
+    # Labelled fields, only the values a step changed, the whole data behind a toggle.
+    assert ">Reason for refusal</th>" in page and ">Documents ok</th>" in page
+    assert '<details class="raw-data">' in page
     assert IIN not in page and "8503******75" not in page and "person-" in page
 
 

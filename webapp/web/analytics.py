@@ -14,6 +14,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, select
 from werkzeug.datastructures import MultiDict
 
@@ -33,6 +34,40 @@ bp = Blueprint("analytics", __name__, url_prefix="/analytics")
 metrics_bp = Blueprint("metrics", __name__)
 ANALYTICS_ROLES = ("analyst", "supervisor", "administrator")
 DEFAULT_TERM = "PT15M"
+# What each kind of audit-log event is called on the timeline.
+EVENT_LABELS = {
+    "instance_started": _l("Started"),
+    "instance_completed": _l("Finished"),
+    "instance_suspended": _l("Suspended"),
+    "instance_resumed": _l("Resumed"),
+    "instance_terminated": _l("Terminated"),
+    "instance_migrated": _l("Moved to another version"),
+    "task_ready": _l("Ready"),
+    "task_waiting": _l("Waiting"),
+    "task_completed": _l("Completed"),
+    "task_cancelled": _l("Cancelled"),
+    "task_error": _l("Failed"),
+    "incident_opened": _l("Incident opened"),
+    "retry": _l("Retried"),
+    "claimed": _l("Claimed"),
+    "unclaimed": _l("Released"),
+    "assigned": _l("Assigned"),
+    "message": _l("Message received"),
+    "message_undelivered": _l("Message not delivered"),
+    "timer": _l("Timer fired"),
+}
+# The summary's fields by name; other fields are shown with their name in words.
+FIELD_LABELS = {
+    "application_number": _l("Application number"),
+    "channel": _l("Channel"),
+    "registration_type": _l("Registration type"),
+    "applicant_type": _l("Applicant type"),
+    "applicant_iin": _l("Applicant's IIN"),
+    "person_iin": _l("IIN of the person registered"),
+    "arc": _l("Address registration code"),
+    "outcome": _l("Outcome"),
+    "refusal_reason": _l("Reason for refusal"),
+}
 EXPORTS = {
     "xes": (export_xes, "application/xml"),
     "csv": (export_csv, "text/csv; charset=utf-8"),
@@ -145,7 +180,19 @@ def instance(instance_id: int) -> Any:
             }
         ),
         duration=duration_text,
+        event_label=event_label,
+        field_label=field_label,
     )
+
+
+def event_label(kind: str) -> str:
+    """Return what an audit-log event kind is called on the timeline."""
+    return str(EVENT_LABELS.get(kind, kind.replace("_", " ").capitalize()))
+
+
+def field_label(name: str) -> str:
+    """Return a data field's label: the summary's own, or its name in words."""
+    return str(FIELD_LABELS.get(name, name.replace("_", " ").capitalize()))
 
 
 def bpmn_file(version_filter, process: str | None = None) -> Response:

@@ -42,3 +42,58 @@ export function library(globalName, bundle) {
   }
   return found;
 }
+
+// Below this scale a diagram's labels cannot be read: a large diagram opens at READABLE_SCALE
+// at its start instead of fitted whole, and the reader pans and zooms from there.
+const MIN_READABLE_SCALE = 0.6;
+const READABLE_SCALE = 0.9;
+const ZOOM_STEP = 1.25;
+
+/** Open a diagram at a readable zoom: fitted when that is readable, else at its start event. */
+export function readableZoom(canvas, registry) {
+  const fitted = canvas.zoom("fit-viewport", "auto");
+  if (fitted >= MIN_READABLE_SCALE) {
+    return fitted;
+  }
+  const start =
+    registry.find((element) => element.type === "bpmn:StartEvent" && !element.labelTarget) ??
+    registry.find((element) => element.type === "bpmn:Participant");
+  const { inner } = canvas.viewbox();
+  const anchor = start ?? { x: inner.x, y: inner.y, height: inner.height };
+  canvas.zoom(READABLE_SCALE);
+  const { outer } = canvas.viewbox();
+  const scale = canvas.zoom();
+  // The start a little in from the left edge, vertically centred.
+  canvas.viewbox({
+    x: anchor.x - 80 / scale,
+    y: anchor.y + (anchor.height ?? 0) / 2 - outer.height / scale / 2,
+    width: outer.width / scale,
+    height: outer.height / scale,
+  });
+  return scale;
+}
+
+/** Add zoom in, zoom out and fit buttons over a diagram's canvas. */
+export function zoomControls(host, canvas, fit = () => canvas.zoom("fit-viewport", "auto")) {
+  const bar = document.createElement("div");
+  bar.className = "zoom-controls";
+  bar.setAttribute("role", "group");
+  bar.setAttribute("aria-label", host.dataset.zoomLabel || "Zoom");
+  const buttons = [
+    ["zoom-in", "+", host.dataset.zoomInLabel || "Zoom in", () => canvas.zoom(canvas.zoom() * ZOOM_STEP)],
+    ["zoom-out", "\u2212", host.dataset.zoomOutLabel || "Zoom out", () => canvas.zoom(canvas.zoom() / ZOOM_STEP)],
+    ["zoom-fit", "\u2922", host.dataset.zoomFitLabel || "Fit the whole diagram", fit],
+  ];
+  for (const [action, text, label, run] of buttons) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = text;
+    button.title = label;
+    button.setAttribute("aria-label", label);
+    button.dataset.zoom = action;
+    button.addEventListener("click", run);
+    bar.append(button);
+  }
+  host.append(bar);
+  return bar;
+}

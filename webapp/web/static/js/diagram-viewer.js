@@ -3,7 +3,7 @@
 // Markup (the page loads bpmn-navigated-viewer and/or dmn-viewer from vendor/ first):
 //   <div class="diagram" data-bpmn-url="/x.bpmn"
 //        data-markers='{"completed": [ids], "active": [ids], "failed": [ids], "cancelled": [ids]}'
-//        data-counts='{"Task_A": {"count": 3, "label": "3 waiting"}}'
+//        data-counts='{"Task_A": {"count": 3, "label": "3 waiting", "heat": 2}}'
 //        data-diff='{"added": [ids], "removed": [ids], "changed": [ids]}'
 //        data-process="Process_A"></div>
 //   <div class="diagram" data-dmn-url="/x.dmn"></div>
@@ -13,6 +13,9 @@
 // detail {warnings, unknownIds} (or "diagram:error" with detail {message}). unknownIds lists the
 // marked ids the diagram lacks: in a diff, "removed" ids are found on the older version only.
 // data-process opens the diagram that draws that process when the file holds several.
+// A count's "heat" (1 to 4) shades its element as a heatmap does. A BPMN diagram opens at a
+// readable zoom with zoom in, out and fit buttons (labels from data-zoom-*-label); the mouse
+// wheel zooms and dragging pans.
 
 import {
   announce,
@@ -20,6 +23,8 @@ import {
   diagramSource,
   jsonAttribute,
   library,
+  readableZoom,
+  zoomControls,
 } from "./diagram-common.js";
 
 const MARKER_KINDS = ["completed", "active", "failed", "cancelled"];
@@ -52,10 +57,14 @@ export function addCounts(viewer, counts) {
   const registry = viewer.get("elementRegistry");
   const overlays = viewer.get("overlays");
   const unknown = [];
-  for (const [id, { count, label }] of Object.entries(counts)) {
+  const canvas = viewer.get("canvas");
+  for (const [id, { count, label, heat }] of Object.entries(counts)) {
     if (!registry.get(id)) {
       unknown.push(id);
       continue;
+    }
+    if (heat) {
+      canvas.addMarker(id, `heat-${heat}`);
     }
     const badge = document.createElement("span");
     badge.className = "diagram-count";
@@ -102,7 +111,9 @@ export async function renderBpmn(container) {
   if (diagram && diagram !== viewer.getDefinitions().diagrams[0].id) {
     warnings.push(...(await viewer.open(diagram)).warnings);
   }
-  viewer.get("canvas").zoom("fit-viewport", "auto");
+  const canvas = viewer.get("canvas");
+  readableZoom(canvas, viewer.get("elementRegistry"));
+  zoomControls(container, canvas);
   return { warnings: warnings.map(describeWarning), unknownIds: decorate(viewer, container) };
 }
 
