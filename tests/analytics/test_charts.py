@@ -2,7 +2,7 @@
 
 from lxml import etree
 
-from webapp.analytics.charts import LABEL_MAX, LABEL_FONT, PLOT_WIDTH, bar_chart, text_width
+from webapp.analytics.charts import LABEL_FONT, LABEL_MAX, PLOT_WIDTH, bar_chart, text_width
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -42,9 +42,9 @@ def test_a_long_label_wraps_onto_lines_that_fit_left_of_the_bars():
 
 
 def test_the_value_column_is_as_wide_as_its_longest_text():
-    svg = etree.fromstring(
-        bar_chart("Lead", ["all"], [("p50", [1]), ("p90", [2]), ("p99", [3])], unit=lambda v: f"{v:.1f} hours").encode()
-    )
+    series = [("p50", [1]), ("p90", [2]), ("p99", [3])]
+    chart = bar_chart("Lead", ["all"], series, unit=lambda v: f"{v:.1f} hours")
+    svg = etree.fromstring(chart.encode())
     width = float(svg.get("viewBox").split()[2])
     value = [t for t in svg.iter(f"{SVG}text") if "hours" in (t.text or "")][0]
     assert float(value.get("x")) + text_width(value.text, 11) <= width

@@ -1,6 +1,5 @@
 """The dashboard counts every version of a process together by element id unless one is asked."""
 
-
 import pytest
 
 from webapp.analytics.dashboard import ElementStat, process_dashboard
@@ -89,9 +88,7 @@ def test_an_unnamed_element_is_called_by_its_type_and_an_unknown_one_by_its_id()
     assert ElementStat(None, "Task_Gone", None, 1, 0.0, 0.0, 0.0).label == "Task_Gone"
 
 
-def test_the_dashboard_page_shows_all_versions_and_narrows_on_request(
-    second_version, app, history
-):
+def test_the_dashboard_page_shows_all_versions_and_narrows_on_request(second_version, app, history):
     from .conftest import signed_in
 
     client = signed_in(app, history, "analyst")
@@ -100,7 +97,7 @@ def test_the_dashboard_page_shows_all_versions_and_narrows_on_request(
     assert page.status_code == 200
     assert "<strong>8</strong>" in text
     assert 'title="Task_Check">Check the documents</span>' in text
-    assert "Gateway_DocumentsOk" not in text.split("<table class=\"tasks elements\">")[1]
+    assert "Gateway_DocumentsOk" not in text.split('<table class="tasks elements">')[1]
     narrowed = client.get("/analytics/dashboard?since=2026-11-02&until=2026-11-03&version=1")
     assert "<strong>6</strong>" in narrowed.get_data(as_text=True)
     cleared = client.get("/analytics/dashboard?since=2026-11-02&until=2026-11-03&version=")

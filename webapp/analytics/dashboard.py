@@ -68,7 +68,9 @@ class ElementStat:
         """Return what the element is called: its name, else its type in words, else its id."""
         if self.name:
             return self.name
-        return ElementInfo(self.element_type, None).type_label if self.element_type else self.bpmn_id
+        if self.element_type:
+            return ElementInfo(self.element_type, None).type_label
+        return self.bpmn_id
 
 
 @dataclass(frozen=True)
@@ -286,9 +288,7 @@ def element_stats(
     for (called, bpmn_id, name), n in figures.completions.items():
         key = (called, bpmn_id)
         counts[key] = counts.get(key, 0) + n
-        durations.setdefault(key, []).extend(
-            figures.durations.get((called, bpmn_id, name), [])
-        )
+        durations.setdefault(key, []).extend(figures.durations.get((called, bpmn_id, name), []))
         names[key] = names.get(key) or name
     stats = []
     for key, n in counts.items():
