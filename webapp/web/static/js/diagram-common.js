@@ -43,34 +43,37 @@ export function library(globalName, bundle) {
   return found;
 }
 
-// Below this scale a diagram's labels cannot be read: a large diagram opens at READABLE_SCALE
-// at its start instead of fitted whole, and the reader pans and zooms from there.
-const MIN_READABLE_SCALE = 0.6;
+// Below this scale a diagram's labels cannot be read: a large diagram opens at a readable scale
+// at its top left (where it starts) instead of fitted whole; the reader pans and zooms on.
+export const MIN_READABLE_SCALE = 0.75;
 const READABLE_SCALE = 0.9;
 const ZOOM_STEP = 1.25;
 
-/** Open a diagram at a readable zoom: fitted when that is readable, else at its start event. */
-export function readableZoom(canvas, registry) {
+/** Open a diagram at a readable zoom: fitted when that is readable, else at its top left. */
+export function readableZoom(canvas) {
   const fitted = canvas.zoom("fit-viewport", "auto");
-  if (fitted >= MIN_READABLE_SCALE) {
-    return fitted;
-  }
-  const start =
-    registry.find((element) => element.type === "bpmn:StartEvent" && !element.labelTarget) ??
-    registry.find((element) => element.type === "bpmn:Participant");
-  const { inner } = canvas.viewbox();
-  const anchor = start ?? { x: inner.x, y: inner.y, height: inner.height };
-  canvas.zoom(READABLE_SCALE);
-  const { outer } = canvas.viewbox();
-  const scale = canvas.zoom();
-  // The start a little in from the left edge, vertically centred.
+  return fitted >= MIN_READABLE_SCALE ? fitted : zoomAtStart(canvas);
+}
+
+/**
+ * Show a diagram too large to read whole from its top left corner, `left` pixels in from the
+ * canvas's edge, at a readable scale: its whole height when that is readable.
+ */
+export function zoomAtStart(canvas, left = 80) {
+  const { inner, outer } = canvas.viewbox();
+  const margin = 24;
+  const scale = Math.min(
+    READABLE_SCALE,
+    Math.max(MIN_READABLE_SCALE, (outer.height - 2 * margin) / inner.height),
+  );
+  const fits = inner.height * scale <= outer.height - 2 * margin;
   canvas.viewbox({
-    x: anchor.x - 80 / scale,
-    y: anchor.y + (anchor.height ?? 0) / 2 - outer.height / scale / 2,
+    x: inner.x - left / scale,
+    y: fits ? inner.y + inner.height / 2 - outer.height / scale / 2 : inner.y - margin / scale,
     width: outer.width / scale,
     height: outer.height / scale,
   });
-  return scale;
+  return canvas.zoom();
 }
 
 /** Add zoom in, zoom out and fit buttons over a diagram's canvas. */

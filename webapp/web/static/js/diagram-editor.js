@@ -6,7 +6,11 @@
 //        data-deploy-url="/deploy" data-operators='{"population.person": ["iin"]}'
 //        data-forms='["check_documents.schema.json"]'></div>
 //   <div data-dmn-editor data-dmn-url="/x.dmn" data-save-url="/validate"></div>
-// data-deploy-url, data-operators (operator id -> parameter names) and data-forms are optional.
+// data-deploy-url, data-operators (operator id -> parameter names) and data-forms are optional;
+// data-labels (JSON, key -> text) gives the page's language to the texts in LABELS.
+// The diagram opens at a readable zoom, with zoom buttons; a Diagram / XML switch shows the
+// XML to read and edit, and switching back imports it (an XML that does not import keeps the
+// XML view open with the reason). A service task's operator is picked from data-operators.
 // Saving POSTs the XML (Content-Type application/xml, header X-CSRFToken) and expects JSON
 // {"problems": [{"file", "line", "element", "message"}], "deployed": [...]}; the container then
 // fires "diagram:saved" with detail {action, status, answer}. After loading it has
@@ -18,6 +22,9 @@ import {
   diagramSource,
   jsonAttribute,
   library,
+  MIN_READABLE_SCALE,
+  zoomAtStart,
+  zoomControls,
 } from "./diagram-common.js";
 
 const SPIFF_DESCRIPTOR_URL = new URL("./spiffworkflow-moddle.json", import.meta.url);
@@ -27,6 +34,28 @@ const FORM_PROPERTIES = [
 ];
 
 const STATUS_TEXT = { ok: "Saved", problems: "Problems found", error: "Not saved" };
+// Texts a page may translate through data-labels; %(name)s marks a value put in.
+const LABELS = {
+  diagram: "Diagram",
+  xml: "XML",
+  xmlInvalid: "The XML cannot be read: %(reason)s",
+  chooseOperator: "Choose an operator",
+  unknownOperator: "%(id)s (not in the operator table)",
+  operatorTakes: "Takes: %(names)s",
+  operatorTakesNothing: "Takes no parameters",
+  missingParameters: "Missing: %(names)s",
+  proposed: "Version %(version)s of %(process)s is saved and awaits approval by another process owner; running instances are not affected until then.",
+  deployedVersion: "Version %(version)s of %(process)s is deployed.",
+  unchanged: "%(process)s is unchanged: version %(version)s already has this content.",
+  review: "Review the change",
+  openVersion: "Open version %(version)s",
+};
+
+/** Return a text of LABELS in the container's language with its values put in. */
+function label(container, key, values = {}) {
+  const texts = { ...LABELS, ...jsonAttribute(container, "labels", {}) };
+  return texts[key].replace(/%\((\w+)\)s/g, (_, name) => String(values[name] ?? ""));
+}
 
 const editors = new WeakMap();
 let spiffDescriptor;
@@ -54,15 +83,21 @@ function csrfToken() {
   return document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 }
 
-/** Describe one deployed entry of the server's answer (its links are shown apart). */
-function describeDeployed(entry) {
-  if (typeof entry !== "object" || entry === null) {
-    return String(entry);
+/** Return one list item saying what became of a process: proposed, deployed or unchanged. */
+function deployedItem(container, entry) {
+  const values = { process: entry.process_id ?? entry.process, version: entry.version };
+  const key =
+    entry.status === "pending" ? "proposed" : entry.created === false ? "unchanged" : "deployedVersion";
+  const item = el("li", { className: `deployed-${entry.status ?? "done"}` });
+  item.dataset.version = String(entry.version);
+  item.append(el("span", { textContent: label(container, key, values) }));
+  if (entry.review_url && entry.status === "pending") {
+    item.append(" ", el("a", { className: "review-link", href: entry.review_url, textContent: label(container, "review") }));
   }
-  return Object.entries(entry)
-    .filter(([key]) => !key.endsWith("url"))
-    .map(([key, value]) => `${key}: ${value}`)
-    .join(", ");
+  if (entry.url) {
+    item.append(" ", el("a", { className: "version-link", href: entry.url, textContent: label(container, "openVersion", values) }));
+  }
+  return item;
 }
 
 /** Show the server's answer to a save: its problems or a clean bill, and what it deployed. */
@@ -98,21 +133,18 @@ function showAnswer(results, status, answer, onElement) {
     results.append(el("p", { textContent: answer.error || `The server answered ${status}.` }));
   }
   if (deployed.length) {
-    // A deployment made here waits for a second person: say so, and link its review page.
-    const review = deployed.find((entry) => entry?.status === "pending")?.review_url;
+    // A deployment made here waits for a second person: each line says so and links its review.
+    const container = results.closest(".diagram-editor");
     const list = el("ul", { className: "deployed" });
-    list.append(...deployed.map((entry) => el("li", { textContent: describeDeployed(entry) })));
-    const heading = review ? "Awaiting approval by another process owner" : "Deployed";
-    results.append(el("h3", { textContent: heading }), list);
-    if (review) {
-      results.append(el("a", { className: "review-link", href: review, textContent: "Review" }));
-    }
+    list.append(...deployed.map((entry) => deployedItem(container, entry)));
+    results.dataset.outcome = "ok";
+    results.replaceChildren(list);
   }
 }
 
-/** POST the modeler's XML to url and return {status, answer}. */
-async function postXml(modeler, url) {
-  const { xml } = await modeler.saveXML({ format: true });
+/** POST the editor's XML to url and return {status, answer}. */
+async function postXml(container, modeler, url) {
+  const xml = await currentXml(container, modeler);
   const response = await fetch(url, {
     method: "POST",
     credentials: "same-origin",
@@ -143,10 +175,57 @@ function editorLayout(container, withPanel) {
     body.append(panel);
   }
   const results = el("section", { className: "save-results", ariaLive: "polite" });
-  toolbar.append(status);
+  const xml = el("textarea", { className: "xml-source", spellcheck: false, hidden: true });
+  xml.setAttribute("aria-label", label(container, "xml"));
+  const xmlError = el("p", { className: "xml-error", role: "alert", hidden: true });
+  const views = el("div", { className: "editor-views", role: "group" });
+  toolbar.append(views, status);
   container.classList.add("diagram-editor");
-  container.append(toolbar, body, results);
-  return { toolbar, status, canvas, panel, results };
+  container.append(toolbar, body, xmlError, xml, results);
+  return { toolbar, views, status, canvas, body, panel, results, xml, xmlError };
+}
+
+/** Add the Diagram / XML switch: the XML view shows the XML, switching back imports it. */
+function wireXmlView(container, modeler, layout, reopen) {
+  const buttons = {};
+  const show = async (view) => {
+    if (view === "xml") {
+      layout.xml.value = (await modeler.saveXML({ format: true })).xml;
+    } else {
+      try {
+        await modeler.importXML(layout.xml.value);
+        await reopen();
+      } catch (error) {
+        layout.xmlError.textContent = label(container, "xmlInvalid", { reason: error.message });
+        layout.xmlError.hidden = false;
+        return;
+      }
+    }
+    layout.xmlError.hidden = true;
+    layout.body.hidden = view === "xml";
+    layout.xml.hidden = view !== "xml";
+    container.dataset.view = view;
+    for (const [name, button] of Object.entries(buttons)) {
+      button.setAttribute("aria-pressed", String(name === view));
+    }
+  };
+  for (const view of ["diagram", "xml"]) {
+    const button = el("button", { type: "button", textContent: label(container, view) });
+    button.dataset.view = view;
+    button.setAttribute("aria-pressed", String(view === "diagram"));
+    button.addEventListener("click", () => show(view));
+    buttons[view] = button;
+    layout.views.append(button);
+  }
+  container.dataset.view = "diagram";
+}
+
+/** Return the editor's XML: the XML view's text while it is shown, else the modeler's. */
+async function currentXml(container, modeler) {
+  if (container.dataset.view === "xml") {
+    return container.querySelector(".xml-source").value;
+  }
+  return (await modeler.saveXML({ format: true })).xml;
 }
 
 /** Wire the save (and deploy) buttons of an editor to its modeler. */
@@ -165,7 +244,7 @@ function wireSaving(container, modeler, layout, onElement) {
       button.disabled = true;
       layout.status.textContent = "Saving…";
       try {
-        const { status, answer } = await postXml(modeler, url);
+        const { status, answer } = await postXml(container, modeler, url);
         showAnswer(layout.results, status, answer, onElement);
         layout.status.textContent = STATUS_TEXT[layout.results.dataset.outcome];
         container.dispatchEvent(
@@ -178,7 +257,7 @@ function wireSaving(container, modeler, layout, onElement) {
         button.disabled = false;
       }
     });
-    layout.toolbar.insertBefore(button, layout.status);
+    layout.toolbar.insertBefore(button, layout.views);
   }
 }
 
@@ -353,6 +432,7 @@ class PropertiesPanel {
     modeler.get("commandStack").registerHandler(PANEL_EDIT, PanelEditHandler);
     this.modeler = modeler;
     this.panel = panel;
+    this.container = container;
     this.operators = jsonAttribute(container, "operators", {});
     this.forms = jsonAttribute(container, "forms", []);
     this.listPrefix = `${container.id || "editor"}-${Math.random().toString(36).slice(2, 8)}`;
@@ -414,15 +494,55 @@ class PropertiesPanel {
     }
   }
 
+  /** Build the operator select: the operator table's entries, and the current one if unknown. */
+  operatorSelect(current) {
+    const select = el("select", { name: "operator" });
+    select.append(el("option", { value: "", textContent: label(this.container, "chooseOperator") }));
+    const ids = Object.keys(this.operators);
+    if (current && !ids.includes(current)) {
+      const text = label(this.container, "unknownOperator", { id: current });
+      select.append(el("option", { value: current, textContent: text }));
+    }
+    select.append(...ids.map((id) => el("option", { value: id, textContent: id })));
+    select.value = current;
+    select.addEventListener("change", () => this.setOperator(select.value));
+    return el("label", { className: "panel-field" }, el("span", { textContent: "Operator" }), select);
+  }
+
+  /** Say which parameters the operator takes, and which of them the task does not give. */
+  operatorHint(id, parameters) {
+    const wanted = this.operators[id];
+    if (!wanted) {
+      return null;
+    }
+    const given = new Set(parameters.map((parameter) => parameter.id));
+    const missing = wanted.filter((name) => !given.has(name));
+    const hint = el("p", { className: "operator-parameters panel-hint" });
+    hint.append(
+      wanted.length
+        ? label(this.container, "operatorTakes", { names: wanted.join(", ") })
+        : label(this.container, "operatorTakesNothing"),
+    );
+    if (missing.length) {
+      const warning = el("strong", {
+        className: "missing-parameters",
+        textContent: label(this.container, "missingParameters", { names: missing.join(", ") }),
+      });
+      hint.append(el("br"), warning);
+    }
+    return hint;
+  }
+
   /** Show the operator, result variable and parameter rows of a service task. */
   showServiceTask(extensions) {
     const operator = extensions.find("spiffworkflow:serviceTaskOperator");
-    const listId = datalist(this.panel, `${this.listPrefix}-operators`, Object.keys(this.operators));
     const parameters = operator?.parameterList?.get("parameters") ?? [];
+    this.panel.append(this.operatorSelect(operator?.id ?? ""));
+    const hint = this.operatorHint(operator?.id, parameters);
+    if (hint) {
+      this.panel.append(hint);
+    }
     this.panel.append(
-      field("Operator", "operator", operator?.id ?? "", (id) => this.setOperator(id), {
-        list: listId,
-      }),
       field("Result variable", "resultVariable", operator?.resultVariable ?? "", (name) =>
         this.apply((ext) => {
           ext.update(ext.ensure("spiffworkflow:serviceTaskOperator"), {
@@ -480,15 +600,15 @@ class PropertiesPanel {
     return row;
   }
 
-  /** Set the operator id; a known operator without parameters gets a row per parameter. */
+  /** Set the operator id and add a row for each of its parameters the task does not give. */
   setOperator(id) {
     this.apply(
       (ext) => {
         const operator = ext.ensure("spiffworkflow:serviceTaskOperator");
         ext.update(operator, { id: id || undefined });
-        const hasParameters = operator.parameterList?.get("parameters").length;
-        if (!hasParameters) {
-          for (const name of this.operators[id] || []) {
+        const given = new Set((operator.parameterList?.get("parameters") ?? []).map((p) => p.id));
+        for (const name of this.operators[id] || []) {
+          if (!given.has(name)) {
             ext.addParameter(name);
           }
         }
@@ -527,8 +647,7 @@ class PropertiesPanel {
 function fitBesidePalette(modeler, canvasElement) {
   const canvas = modeler.get("canvas");
   const { inner, outer } = canvas.viewbox();
-  const palette = canvasElement.querySelector(".djs-palette");
-  const left = (palette ? palette.offsetLeft + palette.offsetWidth : 0) + 24;
+  const left = besidePalette(canvasElement);
   const margin = 24;
   const scale = Math.min(
     1,
@@ -543,6 +662,21 @@ function fitBesidePalette(modeler, canvasElement) {
   });
 }
 
+/** Return the left edge, in pixels, of the canvas the tool palette leaves free. */
+function besidePalette(canvasElement) {
+  const palette = canvasElement.querySelector(".djs-palette");
+  return (palette ? palette.offsetLeft + palette.offsetWidth : 0) + 24;
+}
+
+/** Open at the whole diagram when that is readable, else at its top left beside the palette. */
+function readableStart(modeler, canvasElement) {
+  fitBesidePalette(modeler, canvasElement);
+  const canvas = modeler.get("canvas");
+  if (canvas.zoom() < MIN_READABLE_SCALE) {
+    zoomAtStart(canvas, besidePalette(canvasElement) + 16);
+  }
+}
+
 /** Open the BPMN modeler with the SpiffWorkflow descriptor and our properties panel. */
 export async function openBpmnEditor(container) {
   const layout = editorLayout(container, true);
@@ -553,7 +687,9 @@ export async function openBpmnEditor(container) {
   editors.set(container, modeler);
   const panel = new PropertiesPanel(modeler, layout.panel, container);
   const { warnings } = await modeler.importXML(await diagramSource(container, "bpmn"));
-  fitBesidePalette(modeler, layout.canvas);
+  readableStart(modeler, layout.canvas);
+  zoomControls(layout.canvas, modeler.get("canvas"), () => fitBesidePalette(modeler, layout.canvas));
+  wireXmlView(container, modeler, layout, async () => panel.show(null));
   panel.show(null);
   const select = (id) => {
     const element = modeler.get("elementRegistry").get(id);
@@ -576,10 +712,14 @@ export async function openDmnEditor(container) {
   const modeler = new (library("DmnJS", "dmn-js/dmn-modeler"))({ container: layout.canvas });
   editors.set(container, modeler);
   const { warnings } = await modeler.importXML(await diagramSource(container, "dmn"));
-  const table = modeler.getViews().find((view) => view.type === "decisionTable");
-  if (table) {
-    await modeler.open(table);
-  }
+  const openTable = async () => {
+    const table = modeler.getViews().find((view) => view.type === "decisionTable");
+    if (table) {
+      await modeler.open(table);
+    }
+  };
+  await openTable();
+  wireXmlView(container, modeler, layout, openTable);
   wireSaving(container, modeler, layout, () => {});
   return { warnings: warnings.map(describeWarning) };
 }

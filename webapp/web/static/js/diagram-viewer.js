@@ -112,7 +112,7 @@ export async function renderBpmn(container) {
     warnings.push(...(await viewer.open(diagram)).warnings);
   }
   const canvas = viewer.get("canvas");
-  readableZoom(canvas, viewer.get("elementRegistry"));
+  readableZoom(canvas);
   zoomControls(container, canvas);
   return { warnings: warnings.map(describeWarning), unknownIds: decorate(viewer, container) };
 }
