@@ -7,7 +7,7 @@ page logs no error or warning and is no wider than the window.
 
 import pytest
 
-from .test_process_owner import app, owners_room, runtime, sign_in  # noqa: F401
+from .test_process_owner import FOLDER, app, owners_room, runtime, sign_in  # noqa: F401
 
 EDITOR = "#bpmn-editor"
 SCALE = """async () => {
@@ -142,3 +142,37 @@ def test_deploying_names_the_proposed_version_and_its_approval(editor_page):
         .startswith("/processes/deployments/")
     )
     assert_clean(page, messages)
+
+
+def test_version_diff_highlights_the_changed_rule_and_lists_each_change(
+    browser,
+    owners_room,  # noqa: F811
+    screenshot,
+):
+    url, product = owners_room
+    files = {p.name: p.read_bytes() for p in FOLDER.iterdir() if p.suffix != ".md"}
+    files["eligibility.dmn"] = files["eligibility.dmn"].replace(
+        b'<inputEntry id="InputEntry_NotACitizen_2"><text>False</text>',
+        b'<inputEntry id="InputEntry_NotACitizen_2"><text>True</text>',
+    )
+    files["residence_registration.bpmn"] = files["residence_registration.bpmn"].replace(
+        b'name="Check documents at the counter"', b'name="Check the documents"'
+    )
+    product.deploy(files, deployed_by="owner")
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    messages: list[str] = []
+    page.on("console", lambda message: messages.append(f"{message.type}: {message.text}"))
+    sign_in(page, url)
+    page.goto(f"{url}/processes/residence_registration/diff?from=1&to=2")
+    decision = page.locator("section.decision-diff[data-file='eligibility.dmn'] .decision-diagram")
+    decision.and_(page.locator("[data-diagram-state=ready]")).wait_for(timeout=60000)
+    rows = decision.locator("tr.diff-changed")
+    assert rows.count() == 1
+    assert rows.locator("[data-row-id='Rule_NotACitizen']").count() > 0
+    changed = page.locator("article.element-change[data-element-id='Task_CheckDocuments']")
+    assert "Check documents at the counter" in changed.locator("td.before").inner_text()
+    assert page.locator("article[data-element-id='Rule_NotACitizen'] td.cell-changed").count() == 2
+    assert_clean(page, messages)
+    screenshot(page, "version-diff")
+    context.close()

@@ -6,7 +6,8 @@
 //        data-counts='{"Task_A": {"count": 3, "label": "3 waiting", "heat": 2}}'
 //        data-diff='{"added": [ids], "removed": [ids], "changed": [ids]}'
 //        data-process="Process_A"></div>
-//   <div class="diagram" data-dmn-url="/x.dmn"></div>
+//   <div class="diagram" data-dmn-url="/x.dmn" data-diff='{"changed": [rule ids]}'></div>
+// (a decision table marks the rows of the rules a diff names)
 // Instead of a URL the XML may sit inline in a child <script type="application/bpmn+xml"> (or
 // application/dmn+xml). Every such container is rendered when the module loads. When done the
 // container gets data-diagram-state="ready" (or "error") and fires "diagram:ready" with
@@ -101,6 +102,31 @@ function diagramOfProcess(viewer, processId) {
   return viewer.getDefinitions().diagrams.find((d) => d.plane && drawn(d.plane.bpmnElement))?.id;
 }
 
+/** Centre the view on the first changed or added element a diff names, if it is off screen. */
+function centreOnChange(viewer, diff) {
+  const registry = viewer.get("elementRegistry");
+  const canvas = viewer.get("canvas");
+  const element = [...(diff.changed || []), ...(diff.added || [])]
+    .map((id) => registry.get(id))
+    .find((found) => found && !found.waypoints);
+  if (!element) {
+    return;
+  }
+  const box = canvas.viewbox();
+  const inside =
+    element.x >= box.x &&
+    element.y >= box.y &&
+    element.x + element.width <= box.x + box.width &&
+    element.y + element.height <= box.y + box.height;
+  if (!inside) {
+    canvas.viewbox({
+      ...box,
+      x: element.x + element.width / 2 - box.width / 2,
+      y: element.y + element.height / 2 - box.height / 2,
+    });
+  }
+}
+
 /** Render a BPMN container with the navigated viewer and decorate it. */
 export async function renderBpmn(container) {
   container.classList.add("diagram-canvas");
@@ -114,6 +140,7 @@ export async function renderBpmn(container) {
   const canvas = viewer.get("canvas");
   readableZoom(canvas);
   zoomControls(container, canvas);
+  centreOnChange(viewer, jsonAttribute(container, "diff", {}));
   return { warnings: warnings.map(describeWarning), unknownIds: decorate(viewer, container) };
 }
 
@@ -127,7 +154,24 @@ export async function renderDmn(container) {
   if (table) {
     await viewer.open(table);
   }
-  return { warnings: warnings.map(describeWarning), unknownIds: [] };
+  return { warnings: warnings.map(describeWarning), unknownIds: markRules(container) };
+}
+
+/** Mark the decision table's rows that a diff names; return the ids with no row shown. */
+function markRules(container) {
+  const diff = jsonAttribute(container, "diff", {});
+  const unknown = [];
+  for (const kind of DIFF_KINDS) {
+    for (const id of diff[kind] || []) {
+      // dmn-js names a rule on each of its cells.
+      const cells = container.querySelectorAll(`[data-row-id="${CSS.escape(id)}"]`);
+      cells.forEach((cell) => cell.closest("tr")?.classList.add(`diff-${kind}`));
+      if (!cells.length) {
+        unknown.push(id);
+      }
+    }
+  }
+  return unknown;
 }
 
 /** Tell whether a container holds a DMN or a BPMN diagram. */
