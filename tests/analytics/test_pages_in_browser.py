@@ -3,6 +3,10 @@
 Each page loads with no console error or warning and is no wider than its viewport.
 """
 
+import pytest
+
+from webapp.web.i18n import LANGUAGE_COOKIE
+
 from .conftest import assert_clean
 
 
@@ -61,3 +65,20 @@ def test_dashboard_heatmap_zooms_and_its_charts_fit(analyst_page, console, scree
     assert "Documents in order?" not in names
     assert_clean(page, console)
     screenshot(page, "dashboard")
+
+
+@pytest.mark.parametrize("language", ["kk", "ru"])
+def test_dashboard_and_trace_read_in_kazakh_and_russian_without_overflow(
+    analyst_page, console, history, screenshot, language
+):
+    page, base = analyst_page
+    page.context.add_cookies([{"name": LANGUAGE_COOKIE, "value": language, "url": base}])
+    page.goto(f"{base}/analytics/dashboard?process=review&since=2026-11-02&until=2026-11-03")
+    page.wait_for_selector("#dashboard-diagram[data-diagram-state=ready]", timeout=30000)
+    assert page.locator("html").get_attribute("lang") == language
+    assert_clean(page, console)
+    screenshot(page, f"dashboard-{language}")
+    page.goto(f"{base}/analytics/instances/{history.ids[2]}")
+    page.wait_for_selector("#instance-diagram[data-diagram-state=ready]", timeout=30000)
+    assert_clean(page, console)
+    screenshot(page, f"instance-{language}")

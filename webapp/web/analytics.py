@@ -14,6 +14,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, select
 from werkzeug.datastructures import MultiDict
@@ -285,7 +286,9 @@ def dashboard() -> Any:
 def dashboard_charts(figures) -> dict[str, str]:
     """Return the dashboard's SVG charts."""
     days = [d.day.strftime("%d %b") for d in figures.throughput]
-    lead = [f"{t.channel or 'all'} · {t.registration_type or 'all'}" for t in figures.lead_times]
+    lead = [
+        f"{t.channel or _('all')} · {t.registration_type or _('all')}" for t in figures.lead_times
+    ]
     tasks = [
         " · ".join(filter(None, (s.name or s.bpmn_id, s.called_process)))
         for s in figures.task_split
@@ -293,15 +296,15 @@ def dashboard_charts(figures) -> dict[str, str]:
     outcomes = sorted(figures.outcomes.items(), key=lambda item: -item[1])
     return {
         "throughput": bar_chart(
-            "Instances started and finished per day",
+            _("Instances started and finished per day"),
             days,
             [
-                ("started", [d.started for d in figures.throughput]),
-                ("finished", [d.finished for d in figures.throughput]),
+                (_("started"), [d.started for d in figures.throughput]),
+                (_("finished"), [d.finished for d in figures.throughput]),
             ],
         ),
         "lead_times": bar_chart(
-            "Lead time per channel and type",
+            _("Lead time per channel and type"),
             lead,
             [
                 ("p50", [t.p50 for t in figures.lead_times]),
@@ -311,19 +314,19 @@ def dashboard_charts(figures) -> dict[str, str]:
             unit=seconds_text,
         ),
         "task_split": bar_chart(
-            "Mean time waiting unclaimed and worked, per user task",
+            _("Mean time waiting unclaimed and worked, per user task"),
             tasks,
             [
-                ("waiting", [s.waiting_mean for s in figures.task_split]),
-                ("working", [s.working_mean for s in figures.task_split]),
+                (_("waiting"), [s.waiting_mean for s in figures.task_split]),
+                (_("working"), [s.working_mean for s in figures.task_split]),
             ],
             stacked=True,
             unit=seconds_text,
         ),
         "outcomes": bar_chart(
-            "Outcomes",
-            [outcome or "running" for outcome, _ in outcomes],
-            [("instances", [n for _, n in outcomes])],
+            _("Outcomes"),
+            [outcome or _("running") for outcome, _ in outcomes],
+            [(_("instances"), [n for _, n in outcomes])],
         ),
     }
 
