@@ -325,8 +325,8 @@ def dashboard_charts(figures) -> dict[str, str]:
         ),
         "outcomes": bar_chart(
             _("Outcomes"),
-            [outcome or _("running") for outcome, _ in outcomes],
-            [(_("instances"), [n for _, n in outcomes])],
+            [outcome or _("running") for outcome, _count in outcomes],
+            [(_("instances"), [n for _outcome, n in outcomes])],
         ),
     }
 
