@@ -15,6 +15,7 @@ def test_analyst_finds_an_application_and_reads_its_path_and_timeline(
 ):
     page, base = analyst_page
     page.goto(f"{base}/analytics/")
+    assert_clean(page, console)
     page.fill("#q", "A-0003")
     page.click("form.filters button[type=submit]")
     page.click("text=A-0003")

@@ -29,13 +29,41 @@ import {
 
 const SPIFF_DESCRIPTOR_URL = new URL("./spiffworkflow-moddle.json", import.meta.url);
 const FORM_PROPERTIES = [
-  ["formJsonSchemaFilename", "Form schema file"],
-  ["formUiSchemaFilename", "Form UI schema file"],
+  ["formJsonSchemaFilename", "formSchema"],
+  ["formUiSchemaFilename", "formUiSchema"],
 ];
 
-const STATUS_TEXT = { ok: "Saved", problems: "Problems found", error: "Not saved" };
+const STATUS_TEXT = { ok: "saved", problems: "problemsFound", error: "notSaved" };
 // Texts a page may translate through data-labels; %(name)s marks a value put in.
 const LABELS = {
+  saved: "Saved",
+  problemsFound: "Problems found",
+  notSaved: "Not saved",
+  saving: "Saving…",
+  unsavedChanges: "Unsaved changes",
+  save: "Save",
+  saveDeploy: "Save and deploy",
+  noProblems: "No problems found.",
+  oneProblem: "1 problem",
+  problems: "%(n)s problems",
+  line: "line %(n)s",
+  serverAnswered: "The server answered %(status)s.",
+  properties: "Properties",
+  selectElement: "Select an element.",
+  id: "Id",
+  name: "Name",
+  lane: "Lane",
+  operator: "Operator",
+  resultVariable: "Result variable",
+  parameters: "Parameters",
+  parameter: "Parameter",
+  type: "Type",
+  value: "Value",
+  addParameter: "Add parameter",
+  removeParameter: "Remove parameter",
+  instructions: "Instructions",
+  formSchema: "Form schema file",
+  formUiSchema: "Form UI schema file",
   diagram: "Diagram",
   xml: "XML",
   xmlInvalid: "The XML cannot be read: %(reason)s",
@@ -102,6 +130,7 @@ function deployedItem(container, entry) {
 
 /** Show the server's answer to a save: its problems or a clean bill, and what it deployed. */
 function showAnswer(results, status, answer, onElement) {
+  const container = results.closest(".diagram-editor");
   const problems = answer.problems || [];
   const deployed = answer.deployed || [];
   results.replaceChildren();
@@ -109,7 +138,7 @@ function showAnswer(results, status, answer, onElement) {
   if (problems.length) {
     const list = el("ol", { className: "problems" });
     for (const problem of problems) {
-      const where = [problem.file, problem.line && `line ${problem.line}`]
+      const where = [problem.file, problem.line && label(container, "line", { n: problem.line })]
         .filter(Boolean)
         .join(", ");
       const item = el("li", {}, el("span", { className: "problem-where", textContent: where }));
@@ -125,16 +154,19 @@ function showAnswer(results, status, answer, onElement) {
       item.append(" ", el("span", { className: "problem-message", textContent: problem.message }));
       list.append(item);
     }
-    const count = problems.length === 1 ? "1 problem" : `${problems.length} problems`;
+    const count =
+      problems.length === 1
+        ? label(container, "oneProblem")
+        : label(container, "problems", { n: problems.length });
     results.append(el("h3", { textContent: count }), list);
   } else if (status < 400) {
-    results.append(el("p", { textContent: "No problems found." }));
+    results.append(el("p", { textContent: label(container, "noProblems") }));
   } else {
-    results.append(el("p", { textContent: answer.error || `The server answered ${status}.` }));
+    const text = answer.error || label(container, "serverAnswered", { status });
+    results.append(el("p", { textContent: text }));
   }
   if (deployed.length) {
     // A deployment made here waits for a second person: each line says so and links its review.
-    const container = results.closest(".diagram-editor");
     const list = el("ul", { className: "deployed" });
     list.append(...deployed.map((entry) => deployedItem(container, entry)));
     results.dataset.outcome = "ok";
@@ -170,7 +202,10 @@ function editorLayout(container, withPanel) {
   const toolbar = el("div", { className: "editor-toolbar" });
   const canvas = el("div", { className: "diagram-canvas" });
   const body = el("div", { className: "editor-body" }, canvas);
-  const panel = el("aside", { className: "properties-panel", ariaLabel: "Properties" });
+  const panel = el("aside", {
+    className: "properties-panel",
+    ariaLabel: label(container, "properties"),
+  });
   if (withPanel) {
     body.append(panel);
   }
@@ -230,28 +265,28 @@ async function currentXml(container, modeler) {
 
 /** Wire the save (and deploy) buttons of an editor to its modeler. */
 function wireSaving(container, modeler, layout, onElement) {
-  const actions = [["save", "Save", container.dataset.saveUrl]];
+  const actions = [["save", label(container, "save"), container.dataset.saveUrl]];
   if (container.dataset.deployUrl) {
-    actions.push(["deploy", "Save and deploy", container.dataset.deployUrl]);
+    actions.push(["deploy", label(container, "saveDeploy"), container.dataset.deployUrl]);
   }
-  for (const [action, label, url] of actions) {
+  for (const [action, caption, url] of actions) {
     if (!url) {
       continue;
     }
-    const button = el("button", { type: "button", textContent: label });
+    const button = el("button", { type: "button", textContent: caption });
     button.dataset.action = action;
     button.addEventListener("click", async () => {
       button.disabled = true;
-      layout.status.textContent = "Saving…";
+      layout.status.textContent = label(container, "saving");
       try {
         const { status, answer } = await postXml(container, modeler, url);
         showAnswer(layout.results, status, answer, onElement);
-        layout.status.textContent = STATUS_TEXT[layout.results.dataset.outcome];
+        layout.status.textContent = label(container, STATUS_TEXT[layout.results.dataset.outcome]);
         container.dispatchEvent(
           new CustomEvent("diagram:saved", { detail: { action, status, answer }, bubbles: true }),
         );
       } catch (error) {
-        layout.status.textContent = "Not saved";
+        layout.status.textContent = label(container, "notSaved");
         showAnswer(layout.results, 0, { error: error.message }, onElement);
       } finally {
         button.disabled = false;
@@ -470,21 +505,22 @@ class PropertiesPanel {
     this.panel.replaceChildren();
     delete this.panel.dataset.elementId;
     if (!this.element) {
-      this.panel.append(el("p", { className: "panel-hint", textContent: "Select an element." }));
+      const hint = label(this.container, "selectElement");
+      this.panel.append(el("p", { className: "panel-hint", textContent: hint }));
       return;
     }
     const bo = this.element.businessObject;
     this.panel.dataset.elementId = bo.id;
     this.panel.append(
       el("h2", { textContent: typeLabel(this.element.type) }),
-      field("Id", "id", bo.id, () => {}, { readOnly: true }),
-      field("Name", "name", bo.name ?? "", (name) =>
+      field(this.text("id"), "id", bo.id, () => {}, { readOnly: true }),
+      field(this.text("name"), "name", bo.name ?? "", (name) =>
         this.apply((ext) => ext.modeling.updateProperties(this.element, { name: name || undefined })),
       ),
     );
     const lane = laneOf(this.modeler, this.element);
     if (lane) {
-      this.panel.append(field("Lane", "lane", lane, () => {}, { readOnly: true }));
+      this.panel.append(field(this.text("lane"), "lane", lane, () => {}, { readOnly: true }));
     }
     if (this.element.type === "bpmn:ServiceTask") {
       this.showServiceTask(new Extensions(this.modeler, this.element));
@@ -492,6 +528,11 @@ class PropertiesPanel {
     if (this.element.type === "bpmn:UserTask") {
       this.showUserTask(new Extensions(this.modeler, this.element));
     }
+  }
+
+  /** Return a text of LABELS in the page's language. */
+  text(key) {
+    return label(this.container, key);
   }
 
   /** Build the operator select: the operator table's entries, and the current one if unknown. */
@@ -506,7 +547,8 @@ class PropertiesPanel {
     select.append(...ids.map((id) => el("option", { value: id, textContent: id })));
     select.value = current;
     select.addEventListener("change", () => this.setOperator(select.value));
-    return el("label", { className: "panel-field" }, el("span", { textContent: "Operator" }), select);
+    const caption = el("span", { textContent: this.text("operator") });
+    return el("label", { className: "panel-field" }, caption, select);
   }
 
   /** Say which parameters the operator takes, and which of them the task does not give. */
@@ -543,7 +585,7 @@ class PropertiesPanel {
       this.panel.append(hint);
     }
     this.panel.append(
-      field("Result variable", "resultVariable", operator?.resultVariable ?? "", (name) =>
+      field(this.text("resultVariable"), "resultVariable", operator?.resultVariable ?? "", (name) =>
         this.apply((ext) => {
           ext.update(ext.ensure("spiffworkflow:serviceTaskOperator"), {
             resultVariable: name || undefined,
@@ -559,21 +601,20 @@ class PropertiesPanel {
         el(
           "tr",
           {},
-          ...["Parameter", "Type", "Value", ""].map((text) =>
-            el("th", { textContent: text }),
-          ),
+          ...["parameter", "type", "value"].map((key) => el("th", { textContent: this.text(key) })),
+          el("th"),
         ),
       ),
     );
     const body = el("tbody");
     parameters.forEach((parameter, index) => body.append(this.parameterRow(parameter, index)));
-    const add = el("button", { type: "button", textContent: "Add parameter" });
+    const add = el("button", { type: "button", textContent: this.text("addParameter") });
     add.dataset.action = "add-parameter";
     add.addEventListener("click", () =>
       this.apply((ext) => ext.addParameter(), { redraw: true }),
     );
     table.append(body);
-    this.panel.append(el("h3", { textContent: "Parameters" }), table, add);
+    this.panel.append(el("h3", { textContent: this.text("parameters") }), table, add);
   }
 
   /** Build one editable parameter row. */
@@ -591,7 +632,11 @@ class PropertiesPanel {
       );
       row.append(el("td", {}, input));
     }
-    const remove = el("button", { type: "button", textContent: "×", title: "Remove parameter" });
+    const remove = el("button", {
+      type: "button",
+      textContent: "×",
+      title: this.text("removeParameter"),
+    });
     remove.dataset.action = "remove-parameter";
     remove.addEventListener("click", () =>
       this.apply((ext) => ext.removeParameter(parameter), { redraw: true }),
@@ -620,10 +665,10 @@ class PropertiesPanel {
   /** Show the form files and the instructions of a user task. */
   showUserTask(extensions) {
     const listId = datalist(this.panel, `${this.listPrefix}-forms`, this.forms);
-    for (const [name, label] of FORM_PROPERTIES) {
+    for (const [name, key] of FORM_PROPERTIES) {
       this.panel.append(
         field(
-          label,
+          this.text(key),
           name,
           extensions.property(name),
           (value) => this.apply((ext) => ext.setProperty(name, value)),
@@ -633,7 +678,7 @@ class PropertiesPanel {
     }
     this.panel.append(
       field(
-        "Instructions",
+        this.text("instructions"),
         "instructions",
         extensions.text("spiffworkflow:instructionsForEndUser"),
         (value) => this.apply((ext) => ext.setText("spiffworkflow:instructionsForEndUser", value)),
@@ -700,7 +745,7 @@ export async function openBpmnEditor(container) {
   };
   wireSaving(container, modeler, layout, select);
   modeler.on("commandStack.changed", () => {
-    layout.status.textContent = "Unsaved changes";
+    layout.status.textContent = label(container, "unsavedChanges");
   });
   return { warnings: warnings.map(describeWarning) };
 }
