@@ -61,6 +61,7 @@ def test_dashboard_heatmap_zooms_and_its_charts_fit(analyst_page, console, scree
     diagram.locator("[data-zoom=zoom-out]").click()
     assert page.evaluate(scale) < before
     assert page.locator("svg.chart").count() == 4
+    assert page.locator("#version option:checked").inner_text() == "All versions"
     names = page.locator("table.elements tbody .element-name").all_inner_texts()
     assert names[:2] == ["Check documents", "Approve registration"]
     assert "Documents in order?" not in names

@@ -1,6 +1,7 @@
 """What the diagrams of some process versions say of their elements: type and name by id."""
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from lxml import etree
 from sqlalchemy import select
@@ -33,8 +34,10 @@ class ElementInfo:
         return words[:1].upper() + words[1:]
 
 
+# A deployed file never changes: its elements are read once per process, not per dashboard.
+@lru_cache(maxsize=64)
 def diagram_elements(content: bytes) -> dict[str, ElementInfo]:
-    """Return the flow elements of a BPMN document by id."""
+    """Return the flow elements of a BPMN document by id (the caller must not change it)."""
     found = {}
     for element in parse_xml(content).getroot().iter(f"{{{BPMN_NAMESPACE}}}*"):
         parent = element.getparent()
