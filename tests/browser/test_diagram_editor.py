@@ -229,3 +229,19 @@ def test_one_undo_reverts_a_whole_panel_edit(page, static_server):
     assert (
         page.locator(".properties-panel select[name=operator]").input_value() == "population.person"
     )
+
+
+def test_dmn_xml_view_round_trips_into_the_decision_table(page, harness):
+    open_ready(page, f"{harness.url}/pages/dmn-editor.html")
+    page.locator("[data-view=xml]").click()
+    source = page.locator("textarea.xml-source")
+    text = source.input_value()
+    assert "Rule_Minor" in text
+    source.fill(text.replace('id="Rule_Minor"', 'id="Rule_Young"'))
+    page.locator("[data-view=diagram]").click()
+    page.wait_for_selector("[data-dmn-editor][data-view=diagram]")
+    assert page.locator(".dmn-decision-table-container [data-row-id='Rule_Young']").count() > 0
+    page.locator("[data-action=save]").click()
+    page.wait_for_selector(".save-results[data-outcome=ok]")
+    [posted] = harness.posted
+    assert 'id="Rule_Young"' in posted.body
