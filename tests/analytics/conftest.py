@@ -215,3 +215,17 @@ def assert_clean(page, messages: list[str]) -> None:
     assert [m for m in messages if m.startswith(("error", "warning", "pageerror"))] == []
     widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert widths[0] <= widths[1], f"page is {widths[0]} px wide in a {widths[1]} px viewport"
+
+
+def assert_chart_texts_fit(page) -> None:
+    """Fail when a chart's text, as the browser draws it, reaches outside its chart."""
+    outside = page.evaluate(
+        """() => [...document.querySelectorAll("svg.chart")].flatMap((svg) => {
+            const width = svg.viewBox.baseVal.width;
+            return [...svg.querySelectorAll("text")]
+                .map((text) => [text.textContent, text.getBBox()])
+                .filter(([, box]) => box.x < 0 || box.x + box.width > width)
+                .map(([content]) => content);
+        })"""
+    )
+    assert outside == []

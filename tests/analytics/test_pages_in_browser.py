@@ -7,7 +7,7 @@ import pytest
 
 from webapp.web.i18n import LANGUAGE_COOKIE
 
-from .conftest import assert_clean
+from .conftest import assert_chart_texts_fit, assert_clean
 
 
 def test_analyst_finds_an_application_and_reads_its_path_and_timeline(
@@ -62,6 +62,7 @@ def test_dashboard_heatmap_zooms_and_its_charts_fit(analyst_page, console, scree
     assert page.evaluate(scale) < before
     assert page.locator("svg.chart").count() == 4
     assert page.locator("#version option:checked").inner_text() == "All versions"
+    assert_chart_texts_fit(page)
     names = page.locator("table.elements tbody .element-name").all_inner_texts()
     assert names[:2] == ["Check documents", "Approve registration"]
     assert "Documents in order?" not in names
@@ -78,6 +79,7 @@ def test_dashboard_and_trace_read_in_kazakh_and_russian_without_overflow(
     page.goto(f"{base}/analytics/dashboard?process=review&since=2026-11-02&until=2026-11-03")
     page.wait_for_selector("#dashboard-diagram[data-diagram-state=ready]", timeout=30000)
     assert page.locator("html").get_attribute("lang") == language
+    assert_chart_texts_fit(page)
     assert_clean(page, console)
     screenshot(page, f"dashboard-{language}")
     page.goto(f"{base}/analytics/instances/{history.ids[2]}")
