@@ -4,6 +4,8 @@ the accessibility checker is there for the tests only."""
 import importlib.util
 import shutil
 
+from webapp.web.security import CONTENT_SECURITY_POLICY, WATERMARK_STYLES, style_hash
+
 from .diagram_pages import REPO_ROOT
 
 STATIC = REPO_ROOT / "webapp" / "web" / "static"
@@ -64,3 +66,21 @@ def test_our_assets_never_touch_the_bpmn_io_watermark():
     for path in ours:
         text = path.read_text()
         assert "powered-by" not in text, path.name
+
+
+def test_dmn_js_bundles_are_production_builds_without_inferno_development_warnings():
+    for bundle in ("dmn-viewer", "dmn-modeler"):
+        text = (STATIC / "vendor" / "dmn-js" / f"{bundle}.production.min.js").read_text()
+        assert "development build of Inferno" not in text
+        assert "Inferno is in development mode" not in text
+    built = load_vendor_script().load_versions()["packages"]["dmn-js"]
+    assert built["built_with"]["node_env"] == "production"
+    assert built["dependencies"]["inferno"].count(".") == 2
+
+
+def test_the_csp_allows_exactly_the_watermark_styles_the_dmn_js_bundles_write():
+    modeler = (STATIC / "vendor" / "dmn-js" / "dmn-modeler.production.min.js").read_text()
+    for style in WATERMARK_STYLES:
+        assert f'style="{style}"' in modeler
+        assert style_hash(style) in CONTENT_SECURITY_POLICY
+    assert "unsafe-inline" not in CONTENT_SECURITY_POLICY

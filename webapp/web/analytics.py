@@ -14,6 +14,8 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, select
 from werkzeug.datastructures import MultiDict
 
@@ -34,6 +36,40 @@ bp = Blueprint("analytics", __name__, url_prefix="/analytics")
 metrics_bp = Blueprint("metrics", __name__)
 ANALYTICS_ROLES = ("analyst", "supervisor", "administrator")
 DEFAULT_TERM = "PT15M"
+# What each kind of audit-log event is called on the timeline.
+EVENT_LABELS = {
+    "instance_started": _l("Started"),
+    "instance_completed": _l("Finished"),
+    "instance_suspended": _l("Suspended"),
+    "instance_resumed": _l("Resumed"),
+    "instance_terminated": _l("Terminated"),
+    "instance_migrated": _l("Moved to another version"),
+    "task_ready": _l("Ready"),
+    "task_waiting": _l("Waiting"),
+    "task_completed": _l("Completed"),
+    "task_cancelled": _l("Cancelled"),
+    "task_error": _l("Failed"),
+    "incident_opened": _l("Incident opened"),
+    "retry": _l("Retried"),
+    "claimed": _l("Claimed"),
+    "unclaimed": _l("Released"),
+    "assigned": _l("Assigned"),
+    "message": _l("Message received"),
+    "message_undelivered": _l("Message not delivered"),
+    "timer": _l("Timer fired"),
+}
+# The summary's fields by name; other fields are shown with their name in words.
+FIELD_LABELS = {
+    "application_number": _l("Application number"),
+    "channel": _l("Channel"),
+    "registration_type": _l("Registration type"),
+    "applicant_type": _l("Applicant type"),
+    "applicant_iin": _l("Applicant's IIN"),
+    "person_iin": _l("IIN of the person registered"),
+    "arc": _l("Address registration code"),
+    "outcome": _l("Outcome"),
+    "refusal_reason": _l("Reason for refusal"),
+}
 EXPORTS = {
     "xes": (export_xes, "application/xml"),
     "csv": (export_csv, "text/csv; charset=utf-8"),
@@ -146,7 +182,19 @@ def instance(instance_id: int) -> Any:
             }
         ),
         duration=duration_text,
+        event_label=event_label,
+        field_label=field_label,
     )
+
+
+def event_label(kind: str) -> str:
+    """Return what an audit-log event kind is called on the timeline."""
+    return str(EVENT_LABELS.get(kind, kind.replace("_", " ").capitalize()))
+
+
+def field_label(name: str) -> str:
+    """Return a data field's label: the summary's own, or its name in words."""
+    return str(FIELD_LABELS.get(name, name.replace("_", " ").capitalize()))
 
 
 def bpmn_file(version_filter, process: str | None = None) -> Response:
@@ -189,7 +237,11 @@ def version_diagram(process_id: str, version: int) -> Response:
 @bp.get("/dashboard")
 @role_required(*ANALYTICS_ROLES)
 def dashboard() -> Any:
-    """Show a process version's dashboard over a date range (the last seven days by default)."""
+    """Show a process's dashboard over a date range (the last seven days by default).
+
+    Every version is counted by default; `version` narrows it to one. Gateways and events are
+    left out of the element table unless `all_elements` asks for them.
+    """
     versions = process_versions()
     if not versions:
         return render_template("analytics/dashboard.html", dashboard=None, versions=versions)
@@ -197,7 +249,9 @@ def dashboard() -> Any:
     deployed = [v for p, v in versions if p == process_id]
     if not deployed:
         abort(404, f"no process {process_id!r} is deployed")
-    version = request.args.get("version", type=int) or max(deployed)
+    version = request.args.get("version", type=int)
+    if version is not None and version not in deployed:
+        abort(404, f"no version {version} of process {process_id!r}")
     until = parse_day(request.args.get("until")) or datetime.now(UTC).replace(
         hour=0, minute=0, second=0, microsecond=0
     )
@@ -208,16 +262,22 @@ def dashboard() -> Any:
     shown = request.args.get("diagram") or None
     if shown is not None and shown not in figures.called:
         abort(404, f"no process {shown!r} was called in this range")
+    all_elements = request.args.get("all_elements") == "1"
     return render_template(
         "analytics/dashboard.html",
         dashboard=figures,
         versions=versions,
+        deployed=deployed,
         process_id=process_id,
         version=version,
+        # The heatmap is drawn on the version asked for, or on the latest.
+        drawn_version=version or max(deployed),
         since=since.date().isoformat(),
         until=until.date().isoformat(),
         term=parse_term(term),
         shown=shown,
+        all_elements=all_elements,
+        elements=figures.elements if all_elements else figures.major_elements,
         heatmap=json.dumps(figures.heatmap(shown)),
         charts=dashboard_charts(figures),
         duration=seconds_text,
@@ -227,7 +287,9 @@ def dashboard() -> Any:
 def dashboard_charts(figures) -> dict[str, str]:
     """Return the dashboard's SVG charts."""
     days = [local_time(d.day, "day") for d in figures.throughput]
-    lead = [f"{t.channel or 'all'} · {t.registration_type or 'all'}" for t in figures.lead_times]
+    lead = [
+        f"{t.channel or _('all')} · {t.registration_type or _('all')}" for t in figures.lead_times
+    ]
     tasks = [
         " · ".join(filter(None, (s.name or s.bpmn_id, s.called_process)))
         for s in figures.task_split
@@ -235,15 +297,15 @@ def dashboard_charts(figures) -> dict[str, str]:
     outcomes = sorted(figures.outcomes.items(), key=lambda item: -item[1])
     return {
         "throughput": bar_chart(
-            "Instances started and finished per day",
+            _("Instances started and finished per day"),
             days,
             [
-                ("started", [d.started for d in figures.throughput]),
-                ("finished", [d.finished for d in figures.throughput]),
+                (_("started"), [d.started for d in figures.throughput]),
+                (_("finished"), [d.finished for d in figures.throughput]),
             ],
         ),
         "lead_times": bar_chart(
-            "Lead time per channel and type",
+            _("Lead time per channel and type"),
             lead,
             [
                 ("p50", [t.p50 for t in figures.lead_times]),
@@ -253,19 +315,19 @@ def dashboard_charts(figures) -> dict[str, str]:
             unit=seconds_text,
         ),
         "task_split": bar_chart(
-            "Mean time waiting unclaimed and worked, per user task",
+            _("Mean time waiting unclaimed and worked, per user task"),
             tasks,
             [
-                ("waiting", [s.waiting_mean for s in figures.task_split]),
-                ("working", [s.working_mean for s in figures.task_split]),
+                (_("waiting"), [s.waiting_mean for s in figures.task_split]),
+                (_("working"), [s.working_mean for s in figures.task_split]),
             ],
             stacked=True,
             unit=seconds_text,
         ),
         "outcomes": bar_chart(
-            "Outcomes",
-            [outcome or "running" for outcome, _ in outcomes],
-            [("instances", [n for _, n in outcomes])],
+            _("Outcomes"),
+            [outcome or _("running") for outcome, _count in outcomes],
+            [(_("instances"), [n for _outcome, n in outcomes])],
         ),
     }
 
