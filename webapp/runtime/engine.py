@@ -34,7 +34,7 @@ from webapp.db.models import (
     ProcessVersion,
 )
 
-from . import deployments, forms, inputs, signatures
+from . import dated, deployments, forms, inputs, signatures
 from .assignment import Directory, assignment, check_actor, check_reassignment
 from .deployments import APPROVED, IN_EFFECT, PENDING, REJECTED, DeploymentView
 from .errors import Conflict, InvalidData, NotFound, Problem, TakenKey, TirkeuError
@@ -163,11 +163,18 @@ class Runtime:
         self._versions: dict[int, VersionInfo] = {}
         self._forms: dict[tuple[int, str], dict] = {}
 
-    def setting(self, name: str) -> object:
-        """Return a product setting to a diagram (`config("consent_window")`)."""
+    def setting(self, name: str, on: str | None = None) -> object:
+        """Return a product setting to a diagram (`config("consent_window")`).
+
+        A dated setting gives the value in force on the day `on` (`config("online_first",
+        application_date)`), or on today's date when no day is given.
+        """
         if name not in self.config:
             raise KeyError(f"no setting named {name!r}")
-        return self.config[name]
+        value = self.config[name]
+        if dated.is_dated(value):
+            return dated.in_force(name, value, on or self.clock().date())
+        return value
 
     @property
     def format_names(self) -> set[str]:
@@ -598,13 +605,12 @@ class Runtime:
             check_actor(self.directory, session, task_id, row.assignee, actor)
             if actor and row.claimed_by and row.claimed_by != actor:
                 raise Conflict(f"task {task_id} is claimed by {row.claimed_by}")
-            if row.form:
-                forms.validate_form_data(
-                    self._form(session, step.info.deployment_id, row.form), data, self.formats
-                )
             task = step.task(task_id)
             if task is None or task.state != TaskState.READY or not task.task_spec.manual:
                 raise Conflict(f"task {task_id} is no longer ready")
+            if row.form:
+                schema = self._form(session, step.info.deployment_id, row.form)
+                forms.validate_form_data(schema, data, self.formats, case=task.data)
             signing = self._task_signing(session, step, row, data)
             if signing is not None:
                 evidence = signatures.verify(

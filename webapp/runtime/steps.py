@@ -37,6 +37,7 @@ from webapp.db.models import (
 )
 
 from . import scripting
+from .assignment import starter_may_hold
 from .errors import Conflict, InvalidData, NotFound
 from .scripting import writes_keyed_by
 from .serializer import SERIALIZER_VERSION
@@ -648,7 +649,7 @@ class Step:
             parsed = TimerEventDefinition.parse_iso_duration(str(due_in))
             due_at = self.now + TimerEventDefinition.get_timedelta_from_start(parsed, self.now)
         assignee = self._property(task, properties.get("assignee"))
-        return {
+        row = {
             "id": task_id,
             "instance_id": self.instance.id,
             "process_id": self.info.process_id,
@@ -663,10 +664,22 @@ class Step:
             "ui_form": properties.get("formUiSchemaFilename"),
             "instructions": self._instructions(task, extensions.get("instructionsForEndUser")),
             "state": "ready",
+            "claimed_by": None,
+            "claimed_at": None,
             "channel": self._text(task.data.get(self.runtime.channel_field or ""), 60),
             "due_at": due_at,
             "created_at": self.now,
         }
+        # `claimedByStarter`: a counter application starts in the hands of the clerk who
+        # started it, with no claim step in between.
+        if (
+            self.new
+            and self._property(task, properties.get("claimedByStarter"))
+            and starter_may_hold(self.runtime.directory, self.session, self.actor, row["role"])
+        ):
+            row.update(state="claimed", claimed_by=self.actor, claimed_at=self.now)
+            self.record("claimed", task)
+        return row
 
     def _search_keys(self, task) -> set[str]:
         """Return the values of the runtime's search fields in the task's data."""
