@@ -371,7 +371,9 @@ def test_counter_instructions_name_the_documents_in_words_and_ask_for_the_owner(
     )
     [check] = process.ready_tasks()
     text = process.instructions(check)
-    assert "the birth certificate of the person registered; their passport, if they have one" in text
+    assert (
+        "the birth certificate of the person registered; their passport, if they have one" in text
+    )
     assert "the written consent of every owner who is not the applicant" in text
     assert "must be present" in text
     assert "birth_certificate" not in text and "passport_if_any" not in text
@@ -389,9 +391,7 @@ def test_attorney_at_service_centre_registers_after_counter_check(process):
     assert (check.bpmn_id, check.lane, check.role) == ("Task_CheckDocuments", "Clerk", "clerk")
     assert "power_of_attorney" in process.task_data(check)["authority_documents"]
     assert "the notarised power of attorney" in process.instructions(check)
-    inst = process.complete(
-        check, {**IDENTITY_CHECKED, "authority_checked": True}, actor="clerk-1"
-    )
+    inst = process.complete(check, {**IDENTITY_CHECKED, "authority_checked": True}, actor="clerk-1")
     assert_registered(process, inst, **FULL_PERMANENT)
     [checked] = process.events("task_completed", "Task_CheckDocuments")
     assert checked.actor == "clerk-1"
@@ -438,9 +438,7 @@ def test_deceased_person_is_refused_person_not_found(process):
 
 def test_iin_digits_that_disagree_with_birth_date_only_warn_the_clerk(process):
     process.load(registries(**{SECOND_WEIGHTS: {"birth_date": "1988-05-18"}}))
-    process.start(
-        counter_application(applicant_iin=SECOND_WEIGHTS, person_iin=SECOND_WEIGHTS)
-    )
+    process.start(counter_application(applicant_iin=SECOND_WEIGHTS, person_iin=SECOND_WEIGHTS))
     [check] = process.ready_tasks()
     assert process.task_data(check)["iin_date_mismatch"] is True
     assert "not a reason to refuse" in process.instructions(check)

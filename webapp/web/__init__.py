@@ -22,6 +22,7 @@ from . import (
     limits,
     portal,
     processes,
+    receipts,
     security,
     tasks,
     visits,
@@ -107,6 +108,7 @@ def create_app(settings: Any = None) -> Flask:
     app.register_blueprint(home.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(tasks.bp)
+    app.register_blueprint(receipts.bp)
     app.register_blueprint(api.bp)
     portal.init_app(app)
     app.register_blueprint(visits.bp)

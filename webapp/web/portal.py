@@ -22,6 +22,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -30,7 +31,7 @@ from webapp.db.base import utcnow
 from webapp.db.models import HumanTask, Instance
 from webapp.db.online import SignedDocument
 from webapp.online.documents import address_text, application_document, readable
-from webapp.online.policy import channel_decision
+from webapp.online.policy import ChannelDecision, channel_decision
 from webapp.online.sms import SandboxSmsGateway, outbox
 from webapp.runtime.errors import TirkeuError
 from webapp.runtime.signatures import Signing
@@ -57,6 +58,17 @@ def shown_in_history(event: Any) -> bool:
 
 
 PERIOD = re.compile(r"^[0-9]{1,2}$")
+AT_A_CENTRE = _l("This application is made at a service centre, not online.")
+# Why the channel policy sends an applicant type to a service centre, by applicant type.
+CENTRE_REASONS = {
+    "self": AT_A_CENTRE,
+    "parent": AT_A_CENTRE,
+    "guardian": AT_A_CENTRE,
+    "attorney": _l(
+        "An attorney is entitled to apply at a service centre, where the notarised power of "
+        "attorney is presented, not online."
+    ),
+}
 
 
 def applicant_iin() -> str:
@@ -161,23 +173,44 @@ def checked_application(form: Any, iin: str) -> tuple[dict[str, str], dict[str, 
     return values, errors
 
 
+def online_decision(applicant_type: str) -> ChannelDecision:
+    """Return what the process's channel policy answers an online application of this type."""
+    return channel_decision(
+        db(), process_id(), "online", applicant_type, local_today(), runtime().script_engine
+    )
+
+
+def centre_only_types() -> list[str]:
+    """Return the applicant types the channel policy sends to a service centre today."""
+    return [kind for kind in CENTRE_REASONS if online_decision(kind).answer == "service_centre"]
+
+
 @bp.route("/apply", methods=["GET", "POST"])
 @role_required("applicant")
 def apply() -> Any:
     """Show the application form; a correct one goes to review and signing."""
     iin = applicant_iin()
+    centre_only = centre_only_types()
     if request.method == "GET":
         values = {"registration_type": "permanent", "for_whom": "self", "ownership": "owner"}
-        return render_template("portal/apply.html", values=values, errors={})
+        return render_template(
+            "portal/apply.html", values=values, errors={}, centre_only=centre_only
+        )
     values, errors = checked_application(request.form, iin)
     if errors:
-        return render_template("portal/apply.html", values=values, errors=errors), 422
+        page = render_template(
+            "portal/apply.html", values=values, errors=errors, centre_only=centre_only
+        )
+        return page, 422
     data = application_document(values, iin, local_today())
-    decision = channel_decision(
-        db(), process_id(), "online", data["applicant_type"], runtime().script_engine
-    )
+    decision = online_decision(data["applicant_type"])
     if not decision.accepted:
-        reason = refusal_label(decision.refusal_reason or "no_authority")
+        # A channel answer, not a refusal: the applicant is entitled, at a service centre.
+        reason = (
+            CENTRE_REASONS.get(data["applicant_type"], "")
+            if decision.answer == "service_centre"
+            else refusal_label(decision.refusal_reason or "no_authority")
+        )
         return render_template("portal/centre_only.html", reason=reason), 409
     signing = runtime().start_signing(process_id(), data)
     if signing is None:
