@@ -66,7 +66,8 @@ def test_api_refuses_accepted_with_an_unticked_applicable_check_naming_the_field
 def test_api_refuses_the_checklist_the_process_sets(client, token_for, attorney_check):
     headers = {"Authorization": f"Bearer {token_for('clerk')}"}
     client.post(f"/api/v1/tasks/{attorney_check}/claim", headers=headers)
-    data = {"identity_document_checked": True, "check_result": "accepted", "authority_documents": ""}
+    data = {"identity_document_checked": True, "check_result": "accepted"}
+    data["authority_documents"] = ""
     response = client.post(
         f"/api/v1/tasks/{attorney_check}/complete", json={"data": data}, headers=headers
     )
