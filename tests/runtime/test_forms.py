@@ -1,4 +1,4 @@
-"""Form schemas: conditions on the case's read-only data, checked at deployment and on submission."""
+"""Form schemas: conditions on the case's read-only data, at deployment and on submission."""
 
 import pytest
 
