@@ -2,7 +2,8 @@
 
 A clerk starts a counter application, which opens its document check already claimed, is
 sent back by an invalid form and by an unticked check that applies, fixes it and completes it,
-and prints the citizen's receipt; a supervisor reassigns an overdue check. With TIRKEU_SCREENSHOT_DIR set, the main pages are saved there at 1280x800.
+and prints the citizen's receipt; a supervisor reassigns an overdue check. With
+TIRKEU_SCREENSHOT_DIR set, the main pages are saved there at 1280x800.
 """
 
 from datetime import timedelta
