@@ -180,9 +180,9 @@ def online_decision(applicant_type: str) -> ChannelDecision:
     )
 
 
-def centre_only_types() -> list[str]:
-    """Return the applicant types the channel policy sends to a service centre today."""
-    return [kind for kind in CENTRE_REASONS if online_decision(kind).answer == "service_centre"]
+def attorney_at_centre() -> bool:
+    """Tell whether the channel policy sends an attorney applying online to a centre today."""
+    return online_decision("attorney").answer == "service_centre"
 
 
 @bp.route("/apply", methods=["GET", "POST"])
@@ -190,16 +190,16 @@ def centre_only_types() -> list[str]:
 def apply() -> Any:
     """Show the application form; a correct one goes to review and signing."""
     iin = applicant_iin()
-    centre_only = centre_only_types()
+    at_centre = attorney_at_centre()
     if request.method == "GET":
         values = {"registration_type": "permanent", "for_whom": "self", "ownership": "owner"}
         return render_template(
-            "portal/apply.html", values=values, errors={}, centre_only=centre_only
+            "portal/apply.html", values=values, errors={}, attorney_at_centre=at_centre
         )
     values, errors = checked_application(request.form, iin)
     if errors:
         page = render_template(
-            "portal/apply.html", values=values, errors=errors, centre_only=centre_only
+            "portal/apply.html", values=values, errors=errors, attorney_at_centre=at_centre
         )
         return page, 422
     data = application_document(values, iin, local_today())
