@@ -24,6 +24,7 @@ SUMMARY_FIELDS = (
     "applicant_type",
     "applicant_iin",
     "person_iin",
+    "person_full_name",
     "arc",
     "outcome",
     "refusal_reason",

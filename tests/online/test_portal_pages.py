@@ -109,6 +109,15 @@ def test_attorney_online_is_sent_to_a_centre_with_the_reason(signed_in):
     assert response.status_code == 409
     page = response.get_data(as_text=True)
     assert 'id="centre-only"' in page and "/visits/" in page
+    # A channel answer: the attorney is entitled, at a centre; not "representative not entitled".
+    assert "An attorney is entitled to apply at a service centre" in page
+    assert "not entitled" not in page
+
+
+def test_the_application_form_tells_an_attorney_to_book_a_centre_before_filling_it(signed_in):
+    page = signed_in("applicant").get("/portal/apply").get_data(as_text=True)
+    note = page[page.index('id="attorney-at-centre"') :]
+    assert "service centre" in note[:300] and "/visits/" in note[:400]
 
 
 def test_applicant_signed_application_starts_with_evidence_and_two_consents(

@@ -32,6 +32,8 @@ ALLOWED: dict[str, set[str] | str] = {
     "tasks.counter": {"clerk", "supervisor"},
     "tasks.reassign": {"supervisor"},
     "tasks.supervisor": {"supervisor"},
+    # The citizen's receipt is printed at the desk that registered them.
+    "receipts.receipt": {"clerk", "supervisor"},
     "api.tasks": {"clerk", "supervisor", "applicant"},
     "api.claim": {"clerk", "supervisor", "applicant"},
     "api.unclaim": {"clerk", "supervisor", "applicant"},

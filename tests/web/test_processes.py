@@ -186,7 +186,7 @@ def test_form_preview_renders_fields_as_the_clerk_sees_them(client):
 def test_run_tests_button_runs_the_shipped_cases(client):
     token = sign_in(client, "process_owner")
     page = client.post(f"{BASE}/tests", data={"csrf_token": token}).get_data(as_text=True)
-    assert "4 of 4 cases passed" in page
+    assert "6 of 6 cases passed" in page
 
 
 def test_catalogue_counts_running_instances_per_version(client, runtime, sessions):

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask
 
-from . import forms, inputs, records, signatures
+from . import dated, forms, inputs, records, signatures
 from .administration import Administration
 from .assignment import Directory, check_actor
 from .claims import Claims
@@ -86,11 +86,18 @@ class Runtime(Deploying, Starting, Claims, Messaging, Administration, Reading):
         self.script_engine = restricted_engine({"config": self.setting}, self.operators)
         self.step_latency = LatencyHistogram()
 
-    def setting(self, name: str) -> object:
-        """Return a product setting to a diagram (`config("consent_window")`)."""
+    def setting(self, name: str, on: str | None = None) -> object:
+        """Return a product setting to a diagram (`config("consent_window")`).
+
+        A dated setting gives the value in force on the day `on` (`config("online_first",
+        application_date)`), or on today's date when no day is given.
+        """
         if name not in self.config:
             raise KeyError(f"no setting named {name!r}")
-        return self.config[name]
+        value = self.config[name]
+        if dated.is_dated(value):
+            return dated.in_force(name, value, on or self.clock().date())
+        return value
 
     @property
     def format_names(self) -> set[str]:
@@ -171,12 +178,12 @@ class Runtime(Deploying, Starting, Claims, Messaging, Administration, Reading):
             check_actor(self.directory, session, task_id, row.assignee, actor)
             if actor and row.claimed_by and row.claimed_by != actor:
                 raise Conflict(f"task {task_id} is claimed by {row.claimed_by}")
-            if row.form:
-                schema = self.versions.form(session, step.info.deployment_id, row.form)
-                forms.validate_form_data(schema, data, self.formats)
             task = step.task(task_id)
             if task is None or task.state != TaskState.READY or not task.task_spec.manual:
                 raise Conflict(f"task {task_id} is no longer ready")
+            if row.form:
+                schema = self.versions.form(session, step.info.deployment_id, row.form)
+                forms.validate_form_data(schema, data, self.formats, case=task.data)
             field = signatures.field_of(task.task_spec)
             language = signatures.evidence_language(data.get(field))
             signing = self._task_signing(session, step, row, data, language)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from webapp.db.models import HumanTask, Job, MessageSubscription
 
 from . import audit, catching, incidents, records, running, task_list, thrown, waits
+from .assignment import Directory
 from .clocks import note_due_times
 from .errors import Conflict
 from .incidents import RetryPolicy
@@ -47,6 +48,7 @@ class StepRules(Protocol):
     channel_field: str | None
     search_fields: tuple[str, ...]
     summary_fields: tuple[str, ...]
+    directory: Directory | None
 
 
 class Step:

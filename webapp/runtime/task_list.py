@@ -10,6 +10,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from webapp.db.models import HumanTask, HumanTaskKey
 
 from . import scripting
+from .assignment import starter_may_hold
 from .audit import called_process
 from .views import TaskView
 
@@ -86,7 +87,7 @@ def _row(step: "Step", task_id: str, task) -> dict:
         parsed = TimerEventDefinition.parse_iso_duration(str(due_in))
         due_at = step.now + TimerEventDefinition.get_timedelta_from_start(parsed, step.now)
     assignee = _property(step, task, properties.get("assignee"))
-    return {
+    row = {
         "id": task_id,
         "instance_id": step.instance.id,
         "process_id": step.info.process_id,
@@ -101,10 +102,22 @@ def _row(step: "Step", task_id: str, task) -> dict:
         "ui_form": properties.get("formUiSchemaFilename"),
         "instructions": _instructions(task, extensions.get("instructionsForEndUser")),
         "state": "ready",
+        "claimed_by": None,
+        "claimed_at": None,
         "channel": _text(task.data.get(step.rules.channel_field or ""), 60),
         "due_at": due_at,
         "created_at": step.now,
     }
+    # `claimedByStarter`: a counter application starts in the hands of the clerk who started
+    # it, with no claim step in between.
+    if (
+        step.new
+        and _property(step, task, properties.get("claimedByStarter"))
+        and starter_may_hold(step.rules.directory, step.session, step.actor, row["role"])
+    ):
+        row.update(state="claimed", claimed_by=step.actor, claimed_at=step.now)
+        step.record("claimed", task)
+    return row
 
 
 def _keys(task, search_fields: tuple[str, ...]) -> set[str]:

@@ -23,6 +23,7 @@ from . import (
     limits,
     portal,
     processes,
+    receipts,
     security,
     tasks,
     visits,
@@ -111,6 +112,7 @@ def create_app(settings: Any = None) -> Flask:
     app.register_blueprint(home.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(tasks.bp)
+    app.register_blueprint(receipts.bp)
     app.register_blueprint(api.bp)
     portal.init_app(app)
     app.register_blueprint(visits.bp)

@@ -22,7 +22,7 @@ from webapp.runtime.views import InstanceView
 from .auth import authenticate_bearer, personal_view, role_required
 from .database import db, runtime
 from .security import csrf
-from .tasklist import Worker, cursor_from, filters_from, list_tasks, may_act
+from .tasklist import Worker, cursor_from, filters_from, list_tasks, may_act, person_names
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPENAPI = Path(__file__).with_name("openapi.json")
@@ -132,7 +132,10 @@ def tasks() -> Response:
     session = db()
     with session.begin():
         page = list_tasks(session, caller(), filters, utcnow(), cursor, limit)
-        items = [task_json(task) for task in page.tasks]
+        names = person_names(session, page.tasks, personal_view())
+        items = [
+            {**task_json(task), "person_name": names.get(task.instance_id)} for task in page.tasks
+        ]
     return jsonify({"tasks": items, "next": page.next_cursor})
 
 

@@ -31,7 +31,7 @@ from webapp.db.base import utcnow
 from webapp.db.models import HumanTask, Instance
 from webapp.db.online import SignedDocument
 from webapp.online.documents import DATA_SEPARATOR, application_document
-from webapp.online.policy import channel_decision
+from webapp.online.policy import ChannelDecision, channel_decision
 from webapp.online.sms import SandboxSmsGateway, outbox
 from webapp.runtime.errors import TirkeuError
 from webapp.runtime.signatures import Signing
@@ -107,6 +107,18 @@ SIGNING_REFUSALS = {
     "phone_unknown": _l(
         "Your phone is not in the mobile citizens database, so a code cannot be sent: sign "
         "with an EDS."
+    ),
+}
+
+AT_A_CENTRE = _l("This application is made at a service centre, not online.")
+# Why the channel policy sends an applicant type to a service centre, by applicant type.
+CENTRE_REASONS = {
+    "self": AT_A_CENTRE,
+    "parent": AT_A_CENTRE,
+    "guardian": AT_A_CENTRE,
+    "attorney": _l(
+        "An attorney is entitled to apply at a service centre, where the notarised power of "
+        "attorney is presented, not online."
     ),
 }
 
@@ -207,23 +219,49 @@ def checked_application(form: Any, iin: str) -> tuple[dict[str, str], dict[str, 
     return values, errors
 
 
+def online_decision(applicant_type: str) -> ChannelDecision:
+    """Return what the process's channel policy answers an online application of this type."""
+    return channel_decision(
+        db(),
+        process_id(),
+        "online",
+        applicant_type,
+        local_today().isoformat(),
+        runtime().script_engine,
+    )
+
+
+def attorney_at_centre() -> bool:
+    """Tell whether the channel policy sends an attorney applying online to a centre today."""
+    return online_decision("attorney").answer == "service_centre"
+
+
 @bp.route("/apply", methods=["GET", "POST"])
 @role_required("applicant")
 def apply() -> Any:
     """Show the application form; a correct one goes to review and signing."""
     iin = applicant_iin()
+    at_centre = attorney_at_centre()
     if request.method == "GET":
         values = {"registration_type": "permanent", "for_whom": "self", "ownership": "owner"}
-        return render_template("portal/apply.html", values=values, errors={})
+        return render_template(
+            "portal/apply.html", values=values, errors={}, attorney_at_centre=at_centre
+        )
     values, errors = checked_application(request.form, iin)
     if errors:
-        return render_template("portal/apply.html", values=values, errors=errors), 422
+        page = render_template(
+            "portal/apply.html", values=values, errors=errors, attorney_at_centre=at_centre
+        )
+        return page, 422
     data = application_document(values, iin, local_today().isoformat())
-    decision = channel_decision(
-        db(), process_id(), "online", data["applicant_type"], runtime().script_engine
-    )
+    decision = online_decision(data["applicant_type"])
     if not decision.accepted:
-        reason = refusal_label(decision.refusal_reason or "no_authority")
+        # A channel answer, not a refusal: the applicant is entitled, at a service centre.
+        reason = (
+            CENTRE_REASONS.get(data["applicant_type"], "")
+            if decision.answer == "service_centre"
+            else refusal_label(decision.refusal_reason or "no_authority")
+        )
         return render_template("portal/centre_only.html", reason=reason), 409
     waiting = {"purpose": "application", "data": data}
     signing = runtime().start_signing(process_id(), data, language())
