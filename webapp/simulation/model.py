@@ -148,7 +148,7 @@ def learn(
     versions = Counter(row.version for row in rows)
     model = Model(process_id, start, end, versions.most_common(1)[0][0] if versions else None)
     events = _events(session, ids)
-    _learn_arrivals(model, rows, events, random.Random(seed))  # nosec B311  (seeded: repeatable)
+    _learn_arrivals(model, rows, events, random.Random(seed))  # nosec B311
     _learn_tasks(model, session, ids, events)
     _learn_services(model, events)
     return model

@@ -41,9 +41,9 @@ def read_staffing(path: Path) -> dict[str, list[int]]:
     try:
         document = json.loads(path.read_text())
     except (OSError, ValueError) as error:
-        raise InvalidData(f"staffing: {path.name} is not a readable JSON file: {error}") from error
+        raise refused("staffing", f"{path.name} is not a readable JSON file: {error}") from error
     if not isinstance(document, dict):
-        raise InvalidData("staffing: the plan must be a JSON object of lanes")
+        raise refused("staffing", "the plan must be a JSON object of lanes")
     return {str(lane): _plan(str(lane), value) for lane, value in document.items()}
 
 
@@ -61,12 +61,15 @@ def _plan(lane: str, value) -> list[int]:
         plan = [int(value.get("default", 0))] * HOURS_PER_WEEK
         for hour, n in (value.get("hours") or {}).items():
             if not (str(hour).isdigit() and int(hour) < HOURS_PER_WEEK and isinstance(n, int)):
-                raise InvalidData(f"staffing: lane {lane!r}: hour {hour!r} is not 0-167")
+                raise refused("staffing", f"lane {lane!r}: hour {hour!r} is not 0-167")
             plan[int(hour)] = n
         return plan
-    raise InvalidData(
-        f"staffing: lane {lane!r} needs a count, 168 hourly counts or {{default, hours}}"
-    )
+    raise refused("staffing", f"lane {lane!r} needs a count, 168 hourly counts or default+hours")
+
+
+def refused(field: str, reason: str) -> InvalidData:
+    """Return the error refusing one field of a simulation request."""
+    return InvalidData(f"{field}: {reason}", {field: reason})
 
 
 def router_for(runtime: Runtime, session: Session, model: Model, version: int) -> Router:
@@ -84,7 +87,7 @@ def _version_id(session: Session, process_id: str, version: int) -> int:
         )
     )
     if found is None:
-        raise InvalidData(f"version: {process_id} has no version {version}")
+        raise refused("version", f"{process_id} has no version {version}")
     return found
 
 
@@ -97,7 +100,7 @@ def compare(
     """Simulate the version that ran in the period and the candidate; return both summaries."""
     model = learn(session, request.process_id, request.start, request.end, request.seed)
     if not model.arrivals:
-        raise InvalidData("from: no application of this process started in the period")
+        raise refused("from", "no application of this process started in the period")
     staffing = request.staffing or model.staffing
     term = timedelta(
         **TimerEventDefinition.parse_iso_duration(
@@ -185,3 +188,54 @@ def interval(values: list[float]) -> dict[str, float]:
     mean = statistics.fmean(values)
     half = 1.96 * statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
     return {"mean": round(mean, 4), "ci95": round(half, 4)}
+
+
+def text_table(result: dict) -> str:
+    """Return the side-by-side comparison as plain text lines."""
+    current, candidate = result["current"], result["candidate"]
+
+    def figure(summary: dict, key: str, scale: float = 1.0) -> str:
+        value = summary[key]
+        return f"{value['mean'] * scale:.1f} ± {value['ci95'] * scale:.1f}"
+
+    rows = [
+        ("", f"version {current['version']}", f"version {candidate['version']}"),
+        (
+            "within term, %",
+            figure(current, "share_within_term", 100),
+            figure(candidate, "share_within_term", 100),
+        ),
+        (
+            "lead p90, min",
+            figure(current, "lead_p90", 1 / 60),
+            figure(candidate, "lead_p90", 1 / 60),
+        ),
+        (
+            "timers fired",
+            f"{current['consent_timeouts']:.1f}",
+            f"{candidate['consent_timeouts']:.1f}",
+        ),
+    ]
+    for key in sorted(set(current["lead_times"]) | set(candidate["lead_times"])):
+        a, b = current["lead_times"].get(key, {}), candidate["lead_times"].get(key, {})
+        rows.append((f"lead p50/p90/p99 {key}, min", _ps(a), _ps(b)))
+    for key in sorted(set(current["queue_waits"]) | set(candidate["queue_waits"])):
+        a, b = current["queue_waits"].get(key, {}), candidate["queue_waits"].get(key, {})
+        rows.append((f"queue {key}, min", _ps(a), _ps(b)))
+    width = max(len(r[0]) for r in rows)
+    observed = result["observed"]
+    lines = [
+        f"{result['process_id']}: {result['applications']} applications"
+        f" {result['from']} to {result['to']}, {result['runs']} runs each",
+        f"observed: {observed['share_within_term'] * 100:.1f}% within term,"
+        f" lead p90 {observed['lead_p90'] / 60:.1f} min",
+    ]
+    lines += [f"{a:<{width}}  {b:>22}  {c:>22}" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def _ps(figures: dict) -> str:
+    """Return p50/p90/p99 minutes of a figures dict, or a dash."""
+    if not figures:
+        return "-"
+    return "/".join(f"{figures[p] / 60:.1f}" for p in ("p50", "p90", "p99"))

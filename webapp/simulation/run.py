@@ -17,6 +17,8 @@ from .routing import Node, Ready, Router
 
 HOUR = 3600.0
 ABSENT = -1  # the priority of an absence: it goes before every waiting case
+# How long after the last arrival the run goes on for the cases still open.
+HORIZON = 14 * 24 * HOUR
 
 
 @dataclass
@@ -71,7 +73,7 @@ class Simulation:
 
     def __init__(self, model: Model, router: Router, staffing: dict, seed: int, start_hour: int):
         self.model, self.router = model, router
-        self.rng = random.Random(seed)  # nosec B311  (seeded: repeatable)
+        self.rng = random.Random(seed)  # nosec B311
         self.env = simpy.Environment(initial_time=start_hour * HOUR)
         self.offset = start_hour * HOUR
         self.result = RunResult()
@@ -80,6 +82,7 @@ class Simulation:
         }
         self.fallback = _pooled(model)
         self.open, self.arrived = 0, False
+        self.unfinished: dict[object, tuple[str, str, float]] = {}
         self.done = self.env.event()
 
     def task_model(self, bpmn_id: str, lane: str | None) -> TaskModel:
@@ -87,10 +90,20 @@ class Simulation:
         return self.model.tasks.get(bpmn_id) or self.fallback.get(lane) or self.fallback[None]
 
     def run(self, arrivals: list[tuple[float, int]]) -> RunResult:
-        """Run every arrival to its end and return the measures."""
+        """Run every arrival to its end, or to the horizon, and return the measures.
+
+        A case still open at the horizon (no clerk ever staffed for its task) counts with the
+        time it had waited so far, as `unfinished`.
+        """
         self.env.process(self.arrive(arrivals))
         if arrivals:
-            self.env.run(until=self.done)
+            horizon = self.offset + arrivals[-1][0] + HORIZON
+            self.env.run(
+                until=self.env.any_of([self.done, self.env.timeout(horizon - self.offset)])
+            )
+        for channel, kind, began in self.unfinished.values():
+            self.result.leads.append((channel, kind, self.env.now - began))
+            self.result.outcomes["unfinished"] += 1
         return self.result
 
     def arrive(self, arrivals: list[tuple[float, int]]):
@@ -107,6 +120,9 @@ class Simulation:
         """Walk one application's route, spending simulated time at each wait."""
         data = self.model.samples[sample]
         began = self.env.now
+        kind = (str(data.get("channel", "")), str(data.get("registration_type", "")))
+        me = object()
+        self.unfinished[me] = (*kind, began)
         path: tuple = (sample,)
         node = self.router.node(path)
         working: dict[str, simpy.Process] = {}
@@ -123,13 +139,8 @@ class Simulation:
             ]
             yield self.env.any_of(pending)
             path, node = self._next(path, node, working, timers)
-        self.result.leads.append(
-            (
-                str(data.get("channel", "")),
-                str(data.get("registration_type", "")),
-                self.env.now - began,
-            )
-        )
+        del self.unfinished[me]
+        self.result.leads.append((*kind, self.env.now - began))
         self.result.outcomes[node.outcome] += 1
         self.open -= 1
         if self.open == 0 and self.arrived:
@@ -219,7 +230,7 @@ def simulate(
 
 def poisson_arrivals(model: Model, count: int, seed: int) -> list[tuple[float, int]]:
     """Return `count` arrivals over the model's period, spread as the learned rates are."""
-    rng = random.Random(seed)  # nosec B311  (seeded: repeatable)
+    rng = random.Random(seed)  # nosec B311
     weights = [0.0] * HOURS_PER_WEEK
     for key, rate in model.rates.items():
         weights[int(key.rsplit("|", 1)[1])] += rate
