@@ -8,7 +8,7 @@ import sys
 
 from sqlalchemy.exc import OperationalError
 
-from . import analytics, evaluation, http, registration, runtime, tasklist
+from . import analytics, evaluation, http, registration, runtime, simulation, tasklist
 
 try:
     registration.run()
@@ -19,3 +19,4 @@ runtime.run()
 tasklist.run()
 analytics.run()
 evaluation.run()
+simulation.run()

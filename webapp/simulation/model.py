@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from webapp.analytics.sql import seconds_between
@@ -25,9 +25,6 @@ MAX_SAMPLES = 400
 # A field of task data with more distinct values than this (comments, signatures, numbers)
 # does not tell completions apart: classes of completion data are told by the other fields.
 MAX_CLASS_VALUES = 12
-# A lane is worked by a staff pool when each of its people completed this many tasks on
-# average; lanes where nearly every task has its own person (owners) wait on that person.
-STAFF_TASKS_PER_PERSON = 3
 
 
 @dataclass
@@ -44,6 +41,9 @@ class TaskModel:
     # sampled together (a refusal may be quicker than an acceptance).
     made: list[int] = field(default_factory=list)
     task_ids: list[str] = field(default_factory=list)
+    # Tasks never answered: cancelled while still unclaimed (by a timer, mostly). Their
+    # waiting is censored; dropping them would make every owner answer in time.
+    unanswered: int = 0
 
 
 @dataclass
@@ -92,6 +92,7 @@ class Model:
                     "waiting": quantiles(t.waiting),
                     "working": quantiles(t.working),
                     "choices": len(t.choices),
+                    "unanswered": t.unanswered,
                 }
                 for bpmn_id, t in self.tasks.items()
             },
@@ -227,6 +228,7 @@ def _learn_tasks(model: Model, session: Session, ids: list[int], events) -> None
                 HumanTask.bpmn_id,
                 HumanTask.lane,
                 HumanTask.completed_by,
+                HumanTask.assignee,
                 HumanTask.claimed_at,
                 HumanTask.completed_at,
                 seconds_between(HumanTask.created_at, claimed).label("waiting"),
@@ -241,19 +243,32 @@ def _learn_tasks(model: Model, session: Session, ids: list[int], events) -> None
             task.working.append(round(max(float(row.working or 0.0), 0.0), 3))
             task.task_ids.append(row.id)
             lane = row.lane or ""
-            done[lane] += 1
+            # A task made for one named person (an owner's consent) waits on that person; the
+            # lanes whose tasks go to a role's queue are worked by a pool of staff.
+            done[lane] += 1 if row.assignee is None else -1
             if row.completed_by:
                 end = aware(row.completed_at)
                 begin = aware(row.claimed_at or row.completed_at)
                 span = days[lane].setdefault((row.completed_by, end.date()), [begin, end])
                 span[0], span[1] = min(span[0], begin), max(span[1], end)
+    for n in range(0, len(ids), 1000):
+        for bpmn_id, lane, count in session.execute(
+            select(HumanTask.bpmn_id, HumanTask.lane, func.count())
+            .where(
+                HumanTask.instance_id.in_(ids[n : n + 1000]),
+                HumanTask.state == "cancelled",
+                HumanTask.claimed_at.is_(None),
+            )
+            .group_by(HumanTask.bpmn_id, HumanTask.lane)
+        ):
+            model.tasks.setdefault(bpmn_id, TaskModel(lane)).unanswered += count
     completions = {e.task_id: e.data or {} for e in events if e.kind == "task_completed"}
     for task in model.tasks.values():
         values = [completions.get(task_id, {}) for task_id in task.task_ids]
         task.choices, task.weights, task.made = data_classes(values)
         task.task_ids = []
     for lane, spans in days.items():
-        if done[lane] < STAFF_TASKS_PER_PERSON * len({person for person, _day in spans}):
+        if done[lane] <= 0:
             continue
         plan = [0] * HOURS_PER_WEEK
         for begin, end in spans.values():

@@ -87,7 +87,10 @@ class Simulation:
 
     def task_model(self, bpmn_id: str, lane: str | None) -> TaskModel:
         """Return a task's learned times, or its lane's (a task the log has not seen)."""
-        return self.model.tasks.get(bpmn_id) or self.fallback.get(lane) or self.fallback[None]
+        known = self.model.tasks.get(bpmn_id)
+        if known is not None and known.working:
+            return known
+        return self.fallback.get(lane) or self.fallback[None]
 
     def run(self, arrivals: list[tuple[float, int]]) -> RunResult:
         """Run every arrival to its end, or to the horizon, and return the measures.
@@ -175,11 +178,18 @@ class Simulation:
     def work(self, ready: Ready):
         """Have a task worked: queue for a clerk of its lane, or wait for its person."""
         task = self.task_model(ready.bpmn_id, ready.lane)
+        pool = self.pools.get(ready.lane or "")
+        known = self.model.tasks.get(ready.bpmn_id)
+        answered, unanswered = (len(known.working), known.unanswered) if known else (0, 0)
+        if pool is None and unanswered and self.rng.random() * (answered + unanswered) >= answered:
+            try:
+                yield self.env.event()  # never answered: only a timer or an end stops it
+            except simpy.Interrupt:
+                return None
         choices = self.router.choices.setdefault(ready.bpmn_id, task.choices or [{}])
         n = self.rng.randrange(len(task.working))
         choice = task.made[n] if task.made and n < len(task.made) else 0
         choice = min(choice, len(choices) - 1)
-        pool = self.pools.get(ready.lane or "")
         try:
             if pool is None:
                 yield self.env.timeout(task.waiting[n] + task.working[n])
