@@ -170,7 +170,10 @@ def summarise(runs: list[RunResult], term: float) -> dict:
         "lead_times": {key: _lead(sorted(values)) for key, values in sorted(groups.items())},
         "queue_waits": {key: _lead(sorted(values)) for key, values in sorted(waits.items())},
         "utilisation": utilisation,
-        "consent_timeouts": statistics.fmean(r.timeouts for r in runs),
+        "timers_fired": {
+            name: sum(r.timers[name] for r in runs) / len(runs)
+            for name in sorted(set().union(*(r.timers for r in runs)))
+        },
         "outcomes": dict(sorted(outcomes.items())),
     }
 
@@ -210,12 +213,10 @@ def text_table(result: dict) -> str:
             figure(current, "lead_p90", 1 / 60),
             figure(candidate, "lead_p90", 1 / 60),
         ),
-        (
-            "timers fired",
-            f"{current['consent_timeouts']:.1f}",
-            f"{candidate['consent_timeouts']:.1f}",
-        ),
     ]
+    for key in sorted(set(current["timers_fired"]) | set(candidate["timers_fired"])):
+        a, b = current["timers_fired"].get(key, 0.0), candidate["timers_fired"].get(key, 0.0)
+        rows.append((f"timer {key} fired", f"{a:.1f}", f"{b:.1f}"))
     for key in sorted(set(current["lead_times"]) | set(candidate["lead_times"])):
         a, b = current["lead_times"].get(key, {}), candidate["lead_times"].get(key, {})
         rows.append((f"lead p50/p90/p99 {key}, min", _ps(a), _ps(b)))

@@ -38,8 +38,8 @@ class Node:
 
     state: str
     ready: tuple[Ready, ...]
-    # (task id, seconds after the wait began that the timer is due)
-    timers: tuple[tuple[str, float], ...]
+    # (task id, seconds after the wait began that the timer is due, its BPMN id)
+    timers: tuple[tuple[str, float, str], ...]
     ended: bool
     outcome: str
     failed: str | None = None
@@ -151,7 +151,7 @@ def _node(workflow, state: str, failures: list) -> Node:
         due = value.get("next") if isinstance(value, dict) else value
         if due:
             delay = (datetime.fromisoformat(due) - now).total_seconds()
-            timers.append((str(task.id), round(max(delay, 0.0))))
+            timers.append((str(task.id), round(max(delay, 0.0)), task.task_spec.bpmn_id))
     ended = workflow.is_completed() or (not ready and not timers)
     data = workflow.data if workflow.is_completed() else {}
     outcome = str(data.get("outcome") or _last_outcome(workflow) or ("ended" if ended else ""))

@@ -30,7 +30,7 @@ class RunResult:
     busy: dict[str, list[float]] = field(default_factory=dict)  # lane -> seconds per hour of week
     staffed: dict[str, list[float]] = field(default_factory=dict)  # lane -> clerk seconds
     outcomes: Counter = field(default_factory=Counter)
-    timeouts: int = 0
+    timers: Counter = field(default_factory=Counter)  # timer bpmn id -> times fired
     tasks: Counter = field(default_factory=Counter)  # bpmn id -> completions
 
 
@@ -134,7 +134,7 @@ class Simulation:
             for ready in node.ready:
                 if ready.task_id not in working:
                     working[ready.task_id] = self.env.process(self.work(ready))
-            for task_id, delay in node.timers:
+            for task_id, delay, _bpmn_id in node.timers:
                 if task_id not in timers:
                     timers[task_id] = self.env.timeout(delay, value=task_id)
             pending = [p for p in working.values() if not p.triggered] + [
@@ -161,7 +161,7 @@ class Simulation:
         else:
             task_id = next(t for t, e in timers.items() if e.processed or e.triggered)
             del timers[task_id]
-            self.result.timeouts += 1
+            self.result.timers[next(b for t, _d, b in node.timers if t == task_id)] += 1
             path = (*path, ("timer", task_id, 0))
         new = self.router.node(path)
         for task_id, process in list(working.items()):
@@ -171,7 +171,7 @@ class Simulation:
                     process.interrupt()
                 del working[task_id]
         for task_id in list(timers):
-            if not any(t == task_id for t, _ in new.timers):
+            if not any(t == task_id for t, *_rest in new.timers):
                 del timers[task_id]
         return path, new
 
