@@ -90,7 +90,8 @@ def _one(runtime, signer: DemoSigner, application: dict, rng: random.Random, clo
     )
     for task in runtime.ready_tasks(view.id):
         if application["path"] == "timeout":
-            runtime.run_due_jobs(now=clock.now + timedelta(hours=2))
+            # The worker fires the consent window as it ends.
+            runtime.run_due_jobs(now=clock.now + timedelta(hours=1, seconds=1))
             return
         clock.now += timedelta(minutes=rng.choice((1, 2, 3, 5, 8)))
         actor = task.assignee or task.role

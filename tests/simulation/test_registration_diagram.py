@@ -6,7 +6,7 @@ import pytest
 
 from bench import simulation as bench
 from webapp.simulation.model import learn
-from webapp.simulation.report import router_for, summarise
+from webapp.simulation.report import observed, router_for, summarise
 from webapp.simulation.run import simulate
 
 
@@ -36,3 +36,8 @@ def test_owners_who_never_answer_time_out_in_the_simulation_as_in_the_log(regist
     assert summary["timers_fired"]["Event_ConsentTimeout"] == pytest.approx(45 / 3, rel=0.35)
     assert "Task_CheckDocuments" in summary["queue_waits"]
     assert router.engine_runs < 45 * 4
+    # The back-test on the real diagram: the month as it happened, within 10%.
+    happened = observed(model, 15 * 60)
+    share, p90 = summary["share_within_term"]["mean"], summary["lead_p90"]["mean"]
+    assert share == pytest.approx(happened["share_within_term"], rel=0.1)
+    assert p90 == pytest.approx(happened["lead_p90"], rel=0.1)
