@@ -38,6 +38,8 @@ def test_owner_simulates_a_candidate_beside_the_version_that_ran(app, known):
     page = result.get_data(as_text=True)
     assert result.status_code == 200
     assert "Version 1 (ran)" in page and "Version 2" in page and "Task_SecondCheck" in page
+    # The diagram's badges: the candidate's new task among the queue waits.
+    assert "a new task" in page and 'data-bpmn-url="/processes/review/2/files/review.bpmn"' in page
 
 
 def test_bad_period_is_refused_by_field_and_a_clerk_may_not_simulate(app, known):

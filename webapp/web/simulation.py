@@ -1,9 +1,11 @@
 """The process owner's "Simulate": a candidate version beside the one that ran, over a period."""
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, render_template, request
+from flask_babel import gettext as _
 
 from webapp.runtime.errors import InvalidData
 from webapp.simulation.report import Request, compare
@@ -36,7 +38,25 @@ def simulate(process_id: str, number: int) -> Any:
     the_runtime = runtime()
     with the_runtime.transaction() as work:
         result = compare(the_runtime, work, Request(process_id, number, *parsed))
-    return render_template("simulation/simulate.html", row=row, values=values, result=result)
+    return render_template(
+        "simulation/simulate.html", row=row, values=values, result=result, heatmap=heatmap(result)
+    )
+
+
+def heatmap(result: dict) -> str:
+    """Return the candidate's p90 queue wait per user task as the diagram viewer's badges."""
+    was = result["current"]["queue_waits"]
+    counts = {}
+    for bpmn_id, figures in result["candidate"]["queue_waits"].items():
+        minutes = round(figures["p90"] / 60)
+        before = round(was[bpmn_id]["p90"] / 60) if bpmn_id in was else None
+        label = (
+            _("p90 queue wait %(m)s min; the version that ran: %(was)s min", m=minutes, was=before)
+            if before is not None
+            else _("p90 queue wait %(m)s min; a new task", m=minutes)
+        )
+        counts[bpmn_id] = {"count": f"{minutes}′", "label": label}
+    return json.dumps(counts, ensure_ascii=False)
 
 
 def _parse(values: dict[str, str]) -> tuple[datetime, datetime, int]:
