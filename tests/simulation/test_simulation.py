@@ -62,7 +62,7 @@ def test_candidate_with_an_added_user_task_predicts_a_lower_share_within_term(kn
     assert "Task_SecondCheck" not in current["queue_waits"]
 
 
-def test_same_seed_gives_the_same_result_and_another_seed_may_differ(known):
+def test_same_seed_gives_the_same_result(known):
     with known.session_factory() as session:
         first = compare(known.runtime, session, request(runs=3, seed=7))
         again = compare(known.runtime, session, request(runs=3, seed=7))
