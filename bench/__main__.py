@@ -8,7 +8,7 @@ import sys
 
 from sqlalchemy.exc import OperationalError
 
-from . import analytics, cli, evaluation, http, registration, runtime, tasklist
+from . import analytics, cli, evaluation, http, registration, runtime, simulation, tasklist
 
 try:
     registration.run()
@@ -20,3 +20,4 @@ tasklist.run()
 analytics.run()
 evaluation.run()
 cli.run()
+simulation.run()

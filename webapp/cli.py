@@ -820,3 +820,38 @@ def test_process(path: Path, as_json: bool) -> None:
     emit({"results": document}, as_json, "\n".join(lines) or "no test cases found")
     if not results or not all(r.passed for r in results):
         sys.exit(1)
+
+
+@main.command()
+@click.option("--process", "process_id", default="residence_registration", show_default=True)
+@click.option("--version", type=int, required=True, help="The candidate version to simulate.")
+@click.option("--from", "since", callback=parse_now, required=True, help="Start of the period.")
+@click.option("--to", "until", callback=parse_now, required=True, help="End of the period.")
+@click.option(
+    "--staffing",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Staffing plan (JSON); default: learned from the log.",
+)
+@click.option("--runs", default=5, show_default=True, type=click.IntRange(1, 100))
+@click.option("--seed", default=1, show_default=True, type=int)
+@with_product
+def simulate(
+    product: Product,
+    process_id: str,
+    version: int,
+    since: datetime,
+    until: datetime,
+    staffing: Path | None,
+    runs: int,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Simulate the period with the version that ran and with a candidate, side by side."""
+    from .simulation.report import Request, compare, read_staffing, text_table
+
+    plan = read_staffing(staffing) if staffing else None
+    request = Request(process_id, version, since, until, runs, seed, plan)
+    bar = click.progressbar(length=2 * runs, label="simulating", file=sys.stderr)
+    with bar, product.session_factory() as session:
+        result = compare(product.runtime, session, request, progress=bar.update)
+    emit(result, as_json, text_table(result))

@@ -78,6 +78,7 @@ ALLOWED: dict[str, set[str] | str] = {
     "processes.form_preview": OWNERS,
     "processes.diff": OWNERS,
     "processes.run_tests": OWNERS,
+    "simulation.simulate": OWNERS,
     "processes.deployments": OWNERS,
     "processes.review": OWNERS,
     "processes.decide": OWNERS,

@@ -25,6 +25,7 @@ from . import (
     processes,
     receipts,
     security,
+    simulation,
     tasks,
     visits,
 )
@@ -119,6 +120,7 @@ def create_app(settings: Any = None) -> Flask:
     app.register_blueprint(analytics.bp)
     app.register_blueprint(analytics.metrics_bp)
     app.register_blueprint(processes.bp)
+    app.register_blueprint(simulation.bp)
     app.register_blueprint(admin.bp)
     security.exempt_blueprint(api.bp)
     logmask.install()

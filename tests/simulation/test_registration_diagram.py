@@ -1,0 +1,43 @@
+"""The simulation on the real registration diagram: consents, their timer, counter checks."""
+
+from datetime import timedelta
+
+import pytest
+
+from bench import simulation as bench
+from webapp.simulation.model import learn
+from webapp.simulation.report import observed, router_for, summarise
+from webapp.simulation.run import simulate
+
+
+@pytest.fixture
+def registration(tmp_path, monkeypatch):
+    """A month's small history of the registration (a third of the consents never answered)."""
+    monkeypatch.setattr(bench, "HISTORY", 45)
+    start = bench.month_start()
+    runtime, engine = bench.history(tmp_path, start)
+    yield runtime, start
+    engine.dispose()
+
+
+def test_owners_who_never_answer_time_out_in_the_simulation_as_in_the_log(registration):
+    runtime, start = registration
+    with runtime.transaction() as session:
+        model = learn(session, bench.PROCESS_ID, start, start + timedelta(days=28))
+        router = router_for(runtime, session, model, model.version)
+        runs = [simulate(model, router, model.staffing, seed) for seed in range(1, 9)]
+    consent = model.tasks["Task_GiveConsent"]
+    assert consent.unanswered == 15 and len(consent.working) == 15
+    assert model.outcomes == {"cancelled": 1 / 3, "registered": 2 / 3}
+    assert "Clerk" in model.staffing and "Owner" not in model.staffing
+    summary = summarise(runs, 15 * 60)
+    # Half the owners asked never answer: a third of all applications end cancelled.
+    assert summary["outcomes"]["cancelled"] == pytest.approx(1 / 3, abs=0.1)
+    assert summary["timers_fired"]["Event_ConsentTimeout"] == pytest.approx(45 / 3, rel=0.35)
+    assert "Task_CheckDocuments" in summary["queue_waits"]
+    assert router.engine_runs < 45 * 4
+    # The back-test on the real diagram: the month as it happened, within 10%.
+    happened = observed(model, 15 * 60)
+    share, p90 = summary["share_within_term"]["mean"], summary["lead_p90"]["mean"]
+    assert share == pytest.approx(happened["share_within_term"], rel=0.1)
+    assert p90 == pytest.approx(happened["lead_p90"], rel=0.1)

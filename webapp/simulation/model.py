@@ -1,0 +1,325 @@
+"""The model of a process learned from its event log over a period: arrivals, data, task times.
+
+Everything here is read from the rows the runtime writes: `instance` (arrival, end, version),
+`instance_event` (the start data, each task's completion data, incidents) and `human_task`
+(created, claimed, completed, by whom). Nothing is fitted: distributions stay empirical.
+"""
+
+import json
+import math
+import random
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from webapp.analytics.sql import seconds_between
+from webapp.db.models import HumanTask, Instance, InstanceEvent, ProcessVersion
+
+HOURS_PER_WEEK = 168
+# The start data of at most this many applications are kept, drawn at random: the routing
+# cost of a simulation grows with the distinct data it routes, not with the arrivals.
+MAX_SAMPLES = 400
+# A field of task data with more distinct values than this (comments, signatures, numbers)
+# does not tell completions apart: classes of completion data are told by the other fields.
+MAX_CLASS_VALUES = 12
+
+
+@dataclass
+class TaskModel:
+    """One user task's learned times (seconds) and completion data classes."""
+
+    lane: str | None
+    waiting: list[float] = field(default_factory=list)
+    working: list[float] = field(default_factory=list)
+    # Distinct completion data (told apart by low-cardinality fields) and how often each came.
+    choices: list[dict] = field(default_factory=list)
+    weights: list[int] = field(default_factory=list)
+    # The choice each completion made, beside its times: a decision and the time it took are
+    # sampled together (a refusal may be quicker than an acceptance).
+    made: list[int] = field(default_factory=list)
+    task_ids: list[str] = field(default_factory=list)
+    # Tasks never answered: cancelled while still unclaimed (by a timer, mostly). Their
+    # waiting is censored; dropping them would make every owner answer in time.
+    unanswered: int = 0
+
+
+@dataclass
+class Model:
+    """What a period of one process's log teaches about its load and its people."""
+
+    process_id: str
+    start: datetime
+    end: datetime
+    version: int | None
+    # (seconds after `start`, sample index) of each application that came, in order.
+    arrivals: list[tuple[float, int]] = field(default_factory=list)
+    # Applications per hour, keyed by "channel|hour of the week" (0 = Monday 00:00 UTC).
+    rates: dict[str, float] = field(default_factory=dict)
+    samples: list[dict] = field(default_factory=list)
+    tasks: dict[str, TaskModel] = field(default_factory=dict)
+    # Per service task: calls, failures (incidents opened) and their rate.
+    services: dict[str, dict] = field(default_factory=dict)
+    # Per service task that writes, the answers recorded in the log (its result variable).
+    answers: dict[str, list[dict]] = field(default_factory=dict)
+    outcomes: dict[str, float] = field(default_factory=dict)
+    # Lane -> people at work per hour of the week (168 values), learned from each person's
+    # working days: from their first claim to their last completion of the day.
+    staffing: dict[str, list[int]] = field(default_factory=dict)
+    # The period as it happened: lead time seconds per ended instance and its channel.
+    observed: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def weeks(self) -> float:
+        """Return how many weeks the period spans."""
+        return max((self.end - self.start).total_seconds() / (HOURS_PER_WEEK * 3600), 1 / 168)
+
+    def as_json(self) -> dict:
+        """Return the model as JSON-ready data."""
+        return {
+            "process_id": self.process_id,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "version": self.version,
+            "applications": len(self.arrivals),
+            "rates": self.rates,
+            "tasks": {
+                bpmn_id: {
+                    "lane": t.lane,
+                    "count": len(t.working),
+                    "waiting": quantiles(t.waiting),
+                    "working": quantiles(t.working),
+                    "choices": len(t.choices),
+                    "unanswered": t.unanswered,
+                }
+                for bpmn_id, t in self.tasks.items()
+            },
+            "services": self.services,
+            "outcomes": self.outcomes,
+            "staffing": self.staffing,
+        }
+
+
+def quantiles(values: list[float]) -> dict[str, float]:
+    """Return the count, p50, p90 and p99 of some values."""
+    ordered = sorted(values)
+    return {
+        "count": len(ordered),
+        "p50": percentile(ordered, 50),
+        "p90": percentile(ordered, 90),
+        "p99": percentile(ordered, 99),
+    }
+
+
+def percentile(ordered: list[float], p: float) -> float:
+    """Return the nearest-rank percentile of sorted values (0 when there are none)."""
+    if not ordered:
+        return 0.0
+    rank = max(math.ceil(p / 100 * len(ordered)), 1)
+    return float(ordered[rank - 1])
+
+
+def hour_of_week(at: datetime) -> int:
+    """Return the hour of the week of a UTC time, Monday 00:00 being 0."""
+    return at.weekday() * 24 + at.hour
+
+
+def aware(value: datetime) -> datetime:
+    """Return a database time as an aware UTC time (SQLite gives naive ones)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def learn(
+    session: Session, process_id: str, start: datetime, end: datetime, seed: int = 0
+) -> Model:
+    """Learn the model of one process from the instances that started in [start, end)."""
+    rows = session.execute(
+        select(Instance.id, Instance.created_at, Instance.completed_at, ProcessVersion.version)
+        .join(ProcessVersion, ProcessVersion.id == Instance.process_version_id)
+        .where(
+            Instance.process_id == process_id,
+            Instance.created_at >= start,
+            Instance.created_at < end,
+        )
+        .order_by(Instance.created_at, Instance.id)
+    ).all()
+    ids = [row.id for row in rows]
+    versions = Counter(row.version for row in rows)
+    model = Model(process_id, start, end, versions.most_common(1)[0][0] if versions else None)
+    events = _events(session, ids)
+    _learn_arrivals(model, rows, events, random.Random(seed))  # nosec B311
+    _learn_tasks(model, session, ids, events)
+    _learn_services(model, events)
+    return model
+
+
+def _events(session: Session, ids: list[int]) -> list:
+    """Return the events of some instances that carry what the model needs, in order."""
+    kinds = ("instance_started", "task_completed", "incident_opened")
+    found = []
+    for n in range(0, len(ids), 1000):
+        found += session.execute(
+            select(
+                InstanceEvent.instance_id,
+                InstanceEvent.kind,
+                InstanceEvent.bpmn_id,
+                InstanceEvent.task_id,
+                InstanceEvent.task_type,
+                InstanceEvent.data,
+            )
+            .where(InstanceEvent.instance_id.in_(ids[n : n + 1000]), InstanceEvent.kind.in_(kinds))
+            .order_by(InstanceEvent.id)
+        ).all()
+    return found
+
+
+def _learn_arrivals(model: Model, rows, events, rng: random.Random) -> None:
+    """Learn the arrivals, their rates, the data mix, the outcomes and the observed leads."""
+    started = {e.instance_id: e.data or {} for e in events if e.kind == "instance_started"}
+    outcome: dict[int, str] = {}
+    for e in events:
+        if e.kind == "task_completed" and e.data and "outcome" in e.data:
+            outcome[e.instance_id] = str(e.data["outcome"])
+    kept = set(rng.sample(range(len(rows)), min(MAX_SAMPLES, len(rows))))
+    index: dict[int, int] = {}
+    counts: Counter = Counter()
+    for n, row in enumerate(rows):
+        data = started.get(row.id, {})
+        channel = str(data.get("channel", ""))
+        if n in kept:
+            index[n] = len(model.samples)
+            model.samples.append(data)
+        created = aware(row.created_at)
+        counts[f"{channel}|{hour_of_week(created)}"] += 1
+        model.arrivals.append(((created - model.start).total_seconds(), index.get(n, -1)))
+        if row.completed_at is not None:
+            lead = (aware(row.completed_at) - created).total_seconds()
+            model.observed.append((channel, lead))
+    # An application whose data was not kept routes like a kept one of its channel.
+    by_channel = defaultdict(list)
+    for n, sample in enumerate(model.samples):
+        by_channel[str(sample.get("channel", ""))].append(n)
+    arrivals = []
+    for (offset, n), row in zip(model.arrivals, rows, strict=True):
+        if n < 0:
+            channel = str(started.get(row.id, {}).get("channel", ""))
+            n = rng.choice(by_channel.get(channel) or list(range(len(model.samples))))
+        arrivals.append((offset, n))
+    model.arrivals = arrivals
+    model.rates = {key: count / model.weeks for key, count in sorted(counts.items())}
+    total = len(outcome)
+    model.outcomes = {
+        name: n / total for name, n in sorted(Counter(outcome.values()).items()) if total
+    }
+
+
+def _learn_tasks(model: Model, session: Session, ids: list[int], events) -> None:
+    """Learn each user task's waiting and working times, completion data and the staffing."""
+    claimed = HumanTask.claimed_at
+    # lane -> (person, day) -> [first claim, last completion]
+    days: dict[str, dict[tuple[str, object], list[datetime]]] = defaultdict(dict)
+    done: Counter = Counter()
+    for n in range(0, len(ids), 1000):
+        for row in session.execute(
+            select(
+                HumanTask.id,
+                HumanTask.bpmn_id,
+                HumanTask.lane,
+                HumanTask.completed_by,
+                HumanTask.assignee,
+                HumanTask.claimed_at,
+                HumanTask.completed_at,
+                seconds_between(HumanTask.created_at, claimed).label("waiting"),
+                seconds_between(claimed, HumanTask.completed_at).label("working"),
+                seconds_between(HumanTask.created_at, HumanTask.completed_at).label("total"),
+            ).where(HumanTask.instance_id.in_(ids[n : n + 1000]), HumanTask.state == "completed")
+        ):
+            task = model.tasks.setdefault(row.bpmn_id, TaskModel(row.lane))
+            # A task completed without a claim was waiting all along and worked at once.
+            waiting = row.waiting if row.waiting is not None else row.total
+            task.waiting.append(round(max(float(waiting or 0.0), 0.0), 3))
+            task.working.append(round(max(float(row.working or 0.0), 0.0), 3))
+            task.task_ids.append(row.id)
+            lane = row.lane or ""
+            # A task made for one named person (an owner's consent) waits on that person; the
+            # lanes whose tasks go to a role's queue are worked by a pool of staff.
+            done[lane] += 1 if row.assignee is None else -1
+            if row.completed_by:
+                end = aware(row.completed_at)
+                begin = aware(row.claimed_at or row.completed_at)
+                span = days[lane].setdefault((row.completed_by, end.date()), [begin, end])
+                span[0], span[1] = min(span[0], begin), max(span[1], end)
+    for n in range(0, len(ids), 1000):
+        for bpmn_id, lane, count in session.execute(
+            select(HumanTask.bpmn_id, HumanTask.lane, func.count())
+            .where(
+                HumanTask.instance_id.in_(ids[n : n + 1000]),
+                HumanTask.state == "cancelled",
+                HumanTask.claimed_at.is_(None),
+            )
+            .group_by(HumanTask.bpmn_id, HumanTask.lane)
+        ):
+            model.tasks.setdefault(bpmn_id, TaskModel(lane)).unanswered += count
+    completions = {e.task_id: e.data or {} for e in events if e.kind == "task_completed"}
+    for task in model.tasks.values():
+        values = [completions.get(task_id, {}) for task_id in task.task_ids]
+        task.choices, task.weights, task.made = data_classes(values)
+        task.task_ids = []
+    for lane, spans in days.items():
+        if done[lane] <= 0:
+            continue
+        plan = [0] * HOURS_PER_WEEK
+        for begin, end in spans.values():
+            hour = begin.replace(minute=0, second=0, microsecond=0)
+            while hour <= end:
+                plan[hour_of_week(hour)] += 1
+                hour += timedelta(hours=1)
+        model.staffing[lane] = [math.ceil(n / model.weeks) if n else 0 for n in plan]
+
+
+def _learn_services(model: Model, events) -> None:
+    """Learn each service task's calls and failures, and the answers of those that write."""
+    calls: Counter = Counter()
+    failures: Counter = Counter()
+    for e in events:
+        if e.task_type == "ServiceTask" and e.kind == "task_completed":
+            calls[e.bpmn_id] += 1
+            if e.data and len(model.answers.get(e.bpmn_id, [])) < 20:
+                model.answers.setdefault(e.bpmn_id, []).append(e.data)
+        elif e.kind == "incident_opened":
+            failures[e.bpmn_id] += 1
+    model.services = {
+        bpmn_id: {
+            "calls": calls[bpmn_id],
+            "failures": failures[bpmn_id],
+            "failure_rate": failures[bpmn_id] / max(calls[bpmn_id] + failures[bpmn_id], 1),
+        }
+        for bpmn_id in sorted(set(calls) | set(failures))
+    }
+
+
+def data_classes(values: list[dict]) -> tuple[list[dict], list[int], list[int]]:
+    """Return the distinct classes of some completion data, how often each came, and the
+    class of each value.
+
+    Classes are told apart by the fields with few distinct values (a decision, a reason
+    code); each class keeps its first full data as its representative.
+    """
+    distinct: dict[str, set[str]] = defaultdict(set)
+    for value in values:
+        for key, item in value.items():
+            distinct[key].add(json.dumps(item, sort_keys=True, default=str))
+    telling = sorted(k for k, seen in distinct.items() if len(seen) <= MAX_CLASS_VALUES)
+    first: dict[str, dict] = {}
+    counts: Counter = Counter()
+    told = []
+    for value in values:
+        key = json.dumps([value.get(k) for k in telling], sort_keys=True, default=str)
+        first.setdefault(key, value)
+        counts[key] += 1
+        told.append(key)
+    keys = sorted(first)
+    position = {k: n for n, k in enumerate(keys)}
+    return [first[k] for k in keys], [counts[k] for k in keys], [position[k] for k in told]

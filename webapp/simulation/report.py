@@ -1,0 +1,242 @@
+"""The current and a candidate version simulated side by side over a period, several seeds each."""
+
+import json
+import math
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from webapp.db.models import ProcessVersion
+from webapp.runtime.engine import Runtime
+from webapp.runtime.errors import InvalidData
+
+from .model import HOURS_PER_WEEK, Model, learn, percentile
+from .routing import Router, SimulationEngine
+from .run import RunResult, simulate
+
+DEFAULT_TERM = "PT15M"
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to simulate: a process, the candidate version, the period, the runs."""
+
+    process_id: str
+    version: int
+    start: datetime
+    end: datetime
+    runs: int = 5
+    seed: int = 1
+    staffing: dict | None = None
+
+
+def read_staffing(path: Path) -> dict[str, list[int]]:
+    """Read a staffing plan: {lane: N or [168 hourly values] or {"default": N, "hours": {h: N}}}."""
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise refused("staffing", f"{path.name} is not a readable JSON file: {error}") from error
+    if not isinstance(document, dict):
+        raise refused("staffing", "the plan must be a JSON object of lanes")
+    return {str(lane): _plan(str(lane), value) for lane, value in document.items()}
+
+
+def _plan(lane: str, value) -> list[int]:
+    """Return 168 hourly clerk counts from one lane's entry of a staffing plan."""
+    if isinstance(value, int) and value >= 0:
+        return [value] * HOURS_PER_WEEK
+    if (
+        isinstance(value, list)
+        and len(value) == HOURS_PER_WEEK
+        and all(isinstance(n, int) and n >= 0 for n in value)
+    ):
+        return list(value)
+    if isinstance(value, dict) and isinstance(value.get("default", 0), int):
+        plan = [int(value.get("default", 0))] * HOURS_PER_WEEK
+        for hour, n in (value.get("hours") or {}).items():
+            if not (str(hour).isdigit() and int(hour) < HOURS_PER_WEEK and isinstance(n, int)):
+                raise refused("staffing", f"lane {lane!r}: hour {hour!r} is not 0-167")
+            plan[int(hour)] = n
+        return plan
+    raise refused("staffing", f"lane {lane!r} needs a count, 168 hourly counts or default+hours")
+
+
+def refused(field: str, reason: str) -> InvalidData:
+    """Return the error refusing one field of a simulation request."""
+    return InvalidData(f"{field}: {reason}", {field: reason})
+
+
+def router_for(runtime: Runtime, session: Session, model: Model, version: int) -> Router:
+    """Return a router on a version of the model's process, with the runtime's engine."""
+    info = runtime.versions.get(session, _version_id(session, model.process_id, version))
+    engine = SimulationEngine(runtime.script_engine, model.answers)
+    return Router(info.spec, info.subprocess_specs, engine, model.samples)
+
+
+def _version_id(session: Session, process_id: str, version: int) -> int:
+    """Return the row id of a saved version, deployed or awaiting approval."""
+    found = session.scalar(
+        select(ProcessVersion.id).where(
+            ProcessVersion.process_id == process_id, ProcessVersion.version == version
+        )
+    )
+    if found is None:
+        raise refused("version", f"{process_id} has no version {version}")
+    return found
+
+
+def compare(
+    runtime: Runtime,
+    session: Session,
+    request: Request,
+    progress: Callable[[int], None] = lambda _n: None,
+) -> dict:
+    """Simulate the version that ran in the period and the candidate; return both summaries."""
+    model = learn(session, request.process_id, request.start, request.end, request.seed)
+    if not model.arrivals:
+        raise refused("from", "no application of this process started in the period")
+    staffing = request.staffing or model.staffing
+    term = timedelta(
+        **TimerEventDefinition.parse_iso_duration(
+            str(runtime.setting("service_term") or DEFAULT_TERM)
+        )
+    ).total_seconds()
+    summaries = {}
+    for name, version in (("current", model.version), ("candidate", request.version)):
+        router = router_for(runtime, session, model, version)
+        runs = []
+        for n in range(request.runs):
+            runs.append(simulate(model, router, staffing, request.seed + n))
+            progress(1)
+        summaries[name] = summarise(runs, term) | {
+            "version": version,
+            "engine_runs": router.engine_runs,
+        }
+    return {
+        "process_id": request.process_id,
+        "from": request.start.isoformat(),
+        "to": request.end.isoformat(),
+        "runs": request.runs,
+        "term_seconds": term,
+        "applications": len(model.arrivals),
+        "observed": observed(model, term),
+        "model": model.as_json(),
+        **summaries,
+    }
+
+
+def observed(model: Model, term: float) -> dict:
+    """Return the period's share within the term and lead time p90, as the log shows them."""
+    leads = sorted(lead for _channel, lead in model.observed)
+    return {
+        "share_within_term": sum(lead <= term for lead in leads) / len(leads) if leads else 0.0,
+        "lead_p90": percentile(leads, 90),
+    }
+
+
+def summarise(runs: list[RunResult], term: float) -> dict:
+    """Return the means over runs, with 95% confidence intervals on the headline figures."""
+    shares = [sum(lead <= term for *_k, lead in r.leads) / max(len(r.leads), 1) for r in runs]
+    p90s = [percentile(sorted(lead for *_k, lead in r.leads), 90) for r in runs]
+    groups: dict[str, list[float]] = {}
+    for r in runs:
+        for channel, kind, lead in r.leads:
+            groups.setdefault(f"{channel}|{kind}", []).append(lead)
+    waits: dict[str, list[float]] = {}
+    for r in runs:
+        for bpmn_id, values in r.waits.items():
+            waits.setdefault(bpmn_id, []).extend(values)
+    utilisation = {}
+    for lane in runs[0].busy:
+        busy = [sum(r.busy[lane][h] for r in runs) for h in range(HOURS_PER_WEEK)]
+        staffed = [sum(r.staffed[lane][h] for r in runs) for h in range(HOURS_PER_WEEK)]
+        utilisation[lane] = [
+            round(b / s, 3) if s else None for b, s in zip(busy, staffed, strict=True)
+        ]
+    outcomes: dict[str, float] = {}
+    for r in runs:
+        total = sum(r.outcomes.values()) or 1
+        for name, n in r.outcomes.items():
+            outcomes[name] = outcomes.get(name, 0.0) + n / total / len(runs)
+    return {
+        "share_within_term": interval(shares),
+        "lead_p90": interval(p90s),
+        "lead_times": {key: _lead(sorted(values)) for key, values in sorted(groups.items())},
+        "queue_waits": {key: _lead(sorted(values)) for key, values in sorted(waits.items())},
+        "utilisation": utilisation,
+        "timers_fired": {
+            name: sum(r.timers[name] for r in runs) / len(runs)
+            for name in sorted(set().union(*(r.timers for r in runs)))
+        },
+        "outcomes": dict(sorted(outcomes.items())),
+    }
+
+
+def _lead(ordered: list[float]) -> dict[str, float]:
+    """Return the count and p50, p90, p99 of sorted seconds."""
+    return {
+        "count": len(ordered),
+        **{f"p{p}": round(percentile(ordered, p), 1) for p in (50, 90, 99)},
+    }
+
+
+def interval(values: list[float]) -> dict[str, float]:
+    """Return the mean of some runs' figures and its 95% confidence half-width."""
+    mean = statistics.fmean(values)
+    half = 1.96 * statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+    return {"mean": round(mean, 4), "ci95": round(half, 4)}
+
+
+def text_table(result: dict) -> str:
+    """Return the side-by-side comparison as plain text lines."""
+    current, candidate = result["current"], result["candidate"]
+
+    def figure(summary: dict, key: str, scale: float = 1.0) -> str:
+        value = summary[key]
+        return f"{value['mean'] * scale:.1f} ± {value['ci95'] * scale:.1f}"
+
+    rows = [
+        ("", f"version {current['version']}", f"version {candidate['version']}"),
+        (
+            "within term, %",
+            figure(current, "share_within_term", 100),
+            figure(candidate, "share_within_term", 100),
+        ),
+        (
+            "lead p90, min",
+            figure(current, "lead_p90", 1 / 60),
+            figure(candidate, "lead_p90", 1 / 60),
+        ),
+    ]
+    for key in sorted(set(current["timers_fired"]) | set(candidate["timers_fired"])):
+        a, b = current["timers_fired"].get(key, 0.0), candidate["timers_fired"].get(key, 0.0)
+        rows.append((f"timer {key} fired", f"{a:.1f}", f"{b:.1f}"))
+    for key in sorted(set(current["lead_times"]) | set(candidate["lead_times"])):
+        a, b = current["lead_times"].get(key, {}), candidate["lead_times"].get(key, {})
+        rows.append((f"lead p50/p90/p99 {key}, min", _ps(a), _ps(b)))
+    for key in sorted(set(current["queue_waits"]) | set(candidate["queue_waits"])):
+        a, b = current["queue_waits"].get(key, {}), candidate["queue_waits"].get(key, {})
+        rows.append((f"queue {key}, min", _ps(a), _ps(b)))
+    width = max(len(r[0]) for r in rows)
+    observed = result["observed"]
+    lines = [
+        f"{result['process_id']}: {result['applications']} applications"
+        f" {result['from']} to {result['to']}, {result['runs']} runs each",
+        f"observed: {observed['share_within_term'] * 100:.1f}% within term,"
+        f" lead p90 {observed['lead_p90'] / 60:.1f} min",
+    ]
+    lines += [f"{a:<{width}}  {b:>22}  {c:>22}" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def _ps(figures: dict) -> str:
+    """Return p50/p90/p99 minutes of a figures dict, or a dash."""
+    if not figures:
+        return "-"
+    return "/".join(f"{figures[p] / 60:.1f}" for p in ("p50", "p90", "p99"))

@@ -1,0 +1,252 @@
+"""One seeded run of a period in SimPy: cases follow the memoised routes of the real diagram.
+
+Clerks are SimPy resources, one pool per staffed lane, whose size follows the staffing plan
+hour by hour (an absent clerk is a high-priority request that holds a place). A task of an
+unstaffed lane (an owner's consent) waits its sampled waiting and working time. Timers are
+SimPy timeouts racing the tasks they are attached to.
+"""
+
+import random
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import simpy
+
+from .model import HOURS_PER_WEEK, Model, TaskModel, hour_of_week
+from .routing import Node, Ready, Router
+
+HOUR = 3600.0
+ABSENT = -1  # the priority of an absence: it goes before every waiting case
+# How long after the last arrival the run goes on for the cases still open.
+HORIZON = 14 * 24 * HOUR
+
+
+@dataclass
+class RunResult:
+    """What one run measured."""
+
+    leads: list[tuple[str, str, float]] = field(default_factory=list)  # channel, type, seconds
+    waits: dict[str, list[float]] = field(default_factory=dict)  # bpmn id -> queue seconds
+    busy: dict[str, list[float]] = field(default_factory=dict)  # lane -> seconds per hour of week
+    staffed: dict[str, list[float]] = field(default_factory=dict)  # lane -> clerk seconds
+    outcomes: Counter = field(default_factory=Counter)
+    timers: Counter = field(default_factory=Counter)  # timer bpmn id -> times fired
+    tasks: Counter = field(default_factory=Counter)  # bpmn id -> completions
+
+
+class Pool:
+    """Clerks of one lane; their number follows a plan of 168 hourly values."""
+
+    def __init__(self, env: simpy.Environment, lane: str, plan: list[int], result: RunResult):
+        self.env, self.lane, self.plan = env, lane, plan
+        self.size = max(max(plan), 1)
+        self.resource = simpy.PriorityResource(env, capacity=self.size)
+        self.result = result
+        result.busy[lane] = [0.0] * HOURS_PER_WEEK
+        result.staffed[lane] = [0.0] * HOURS_PER_WEEK
+        self.absent: list = []
+        env.process(self.shifts())
+
+    def shifts(self):
+        """Each hour, send clerks home or back to match the plan."""
+        while True:
+            hour = int(self.env.now // HOUR) % HOURS_PER_WEEK
+            wanted = self.size - self.plan[hour]
+            while len(self.absent) < wanted:
+                self.absent.append(self.resource.request(priority=ABSENT))
+            while len(self.absent) > wanted:
+                self.resource.release(self.absent.pop())
+            self.result.staffed[self.lane][hour] += self.plan[hour] * HOUR
+            yield self.env.timeout(HOUR - self.env.now % HOUR)
+
+    def count_busy(self, start: float, end: float) -> None:
+        """Add a clerk's busy seconds to the hours of the week they fall in."""
+        busy = self.result.busy[self.lane]
+        while start < end:
+            boundary = (start // HOUR + 1) * HOUR
+            busy[int(start // HOUR) % HOURS_PER_WEEK] += min(end, boundary) - start
+            start = boundary
+
+
+class Simulation:
+    """One run: arrivals, cases, pools and what they measured."""
+
+    def __init__(self, model: Model, router: Router, staffing: dict, seed: int, start_hour: int):
+        self.model, self.router = model, router
+        self.rng = random.Random(seed)  # nosec B311
+        self.env = simpy.Environment(initial_time=start_hour * HOUR)
+        self.offset = start_hour * HOUR
+        self.result = RunResult()
+        self.pools = {
+            lane: Pool(self.env, lane, plan, self.result) for lane, plan in staffing.items()
+        }
+        self.fallback = _pooled(model)
+        self.open, self.arrived = 0, False
+        self.unfinished: dict[object, tuple[str, str, float]] = {}
+        self.done = self.env.event()
+
+    def task_model(self, bpmn_id: str, lane: str | None) -> TaskModel:
+        """Return a task's learned times, or its lane's (a task the log has not seen)."""
+        known = self.model.tasks.get(bpmn_id)
+        if known is not None and known.working:
+            return known
+        return self.fallback.get(lane) or self.fallback[None]
+
+    def run(self, arrivals: list[tuple[float, int]]) -> RunResult:
+        """Run every arrival to its end, or to the horizon, and return the measures.
+
+        A case still open at the horizon (no clerk ever staffed for its task) counts with the
+        time it had waited so far, as `unfinished`.
+        """
+        self.env.process(self.arrive(arrivals))
+        if arrivals:
+            horizon = self.offset + arrivals[-1][0] + HORIZON
+            self.env.run(
+                until=self.env.any_of([self.done, self.env.timeout(horizon - self.offset)])
+            )
+        for channel, kind, began in self.unfinished.values():
+            self.result.leads.append((channel, kind, self.env.now - began))
+            self.result.outcomes["unfinished"] += 1
+        return self.result
+
+    def arrive(self, arrivals: list[tuple[float, int]]):
+        """Start each case at its arrival time."""
+        for offset, sample in arrivals:
+            yield self.env.timeout(max(self.offset + offset - self.env.now, 0.0))
+            self.open += 1
+            self.env.process(self.case(sample))
+        self.arrived = True
+        if self.open == 0:
+            self.done.succeed()
+
+    def case(self, sample: int):
+        """Walk one application's route, spending simulated time at each wait."""
+        data = self.model.samples[sample]
+        began = self.env.now
+        kind = (str(data.get("channel", "")), str(data.get("registration_type", "")))
+        me = object()
+        self.unfinished[me] = (*kind, began)
+        path: tuple = (sample,)
+        node = self.router.node(path)
+        working: dict[str, simpy.Process] = {}
+        timers: dict[str, simpy.Event] = {}
+        while not node.ended:
+            for ready in node.ready:
+                if ready.task_id not in working:
+                    working[ready.task_id] = self.env.process(self.work(ready))
+            for task_id, delay, _bpmn_id in node.timers:
+                if task_id not in timers:
+                    timers[task_id] = self.env.timeout(delay, value=task_id)
+            pending = [p for p in working.values() if not p.triggered] + [
+                t for t in timers.values() if not t.processed
+            ]
+            yield self.env.any_of(pending)
+            path, node = self._next(path, node, working, timers)
+        del self.unfinished[me]
+        self.result.leads.append((*kind, self.env.now - began))
+        self.result.outcomes[node.outcome] += 1
+        self.open -= 1
+        if self.open == 0 and self.arrived:
+            self.done.succeed()
+
+    def _next(self, path: tuple, node: Node, working: dict, timers: dict) -> tuple[tuple, Node]:
+        """Apply the first thing that finished (a task, else a timer) and return the new node."""
+        for ready in node.ready:
+            process = working[ready.task_id]
+            if process.triggered:
+                del working[ready.task_id]
+                self.result.tasks[ready.bpmn_id] += 1
+                path = (*path, ("task", ready.task_id, process.value))
+                break
+        else:
+            task_id = next(t for t, e in timers.items() if e.processed or e.triggered)
+            del timers[task_id]
+            self.result.timers[next(b for t, _d, b in node.timers if t == task_id)] += 1
+            path = (*path, ("timer", task_id, 0))
+        new = self.router.node(path)
+        for task_id, process in list(working.items()):
+            if not any(r.task_id == task_id for r in new.ready):
+                # A timer or an interrupting event cancelled the task: its clerk is freed.
+                if process.is_alive:
+                    process.interrupt()
+                del working[task_id]
+        for task_id in list(timers):
+            if not any(t == task_id for t, *_rest in new.timers):
+                del timers[task_id]
+        return path, new
+
+    def work(self, ready: Ready):
+        """Have a task worked: queue for a clerk of its lane, or wait for its person."""
+        task = self.task_model(ready.bpmn_id, ready.lane)
+        pool = self.pools.get(ready.lane or "")
+        known = self.model.tasks.get(ready.bpmn_id)
+        answered, unanswered = (len(known.working), known.unanswered) if known else (0, 0)
+        if pool is None and unanswered and self.rng.random() * (answered + unanswered) >= answered:
+            try:
+                yield self.env.event()  # never answered: only a timer or an end stops it
+            except simpy.Interrupt:
+                return None
+        choices = self.router.choices.setdefault(ready.bpmn_id, task.choices or [{}])
+        n = self.rng.randrange(len(task.working))
+        choice = task.made[n] if task.made and n < len(task.made) else 0
+        choice = min(choice, len(choices) - 1)
+        try:
+            if pool is None:
+                yield self.env.timeout(task.waiting[n] + task.working[n])
+                return choice
+            # Claimed when its clerk would have picked it up (the waiting the log shows) or,
+            # if later, when a clerk is free: cases keep their place by when they queued.
+            queued = self.env.now
+            yield self.env.timeout(task.waiting[n])
+            with pool.resource.request(priority=queued) as request:
+                yield request
+                self.result.waits.setdefault(ready.bpmn_id, []).append(self.env.now - queued)
+                begun = self.env.now
+                try:
+                    yield self.env.timeout(task.working[n])
+                finally:
+                    pool.count_busy(begun, self.env.now)
+            return choice
+        except simpy.Interrupt:
+            return None
+
+
+def _pooled(model: Model) -> dict[str | None, TaskModel]:
+    """Return every lane's tasks pooled, and all tasks pooled under None."""
+    pooled: dict[str | None, TaskModel] = defaultdict(lambda: TaskModel(None))
+    for task in model.tasks.values():
+        for key in (task.lane, None):
+            target = pooled[key]
+            target.waiting += task.waiting
+            target.working += task.working
+    if not pooled[None].working:
+        pooled[None].waiting, pooled[None].working = [0.0], [0.0]
+    return dict(pooled)
+
+
+def simulate(
+    model: Model,
+    router: Router,
+    staffing: dict[str, list[int]],
+    seed: int,
+    arrivals: list[tuple[float, int]] | None = None,
+) -> RunResult:
+    """Run one seeded simulation of the model's period (or of other arrivals) on a router."""
+    start_hour = hour_of_week(model.start)
+    return Simulation(model, router, staffing, seed, start_hour).run(
+        model.arrivals if arrivals is None else arrivals
+    )
+
+
+def poisson_arrivals(model: Model, count: int, seed: int) -> list[tuple[float, int]]:
+    """Return `count` arrivals over the model's period, spread as the learned rates are."""
+    rng = random.Random(seed)  # nosec B311
+    weights = [0.0] * HOURS_PER_WEEK
+    for key, rate in model.rates.items():
+        weights[int(key.rsplit("|", 1)[1])] += rate
+    start_hour = hour_of_week(model.start)
+    hours = int((model.end - model.start).total_seconds() // HOUR)
+    per_hour = [weights[(start_hour + h) % HOURS_PER_WEEK] for h in range(hours)]
+    chosen = rng.choices(range(hours), per_hour, k=count) if sum(per_hour) else []
+    times = sorted(h * HOUR + rng.random() * HOUR for h in chosen)
+    return [(t, rng.randrange(len(model.samples))) for t in times]
