@@ -108,7 +108,7 @@ def test_an_opened_incident_trace_keeps_the_incidents_page_within_the_screen(
     _, runtime = cockpit
     application(runtime, "wrong")
     page.goto(f"{base}/admin/")
-    page.click("details summary")
+    page.click("details:has(pre.trace) > summary")
     page.wait_for_selector("pre.trace", state="visible")
     assert no_horizontal_scroll(page)
     assert page.evaluate("document.documentElement.scrollHeight") < 2000

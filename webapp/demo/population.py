@@ -323,12 +323,17 @@ class Month:
                 "arc": self.owned_flat(), "arrived_from_abroad": True}  # fmt: skip
         return data, Plan(check=check)
 
-    counter_self = online_consent  # at the counter, the clerk checks the owner's consent
+    def counter_self(self, on: date) -> Drawn:
+        """An adult of limited capacity moves into a flat others own, at a service centre:
+        the online-first rule sends fully capable adults online, not them."""
+        data = {"applicant_iin": self.adult(on, legal_capacity="limited"), "arc": self.owned_flat()}
+        return data, Plan()
 
     def counter_refused_by_clerk(self, on: date) -> Drawn:
         """The clerk refuses at the counter with a code of the checklist."""
         check = self.rng.choice(("document_invalid", "no_authority", "owner_refused"))
-        return {"applicant_iin": self.adult(on), "arc": self.owned_flat()}, Plan(check=check)
+        data, _ = self.counter_self(on)
+        return data, Plan(check=check)
 
     def counter_guardian(self, on: date) -> Drawn:
         """A guardian registers an adult ward declared incapable."""
