@@ -14,7 +14,9 @@ from .accounts import AccountDirectory
 from .db.session import make_engine, make_session_factory, upgrade
 from .online.pki import trusted_ca_pems
 from .runtime.engine import Runtime
+from .runtime.texts import FOLDER
 from .settings import (
+    PROCESS_LANGUAGES,
     REGISTRY_WRITERS,
     SUMMARY_FIELDS,
     TASK_CHANNEL_FIELD,
@@ -80,6 +82,7 @@ def product_runtime(
         writer_processes=writers,
         verifier=EvidenceVerifier(trusted_cas),
         directory=AccountDirectory(),
+        languages=PROCESS_LANGUAGES,
     )
 
 
@@ -89,7 +92,8 @@ def initialise(product: Product) -> None:
 
 
 def bundles(paths: list[Path]) -> list[dict[str, Path]]:
-    """Group paths into bundles: each folder holding diagrams is one; loose files are one."""
+    """Group paths into bundles: each folder holding diagrams is one, with the translation
+    catalogues of its `translations/` folder; loose files are one."""
     loose: dict[str, Path] = {}
     found: list[dict[str, Path]] = []
     for path in paths:
@@ -97,7 +101,9 @@ def bundles(paths: list[Path]) -> list[dict[str, Path]]:
             diagrams = [*path.rglob("*.bpmn"), *path.rglob("*.bpmn20.xml")]
             for folder in sorted({p.parent for p in diagrams}):
                 files = sorted(folder.iterdir())
-                found.append({p.name: p for p in files if p.name.endswith(BUNDLE_SUFFIXES)})
+                bundle = {p.name: p for p in files if p.name.endswith(BUNDLE_SUFFIXES)}
+                bundle.update((FOLDER + p.name, p) for p in sorted(folder.glob(FOLDER + "*.po")))
+                found.append(bundle)
         else:
             loose[path.name] = path
     return ([loose] if loose else []) + found

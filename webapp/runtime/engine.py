@@ -138,12 +138,15 @@ class Runtime:
         writer_processes: Collection[str] = (),
         verifier: signatures.SignatureVerifier | None = None,
         directory: Directory | None = None,
+        languages: Collection[str] = (),
     ):
         self.session_factory = session_factory
         self.operators = dict(operators)
         self.config = dict(config or {})
         # Operators marked `writes` (registry writes) run only in the processes this names.
         self.writer_processes = frozenset(writer_processes)
+        # The languages besides the diagrams' English that a translated bundle must have.
+        self.languages = tuple(languages)
         self.clock = clock
         self.business_key_field = business_key_field
         self.summary_fields = summary_fields
@@ -187,7 +190,9 @@ class Runtime:
         from .errors import InvalidDiagram
 
         try:
-            parse_bundle(files, self.operators, self.format_names, self.writer_processes)
+            parse_bundle(
+                files, self.operators, self.format_names, self.writer_processes, self.languages
+            )
         except InvalidDiagram as error:
             return error.problems
         return []
@@ -206,7 +211,9 @@ class Runtime:
         return self._deploy_bundle(files, author, PENDING)
 
     def _deploy_bundle(self, files: Mapping[str, bytes], deployed_by: str | None, status: str):
-        bundle = parse_bundle(files, self.operators, self.format_names, self.writer_processes)
+        bundle = parse_bundle(
+            files, self.operators, self.format_names, self.writer_processes, self.languages
+        )
         try:
             with self.transaction() as session:
                 return self._deploy(session, bundle, deployed_by, status)
