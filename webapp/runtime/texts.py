@@ -278,7 +278,7 @@ def sources(files: Mapping[str, bytes]) -> dict[str, Source]:
 def read_catalogue(content: bytes, language: str) -> dict[str, Entry]:
     """Return the entries of one `.po` file by key; raise ValueError when it does not parse."""
     try:
-        catalog = read_po(io.BytesIO(content), locale=None, ignore_obsolete=True, abort_invalid=True)
+        catalog = read_po(io.BytesIO(content), ignore_obsolete=True, abort_invalid=True)
     except (PoFileError, UnicodeDecodeError) as error:
         raise ValueError(str(error)) from error
     entries = {}
@@ -340,9 +340,9 @@ def problems(files: Mapping[str, bytes], languages: Collection[str]) -> list[Pro
         for key, entry in sorted(entries.items()):
             if key not in texts and not key.startswith(VALUE):
                 element, what = split_key(key)
-                found.append(Problem(file, entry.line, element or None,
-                                     f"stale {language_label(language)} entry '{key}': the"
-                                     f" bundle has no {what or 'text'} of {element}; remove it"))  # fmt: skip
+                message = (f"stale {language_label(language)} entry '{key}': the bundle has no"
+                           f" {what or 'text'} of {element}; remove it")  # fmt: skip
+                found.append(Problem(file, entry.line, element or None, message))
     return found
 
 
@@ -352,8 +352,8 @@ def _entry_problems(
     where = f"the {source.field} of {source.element}"
     label = language_label(language)
     if not english:
-        return [Problem(file, None, source.element,
-                        f"no English text for {where}: declare it as the msgid of '{source.key}'")]  # fmt: skip
+        message = f"no English text for {where}: declare it as the msgid of '{source.key}'"
+        return [Problem(file, None, source.element, message)]
     if entry is None or not entry.text:
         message = f"missing {label} translation of {where} ('{source.key}'): {english!r}"
         return [Problem(file, entry.line if entry else None, source.element, message)]
