@@ -187,7 +187,7 @@ def _json_sources(name: str, value: object, pointer: str = "") -> Iterator[Sourc
     ui = name.endswith(".uischema.json")
     if isinstance(value, dict):
         for key, item in value.items():
-            path = f"{pointer}/{_escape(key)}"
+            path = f"{pointer}/{escape_pointer(key)}"
             wanted = UI_TEXTS if ui else SCHEMA_TEXTS
             if key in wanted and isinstance(item, str) and item.strip():
                 yield Source(f"{name}:{path}", name, path, item.strip(), name)
@@ -203,7 +203,7 @@ def _json_sources(name: str, value: object, pointer: str = "") -> Iterator[Sourc
             yield from _json_sources(name, item, f"{pointer}/{index}")
 
 
-def _escape(key: str) -> str:
+def escape_pointer(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
 
 
@@ -275,7 +275,7 @@ def sources(files: Mapping[str, bytes]) -> dict[str, Source]:
     return found
 
 
-def read_catalogue(content: bytes, language: str) -> dict[str, Entry]:
+def read_catalogue(content: bytes) -> dict[str, Entry]:
     """Return the entries of one `.po` file by key; raise ValueError when it does not parse."""
     try:
         catalog = read_po(io.BytesIO(content), ignore_obsolete=True, abort_invalid=True)
@@ -298,7 +298,7 @@ def load(files: Mapping[str, bytes]) -> Catalogue:
         match = PO_NAME.match(name)
         if match:
             try:
-                languages[match.group(1)] = read_catalogue(content, match.group(1))
+                languages[match.group(1)] = read_catalogue(content)
             except ValueError:
                 languages[match.group(1)] = {}
     return Catalogue(sources(files), languages)
@@ -318,11 +318,11 @@ def problems(files: Mapping[str, bytes], languages: Collection[str]) -> list[Pro
         if not match:
             continue
         try:
-            present[match.group(1)] = read_catalogue(content, match.group(1))
+            present[match.group(1)] = read_catalogue(content)
         except ValueError as error:
             found.append(Problem(name, None, None, f"not a valid gettext catalogue: {error}"))
-    if not present and not found:
-        return []
+    if found or not present:
+        return found  # what a catalogue that does not parse lacks is not known
     texts = sources(files)
     declared = {k: e.source for entries in present.values() for k, e in entries.items()
                 if k.startswith(DECLARED)}  # fmt: skip

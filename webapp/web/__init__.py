@@ -21,9 +21,11 @@ from . import (
     i18n,
     limits,
     portal,
+    process_texts,
     processes,
     security,
     tasks,
+    texts,
     visits,
 )
 
@@ -109,10 +111,12 @@ def create_app(settings: Any = None) -> Flask:
     app.register_blueprint(tasks.bp)
     app.register_blueprint(api.bp)
     portal.init_app(app)
+    texts.init_app(app)
     app.register_blueprint(visits.bp)
     app.register_blueprint(analytics.bp)
     app.register_blueprint(analytics.metrics_bp)
     app.register_blueprint(processes.bp)
+    app.register_blueprint(process_texts.bp)
     app.register_blueprint(admin.bp)
     security.exempt_blueprint(api.bp)
     logmask.install()
