@@ -21,7 +21,8 @@ BPMN = b"""<?xml version="1.0" encoding="UTF-8"?>
     <bpmn:startEvent id="Start" name="Asked"/>
     <bpmn:userTask id="Task_Answer" name="Answer">
       <bpmn:extensionElements>
-        <spiffworkflow:instructionsForEndUser>Answer {{ who }}.</spiffworkflow:instructionsForEndUser>
+        <spiffworkflow:instructionsForEndUser>Answer {{ who }}.</spiffworkflow:instructionsForEndUser
+        >
         <spiffworkflow:properties>
           <spiffworkflow:property name="formJsonSchemaFilename" value="answer.schema.json"/>
         </spiffworkflow:properties>
@@ -31,7 +32,8 @@ BPMN = b"""<?xml version="1.0" encoding="UTF-8"?>
       <bpmn:extensionElements>
         <spiffworkflow:serviceTaskOperator id="notify.send">
           <spiffworkflow:parameters>
-            <spiffworkflow:parameter id="template" type="str" value="&quot;answered_&quot; + outcome"/>
+            <spiffworkflow:parameter id="template" type="str"
+              value="&quot;answered_&quot; + outcome"/>
           </spiffworkflow:parameters>
         </spiffworkflow:serviceTaskOperator>
       </bpmn:extensionElements>
@@ -43,7 +45,9 @@ DMN = b"""<?xml version="1.0" encoding="UTF-8"?>
 <definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="dm" name="dm" namespace="x">
   <decision id="outcome" name="Outcome">
     <decisionTable id="T" hitPolicy="FIRST">
-      <input id="I" label="x"><inputExpression id="IE" typeRef="string"><text>x</text></inputExpression></input>
+      <input id="I" label="x">
+        <inputExpression id="IE" typeRef="string"><text>x</text></inputExpression>
+      </input>
       <output id="O1" name="outcome" typeRef="string"/>
       <output id="O2" name="outcome_text" typeRef="string"/>
       <rule id="R1">
@@ -159,7 +163,7 @@ def test_a_value_label_must_be_in_every_language():
 
 
 def test_a_catalogue_that_does_not_parse_is_a_problem():
-    [problem] = texts.problems(bundle(kk='msgid "x"\nmsgstr "unterminated\n'), LANGUAGES)
+    [problem] = texts.problems(bundle(kk='msgid "x"\nbogus line\n'), LANGUAGES)
     assert problem.file == "translations/kk.po"
     assert "not a valid gettext catalogue" in problem.message
 
