@@ -21,8 +21,8 @@ BPMN = b"""<?xml version="1.0" encoding="UTF-8"?>
     <bpmn:startEvent id="Start" name="Asked"/>
     <bpmn:userTask id="Task_Answer" name="Answer">
       <bpmn:extensionElements>
-        <spiffworkflow:instructionsForEndUser>Answer {{ who }}.</spiffworkflow:instructionsForEndUser
-        >
+        <spiffworkflow:instructionsForEndUser
+          >Answer {{ who }}.</spiffworkflow:instructionsForEndUser>
         <spiffworkflow:properties>
           <spiffworkflow:property name="formJsonSchemaFilename" value="answer.schema.json"/>
         </spiffworkflow:properties>

@@ -142,9 +142,10 @@ def test_changed_translation_is_proposed_as_a_pending_version(client, sessions, 
         assert newest.deployed_by == "process_owner"
     content = runtime.deployment_file(newest.id, "translations/kk.po").decode()
     assert "Құжаттарды ХҚКО терезесінде тексеру" in content
-    assert "Проверка документов в окне приёма" in runtime.deployment_file(
-        newest.id, "translations/ru.po"
-    ).decode()
+    assert (
+        "Проверка документов в окне приёма"
+        in runtime.deployment_file(newest.id, "translations/ru.po").decode()
+    )
 
 
 def test_an_emptied_translation_is_refused_naming_element_field_and_language(client, sessions):
