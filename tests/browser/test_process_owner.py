@@ -11,7 +11,7 @@ from service_tasks.operators import build_operators
 from service_tasks.sandbox import SandboxStore
 from tests.web.conftest import application
 from webapp.accounts import create_user
-from webapp.bootstrap import product_runtime
+from webapp.bootstrap import bundles, product_runtime, read_bundle
 from webapp.db import accounts as _accounts  # noqa: F401  (registers the account tables)
 from webapp.db.base import Base
 from webapp.db.session import make_engine, make_session_factory
@@ -39,7 +39,7 @@ def runtime(tmp_path: Path):
     store.dispose()
     operators = build_operators({"registry_mode": "sandbox", "registry_url": registry_url})
     runtime = product_runtime(sessions, operators, SETTINGS, list)
-    files = {p.name: p.read_bytes() for p in FOLDER.iterdir() if p.suffix != ".md"}
+    files = read_bundle(bundles([FOLDER])[0])
     runtime.deploy(files, deployed_by="tirkeu init")
     yield runtime
     engine.dispose()

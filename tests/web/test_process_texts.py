@@ -1,14 +1,16 @@
 """Process texts in the reader's language on the pages, and the process owners' Texts page."""
 
+import html
 import re
 
 import pytest
 from sqlalchemy import select
 
-from tests.web.conftest import PROCESSES, sign_in
+from tests.web.conftest import PROCESSES, application, sign_in
 from webapp.bootstrap import bundles, read_bundle
 from webapp.db.models import Deployment
 from webapp.runtime import texts
+from webapp.runtime.errors import Conflict
 
 TEXTS_PAGE = "/processes/residence_registration/1/texts"
 
@@ -121,12 +123,12 @@ def test_texts_page_lists_every_text_with_its_translations(client):
     assert "Every text is translated." in page
 
 
-def texts_form(client) -> dict[str, str]:
-    """Return the Texts page's form as posted unchanged."""
-    page = page_text(client, TEXTS_PAGE, "en")
+def texts_form(client, url: str = TEXTS_PAGE) -> dict[str, str]:
+    """Return a Texts page's form as posted unchanged."""
+    page = page_text(client, url, "en")
     form = {"csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)}
     for name, value in re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>([^<]*)</textarea>', page):
-        form[name.replace("&#34;", '"')] = value
+        form[html.unescape(name)] = html.unescape(value)
     return form
 
 
@@ -148,18 +150,27 @@ def test_changed_translation_is_proposed_as_a_pending_version(client, sessions, 
     )
 
 
-def test_an_emptied_translation_is_refused_naming_element_field_and_language(client, sessions):
+def test_an_emptied_translation_is_proposed_marked_and_cannot_take_effect(client, runtime):
     sign_in(client, "process_owner")
     form = texts_form(client)
     form["ru|Task_GiveConsent:name"] = ""
-    with sessions.begin() as session:
-        before = session.scalar(select(Deployment.id).order_by(Deployment.id.desc()))
     response = client.post(TEXTS_PAGE, data=form)
-    assert response.status_code == 422
-    page = response.get_data(as_text=True)
-    assert "missing Russian (ru) translation of the name of Task_GiveConsent" in page
-    with sessions.begin() as session:
-        assert session.scalar(select(Deployment.id).order_by(Deployment.id.desc())) == before
+    assert response.status_code == 303
+    assert response.location.endswith("/processes/residence_registration/2/texts")
+    page = page_text(client, response.location, "en")
+    assert "1 texts are still to translate" in page
+    assert '<tr class="missing" data-key="Task_GiveConsent:name">' in page
+    [pending] = runtime.deployments("pending")
+    with pytest.raises(Conflict, match="translation of the name of Task_GiveConsent"):
+        runtime.approve(pending.id, "administrator")
+
+
+def test_unchanged_texts_propose_nothing(client, runtime):
+    sign_in(client, "process_owner")
+    response = client.post(TEXTS_PAGE, data=texts_form(client))
+    assert response.status_code == 303
+    assert response.location.endswith(TEXTS_PAGE)
+    assert runtime.deployments("pending") == []
 
 
 @pytest.mark.parametrize(
@@ -187,3 +198,44 @@ def test_a_text_the_version_does_not_have_is_a_bad_request(client):
     form = texts_form(client)
     form["kk|Task_Nowhere:name"] = "Жоқ"
     assert client.post(TEXTS_PAGE, data=form).status_code == 400
+
+
+def test_a_renamed_task_is_proposed_but_takes_effect_only_once_translated(client, runtime):
+    token = sign_in(client, "process_owner")
+    bpmn = shipped()["residence_registration.bpmn"].replace(
+        b'name="Check documents at the counter"', b'name="Check the documents"'
+    )
+    answer = client.post(
+        "/processes/residence_registration/1/save/residence_registration.bpmn?deploy=1",
+        data=bpmn,
+        headers={"X-CSRFToken": token, "Content-Type": "application/xml"},
+    )
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    [deployed] = answer.get_json()["deployed"]
+    warnings = {p["file"]: p["message"] for p in answer.get_json()["problems"]}
+    assert all(p["warning"] for p in answer.get_json()["problems"])
+    assert (
+        "outdated Kazakh (kk) translation of the name of Task_CheckDocuments"
+        in warnings["translations/kk.po"]
+    )
+    admin_token = sign_in(client, "administrator")
+    refused = client.post(f"{deployed['review_url']}/approve", data={"csrf_token": admin_token})
+    assert refused.status_code == 302
+    assert runtime.deployment(deployed["deployment_id"]).status == "pending"
+    assert "Task_CheckDocuments" in client.get(refused.location).get_data(as_text=True)
+
+    sign_in(client, "process_owner")
+    page = f"/processes/residence_registration/{deployed['version']}/texts"
+    shown = page_text(client, page, "en")
+    assert '<tr class="missing" data-key="Task_CheckDocuments:name">' in shown
+    form = texts_form(client, page)
+    form["kk|Task_CheckDocuments:name"] = "Құжаттарды тексеру"
+    form["ru|Task_CheckDocuments:name"] = "Проверка документов"
+    proposed = client.post(page, data=form)
+    assert proposed.status_code == 303
+    review = proposed.location
+    sign_in(client, "administrator")
+    approved = client.post(f"{review}/approve", data={"csrf_token": admin_token})
+    assert approved.status_code == 302
+    version = runtime.start("residence_registration", application("A-0950"), actor="x")
+    assert version.version == deployed["version"] + 1

@@ -34,10 +34,18 @@ from webapp.db.models import (
     ProcessVersion,
 )
 
-from . import deployments, forms, inputs, signatures
+from . import deployments, forms, inputs, signatures, texts
 from .assignment import Directory, assignment, check_actor, check_reassignment
 from .deployments import APPROVED, IN_EFFECT, PENDING, REJECTED, DeploymentView
-from .errors import Conflict, InvalidData, NotFound, Problem, TakenKey, TirkeuError
+from .errors import (
+    Conflict,
+    InvalidData,
+    InvalidDiagram,
+    NotFound,
+    Problem,
+    TakenKey,
+    TirkeuError,
+)
 from .metrics import LatencyHistogram
 from .migration import MigrationPreview, Plan
 from .scripting import restricted_engine
@@ -187,15 +195,13 @@ class Runtime:
 
     def validate(self, files: Mapping[str, bytes]) -> list[Problem]:
         """Return every problem of a bundle; empty when it would deploy."""
-        from .errors import InvalidDiagram
-
         try:
-            parse_bundle(
+            bundle = parse_bundle(
                 files, self.operators, self.format_names, self.writer_processes, self.languages
             )
         except InvalidDiagram as error:
             return error.problems
-        return []
+        return list(bundle.warnings)
 
     def deploy(self, files: Mapping[str, bytes], deployed_by: str | None = None):
         """Deploy a bundle in effect at once: a new version of each process in it, or nothing
@@ -214,6 +220,8 @@ class Runtime:
         bundle = parse_bundle(
             files, self.operators, self.format_names, self.writer_processes, self.languages
         )
+        if status == APPROVED and bundle.warnings:
+            raise InvalidDiagram(list(bundle.warnings))
         try:
             with self.transaction() as session:
                 return self._deploy(session, bundle, deployed_by, status)
@@ -298,9 +306,26 @@ class Runtime:
 
     def _decide(self, deployment_id: int, actor: str, status: str) -> DeploymentView:
         with self.transaction() as session:
+            if status == APPROVED:
+                self._check_texts(session, deployment_id)
             decided = deployments.decide(session, deployment_id, actor, status, self.clock())
         log.info("deployment %s %s by %s", deployment_id, status, actor)
         return decided
+
+    def _check_texts(self, session: Session, deployment_id: int) -> None:
+        """Refuse to put in effect a deployment whose texts are not all translated."""
+        rows = session.execute(
+            select(DeploymentFile.name, DeploymentFile.content).where(
+                DeploymentFile.deployment_id == deployment_id
+            )
+        )
+        problems = texts.problems({name: content for name, content in rows}, self.languages)
+        if problems:
+            raise Conflict(
+                f"deployment {deployment_id} cannot take effect: {len(problems)} of its texts"
+                f" are not translated ({problems[0]}); complete them on its Texts page and"
+                " propose that version"
+            )
 
     def _version(self, session: Session, version_id: int) -> VersionInfo:
         info = self._versions.get(version_id)

@@ -55,12 +55,17 @@ class InvalidData(TirkeuError):
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem found in a diagram, a decision table or a form file."""
+    """One problem found in a diagram, a decision table, a form file or a translation.
+
+    A `warning` (a text missing in a language) lets a version be proposed, so that its texts
+    can be completed, but stops it taking effect: `tirkeu deploy` and approval refuse it.
+    """
 
     file: str
     line: int | None
     element: str | None
     message: str
+    warning: bool = False
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line or 0}"

@@ -77,6 +77,8 @@ class Bundle:
     files: dict[str, bytes]
     content_hash: str
     processes: dict[str, ParsedProcess] = field(default_factory=dict)
+    # What keeps the bundle from taking effect, though it may be proposed: missing texts.
+    warnings: tuple[Problem, ...] = ()
 
 
 def content_hash(files: Mapping[str, bytes]) -> str:
@@ -477,10 +479,15 @@ def parse_bundle(
             subprocess_specs=subprocess_specs,
             message_starts=_message_starts(spec),
         )
-    check.problems.extend(texts.problems(files, languages))
-    if check.problems:
-        raise InvalidDiagram(_unique(check.problems))
-    return Bundle(files=files, content_hash=content_hash(files), processes=processes)
+    text_problems = texts.problems(files, languages)
+    if check.problems or not all(p.warning for p in text_problems):
+        raise InvalidDiagram(_unique(check.problems + text_problems))
+    return Bundle(
+        files=files,
+        content_hash=content_hash(files),
+        processes=processes,
+        warnings=tuple(text_problems),
+    )
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:

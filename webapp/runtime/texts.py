@@ -309,7 +309,9 @@ def problems(files: Mapping[str, bytes], languages: Collection[str]) -> list[Pro
     missing or outdated in a language, and entries for keys the bundle no longer has.
 
     A bundle with no catalogue at all is untranslated and has none: its texts show in English,
-    marked. One with a catalogue must have every language of `languages`.
+    marked. One with a catalogue must have every language of `languages`. Every problem but a
+    catalogue that does not parse is a warning: the version may be proposed, to be completed,
+    but does not take effect.
     """
     found: list[Problem] = []
     present: dict[str, dict[str, Entry]] = {}
@@ -342,7 +344,7 @@ def problems(files: Mapping[str, bytes], languages: Collection[str]) -> list[Pro
                 element, what = split_key(key)
                 message = (f"stale {language_label(language)} entry '{key}': the bundle has no"
                            f" {what or 'text'} of {element}; remove it")  # fmt: skip
-                found.append(Problem(file, entry.line, element or None, message))
+                found.append(Problem(file, entry.line, element or None, message, warning=True))
     return found
 
 
@@ -353,14 +355,14 @@ def _entry_problems(
     label = language_label(language)
     if not english:
         message = f"no English text for {where}: declare it as the msgid of '{source.key}'"
-        return [Problem(file, None, source.element, message)]
+        return [Problem(file, None, source.element, message, warning=True)]
     if entry is None or not entry.text:
         message = f"missing {label} translation of {where} ('{source.key}'): {english!r}"
-        return [Problem(file, entry.line if entry else None, source.element, message)]
+        return [Problem(file, entry.line if entry else None, source.element, message, True)]
     if entry.fuzzy or entry.source != english:
         message = (f"outdated {label} translation of {where} ('{source.key}'): written for"
                    f" {entry.source!r}, the text is now {english!r}")  # fmt: skip
-        return [Problem(file, entry.line, source.element, message)]
+        return [Problem(file, entry.line, source.element, message, warning=True)]
     return []
 
 
@@ -377,9 +379,9 @@ def write(
         english = source.text or declared.get(key, "")
         if english:
             catalog.add(english, texts.get(key, ""), context=key)
-    for key, english in declared.items():
-        if key.startswith(VALUE) and english:
-            catalog.add(english, texts.get(key, ""), context=key)
+    for key in sorted(declared):
+        if key.startswith(VALUE) and declared[key]:
+            catalog.add(declared[key], texts.get(key, ""), context=key)
     out = io.BytesIO()
     # No header: its dates would change the bundle's hash at every save of the same texts.
     out.write(HEADER.format(language=language_label(language)).encode())

@@ -2,7 +2,8 @@
 
 One table row per element and field, with the English source and an input per language, the
 missing ones marked. Proposing saves the catalogues as a new version through the same path as
-a diagram edit: it takes effect when another person approves it.
+a diagram edit: it takes effect when another person approves it, which waits for every text to
+be translated; a version proposed with gaps opens here again, to complete them.
 """
 
 import re
@@ -153,17 +154,30 @@ def propose(process_id: str, number: int) -> Any:
             created = next((d for d in deployed if d.process_id == process_id), None)
             if created is None:
                 abort(409)
-            flash(
-                _("The texts are proposed as version %(v)s: another person approves it.",
-                  v=created.version), "success",
-            )  # fmt: skip
-            return redirect(url_for("processes.review", deployment_id=created.deployment_id), 303)
+            return redirect(_proposed(bundle, process_id, created), 303)
     shown = rows_of(catalogue, typed)
     page_html = render_template(
         "processes/texts.html", row=row, rows=shown, languages=PROCESS_LANGUAGES,
         errors=errors, problems=problems, missing=sum(len(r.missing) for r in shown),
     )  # fmt: skip
     return page_html, status
+
+
+def _proposed(bundle: dict[str, bytes], process_id: str, created: Any) -> str:
+    """Say what became of a proposal; return where to go next: its review, or this page
+    again when texts are still to translate."""
+    if not created.created:
+        flash(_("Nothing changed: version %(v)s has these texts already.", v=created.version),
+              "info")  # fmt: skip
+        return url_for("process_texts.page", process_id=process_id, number=created.version)
+    flash(_("The texts are proposed as version %(v)s: another person approves it.",
+            v=created.version), "success")  # fmt: skip
+    gaps = texts.problems(bundle, PROCESS_LANGUAGES)
+    if not gaps:
+        return url_for("processes.review", deployment_id=created.deployment_id)
+    flash(_("%(count)s texts are still to translate: version %(v)s cannot take effect until"
+            " they are.", count=len(gaps), v=created.version), "error")  # fmt: skip
+    return url_for("process_texts.page", process_id=process_id, number=created.version)
 
 
 def _names(rows: list[Row]) -> set[str]:

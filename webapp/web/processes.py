@@ -114,7 +114,13 @@ def editor(process_id: str, number: int) -> Any:
 
 def _problems(problems) -> list[dict[str, Any]]:
     return [
-        {"file": p.file, "line": p.line, "element": p.element, "message": p.message}
+        {
+            "file": p.file,
+            "line": p.line,
+            "element": p.element,
+            "message": p.message,
+            "warning": p.warning,
+        }
         for p in problems
     ]
 
@@ -129,9 +135,10 @@ def save(process_id: str, number: int, name: str) -> Any:
     if name not in bundle:
         abort(404)
     bundle[name] = request.get_data(cache=False)
-    if request.args.get("deploy") != "1":
-        problems = _problems(runtime().validate(bundle))
-        return {"problems": problems}, 422 if problems else 200
+    # Warnings (texts to translate) are shown but do not stop a proposal: approval waits for them.
+    problems = runtime().validate(bundle)
+    if request.args.get("deploy") != "1" or not all(p.warning for p in problems):
+        return {"problems": _problems(problems)}, 200 if all(p.warning for p in problems) else 422
     try:
         deployed = runtime().propose(bundle, author=current_user.username)
     except InvalidDiagram as error:
@@ -140,7 +147,7 @@ def save(process_id: str, number: int, name: str) -> Any:
         problem = {"file": name, "line": None, "element": None, "message": error.message}
         return {"problems": [problem]}, 409
     return {
-        "problems": [],
+        "problems": _problems(problems),
         "deployed": [
             {
                 "process_id": d.process_id,

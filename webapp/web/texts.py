@@ -7,14 +7,16 @@ badge, and logged once per process version, language and key.
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, g
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from webapp.db.models import Deployment, Instance, ProcessVersion
 from webapp.runtime import scripting, texts
@@ -28,6 +30,7 @@ from .schemaforms import Field
 log = logging.getLogger(__name__)
 SOURCE_LANGUAGE = "en"
 CACHE = "tirkeu_process_texts"
+T = TypeVar("T")
 
 
 class ProcessText(str):
@@ -57,11 +60,21 @@ def language() -> str:
     return str(get_locale() or SOURCE_LANGUAGE)
 
 
+def _read(query: Callable[[Session], T]) -> T:
+    """Run a read in the request's transaction, or in one of its own that it closes, so that
+    a page may still begin its own afterwards."""
+    session = db()
+    if session.in_transaction():
+        return query(session)
+    with session.begin():
+        return query(session)
+
+
 def catalogue(deployment_id: int) -> Catalogue:
     """Return the texts of a deployment, cached: deployed content never changes."""
     cache = current_app.extensions.setdefault(CACHE, {})
     if deployment_id not in cache:
-        files = process_catalogue.files(db(), deployment_id)
+        files = _read(lambda session: process_catalogue.files(session, deployment_id))
         cache[deployment_id] = texts.load(files)
     return cache[deployment_id]
 
@@ -70,11 +83,12 @@ def of_instance(instance_id: int) -> Catalogue:
     """Return the texts of the version an instance runs on (looked up once per request)."""
     known = g.setdefault("instance_deployments", {})
     if instance_id not in known:
-        known[instance_id] = db().scalar(
+        query = (
             select(ProcessVersion.deployment_id)
             .join(Instance, Instance.process_version_id == ProcessVersion.id)
             .where(Instance.id == instance_id)
         )
+        known[instance_id] = _read(lambda session: session.scalar(query))
     deployment_id = known[instance_id]
     return catalogue(deployment_id) if deployment_id is not None else Catalogue()
 
@@ -82,13 +96,14 @@ def of_instance(instance_id: int) -> Catalogue:
 def of_process(process_id: str) -> Catalogue:
     """Return the texts of the version of a process in effect (for forms not yet of an
     instance: the counter's application)."""
-    deployment_id = db().scalar(
+    query = (
         select(ProcessVersion.deployment_id)
         .join(Deployment, IN_EFFECT)
         .where(ProcessVersion.process_id == process_id)
         .order_by(ProcessVersion.version.desc())
         .limit(1)
     )
+    deployment_id = _read(lambda session: session.scalar(query))
     return catalogue(deployment_id) if deployment_id is not None else Catalogue()
 
 
@@ -229,7 +244,8 @@ def init_app(app: Flask) -> None:
     @app.template_filter("instance_of_application")
     def instance_of_application(number: str) -> int | None:
         """Return the instance with an application number, to find its catalogue."""
-        return db().scalar(select(Instance.id).where(Instance.business_key == number).limit(1))
+        query = select(Instance.id).where(Instance.business_key == number).limit(1)
+        return _read(lambda session: session.scalar(query))
 
     @app.template_filter("notice_text")
     def notice_text(template: str, instance_id: int | None) -> ProcessText:
