@@ -19,6 +19,7 @@ from . import (
     errors,
     home,
     i18n,
+    labels,
     limits,
     portal,
     process_texts,
@@ -112,6 +113,7 @@ def create_app(settings: Any = None) -> Flask:
     app.register_blueprint(api.bp)
     portal.init_app(app)
     texts.init_app(app)
+    labels.init_app(app)
     app.register_blueprint(visits.bp)
     app.register_blueprint(analytics.bp)
     app.register_blueprint(analytics.metrics_bp)

@@ -14,6 +14,8 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import format_date
+from flask_babel import gettext as _
 from sqlalchemy import and_, select
 from werkzeug.datastructures import MultiDict
 
@@ -25,7 +27,9 @@ from webapp.analytics.metrics import CONTENT_TYPE, prometheus_text
 from webapp.analytics.trace import instance_trace, process_file
 from webapp.db.models import Instance, ProcessVersion
 from webapp.privacy import View
+from webapp.runtime.texts import Catalogue
 
+from . import texts
 from .auth import authenticate_bearer, personal_view, role_required
 from .database import db, runtime
 
@@ -133,6 +137,7 @@ def instance(instance_id: int) -> Any:
         view=personal_view(),
         process=request.args.get("process") or None,
     )
+    texts.use(texts.of_instance(instance_id))
     return render_template(
         "analytics/instance.html",
         trace=trace,
@@ -202,6 +207,7 @@ def dashboard() -> Any:
     )
     since = parse_day(request.args.get("since")) or until - timedelta(days=6)
     term = runtime().config.get("service_term", DEFAULT_TERM)
+    texts_of = texts.use(texts.of_version(process_id, version))
     figures = process_dashboard(db(), process_id, version, since, until + timedelta(days=1), term)
     # The diagram shown: the version's own, or that of a process its call activities started.
     shown = request.args.get("diagram") or None
@@ -218,31 +224,37 @@ def dashboard() -> Any:
         term=parse_term(term),
         shown=shown,
         heatmap=json.dumps(figures.heatmap(shown)),
-        charts=dashboard_charts(figures),
+        charts=dashboard_charts(figures, texts_of),
         duration=seconds_text,
     )
 
 
-def dashboard_charts(figures) -> dict[str, str]:
-    """Return the dashboard's SVG charts."""
-    days = [d.day.strftime("%d %b") for d in figures.throughput]
-    lead = [f"{t.channel or 'all'} · {t.registration_type or 'all'}" for t in figures.lead_times]
+def dashboard_charts(figures, texts_of: Catalogue) -> dict[str, str]:
+    """Return the dashboard's SVG charts, labelled in the reader's language."""
+    days = [format_date(d.day, "d MMM") for d in figures.throughput]
+
+    def value(code: str | None) -> str:
+        return str(texts.value_label(texts_of, code)) if code else _("all")
+
+    lead = [f"{value(t.channel)} · {value(t.registration_type)}" for t in figures.lead_times]
     tasks = [
-        " · ".join(filter(None, (s.name or s.bpmn_id, s.called_process)))
+        " · ".join(
+            filter(None, (str(texts.element_name(texts_of, s.bpmn_id, s.name)), s.called_process))
+        )
         for s in figures.task_split
     ]
     outcomes = sorted(figures.outcomes.items(), key=lambda item: -item[1])
     return {
         "throughput": bar_chart(
-            "Instances started and finished per day",
+            _("Instances started and finished per day"),
             days,
             [
-                ("started", [d.started for d in figures.throughput]),
-                ("finished", [d.finished for d in figures.throughput]),
+                (_("started"), [d.started for d in figures.throughput]),
+                (_("finished"), [d.finished for d in figures.throughput]),
             ],
         ),
         "lead_times": bar_chart(
-            "Lead time per channel and type",
+            _("Lead time per channel and type"),
             lead,
             [
                 ("p50", [t.p50 for t in figures.lead_times]),
@@ -252,19 +264,19 @@ def dashboard_charts(figures) -> dict[str, str]:
             unit=seconds_text,
         ),
         "task_split": bar_chart(
-            "Mean time waiting unclaimed and worked, per user task",
+            _("Mean time waiting unclaimed and worked, per user task"),
             tasks,
             [
-                ("waiting", [s.waiting_mean for s in figures.task_split]),
-                ("working", [s.working_mean for s in figures.task_split]),
+                (_("waiting"), [s.waiting_mean for s in figures.task_split]),
+                (_("working"), [s.working_mean for s in figures.task_split]),
             ],
             stacked=True,
             unit=seconds_text,
         ),
         "outcomes": bar_chart(
-            "Outcomes",
-            [outcome or "running" for outcome, _ in outcomes],
-            [("instances", [n for _, n in outcomes])],
+            _("Outcomes"),
+            [str(texts.value_label(texts_of, o)) if o else _("running") for o, _n in outcomes],
+            [(_("instances"), [n for _o, n in outcomes])],
         ),
     }
 

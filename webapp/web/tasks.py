@@ -156,7 +156,7 @@ def render_task(
     if task.state in OPEN_STATES:
         schema, ui_schema = task_form(task)
         data = runtime().task_data(task.id)
-        texts_of = texts.of_instance(task.instance_id)
+        texts_of = texts.use(texts.of_instance(task.instance_id))
         fields = texts.localised_fields(
             texts_of, decision_fields(schema, ui_schema), schema, task.form, task.ui_form
         )

@@ -30,6 +30,7 @@ from .schemaforms import Field
 log = logging.getLogger(__name__)
 SOURCE_LANGUAGE = "en"
 CACHE = "tirkeu_process_texts"
+PAGE_TEXTS = "process_texts"
 T = TypeVar("T")
 
 
@@ -90,6 +91,21 @@ def of_instance(instance_id: int) -> Catalogue:
         )
         known[instance_id] = _read(lambda session: session.scalar(query))
     deployment_id = known[instance_id]
+    return catalogue(deployment_id) if deployment_id is not None else Catalogue()
+
+
+def use(texts_of: Catalogue) -> Catalogue:
+    """Make a catalogue the one of the page's case, for the labels of its data's values."""
+    g.setdefault(PAGE_TEXTS, texts_of)
+    return texts_of
+
+
+def of_version(process_id: str, version: int) -> Catalogue:
+    """Return the texts of one version of a process."""
+    query = select(ProcessVersion.deployment_id).where(
+        ProcessVersion.process_id == process_id, ProcessVersion.version == version
+    )
+    deployment_id = _read(lambda session: session.scalar(query))
     return catalogue(deployment_id) if deployment_id is not None else Catalogue()
 
 
@@ -227,14 +243,23 @@ def init_app(app: Flask) -> None:
 
     @app.template_filter("task_title")
     def task_title(row: Any, instance_id: int | None = None) -> ProcessText:
-        """Return a task's (or an event's) name from its instance's catalogue."""
-        owner = instance_id if instance_id is not None else row.instance_id
-        return element_name(of_instance(owner), row.bpmn_id, row.name)
+        """Return a task's (or an event's) name from its instance's catalogue, or from the
+        page's catalogue (`use`) for a row of no instance."""
+        owner = instance_id if instance_id is not None else getattr(row, "instance_id", None)
+        texts_of = of_instance(owner) if owner is not None else g.get(PAGE_TEXTS, Catalogue())
+        return element_name(texts_of, row.bpmn_id, row.name)
 
     @app.template_filter("value_label")
-    def value_label_filter(code: object, instance_id: int) -> object:
-        """Return a code value's label from the instance's catalogue."""
-        return value_label(of_instance(instance_id), code)
+    def value_label_filter(code: object, instance_id: int | None = None) -> object:
+        """Return a code value's label from the instance's catalogue, or from the catalogue
+        of the page's case (`use`)."""
+        texts_of = of_instance(instance_id) if instance_id else g.get(PAGE_TEXTS, Catalogue())
+        return value_label(texts_of, code)
+
+    @app.template_filter("plain")
+    def plain(value: object) -> str:
+        """Return a text without its fallback mark, for a title or an attribute."""
+        return str(value)
 
     @app.template_filter("process_text")
     def process_text(english: str, instance_id: int) -> ProcessText:
