@@ -27,6 +27,7 @@ from . import (
     security,
     tasks,
     texts,
+    ui_messages,
     visits,
 )
 
@@ -114,6 +115,7 @@ def create_app(settings: Any = None) -> Flask:
     portal.init_app(app)
     texts.init_app(app)
     labels.init_app(app)
+    ui_messages.init_app(app)
     app.register_blueprint(visits.bp)
     app.register_blueprint(analytics.bp)
     app.register_blueprint(analytics.metrics_bp)

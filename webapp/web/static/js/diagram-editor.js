@@ -18,6 +18,7 @@ import {
   diagramSource,
   jsonAttribute,
   library,
+  t,
 } from "./diagram-common.js";
 
 const SPIFF_DESCRIPTOR_URL = new URL("./spiffworkflow-moddle.json", import.meta.url);
@@ -27,6 +28,8 @@ const FORM_PROPERTIES = [
 ];
 
 const STATUS_TEXT = { ok: "Saved", problems: "Problems found", error: "Not saved" };
+// Problems that let a version be proposed but not take effect: texts still to translate.
+const isWarning = (problem) => problem.warning === true;
 
 const editors = new WeakMap();
 let spiffDescriptor;
@@ -65,47 +68,60 @@ function describeDeployed(entry) {
     .join(", ");
 }
 
+/** Return a list of problems, each with where it is and a button that selects its element. */
+function problemList(problems, className, onElement) {
+  const list = el("ol", { className });
+  for (const problem of problems) {
+    const where = [problem.file, problem.line && t("line %(n)s", { n: problem.line })]
+      .filter(Boolean)
+      .join(", ");
+    const item = el("li", {}, el("span", { className: "problem-where", textContent: where }));
+    if (problem.element) {
+      const link = el("button", {
+        type: "button",
+        className: "problem-element",
+        textContent: problem.element,
+      });
+      link.addEventListener("click", () => onElement(problem.element));
+      item.append(" ", link);
+    }
+    item.append(" ", el("span", { className: "problem-message", textContent: problem.message }));
+    list.append(item);
+  }
+  return list;
+}
+
 /** Show the server's answer to a save: its problems or a clean bill, and what it deployed. */
 function showAnswer(results, status, answer, onElement) {
-  const problems = answer.problems || [];
+  const problems = (answer.problems || []).filter((problem) => !isWarning(problem));
+  const warnings = (answer.problems || []).filter(isWarning);
   const deployed = answer.deployed || [];
   results.replaceChildren();
   results.dataset.outcome = problems.length ? "problems" : status < 400 ? "ok" : "error";
   if (problems.length) {
-    const list = el("ol", { className: "problems" });
-    for (const problem of problems) {
-      const where = [problem.file, problem.line && `line ${problem.line}`]
-        .filter(Boolean)
-        .join(", ");
-      const item = el("li", {}, el("span", { className: "problem-where", textContent: where }));
-      if (problem.element) {
-        const link = el("button", {
-          type: "button",
-          className: "problem-element",
-          textContent: problem.element,
-        });
-        link.addEventListener("click", () => onElement(problem.element));
-        item.append(" ", link);
-      }
-      item.append(" ", el("span", { className: "problem-message", textContent: problem.message }));
-      list.append(item);
-    }
-    const count = problems.length === 1 ? "1 problem" : `${problems.length} problems`;
-    results.append(el("h3", { textContent: count }), list);
+    const count = t("Problems found: %(n)s", { n: problems.length });
+    results.append(el("h3", { textContent: count }), problemList(problems, "problems", onElement));
   } else if (status < 400) {
-    results.append(el("p", { textContent: "No problems found." }));
+    results.append(el("p", { textContent: t("No problems found.") }));
   } else {
-    results.append(el("p", { textContent: answer.error || `The server answered ${status}.` }));
+    const text = answer.error || t("The server answered %(status)s.", { status });
+    results.append(el("p", { textContent: text }));
+  }
+  if (warnings.length) {
+    const heading = t("Texts to translate before the version can take effect: %(n)s", {
+      n: warnings.length,
+    });
+    results.append(el("h3", { textContent: heading }), problemList(warnings, "warnings", onElement));
   }
   if (deployed.length) {
     // A deployment made here waits for a second person: say so, and link its review page.
     const review = deployed.find((entry) => entry?.status === "pending")?.review_url;
     const list = el("ul", { className: "deployed" });
     list.append(...deployed.map((entry) => el("li", { textContent: describeDeployed(entry) })));
-    const heading = review ? "Awaiting approval by another process owner" : "Deployed";
+    const heading = review ? t("Awaiting approval by another process owner") : t("Deployed");
     results.append(el("h3", { textContent: heading }), list);
     if (review) {
-      results.append(el("a", { className: "review-link", href: review, textContent: "Review" }));
+      results.append(el("a", { className: "review-link", href: review, textContent: t("Review") }));
     }
   }
 }
@@ -127,7 +143,7 @@ async function postXml(modeler, url) {
   try {
     answer = await response.json();
   } catch {
-    answer = { error: `The server answered ${response.status} ${response.statusText}.` };
+    answer = { error: t("The server answered %(status)s.", { status: response.status }) };
   }
   return { status: response.status, answer };
 }
@@ -138,7 +154,7 @@ function editorLayout(container, withPanel) {
   const toolbar = el("div", { className: "editor-toolbar" });
   const canvas = el("div", { className: "diagram-canvas" });
   const body = el("div", { className: "editor-body" }, canvas);
-  const panel = el("aside", { className: "properties-panel", ariaLabel: "Properties" });
+  const panel = el("aside", { className: "properties-panel", ariaLabel: t("Properties") });
   if (withPanel) {
     body.append(panel);
   }
@@ -151,9 +167,9 @@ function editorLayout(container, withPanel) {
 
 /** Wire the save (and deploy) buttons of an editor to its modeler. */
 function wireSaving(container, modeler, layout, onElement) {
-  const actions = [["save", "Save", container.dataset.saveUrl]];
+  const actions = [["save", t("Save"), container.dataset.saveUrl]];
   if (container.dataset.deployUrl) {
-    actions.push(["deploy", "Save and deploy", container.dataset.deployUrl]);
+    actions.push(["deploy", t("Save and deploy"), container.dataset.deployUrl]);
   }
   for (const [action, label, url] of actions) {
     if (!url) {
@@ -163,16 +179,16 @@ function wireSaving(container, modeler, layout, onElement) {
     button.dataset.action = action;
     button.addEventListener("click", async () => {
       button.disabled = true;
-      layout.status.textContent = "Saving…";
+      layout.status.textContent = t("Saving…");
       try {
         const { status, answer } = await postXml(modeler, url);
         showAnswer(layout.results, status, answer, onElement);
-        layout.status.textContent = STATUS_TEXT[layout.results.dataset.outcome];
+        layout.status.textContent = t(STATUS_TEXT[layout.results.dataset.outcome]);
         container.dispatchEvent(
           new CustomEvent("diagram:saved", { detail: { action, status, answer }, bubbles: true }),
         );
       } catch (error) {
-        layout.status.textContent = "Not saved";
+        layout.status.textContent = t("Not saved");
         showAnswer(layout.results, 0, { error: error.message }, onElement);
       } finally {
         button.disabled = false;
@@ -390,21 +406,21 @@ class PropertiesPanel {
     this.panel.replaceChildren();
     delete this.panel.dataset.elementId;
     if (!this.element) {
-      this.panel.append(el("p", { className: "panel-hint", textContent: "Select an element." }));
+      this.panel.append(el("p", { className: "panel-hint", textContent: t("Select an element.") }));
       return;
     }
     const bo = this.element.businessObject;
     this.panel.dataset.elementId = bo.id;
     this.panel.append(
       el("h2", { textContent: typeLabel(this.element.type) }),
-      field("Id", "id", bo.id, () => {}, { readOnly: true }),
-      field("Name", "name", bo.name ?? "", (name) =>
+      field(t("Id"), "id", bo.id, () => {}, { readOnly: true }),
+      field(t("Name"), "name", bo.name ?? "", (name) =>
         this.apply((ext) => ext.modeling.updateProperties(this.element, { name: name || undefined })),
       ),
     );
     const lane = laneOf(this.modeler, this.element);
     if (lane) {
-      this.panel.append(field("Lane", "lane", lane, () => {}, { readOnly: true }));
+      this.panel.append(field(t("Lane"), "lane", lane, () => {}, { readOnly: true }));
     }
     if (this.element.type === "bpmn:ServiceTask") {
       this.showServiceTask(new Extensions(this.modeler, this.element));
@@ -420,10 +436,10 @@ class PropertiesPanel {
     const listId = datalist(this.panel, `${this.listPrefix}-operators`, Object.keys(this.operators));
     const parameters = operator?.parameterList?.get("parameters") ?? [];
     this.panel.append(
-      field("Operator", "operator", operator?.id ?? "", (id) => this.setOperator(id), {
+      field(t("Operator"), "operator", operator?.id ?? "", (id) => this.setOperator(id), {
         list: listId,
       }),
-      field("Result variable", "resultVariable", operator?.resultVariable ?? "", (name) =>
+      field(t("Result variable"), "resultVariable", operator?.resultVariable ?? "", (name) =>
         this.apply((ext) => {
           ext.update(ext.ensure("spiffworkflow:serviceTaskOperator"), {
             resultVariable: name || undefined,
@@ -439,7 +455,7 @@ class PropertiesPanel {
         el(
           "tr",
           {},
-          ...["Parameter", "Type", "Value", ""].map((text) =>
+          ...[t("Parameter"), t("Type"), t("Value"), ""].map((text) =>
             el("th", { textContent: text }),
           ),
         ),
@@ -447,13 +463,13 @@ class PropertiesPanel {
     );
     const body = el("tbody");
     parameters.forEach((parameter, index) => body.append(this.parameterRow(parameter, index)));
-    const add = el("button", { type: "button", textContent: "Add parameter" });
+    const add = el("button", { type: "button", textContent: t("Add parameter") });
     add.dataset.action = "add-parameter";
     add.addEventListener("click", () =>
       this.apply((ext) => ext.addParameter(), { redraw: true }),
     );
     table.append(body);
-    this.panel.append(el("h3", { textContent: "Parameters" }), table, add);
+    this.panel.append(el("h3", { textContent: t("Parameters") }), table, add);
   }
 
   /** Build one editable parameter row. */
@@ -462,16 +478,16 @@ class PropertiesPanel {
     row.dataset.parameterIndex = String(index);
     for (const name of ["id", "type", "value"]) {
       const input = el("input", { value: parameter[name] ?? "", name: `parameter-${name}` });
-      input.setAttribute("aria-label", `Parameter ${index + 1} ${name}`);
+      input.setAttribute("aria-label", t("Parameter %(n)s %(name)s", { n: index + 1, name }));
       if (name === "value") {
-        input.title = "A Python expression over the task data";
+        input.title = t("A Python expression over the task data");
       }
       input.addEventListener("change", () =>
         this.apply((ext) => ext.update(parameter, { [name]: input.value.trim() })),
       );
       row.append(el("td", {}, input));
     }
-    const remove = el("button", { type: "button", textContent: "×", title: "Remove parameter" });
+    const remove = el("button", { type: "button", textContent: "×", title: t("Remove parameter") });
     remove.dataset.action = "remove-parameter";
     remove.addEventListener("click", () =>
       this.apply((ext) => ext.removeParameter(parameter), { redraw: true }),
@@ -503,7 +519,7 @@ class PropertiesPanel {
     for (const [name, label] of FORM_PROPERTIES) {
       this.panel.append(
         field(
-          label,
+          t(label),
           name,
           extensions.property(name),
           (value) => this.apply((ext) => ext.setProperty(name, value)),
@@ -513,7 +529,7 @@ class PropertiesPanel {
     }
     this.panel.append(
       field(
-        "Instructions",
+        t("Instructions"),
         "instructions",
         extensions.text("spiffworkflow:instructionsForEndUser"),
         (value) => this.apply((ext) => ext.setText("spiffworkflow:instructionsForEndUser", value)),
@@ -564,7 +580,7 @@ export async function openBpmnEditor(container) {
   };
   wireSaving(container, modeler, layout, select);
   modeler.on("commandStack.changed", () => {
-    layout.status.textContent = "Unsaved changes";
+    layout.status.textContent = t("Unsaved changes");
   });
   return { warnings: warnings.map(describeWarning) };
 }
