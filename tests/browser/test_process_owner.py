@@ -2,6 +2,7 @@
 with the changes in front of them."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,16 @@ def test_owner_renames_a_task_another_approves_it_and_old_instances_keep_their_v
     screenshot(page, "catalogue")
     assert runtime.start("residence_registration", application("A-2"), "x").version == 1
 
+    # The renamed task's Kazakh and Russian names are written before the version can take effect.
+    page.goto(f"{url}/processes/residence_registration/2/texts")
+    renamed = page.locator("tr.missing[data-key='Task_CheckDocuments:name']")
+    assert page.locator("tr.missing").count() == 1
+    renamed.locator("textarea[lang=kk]").fill("Құжаттарды тексеру")
+    renamed.locator("textarea[lang=ru]").fill("Проверка документов")
+    screenshot(page, "texts", full_page=False)
+    page.get_by_role("button", name="Propose as a new version").click()
+    page.wait_for_url(re.compile(r".*/processes/deployments/[0-9]+$"))
+
     reviewer = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     sign_in(reviewer, url, "owner2")
     reviewer.goto(f"{url}/processes/deployments/")
@@ -112,9 +123,9 @@ def test_owner_renames_a_task_another_approves_it_and_old_instances_keep_their_v
     reviewer.context.close()
     assert runtime.instance(before.id).version == 1
     after = runtime.start("residence_registration", application("A-3"), "x")
-    assert after.version == 2
+    assert after.version == 3
 
-    page.goto(f"{url}/processes/residence_registration/diff?from=1&to=2")
+    page.goto(f"{url}/processes/residence_registration/diff?from=1&to=3")
     page.wait_for_selector(".diff-diagram[data-diagram-state=ready]")
     changed = page.locator(".djs-element.diff-changed")
     assert changed.count() == 1
