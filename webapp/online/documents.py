@@ -36,19 +36,6 @@ def application_document(
     return document
 
 
-def address_text(premises: Mapping[str, Any]) -> str:
-    """Return the premises' address on one line, or an empty string when it is unknown."""
-    address = premises.get("address") or {}
-    parts = [address.get("settlement"), address.get("district")]
-    street = " ".join(str(p) for p in (address.get("street"), address.get("building")) if p)
-    parts.append(street)
-    if address.get("block"):
-        parts.append(f"block {address['block']}")
-    if address.get("flat"):
-        parts.append(f"flat {address['flat']}")
-    return ", ".join(str(p) for p in parts if p)
-
-
 def readable(document: Mapping[str, Any]) -> str:
     """Return the document as indented JSON with sorted keys, as the signature covers it."""
     return json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False)

@@ -106,11 +106,16 @@ def index() -> Any:
         view=personal_view(),
     )
     args = {k: v for k, v in request.args.items() if k != "after"}
+    versions = process_versions()
+    # The labels of the list's code values: those of the process filtered on, else the first.
+    shown = request.args.get("process") or next((p for p, _v in versions), None)
+    if shown:
+        texts.use(texts.of_process(shown))
     return render_template(
         "analytics/instances.html",
         page=page,
         args=args,
-        versions=process_versions(),
+        versions=versions,
         next_url=url_for(".index", **args, after=page.next_after) if page.next_after else None,
     )
 

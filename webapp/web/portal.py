@@ -29,7 +29,7 @@ from service_tasks.identifiers import arc_problem, iin_problem
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask, Instance
 from webapp.db.online import SignedDocument
-from webapp.online.documents import address_text, application_document, readable
+from webapp.online.documents import application_document, readable
 from webapp.online.policy import channel_decision
 from webapp.online.sms import SandboxSmsGateway, outbox
 from webapp.runtime.errors import TirkeuError
@@ -233,6 +233,15 @@ def refused(error: SigningError) -> Any:
     return redirect(url_for("portal.sign"), 303)
 
 
+def code_message(code: str, document: str, minutes: int) -> str:
+    """Return the text of a one-time code message in the signer's language."""
+    return _(
+        "Tirkeu: %(code)s is your code to sign document %(document)s. Valid %(minutes)s min."
+        " Never tell it to anyone.",
+        code=code, document=document, minutes=minutes,
+    )  # fmt: skip
+
+
 @bp.post("/sign/code")
 @role_required("applicant")
 def send_code() -> Any:
@@ -243,6 +252,7 @@ def send_code() -> Any:
         challenge = request_code(
             db(), signer_iin=iin, document=waiting["document"], phone=phone_of(iin),
             send=sms_gateway().send, now=utcnow(), settings=current_app.config.get("SIGNING"),
+            message=code_message,
         )  # fmt: skip
     except SigningError as error:
         return refused(error)
@@ -485,7 +495,6 @@ def consent(task_id: str) -> Any:
         "portal/consent.html",
         task=task,
         data=data,
-        address=address_text(data.get("premises") or {}),
         is_open=is_open,
         answer=answer,
     )

@@ -149,9 +149,10 @@ def from_source(texts_of: Catalogue, english: str) -> ProcessText:
 
 def element_name(texts_of: Catalogue, element: str | None, english: str | None) -> ProcessText:
     """Return the name of a diagram element (a task, an event) in the reader's language."""
-    if not element:
-        return ProcessText(english or "")
-    return text(texts_of, f"{element}:name", english or element)
+    if not element or not english or english == element:
+        # An unnamed element shows its id (the engine records the id as its name): a code.
+        return ProcessText(english or element or "")
+    return text(texts_of, f"{element}:name", english)
 
 
 def value_label(texts_of: Catalogue, code: object) -> ProcessText | object:
@@ -170,6 +171,35 @@ def notice(texts_of: Catalogue, template: str) -> ProcessText:
     return text(texts_of, key, english)
 
 
+class LabelledCode(str):
+    """A code value of the data that compares as its code but prints as its label, so that a
+    translated template shows `тұрақты` where its data holds `permanent`."""
+
+    label: str = ""
+
+    def __new__(cls, code: str, label: str) -> "LabelledCode":
+        """Return the code, printed as the label."""
+        made = super().__new__(cls, code)
+        made.label = label
+        return made
+
+    def __str__(self) -> str:
+        """Return the label."""
+        return self.label
+
+
+def labelled(texts_of: Catalogue, data: Any) -> Any:
+    """Return the data with each code value the catalogue labels printing as its label."""
+    if isinstance(data, dict):
+        return {key: labelled(texts_of, value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [labelled(texts_of, value) for value in data]
+    if isinstance(data, str):
+        label = value_label(texts_of, data)
+        return LabelledCode(data, str(label)) if isinstance(label, ProcessText) else data
+    return data
+
+
 def instructions(texts_of: Catalogue, task: Any, data: dict[str, Any]) -> ProcessText | None:
     """Return a task's instructions in the reader's language, rendered over its data; the
     English rendered when the task became ready is the fallback."""
@@ -180,7 +210,7 @@ def instructions(texts_of: Catalogue, task: Any, data: dict[str, Any]) -> Proces
     found = texts_of.text(language(), key, source.text) if source else None
     if found:
         try:
-            found = scripting.render(found, data)
+            found = scripting.render(found, labelled(texts_of, data))
         except Exception:  # noqa: BLE001  (a translation that fails shows the English, logged)
             log.exception("the %s instructions of %s do not render", language(), task.bpmn_id)
             found = None
@@ -255,6 +285,12 @@ def init_app(app: Flask) -> None:
         of the page's case (`use`)."""
         texts_of = of_instance(instance_id) if instance_id else g.get(PAGE_TEXTS, Catalogue())
         return value_label(texts_of, code)
+
+    @app.template_filter("version_name")
+    def version_name(row: Any) -> ProcessText:
+        """Return the name of a process version from its own catalogue, or its id."""
+        texts_of = catalogue(row.deployment_id)
+        return element_name(texts_of, row.process_id, row.name) if row.name else row.process_id
 
     @app.template_filter("plain")
     def plain(value: object) -> str:
