@@ -131,6 +131,7 @@ def test_missing_translation_names_element_field_and_language():
     assert problem.element == "Task_Answer"
     assert "Kazakh (kk)" in problem.message
     assert "the instructions of Task_Answer" in problem.message
+    assert problem.warning and problem.stops_effect
 
 
 def test_a_language_of_the_product_without_its_catalogue_misses_every_text():
@@ -153,6 +154,7 @@ def test_an_entry_for_a_key_the_bundle_no_longer_has_is_stale():
     assert problem.element == "Task_Gone"
     assert "stale Russian (ru) entry 'Task_Gone:name'" in problem.message
     assert problem.line is not None
+    assert problem.warning and not problem.stops_effect  # reported, harmless: nothing shows it
 
 
 def test_a_value_label_must_be_in_every_language():

@@ -220,8 +220,8 @@ class Runtime:
         bundle = parse_bundle(
             files, self.operators, self.format_names, self.writer_processes, self.languages
         )
-        if status == APPROVED and bundle.warnings:
-            raise InvalidDiagram(list(bundle.warnings))
+        if status == APPROVED and any(p.stops_effect for p in bundle.warnings):
+            raise InvalidDiagram([p for p in bundle.warnings if p.stops_effect])
         try:
             with self.transaction() as session:
                 return self._deploy(session, bundle, deployed_by, status)
@@ -319,7 +319,8 @@ class Runtime:
                 DeploymentFile.deployment_id == deployment_id
             )
         )
-        problems = texts.problems({name: content for name, content in rows}, self.languages)
+        found = texts.problems({name: content for name, content in rows}, self.languages)
+        problems = [p for p in found if p.stops_effect]
         if problems:
             raise Conflict(
                 f"deployment {deployment_id} cannot take effect: {len(problems)} of its texts"

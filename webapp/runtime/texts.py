@@ -311,7 +311,7 @@ def problems(files: Mapping[str, bytes], languages: Collection[str]) -> list[Pro
     A bundle with no catalogue at all is untranslated and has none: its texts show in English,
     marked. One with a catalogue must have every language of `languages`. Every problem but a
     catalogue that does not parse is a warning: the version may be proposed, to be completed,
-    but does not take effect.
+    but a text missing or outdated stops it taking effect; a stale entry is only reported.
     """
     found: list[Problem] = []
     present: dict[str, dict[str, Entry]] = {}
@@ -344,7 +344,7 @@ def problems(files: Mapping[str, bytes], languages: Collection[str]) -> list[Pro
                 element, what = split_key(key)
                 message = (f"stale {language_label(language)} entry '{key}': the bundle has no"
                            f" {what or 'text'} of {element}; remove it")  # fmt: skip
-                found.append(Problem(file, entry.line, element or None, message, warning=True))
+                found.append(Problem(file, entry.line, element or None, message, True, False))
     return found
 
 

@@ -172,7 +172,7 @@ def _proposed(bundle: dict[str, bytes], process_id: str, created: Any) -> str:
         return url_for("process_texts.page", process_id=process_id, number=created.version)
     flash(_("The texts are proposed as version %(v)s: another person approves it.",
             v=created.version), "success")  # fmt: skip
-    gaps = texts.problems(bundle, PROCESS_LANGUAGES)
+    gaps = [p for p in texts.problems(bundle, PROCESS_LANGUAGES) if p.stops_effect]
     if not gaps:
         return url_for("processes.review", deployment_id=created.deployment_id)
     flash(_("%(count)s texts are still to translate: version %(v)s cannot take effect until"
