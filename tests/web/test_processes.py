@@ -200,18 +200,24 @@ def test_catalogue_counts_running_instances_per_version(client, runtime, session
     assert '<td class="running">1</td>' in page
 
 
-def renamed_check() -> bytes:
-    return (
-        (FOLDER / BPMN_FILE)
-        .read_bytes()
-        .replace(b'name="Check documents at the counter"', b'name="Check the documents"')
+def renamed_check() -> dict[str, bytes]:
+    """Return the registration with the clerk's check renamed, its translations following."""
+    files = bundle()
+    files[BPMN_FILE] = files[BPMN_FILE].replace(
+        b'name="Check documents at the counter"', b'name="Check the documents"'
     )
+    key = b'msgctxt "Task_CheckDocuments:name"\nmsgid "'
+    for name in ("translations/kk.po", "translations/ru.po"):
+        files[name] = files[name].replace(
+            key + b'Check documents at the counter"', key + b'Check the documents"'
+        )
+    return files
 
 
 def test_administrator_previews_and_moves_a_waiting_instance(client, runtime):
     waiting = runtime.start("residence_registration", COUNTER_APPLICATION, actor="clerk")
     assert [t.bpmn_id for t in waiting.ready_tasks] == ["Task_CheckDocuments"]
-    runtime.deploy({**bundle(), BPMN_FILE: renamed_check()}, deployed_by="owner")
+    runtime.deploy(renamed_check(), deployed_by="owner")
     token = sign_in(client, "administrator")
     viewer = client.get(f"{BASE}/").get_data(as_text=True)
     assert f"/processes/instances/{waiting.id}/migrate?to=2" in viewer
@@ -228,7 +234,7 @@ def test_administrator_previews_and_moves_a_waiting_instance(client, runtime):
 
 def test_process_owners_may_not_move_instances(client, runtime):
     waiting = runtime.start("residence_registration", COUNTER_APPLICATION, actor="clerk")
-    runtime.deploy({**bundle(), BPMN_FILE: renamed_check()}, deployed_by="owner")
+    runtime.deploy(renamed_check(), deployed_by="owner")
     token = sign_in(client, "process_owner")
     assert client.get(f"/processes/instances/{waiting.id}/migrate?to=2").status_code == 403
     answer = client.post(f"/processes/instances/{waiting.id}/migrate",

@@ -481,7 +481,8 @@ def parse_bundle(
         )
     text_problems = texts.problems(files, languages)
     if check.problems or not all(p.warning for p in text_problems):
-        raise InvalidDiagram(_unique(check.problems + text_problems))
+        # Texts to translate are for a bundle that would run: with errors, only errors.
+        raise InvalidDiagram(_unique(check.problems + [p for p in text_problems if not p.warning]))
     return Bundle(
         files=files,
         content_hash=content_hash(files),
