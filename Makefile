@@ -34,10 +34,11 @@ bench: $(VENV)/.installed
 loadtest: $(VENV)/.installed
 	$(BIN)/python -m bench.loadtest --database "$${TIRKEU_LOADTEST_DATABASE:-postgresql+psycopg://postgres@127.0.0.1:5432/tirkeu_load}" $(LOADTEST_ARGS)
 
-# The README's pictures: the browser tests save the pages they drive into docs/screenshots.
+# The README's pictures: the browser tests save the pages they drive into docs/screenshots,
+# the tour of every role's pages in English, Kazakh and Russian (NAME-en.png, -kk, -ru).
 screenshots: $(VENV)/.installed
 	TIRKEU_SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest -q -m browser \
-	  tests/browser/test_desk.py tests/browser/test_process_owner.py tests/online tests/analytics
+	  tests/browser/test_widths.py tests/browser/test_process_owner.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

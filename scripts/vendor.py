@@ -1,4 +1,10 @@
-"""Refresh the vendored bpmn-js and dmn-js bundles from the npm registry and record checksums.
+"""Refresh the vendored bundles (bpmn-js, dmn-js, axe-core) from npm and record their checksums.
+
+dmn-js's published "production" bundles carry Inferno's development build (it warns on every
+page, bpmn-io/dmn-js#965), so its two bundles are built here instead: the pinned package and
+its dependencies are installed with npm (install scripts off), and esbuild bundles the
+package's own entry modules with NODE_ENV set to production. The dependency versions the
+build used are recorded beside the checksums.
 
 Usage:
     python scripts/vendor.py              re-download the pinned versions and rewrite VERSIONS.json
@@ -22,8 +28,9 @@ from pathlib import Path
 VENDOR_DIR = Path(__file__).resolve().parent.parent / "webapp" / "web" / "static" / "vendor"
 VERSIONS_FILE = VENDOR_DIR / "VERSIONS.json"
 
-# Only what the pages load: the production bundles, their stylesheets, the icon fonts and the
-# licence. Paths are inside the npm tarball; they are copied without the "package/dist/" prefix.
+# Only what is loaded: the production bundles, their stylesheets, the icon fonts and the licence.
+# Paths are inside the npm tarball; they are copied without the "package/dist/" (or "package/")
+# prefix. axe-core is for the browser tests only: they inject it, and no page links to it.
 PACKAGE_FILES: dict[str, list[str]] = {
     "bpmn-js": [
         "package/LICENSE",
@@ -36,8 +43,6 @@ PACKAGE_FILES: dict[str, list[str]] = {
     ],
     "dmn-js": [
         "package/LICENSE",
-        "package/dist/dmn-viewer.production.min.js",
-        "package/dist/dmn-modeler.production.min.js",
         "package/dist/assets/diagram-js.css",
         "package/dist/assets/dmn-js-shared.css",
         "package/dist/assets/dmn-js-drd.css",
@@ -49,7 +54,17 @@ PACKAGE_FILES: dict[str, list[str]] = {
         "package/dist/assets/dmn-font/css/dmn.css",
         "package/dist/assets/dmn-font/font/dmn.*",
     ],
+    "axe-core": ["package/LICENSE", "package/axe.min.js"],
 }
+
+# Bundles built from a package's modules rather than copied: file -> (entry module, global).
+BUILDS: dict[str, dict[str, tuple[str, str]]] = {
+    "dmn-js": {
+        "dmn-viewer.production.min.js": ("dmn-js/lib/Viewer", "DmnJS"),
+        "dmn-modeler.production.min.js": ("dmn-js/lib/Modeler", "DmnJS"),
+    },
+}
+ESBUILD_VERSION = "0.24.2"
 
 
 class VendorError(Exception):
@@ -118,14 +133,57 @@ def refresh_package(name: str, version: str, workdir: Path) -> dict:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
             files[relative] = sha256_of(data)
-    return {
+    entry = {
         "version": version,
         "license": meta.get("license", ""),
         "license_file": "LICENSE",
         "tarball": meta["dist"]["tarball"],
         "integrity": meta["dist"]["integrity"],
-        "files": dict(sorted(files.items())),
+        "files": files,
     }
+    if name in BUILDS:
+        built, dependencies = build_bundles(name, version, workdir / f"build-{name}", destination)
+        files.update(built)
+        entry["built_with"] = {"esbuild": ESBUILD_VERSION, "node_env": "production"}
+        entry["dependencies"] = dependencies
+    entry["files"] = dict(sorted(files.items()))
+    return entry
+
+
+def build_bundles(name: str, version: str, workdir: Path, destination: Path) -> tuple[dict, dict]:
+    """Build a package's bundles for production; return their checksums and the versions used."""
+    workdir.mkdir(parents=True)
+    (workdir / "package.json").write_text('{"private": true}', encoding="utf-8")
+    subprocess.run(
+        ["npm", "install", "--ignore-scripts", "--no-audit", "--no-fund", "--save-exact",
+         f"{name}@{version}", f"esbuild@{ESBUILD_VERSION}"],
+        cwd=workdir, check=True, capture_output=True,
+    )  # fmt: skip
+    esbuild = workdir / "node_modules" / ".bin" / "esbuild"
+    files = {}
+    for target, (module, global_name) in BUILDS[name].items():
+        entry = workdir / f"entry-{target}.js"
+        entry.write_text(
+            f'import Editor from "{module}";\nwindow.{global_name} = Editor;\n', encoding="utf-8"
+        )
+        output = destination / target
+        subprocess.run(
+            [str(esbuild), str(entry), "--bundle", "--minify", "--format=iife",
+             "--target=es2020", "--legal-comments=eof", "--log-level=warning",
+             "--define:process.env.NODE_ENV=\"production\"", f"--outfile={output}"],
+            cwd=workdir, check=True, capture_output=True,
+        )  # fmt: skip
+        if b"development build of Inferno" in output.read_bytes():
+            raise VendorError(f"{target}: still holds Inferno's development build")
+        files[target] = sha256_of(output.read_bytes())
+    lock = json.loads((workdir / "package-lock.json").read_text(encoding="utf-8"))
+    dependencies = {
+        path.removeprefix("node_modules/"): info["version"]
+        for path, info in sorted(lock["packages"].items())
+        if path.startswith("node_modules/") and not info.get("dev")
+        and "esbuild" not in path
+    }  # fmt: skip
+    return files, dependencies
 
 
 def load_versions(vendor_dir: Path = VENDOR_DIR) -> dict:

@@ -6,10 +6,12 @@ real subprocesses, as scripts and acceptance tests drive it.
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -159,7 +161,7 @@ def test_an_application_runs_end_to_end_through_separate_processes(env):
     started = tirkeu("start", "application", "--data", '{"application_number": "A-0100"}')
     assert set(started) >= INSTANCE_KEYS and started["status"] == "waiting"
     tasks = tirkeu("tasks")
-    assert [set(t) for t in tasks] == [TASK_KEYS]
+    assert [set(t) >= TASK_KEYS for t in tasks] == [True]
     (task,) = tasks
     assert (task["instance_id"], task["bpmn_id"], task["name"], task["lane"]) == (
         started["id"], "Task_Review", "Review", "Clerk")  # fmt: skip
@@ -182,3 +184,80 @@ def test_an_application_runs_end_to_end_through_separate_processes(env):
     kinds = [e["kind"] for e in shown["events"]]
     assert kinds[0] == "instance_started" and kinds[-1] == "instance_completed"
     assert {"task_completed", "message_received", "timer_fired"} <= set(kinds)
+
+
+def test_show_finds_an_instance_by_application_number_and_prints_a_readable_summary(tirkeu):
+    tirkeu("deploy", *APPLICATION)
+    started = as_json(
+        *tirkeu("start", "application", "--data", '{"application_number": "B-7"}', "--json")
+    )
+    by_number = as_json(*tirkeu("show", "B-7", "--json"))
+    assert by_number == as_json(*tirkeu("show", str(started["id"]), "--json"))
+    assert set(by_number) >= INSTANCE_KEYS | {"business_key"}
+    assert by_number["events"][0]["kind"] == "instance_started"
+    assert set(by_number["events"][0]) == {"id", "at", "kind", "task_id", "bpmn_id", "name",
+                                           "task_type", "actor", "data"}  # fmt: skip
+    code, text, _ = tirkeu("show", "B-7")
+    assert code == 0
+    assert text.startswith(f"B-7 - instance {started['id']} - application v1 - waiting\n")
+    assert "open tasks:\n  " in text and "Review" in text and "incidents:\n  none" in text
+    assert '  application_number: "B-7"' in text
+    assert re.search(r"events \(\d+\):\n  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d  instance_started", text)
+    code, _, err = tirkeu("show", "A-999999")
+    assert code == 1 and "no instance with id or application number 'A-999999'" in err
+
+
+def test_tasks_json_tells_role_assignee_claim_and_due_time_and_filters_by_number(tirkeu):
+    tirkeu("deploy", *APPLICATION)
+    tirkeu("start", "application", "--data", '{"application_number": "B-8"}')
+    tirkeu("start", "application", "--data", '{"application_number": "B-9"}')
+    (task,) = as_json(*tirkeu("tasks", "--instance", "B-9", "--json"))
+    assert set(task) == TASK_KEYS | {"role", "assignee", "claimed_by", "state", "due_at",
+                                     "created_at"}  # fmt: skip
+    assert (task["role"], task["assignee"], task["claimed_by"], task["state"]) == (
+        "clerk", None, None, "ready")  # fmt: skip
+    assert task["created_at"].endswith("+00:00")
+
+
+def test_validate_names_a_dangling_sequence_flow_and_its_own_line(tirkeu, tmp_path):
+    source = (DIAGRAMS / "application.bpmn").read_text()
+    flow = re.search(r'<bpmn:sequenceFlow id="([^"]+)" sourceRef="[^"]+" targetRef="([^"]+)"',
+                     source)  # fmt: skip
+    broken = source.replace(flow.group(0), flow.group(0).replace(flow.group(2), "Task_Gone"))
+    path = tmp_path / "application.bpmn"
+    path.write_text(broken)
+    line = broken[: broken.index(f'id="{flow.group(1)}"')].count("\n") + 1
+    code, out, _ = tirkeu("validate", str(path), APPLICATION[1])
+    assert code == 1
+    assert out == (f"{path}:{line}: {flow.group(1)}: the sequence flow's target 'Task_Gone' is"
+                   " no element of process 'application'\n")  # fmt: skip
+
+
+def test_registries_load_says_which_database_it_filled(tirkeu, env, tmp_path):
+    code, out, _ = tirkeu("registries", "load", str(ROOT / "service_tasks/data/sandbox.json"))
+    registry = Path(env["TIRKEU_INSTANCE_PATH"]) / "registries.db"
+    assert code == 0 and out == f"loaded 42 persons and 18 premises into sqlite:///{registry}\n"
+
+
+def test_the_help_lists_commands_loaded_later_with_their_own_help():
+    lazy = main.lazy
+    assert lazy, "no command is loaded on demand"
+    for name, (_module, _attribute, short) in lazy.items():
+        command = main.get_command(click.Context(main), name)
+        assert command.get_short_help_str(limit=200) == short
+    assert re.search(r"\n  users +Manage users", CliRunner().invoke(main, ["--help"]).stdout)
+
+
+def test_importing_the_cli_computes_no_password_hash_and_loads_no_database_layer():
+    probe = (
+        "import hashlib, sys\n"
+        "def refuse(*args, **kwargs):\n"
+        "    raise AssertionError('a password hash was computed at import')\n"
+        "hashlib.scrypt = hashlib.pbkdf2_hmac = refuse\n"
+        "import webapp.cli\n"
+        "from click.testing import CliRunner\n"
+        "assert CliRunner().invoke(webapp.cli.main, ['--help']).exit_code == 0\n"
+        "heavy = {'sqlalchemy', 'SpiffWorkflow', 'flask', 'werkzeug.security'} & set(sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True, cwd=ROOT)

@@ -47,3 +47,58 @@ def test_decision_tables_compare_by_rule():
     edited = ELIGIBILITY.replace(f'<rule id="{rule}"'.encode(), f'<rule id="{rule}_new"'.encode())
     changes = diff_diagrams(ELIGIBILITY, edited)
     assert changes.added == (f"{rule}_new",) and changes.removed == (rule,)
+
+
+def test_a_changed_element_says_which_attribute_changed_from_what_to_what():
+    renamed = REGISTRATION.replace(b'name="Check documents at the counter"', b'name="Check"')
+    (detail,) = diff_diagrams(REGISTRATION, renamed).details
+    assert (detail.id, detail.element_type, detail.name) == (
+        "Task_CheckDocuments",
+        "userTask",
+        "Check",
+    )
+    assert [(c.name, c.before, c.after) for c in detail.changes] == [
+        ("name", "Check documents at the counter", "Check")
+    ]
+
+
+def test_a_changed_script_shows_a_line_diff_and_an_extension_its_named_value():
+    edited = REGISTRATION.replace(b'value="check_documents.schema.json"', b'value="x.json"')
+    edited = edited.replace(b"<bpmn:script>service_error = None", b"<bpmn:script>service_error = 1")
+    form, script = diff_diagrams(REGISTRATION, edited).details
+    assert [(c.name, c.before, c.after) for c in form.changes] == [
+        (
+            "extensionElements/properties/property[formJsonSchemaFilename]@value",
+            "check_documents.schema.json",
+            "x.json",
+        )
+    ]
+    (change,) = script.changes
+    assert change.name == "script"
+    assert change.diff[:3] == ("@@ -1,3 +1,3 @@", "-service_error = None", "+service_error = 1")
+
+
+def test_a_service_operator_change_belongs_to_its_task_not_to_an_element_of_its_own():
+    edited = REGISTRATION.replace(
+        b'<spiffworkflow:serviceTaskOperator id="address.premises"',
+        b'<spiffworkflow:serviceTaskOperator id="address.other"',
+    )
+    assert edited != REGISTRATION
+    changes = diff_diagrams(REGISTRATION, edited)
+    assert (changes.added, changes.removed, changes.changed) == ((), (), ("Task_LookUpPremises",))
+    (change,) = changes.details[0].changes
+    assert (change.before, change.after) == ("address.premises", "address.other")
+
+
+def test_a_changed_decision_rule_lists_its_cells_before_and_after_by_column():
+    edited = ELIGIBILITY.replace(
+        b'<inputEntry id="InputEntry_NotACitizen_2"><text>False</text>',
+        b'<inputEntry id="InputEntry_NotACitizen_2"><text>True</text>',
+    )
+    changes = diff_diagrams(ELIGIBILITY, edited)
+    assert changes.changed == ("Rule_NotACitizen",)
+    (rule,) = changes.details
+    assert rule.rule_before.number == rule.rule_after.number == 2
+    assert rule.columns[:2] == ("Person alive", "Citizen")
+    assert (rule.rule_before.cells[1], rule.rule_after.cells[1]) == ("False", "True")
+    assert rule.changed_cells == {1}

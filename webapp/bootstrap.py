@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -11,7 +12,9 @@ from service_tasks.identifiers import SCHEMA_FORMATS
 from service_tasks.operators import build_operators
 
 from .accounts import AccountDirectory
+from .db.base import utcnow
 from .db.session import make_engine, make_session_factory, upgrade
+from .online.documents import Documents
 from .online.pki import trusted_ca_pems
 from .runtime.engine import Runtime
 from .runtime.texts import FOLDER
@@ -67,14 +70,17 @@ def product_runtime(
     config: Mapping,
     trusted_cas: Callable[[], list[bytes]],
     writers: Collection[str] = REGISTRY_WRITERS,
+    clock: Callable[[], datetime] = utcnow,
 ) -> Runtime:
     """Return the runtime with the product's parts: the fields its lists show, its forms'
     formats, the processes that may write to registries, the verifier of signed acts (trusting
-    the CAs `trusted_cas` returns) and the directory of people."""
+    the CAs `trusted_cas` returns), the documents people sign (texts in their language, facts
+    from the registries) and the directory of people; its time is `clock`'s."""
     return Runtime(
         session_factory,
         operators,
         config=config,
+        clock=clock,
         summary_fields=SUMMARY_FIELDS,
         channel_field=TASK_CHANNEL_FIELD,
         search_fields=TASK_SEARCH_FIELDS,
@@ -83,6 +89,7 @@ def product_runtime(
         verifier=EvidenceVerifier(trusted_cas),
         directory=AccountDirectory(),
         languages=PROCESS_LANGUAGES,
+        documents=Documents(operators),
     )
 
 

@@ -1,35 +1,32 @@
-"""The `tirkeu` command: the product's contract for scripts and tests (see the README)."""
+"""The `tirkeu` command: the product's contract for scripts and tests (see docs/cli.md).
 
+Importing this module stays cheap, so that `tirkeu --help` and every command start at once:
+each command imports the parts of the product it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import importlib
 import json
 import os
 import secrets
 import signal
 import socket
 import sys
-from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from functools import update_wrapper
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from service_tasks.dataset import DEFAULT_DATASET_PATH, DatasetError
-from service_tasks.operators import sandbox_store
-
 from . import logmask
-from .accounts import create_user, find_user
-from .accounts.cli import users
-from .analytics.export import export_csv, export_xes
-from .analytics.instances import InstanceFilter
-from .booking import save_centres
-from .bootstrap import Product, build, bundles, initialise, read_bundle
-from .online.pki import demo_pki
-from .privacy import Privacy
-from .runtime import inputs
-from .runtime.deployments import STATUSES, DeploymentView
-from .runtime.errors import InvalidDiagram, Problem, TirkeuError, field_errors
-from .signing import SigningError, sign_document
-from .worker import JobWorker
+
+if TYPE_CHECKING:
+    from .bootstrap import Product
+    from .runtime.deployments import DeploymentView
+    from .runtime.errors import Problem, TirkeuError
+    from .runtime.views import InstanceView
 
 
 class CommandError(click.ClickException):
@@ -40,12 +37,17 @@ class CommandError(click.ClickException):
     """
 
     def __init__(self, error: TirkeuError, as_json: bool):
+        from .runtime.errors import field_errors
+
         super().__init__(error.message)
         self.error = error
         self.as_json = as_json
         self.exit_code = 2 if field_errors(error) is not None else 1
 
     def show(self, file=None) -> None:
+        """Print the refusal: its message and refused fields, or one JSON document."""
+        from .runtime.errors import InvalidDiagram, field_errors
+
         error = self.error
         if self.as_json:
             document = {"error": error.code, "message": error.message}
@@ -76,6 +78,8 @@ def json_option(name: str, help_text: str):
     """A JSON object option, refused with the option's name when it is not one."""
 
     def parse(_ctx, param, value):
+        from .runtime import inputs
+
         if value is None:
             return {}
         try:
@@ -95,6 +99,9 @@ def with_product(command):
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
     @click.pass_context
     def wrapper(ctx, *args, as_json: bool, **kwargs):
+        from .bootstrap import Product, build
+        from .runtime.errors import TirkeuError
+
         built = not isinstance(ctx.obj, Product)
         product = build() if built else ctx.obj
         ctx.obj = product
@@ -110,7 +117,56 @@ def with_product(command):
     return update_wrapper(wrapper, command)
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A command group whose commands defined in other modules load only when they run.
+
+    Each is named with its module, attribute and one-line help, which `--help` shows without
+    importing the module (a test checks the line against the command's own).
+    """
+
+    def __init__(self, *args, lazy: dict[str, tuple[str, str, str]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Return the names of the commands defined here and of those loaded on demand."""
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """Return a command, importing its module if it is one loaded on demand."""
+        if name in self.lazy and name not in self.commands:
+            module, attribute, _help = self.lazy[name]
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List the commands with their one-line help, loading none of the lazy ones."""
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.lazy and name not in self.commands:
+                rows.append((name, self.lazy[name][2]))
+            elif not (command := super().get_command(ctx, name)).hidden:
+                rows.append((name, command.get_short_help_str(formatter.width - 6 - len(name))))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy={
+        "users": (
+            "webapp.accounts.cli",
+            "users",
+            "Manage users, their roles, passwords and API tokens.",
+        ),
+        "instances": (
+            "webapp.cockpit.cli",
+            "instances",
+            "Repair instances as the administrators' cockpit does: variables, tokens, batches.",
+        ),
+    },
+)
 def main() -> None:
     """Tirkeu: registration at the place of residence, run as BPMN on SpiffWorkflow."""
     logmask.install()
@@ -135,6 +191,8 @@ CENTRES_PATH = Path(__file__).with_name("data") / "centres.json"
 
 def create_demo_users(product: Product) -> dict[str, str]:
     """Create the demo users that do not exist yet; return their new passwords."""
+    from .accounts import create_user, find_user
+
     passwords = {}
     with product.session_factory() as session, session.begin():
         for username, roles, iin, full_name in DEMO_USERS:
@@ -145,10 +203,30 @@ def create_demo_users(product: Product) -> dict[str, str]:
 
 
 @main.command()
-@click.option("--demo", is_flag=True, help="Also create one demo user per role.")
+@click.option(
+    "--demo", is_flag=True, help="Also create one demo user per role and a month of history."
+)
+@click.option(
+    "--history",
+    "applications",
+    default=None,
+    type=click.IntRange(0, 100_000),
+    help="With --demo: how many applications the month of history has (0: none).",
+)
 @with_product
-def init(product: Product, demo: bool, as_json: bool) -> None:
-    """Create or upgrade the schema, deploy processes/ and load the default sandbox data."""
+def init(product: Product, demo: bool, applications: int | None, as_json: bool) -> None:
+    """Create or upgrade the schema, deploy processes/ and load the default sandbox data.
+
+    With --demo, also the demo users (their passwords are printed once), the demo keys, and a
+    month of history run through the runtime on a simulated clock, unless there is history.
+    """
+    from service_tasks.dataset import DEFAULT_DATASET_PATH
+    from service_tasks.operators import sandbox_store
+
+    from .booking import save_centres
+    from .bootstrap import bundles, initialise, read_bundle
+    from .online.pki import demo_pki
+
     initialise(product)
     store = sandbox_store(product.settings.registry)
     if store.is_empty():
@@ -160,9 +238,13 @@ def init(product: Product, demo: bool, as_json: bool) -> None:
         save_centres(session, json.loads(CENTRES_PATH.read_text(encoding="utf-8")))
     passwords = create_demo_users(product) if demo else {}
     keys = demo_pki(product.settings.instance_path, DEMO_SIGNERS) if demo else {}
+    history = demo_history(product, applications) if demo else None
     lines = [f"{d.process_id} v{d.version}{' (new)' if d.created else ''}" for d in deployed]
     lines += [f"demo user {name}: password {password}" for name, password in passwords.items()]
     lines += [f"demo {who} key {key} certificate {cert}" for who, (key, cert) in keys.items()]
+    if history is not None:
+        statuses = ", ".join(f"{n} {s}" for s, n in sorted(history.statuses.items()))
+        lines.append(f"demo history: {history.applications} applications ({statuses})")
     emit(
         {
             "deployed": [d.to_dict() for d in deployed],
@@ -170,14 +252,40 @@ def init(product: Product, demo: bool, as_json: bool) -> None:
             "demo_keys": {
                 who: {"key": str(k), "certificate": str(c)} for who, (k, c) in keys.items()
             },
+            "demo_history": history.to_dict() if history is not None else None,
         },
         as_json,
         "\n".join(lines) or "up to date",
     )
 
 
+def demo_history(product: Product, applications: int | None):
+    """Seed the demo's month of history, with progress on a terminal; None if there is some."""
+    from .demo.history import DEFAULT_APPLICATIONS, NoHistory, seed_history
+
+    count = DEFAULT_APPLICATIONS if applications is None else applications
+    if not count:
+        return None
+    show = sys.stderr.isatty()
+
+    def progress(done: int) -> None:
+        if show:
+            click.echo(f"\rdemo history: {done} steps", err=True, nl=False)
+
+    try:
+        seeded = seed_history(product, count, progress=progress)
+    except NoHistory as reason:
+        click.echo(f"no demo history: {reason}", err=True)
+        return None
+    if show:
+        click.echo(err=True)
+    return seeded
+
+
 def located(bundle: dict[str, Path], problems: list[Problem]) -> list[Problem]:
     """Name each problem's file by the path it was read from."""
+    from dataclasses import replace
+
     return [replace(p, file=str(bundle.get(p.file, p.file))) for p in problems]
 
 
@@ -187,6 +295,8 @@ def located(bundle: dict[str, Path], problems: list[Problem]) -> list[Problem]:
 def validate(product: Product, paths: tuple[Path, ...], as_json: bool) -> None:
     """Check diagrams, decision tables, forms and translations; print `file:line: message` per
     problem. Translations the process no longer uses are listed but leave the files valid."""
+    from .bootstrap import bundles, read_bundle
+
     found = []
     for bundle in bundles(list(paths)):
         found += located(bundle, product.runtime.validate(read_bundle(bundle)))
@@ -208,6 +318,9 @@ def deploy(product: Product, paths: tuple[Path, ...], as_json: bool) -> None:
     person approves it (a deployment proposed in the browser waits for one; see `tirkeu
     deployments`). Deploying content that waits for approval approves it.
     """
+    from .bootstrap import bundles, read_bundle
+    from .runtime.errors import InvalidDiagram
+
     found = bundles(list(paths))
     contents = [read_bundle(bundle) for bundle in found]
     for bundle, content in zip(found, contents, strict=True):
@@ -230,6 +343,8 @@ def deployments() -> None:
 
 def deployment_document(deployment: DeploymentView) -> dict:
     """Return a deployment as JSON."""
+    from dataclasses import asdict
+
     document = asdict(deployment)
     document["versions"] = [{"process_id": p, "version": v} for p, v in deployment.versions]
     for key in ("created_at", "decided_at"):
@@ -246,11 +361,15 @@ def deployment_line(deployment: DeploymentView) -> str:
 
 
 @deployments.command("list")
-@click.option("--status", type=click.Choice(STATUSES), help="Only deployments in this status.")
+@click.option("--status", help="Only deployments in this status: pending, approved or rejected.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10000))
 @with_product
 def deployments_list(product: Product, status: str | None, limit: int, as_json: bool) -> None:
     """List the newest deployments with their versions and who decided on them."""
+    from .runtime.deployments import STATUSES
+
+    if status is not None and status not in STATUSES:
+        raise click.BadParameter(f"not one of {', '.join(STATUSES)}", param_hint="'--status'")
     found = product.runtime.deployments(status, limit)
     emit(
         [deployment_document(d) for d in found],
@@ -279,17 +398,61 @@ def deployments_reject(product: Product, deployment_id: int, actor: str, as_json
     emit(deployment_document(decided), as_json, deployment_line(decided))
 
 
-def show_instance(product: Product, instance_id: int, as_json: bool) -> None:
-    """Print an instance as the contract describes it."""
-    view = product.runtime.instance(instance_id)
-    document = view.to_dict()
-    tasks = ", ".join(f"{t.name} [{t.id}]" for t in view.ready_tasks) or "none"
-    emit(
-        document,
-        as_json,
-        f"instance {view.id} of {view.process_id} v{view.version}: {view.status}\n"
-        f"ready tasks: {tasks}\ndata: {json.dumps(view.data, ensure_ascii=False)}",
+INSTANCE_HELP = "An instance: its id (42) or its application number (A-000042)."
+
+
+def instance_id(product: Product, reference: str) -> int:
+    """Return the id of the instance a reference names: an id, or an application number."""
+    from .runtime.lookup import find_instance
+
+    with product.session_factory() as session:
+        return find_instance(session, reference)
+
+
+SHOWN_VALUE = 100  # characters of a data value the summary shows; --json shows all
+
+
+def shortened(value) -> str:
+    """Return a data value as JSON text, cut to one readable line."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= SHOWN_VALUE else text[: SHOWN_VALUE - 1] + "…"
+
+
+def instance_summary(view: InstanceView) -> str:
+    """Return an instance as text for people: status, open tasks, incidents, data, events."""
+    title = " - ".join(
+        part
+        for part in (
+            view.business_key,
+            f"instance {view.id}",
+            f"{view.process_id} v{view.version}",
+            view.status,
+        )  # fmt: skip
+        if part
     )
+    lines = [title, "", "open tasks:"]
+    lines += [f"  {task_line(t)}" for t in view.ready_tasks] or ["  none"]
+    lines += ["", "incidents:"]
+    lines += [
+        f"  #{i.id} {i.status}  {i.bpmn_id}  {i.attempts} attempt(s): {i.message}"
+        for i in view.incidents
+    ] or ["  none"]
+    lines += ["", "data:"]
+    lines += [f"  {key}: {shortened(value)}" for key, value in view.data.items()] or ["  none"]
+    lines += ["", f"events ({len(view.events)}):"]
+    for event in view.events:
+        element = event.name or event.bpmn_id or ""
+        if event.bpmn_id and event.name and event.name != event.bpmn_id:
+            element = f"{event.name} ({event.bpmn_id})"
+        actor = f"  by {event.actor}" if event.actor else ""
+        lines.append(f"  {event.at:%Y-%m-%d %H:%M:%S}  {event.kind:<20} {element}{actor}".rstrip())
+    return "\n".join(lines)
+
+
+def show_instance(product: Product, instance_id: int, as_json: bool) -> None:
+    """Print an instance as the contract describes it, or as a readable summary."""
+    view = product.runtime.instance(instance_id)
+    emit(view.to_dict(), as_json, instance_summary(view))
 
 
 @main.command()
@@ -303,26 +466,46 @@ def start(product: Product, process_id: str, data: dict, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--instance", "instance_id", type=int, help="Only this instance's tasks.")
+@click.option("--instance", "reference", help=f"Only this instance's tasks. {INSTANCE_HELP}")
 @with_product
-def tasks(product: Product, instance_id: int | None, as_json: bool) -> None:
-    """List the ready user tasks."""
-    views = product.runtime.ready_tasks(instance_id)
+def tasks(product: Product, reference: str | None, as_json: bool) -> None:
+    """List the open user tasks: ready, or claimed by someone.
+
+    With --json, each task is `{id, instance_id, bpmn_id, name, lane}` followed by `role`,
+    `assignee`, `claimed_by`, `state`, `due_at` and `created_at` (ISO times, UTC).
+    """
+    wanted = instance_id(product, reference) if reference is not None else None
+    views = product.runtime.ready_tasks(wanted)
     emit(
-        [
-            {
-                "id": t.id,
-                "instance_id": t.instance_id,
-                "bpmn_id": t.bpmn_id,
-                "name": t.name,
-                "lane": t.lane,
-            }
-            for t in views
-        ],
+        [task_document(t) for t in views],
         as_json,
-        "\n".join(f"{t.id}  #{t.instance_id}  {t.lane or '-'}  {t.name}" for t in views)
-        or "no ready tasks",
+        "\n".join(task_line(t) for t in views) or "no ready tasks",
     )
+
+
+def task_document(task) -> dict:
+    """Return a task as the contract's JSON, the contract's keys first."""
+    return {
+        "id": task.id,
+        "instance_id": task.instance_id,
+        "bpmn_id": task.bpmn_id,
+        "name": task.name,
+        "lane": task.lane,
+        "role": task.role,
+        "assignee": task.assignee,
+        "claimed_by": task.claimed_by,
+        "state": task.state,
+        "due_at": task.due_at.isoformat() if task.due_at else None,
+        "created_at": task.created_at.isoformat() if task.created_at else None,
+    }
+
+
+def task_line(task) -> str:
+    """Return a task as one line: id, instance, lane, name, who holds it and when it is due."""
+    holder = f"  claimed by {task.claimed_by}" if task.claimed_by else ""
+    due = f"  due {task.due_at:%Y-%m-%d %H:%M} UTC" if task.due_at else ""
+    number = task.business_key or f"#{task.instance_id}"
+    return f"{task.id}  {number}  {task.lane or '-'}  {task.name}{holder}{due}"
 
 
 @main.command()
@@ -347,11 +530,12 @@ def message(product: Product, name: str, payload: dict, correlation: dict, as_js
 
 
 @main.command()
-@click.argument("instance_id", type=int)
+@click.argument("reference", metavar="INSTANCE")
 @with_product
-def show(product: Product, instance_id: int, as_json: bool) -> None:
-    """Show an instance: status, current data, ready tasks, events and incidents."""
-    show_instance(product, instance_id, as_json)
+def show(product: Product, reference: str, as_json: bool) -> None:
+    """Show an instance (its id or application number): status, data, tasks, incidents and
+    events; with --json, the document docs/cli.md describes."""
+    show_instance(product, instance_id(product, reference), as_json)
 
 
 def parse_now(_ctx, param, value: str | None) -> datetime | None:
@@ -384,6 +568,8 @@ def worker(
     as_json: bool,
 ) -> None:
     """Fire due timers and service-task retries, once or in a loop until SIGTERM or Ctrl-C."""
+    from .worker import JobWorker
+
     if once:
         fired = product.runtime.run_due_jobs(now=now)
         emit({"fired": fired}, as_json, f"fired {fired} job(s)")
@@ -427,6 +613,10 @@ def export(
 
     The log is for analysts, so it holds what they may see: people by pseudonym only.
     """
+    from .analytics.export import export_csv, export_xes
+    from .analytics.instances import InstanceFilter
+    from .privacy import Privacy
+
     filters = InstanceFilter(
         process_id=process_id, version=version, created_from=since, created_until=until
     )
@@ -468,27 +658,92 @@ def registries() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_product
 def registries_load(product: Product, file: Path, as_json: bool) -> None:
-    """Replace the sandbox registries' data with a data set file."""
+    """Replace the sandbox registries' data with a data set file (docs/registries.md).
+
+    The sandbox registries keep their own database, `TIRKEU_REGISTRY_URL`: by default
+    `registries.db` in the instance folder, whatever `TIRKEU_DATABASE_URL` says. The text
+    answer names it.
+    """
+    from sqlalchemy.engine import make_url
+
+    from service_tasks.dataset import DatasetError
+    from service_tasks.operators import sandbox_store
+
+    url = str(product.settings.registry.get("registry_url") or "")
     try:
         counts = sandbox_store(product.settings.registry).load_dataset_file(file)
     except DatasetError as error:
         raise click.ClickException(str(error)) from error
-    emit(counts, as_json, f"loaded {counts['persons']} persons and {counts['premises']} premises")
-
-
-main.add_command(users)
+    shown = make_url(url).render_as_string(hide_password=True)
+    emit(
+        counts,
+        as_json,
+        f"loaded {counts['persons']} persons and {counts['premises']} premises into {shown}",
+    )
 
 
 @main.command("sign")
-@click.argument("document", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "document", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option("--key", "key_path", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--cert", "cert_path", required=True, type=click.Path(exists=True, dir_okay=False))
-def sign_command(document: Path, key_path: str, cert_path: str) -> None:
-    """Sign a JSON document's canonical bytes with a PEM key; print the base64 signature."""
+@click.option("--start", "process_id", help="Sign the start of this process with --data.")
+@click.option("--task", "task_id", help="Sign the completion of this task with --data.")
+@json_option("--data", "The act's data, a JSON object (with --start or --task).")
+@click.option("--language", default="en", show_default=True, help="en, kk or ru.")
+def sign_command(
+    document: Path | None, key_path: str, cert_path: str, process_id: str | None,
+    task_id: str | None, data: dict, language: str,
+) -> None:  # fmt: skip
+    """Sign with a PEM key and its certificate, as CMS.
+
+    With DOCUMENT (a file downloaded from the sign page), print the CMS of its exact bytes in
+    base64. With --start or --task, build the act's document as the runtime will check it and
+    print the data with the EDS evidence in the act's signature field, ready for `tirkeu start`
+    or `tirkeu complete`.
+    """
+    from .signing import SigningError, sign_with_files
+
     try:
-        click.echo(sign_document(document, key_path, cert_path))
+        if document is not None:
+            click.echo(sign_with_files(document.read_bytes(), key_path, cert_path))
+            return
+        if bool(process_id) == bool(task_id):
+            raise click.UsageError("Give a DOCUMENT file, or one of --start and --task.")
+        click.echo(json.dumps(_signed_act(process_id, task_id, data, language, key_path,
+                                          cert_path), ensure_ascii=False))  # fmt: skip
     except (SigningError, ValueError) as error:
         raise click.ClickException(getattr(error, "message", str(error))) from error
+
+
+def _signed_act(process_id: str | None, task_id: str | None, data: dict, language: str,
+                key_path: str, cert_path: str) -> dict:  # fmt: skip
+    """Return the act's data with the EDS evidence of its document, built by the runtime."""
+    from .bootstrap import build
+    from .runtime.errors import TirkeuError
+    from .signing import sign_with_files
+
+    product = build()
+    try:
+        runtime = product.runtime
+        if process_id:
+            signing = runtime.start_signing(process_id, data, language)
+        else:
+            signing = runtime.task_signing(task_id, data, language)
+    except TirkeuError as error:
+        raise click.ClickException(error.message) from error
+    finally:
+        product.engine.dispose()
+    if signing is None:
+        raise click.ClickException("This act needs no signature with this data.")
+    evidence = {
+        "method": "eds",
+        "language": signing.rendered.language,
+        "cms": sign_with_files(signing.rendered.content, key_path, cert_path),
+    }
+    # A task's form carries the evidence as JSON text, as the portal sends it.
+    return {**data, signing.field: evidence if process_id else json.dumps(evidence)}
 
 
 @main.command("archive")
@@ -530,8 +785,14 @@ def archive_command(product: Product, days: int | None, output: Path | None, as_
 def serve(
     product: Product, host: str, port: int, threads: int, workers: int, as_json: bool
 ) -> None:
-    """Serve the web application: waitress with an in-process worker, or gunicorn processes."""
+    """Serve the web application: waitress with an in-process worker, or gunicorn processes.
+
+    The log (one access line per request, errors with their request id) goes to standard error.
+    """
     from .web import create_app
+    from .web.serve import configure_logging
+
+    configure_logging()
 
     click.echo(f"Tirkeu on http://{host}:{port}", err=True)
     if workers > 1:

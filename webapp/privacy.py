@@ -16,8 +16,9 @@ Analysts and process owners study the process, not people: a stable pseudonym (a
 IIN under a secret key) lets them follow one person across applications without learning who
 it is, and a birth year keeps ages for statistics. A viewer with several roles sees, per kind,
 the most any of their roles sees; a viewer with none of these roles sees nothing personal.
-Searching by IIN is for the roles that see IINs in full, or the search itself would tell
-whether a person applied.
+Searching by IIN is for the roles that see IINs, in full or masked: an administrator finds the
+application of the person who calls about it. Analysts and process owners may not, or the search
+itself would tell them whether a person applied.
 """
 
 import hashlib
@@ -50,7 +51,10 @@ NAME_KEYS = frozenset(
 NAME_SUFFIXES = ("_first_name", "_given_name", "_last_name", "_middle_name", "_surname")
 NAME_SUFFIXES += ("_patronymic", "_full_name")
 DOCUMENT_KEYS = frozenset({"document_number", "passport_number", "id_card_number"})
-CERTIFICATE_KEYS = frozenset({"certificate", "certificate_pem", "certificate_subject"})
+# Signature evidence: the certificate, the CMS that carries it, and the signed text (names).
+CERTIFICATE_KEYS = frozenset(
+    {"certificate", "certificate_pem", "certificate_subject", "cms", "signed_text"}
+)
 # The parts of an address that locate a district, not a door.
 COARSE_ADDRESS = ("region", "district", "settlement")
 
@@ -138,8 +142,8 @@ class View:
 
     @property
     def may_search_by_iin(self) -> bool:
-        """Tell whether the viewer may look a person up by IIN."""
-        return self.levels.get("iin") == Level.FULL
+        """Tell whether the viewer may look a person up by IIN: one who sees IINs, if masked."""
+        return self.levels.get("iin", Level.HIDDEN) >= Level.PARTIAL
 
     def pseudonym(self, iin: str) -> str:
         """Return the stable pseudonym of an IIN: the same person gives the same pseudonym."""

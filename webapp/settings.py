@@ -11,6 +11,7 @@ choice, not the process owners': `TIRKEU_REGISTRY_WRITERS`, process ids separate
 
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ SUMMARY_FIELDS = (
     "applicant_type",
     "applicant_iin",
     "person_iin",
+    "person_full_name",
     "arc",
     "outcome",
     "refusal_reason",
@@ -36,6 +38,8 @@ TASK_SEARCH_FIELDS = ("applicant_iin", "person_iin")
 # must be deployed (the state language and Russian).
 PROCESS_LANGUAGES = ("kk", "ru")
 REGISTRY_WRITERS = ("residence_registration",)
+NCALAYER_URL = "wss://127.0.0.1:13579/"
+WEBSOCKET_URL = re.compile(r"^wss?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~/\-]*)?$")
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,9 @@ class Settings:
     trusted_ca_paths: tuple[Path, ...] = ()
     # The key of the pseudonyms analysts see for IINs; derived from `secret_key` when unset.
     pseudonym_key: str | None = None
+    # Where the sign page's script finds NCALayer, the national signing app, on the signer's
+    # machine; the page's content security policy lets it connect there and nowhere else.
+    ncalayer_url: str = NCALAYER_URL
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -142,8 +149,18 @@ class Settings:
             ),
             proxies=int(overrides.pop("proxies", env.get("TIRKEU_PROXIES", 0))),
             pseudonym_key=overrides.pop("pseudonym_key", None) or env.get("TIRKEU_PSEUDONYM_KEY"),
+            ncalayer_url=websocket_url(
+                overrides.pop("ncalayer_url", None) or env.get("TIRKEU_NCALAYER_URL", NCALAYER_URL)
+            ),
             **overrides,
         )
+
+
+def websocket_url(value: str) -> str:
+    """Return a ws:// or wss:// address with no characters that a policy header would split."""
+    if not WEBSOCKET_URL.match(value):
+        raise ValueError(f"TIRKEU_NCALAYER_URL must be a ws:// or wss:// address, not {value!r}")
+    return value
 
 
 def _names(value: str | None) -> tuple[str, ...]:

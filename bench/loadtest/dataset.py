@@ -6,6 +6,9 @@ from service_tasks.identifiers import iin_check_digit
 
 OWNERS = 20
 APPLICATION_DATE = "2026-11-27"
+# The counter path's adults apply before the online-first rule (1 November 2025) that has
+# since sent adults of full capacity online.
+COUNTER_DATE = "2025-10-31"
 PATHS = ("consent", "counter", "timeout")
 
 
@@ -78,7 +81,7 @@ def build(count: int) -> tuple[dict, list[dict]]:
                     "person_iin": applicant,
                     "arc": arc,
                     "arrived_from_abroad": False,
-                    "application_date": APPLICATION_DATE,
+                    "application_date": COUNTER_DATE if path == "counter" else APPLICATION_DATE,
                 },
             }
         )

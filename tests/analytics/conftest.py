@@ -198,3 +198,34 @@ def analyst_page(browser, app, history, live_url):
     )
     yield context.new_page(), live_url
     context.close()
+
+
+@pytest.fixture
+def console(analyst_page):
+    """The console messages and page errors of the analyst's page, as `type: text` lines."""
+    page, _ = analyst_page
+    messages: list[str] = []
+    page.on("console", lambda message: messages.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: messages.append(f"pageerror: {error}"))
+    return messages
+
+
+def assert_clean(page, messages: list[str]) -> None:
+    """Fail on console errors or warnings, and on a page wider than its viewport."""
+    assert [m for m in messages if m.startswith(("error", "warning", "pageerror"))] == []
+    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"page is {widths[0]} px wide in a {widths[1]} px viewport"
+
+
+def assert_chart_texts_fit(page) -> None:
+    """Fail when a chart's text, as the browser draws it, reaches outside its chart."""
+    outside = page.evaluate(
+        """() => [...document.querySelectorAll("svg.chart")].flatMap((svg) => {
+            const width = svg.viewBox.baseVal.width;
+            return [...svg.querySelectorAll("text")]
+                .map((text) => [text.textContent, text.getBBox()])
+                .filter(([, box]) => box.x < 0 || box.x + box.width > width)
+                .map(([content]) => content);
+        })"""
+    )
+    assert outside == []

@@ -33,8 +33,16 @@ def test_elements_have_count_mean_and_p90_of_their_durations(dashboard):
     assert figures["Event_Refused"][0] == 2
 
 
-def test_heatmap_labels_each_element_with_count_mean_and_p90(dashboard):
-    assert dashboard.heatmap()["Task_Approve"] == {"count": 3, "label": "3 · mean 10m · p90 15m"}
+def test_heatmap_labels_each_element_with_name_count_mean_p90_and_heat(dashboard):
+    heatmap = dashboard.heatmap()
+    assert heatmap["Task_Approve"] == {
+        "count": 3,
+        "label": "Approve registration: 3 · mean 10m · p90 15m",
+        # 29 minutes against the 32 spent in Check documents: the top of four shades.
+        "heat": 4,
+    }
+    assert heatmap["Task_Check"]["heat"] == 4
+    assert heatmap["Event_Start"]["heat"] == 0
 
 
 def test_lead_times_have_p50_p90_p99_per_channel_and_type_and_overall(dashboard):

@@ -83,8 +83,11 @@ def test_instance_page_shows_the_path_the_timeline_and_masked_data(app, history)
     markers = attribute(page, "data-markers")
     assert "Task_Refuse" in markers["completed"] and "Flow_ToRefuse" in markers["completed"]
     assert "Task_Approve" not in markers["completed"]
-    assert "task_completed" in page and "Record refusal" in page
+    assert "Completed" in page and "Record refusal" in page
     assert "documents_missing" in page
+    # Labelled fields, only the values a step changed, the whole data behind a toggle.
+    assert ">Reason for refusal</th>" in page and ">Documents ok</th>" in page
+    assert '<details class="raw-data">' in page
     assert IIN not in page and "8503******75" not in page and "person-" in page
 
 
@@ -99,7 +102,11 @@ def test_instance_diagram_is_the_versions_bpmn(app, history):
 def test_dashboard_shows_heatmap_term_share_breaches_and_charts(app, history):
     page = signed_in(app, history, "analyst").get("/analytics/dashboard", query_string=RANGE).text
     heatmap = attribute(page, "data-counts")
-    assert heatmap["Task_Approve"] == {"count": 3, "label": "3 · mean 10m · p90 15m"}
+    assert heatmap["Task_Approve"] == {
+        "count": 3,
+        "label": "Approve registration: 3 · mean 10m · p90 15m",
+        "heat": 4,
+    }
     assert "60.0%" in page
     assert ">A-0002</a>" in page and ">A-0005</a>" in page
     assert page.count("<svg") == 4

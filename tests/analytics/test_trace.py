@@ -148,3 +148,18 @@ def test_masking_reaches_nested_data_and_iins_inside_text():
 def test_unknown_instance_is_not_found(session):
     with pytest.raises(NotFound):
         instance_trace(session, 999)
+
+
+def test_each_step_lists_only_the_values_it_changed_with_before_and_after(session, history):
+    trace = instance_trace(session, history.ids[2], view=EVERYTHING, now=NOW)
+    started, checked, refused = (e for e in trace.events if e.data_after)
+    assert {c.field for c in started.changes} >= {"application_number", "channel"}
+    assert all(c.new and c.before is None for c in started.changes)
+    assert [(c.field, c.before, c.after, c.new) for c in checked.changes] == [
+        ("documents_ok", None, False, True),
+        ("reason", None, "documents_missing", True),
+    ]
+    changed = {c.field: (c.before, c.after) for c in refused.changes}
+    assert changed["outcome"][1] == "refused"
+    # A value the step wrote again unchanged is not listed.
+    assert "channel" not in changed and "documents_ok" not in changed

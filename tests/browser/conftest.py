@@ -10,6 +10,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from .diagram_pages import CORPUS, REPO_ROOT
+from .tour import tour  # noqa: F401  (the tour of every role's pages, for any browser test)
 
 # URL prefix -> folder served under it.
 SERVED_FOLDERS = {

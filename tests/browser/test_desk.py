@@ -1,8 +1,9 @@
 """The service-centre desk in Chromium, served on 127.0.0.1 by the real runtime.
 
-A clerk starts a counter application, claims the document check, is sent back by an invalid
-form, fixes it and completes it, and the application is registered; a supervisor reassigns an
-overdue check. With TIRKEU_SCREENSHOT_DIR set, the main pages are saved there at 1280x800.
+A clerk starts a counter application, which opens its document check already claimed, is
+sent back by an invalid form and by an unticked check that applies, fixes it and completes it,
+and prints the citizen's receipt; a supervisor reassigns an overdue check. With
+TIRKEU_SCREENSHOT_DIR set, the main pages are saved there at 1280x800.
 """
 
 from datetime import timedelta
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from tests.web.conftest import (  # noqa: F401  (the web tests' app fixtures, used here too)
     APPLICANT_IIN,
     ARC_OWN_FLAT,
+    OWNER_IIN,
     PASSWORD,
     app,
     application,
@@ -65,17 +67,19 @@ def test_clerk_starts_claims_corrects_and_completes_a_counter_application(
     page.type("#field-applicant_iin", "880517401807")
     assert "Not a valid IIN" in page.text_content("#live-applicant_iin")
     page.fill("#field-applicant_iin", "")
-    page.type("#field-applicant_iin", APPLICANT_IIN)
+    page.type("#field-applicant_iin", OWNER_IIN)
     assert page.text_content("#live-applicant_iin") == "IIN is valid."
     page.fill("#field-person_iin", APPLICANT_IIN)
-    page.select_option("#field-applicant_type", "self")
+    # An attorney: the centre serves attorneys, and the authority check applies.
+    page.select_option("#field-applicant_type", "attorney")
     page.fill("#field-arc", ARC_OWN_FLAT)
     page.select_option("#field-registration_type", "permanent")
     screenshot(page, "counter", full_page=False)
     page.click("text=Start the application")
     assert "has been started" in page.text_content(".flashes")
-    page.click("button:text-is('Claim')")
+    # Started claimed by this clerk: the form is there, with the checks that apply only.
     page.wait_for_selector("button:text-is('Complete')")
+    assert page.locator("#field-owner_consent_checked").count() == 0
     screenshot(page, "task", full_page=False)
     page.check("#field-identity_document_checked")
     page.click("button:text-is('Complete')")
@@ -84,7 +88,13 @@ def test_clerk_starts_claims_corrects_and_completes_a_counter_application(
     page.check("input[name=check_result][value=accepted]")
     page.fill("#field-check_note", "Originals seen.")
     page.click("button:text-is('Complete')")
+    assert "Tick this check" in page.text_content("#error-authority_checked")
+    page.check("#field-authority_checked")
+    page.click("button:text-is('Complete')")
     assert "Task completed for application" in page.text_content(".flashes")
+    number = page.text_content("#registration-number")
+    assert number and "Akhmetov Yerlan" in page.text_content(".receipt")
+    screenshot(page, "receipt", full_page=False)
     with sessions.begin() as session:
         instance = session.scalar(select(Instance))
         assert (instance.status, instance.summary["outcome"]) == ("completed", "registered")

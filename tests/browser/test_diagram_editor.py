@@ -89,7 +89,7 @@ def test_properties_panel_renames_a_task_and_sets_its_service_operator(page, har
     assert page.locator(".properties-panel input[name=lane]").input_value() == "System"
     commit(page, "input[name=name]", "Look up the premises")
     page.locator(".properties-panel [data-action=remove-parameter]").click()
-    commit(page, "input[name=operator]", "address.premises")
+    page.locator(".properties-panel select[name=operator]").select_option("address.premises")
     assert page.locator(".properties-panel input[name=parameter-id]").input_value() == "arc"
     commit(page, "input[name=parameter-value]", "premises_arc")
     commit(page, "input[name=resultVariable]", "premises")
@@ -174,10 +174,11 @@ def test_deploy_button_posts_to_the_deploy_url_and_lists_what_awaits_approval(pa
     open_ready(page, f"{harness.url}/pages/editor.html")
     page.locator("[data-action=deploy]").click()
     page.wait_for_selector(".save-results[data-outcome=ok]")
-    assert page.locator(".save-results .deployed li").all_text_contents() == [
-        "process: Process_Sample, version: 2, status: pending"
-    ]
-    assert "Awaiting approval" in page.locator(".save-results h3").inner_text()
+    [item] = page.locator(".save-results .deployed li").all()
+    assert item.locator("span").inner_text() == (
+        "Version 2 of Process_Sample is saved and awaits approval by another process owner;"
+        " running instances are not affected until then."
+    )
     assert page.locator(".save-results a.review-link").get_attribute("href") == (
         "/processes/deployments/7"
     )
@@ -214,7 +215,7 @@ def test_one_undo_reverts_a_whole_panel_edit(page, static_server):
     before = extensions_by_owner(parse(exported_xml(page)))
     select(page, "Task_FetchPerson")
     page.locator(".properties-panel [data-action=remove-parameter]").click()
-    commit(page, "input[name=operator]", "registration.close")
+    page.locator(".properties-panel select[name=operator]").select_option("registration.close")
     assert page.locator(".properties-panel input[name=parameter-id]").count() == 2
     page.evaluate(
         """async () => {
@@ -226,5 +227,21 @@ def test_one_undo_reverts_a_whole_panel_edit(page, static_server):
     )
     assert extensions_by_owner(parse(exported_xml(page))) == before
     assert (
-        page.locator(".properties-panel input[name=operator]").input_value() == "population.person"
+        page.locator(".properties-panel select[name=operator]").input_value() == "population.person"
     )
+
+
+def test_dmn_xml_view_round_trips_into_the_decision_table(page, harness):
+    open_ready(page, f"{harness.url}/pages/dmn-editor.html")
+    page.locator("[data-view=xml]").click()
+    source = page.locator("textarea.xml-source")
+    text = source.input_value()
+    assert "Rule_Minor" in text
+    source.fill(text.replace('id="Rule_Minor"', 'id="Rule_Young"'))
+    page.locator("[data-view=diagram]").click()
+    page.wait_for_selector("[data-dmn-editor][data-view=diagram]")
+    assert page.locator(".dmn-decision-table-container [data-row-id='Rule_Young']").count() > 0
+    page.locator("[data-action=save]").click()
+    page.wait_for_selector(".save-results[data-outcome=ok]")
+    [posted] = harness.posted
+    assert 'id="Rule_Young"' in posted.body

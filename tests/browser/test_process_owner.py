@@ -76,6 +76,8 @@ def test_owner_renames_a_task_another_approves_it_and_old_instances_keep_their_v
 
     page.goto(f"{url}/processes/residence_registration/1/edit")
     page.wait_for_selector("#bpmn-editor[data-diagram-state=ready]")
+    # It opens at a readable zoom on the diagram's start; fitted whole, every task can be clicked.
+    page.locator("#bpmn-editor [data-zoom=zoom-fit]").click()
     page.locator(".djs-element.djs-shape[data-element-id='Task_CheckDocuments']").click()
     page.wait_for_selector(".properties-panel[data-element-id='Task_CheckDocuments']")
     name = page.locator(".properties-panel input[name=name]")
@@ -91,7 +93,7 @@ def test_owner_renames_a_task_another_approves_it_and_old_instances_keep_their_v
     editor.locator("[data-action=deploy]").click()
     page.wait_for_selector("#bpmn-editor .save-results .deployed")
     assert "residence_registration" in editor.locator(".save-results .deployed").inner_text()
-    assert "Awaiting approval" in editor.locator(".save-results").inner_text()
+    assert "awaits approval" in editor.locator(".save-results").inner_text()
 
     page.goto(f"{url}/processes/")
     rows = page.locator("table.versions tbody tr")

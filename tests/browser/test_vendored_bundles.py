@@ -1,11 +1,16 @@
-"""The vendored bundles are the recorded ones, carry their licences and keep the watermark."""
+"""The vendored bundles are the recorded ones, carry their licences and keep the watermark;
+the accessibility checker is there for the tests only."""
 
 import importlib.util
 import shutil
 
+from webapp.web.security import CONTENT_SECURITY_POLICY, WATERMARK_STYLES, style_hash
+
 from .diagram_pages import REPO_ROOT
 
 STATIC = REPO_ROOT / "webapp" / "web" / "static"
+TEMPLATES = REPO_ROOT / "webapp" / "web" / "templates"
+BPMN_IO = ("bpmn-js", "dmn-js")
 
 
 def load_vendor_script():
@@ -36,12 +41,23 @@ def test_check_names_a_changed_file_and_an_unrecorded_one(tmp_path):
 
 def test_each_vendored_package_is_pinned_and_carries_its_licence():
     versions = load_vendor_script().load_versions()["packages"]
-    assert set(versions) == {"bpmn-js", "dmn-js"}
+    assert set(versions) == {*BPMN_IO, "axe-core"}
     for name, entry in versions.items():
         assert entry["version"].count(".") == 2
         assert entry["integrity"].startswith("sha512-")
         licence = (STATIC / "vendor" / name / entry["license_file"]).read_text()
-        assert "watermark must stay fully visible" in licence
+        if name in BPMN_IO:
+            assert "watermark must stay fully visible" in licence
+        else:
+            assert "Mozilla Public License" in licence
+
+
+def test_no_page_loads_the_accessibility_checker():
+    ours = [*TEMPLATES.rglob("*.html"), *STATIC.joinpath("js").glob("*.js")]
+    assert ours
+    for path in ours:
+        text = path.read_text()
+        assert "axe-core" not in text and "axe.min" not in text, path.name
 
 
 def test_our_assets_never_touch_the_bpmn_io_watermark():
@@ -50,3 +66,21 @@ def test_our_assets_never_touch_the_bpmn_io_watermark():
     for path in ours:
         text = path.read_text()
         assert "powered-by" not in text, path.name
+
+
+def test_dmn_js_bundles_are_production_builds_without_inferno_development_warnings():
+    for bundle in ("dmn-viewer", "dmn-modeler"):
+        text = (STATIC / "vendor" / "dmn-js" / f"{bundle}.production.min.js").read_text()
+        assert "development build of Inferno" not in text
+        assert "Inferno is in development mode" not in text
+    built = load_vendor_script().load_versions()["packages"]["dmn-js"]
+    assert built["built_with"]["node_env"] == "production"
+    assert built["dependencies"]["inferno"].count(".") == 2
+
+
+def test_the_csp_allows_exactly_the_watermark_styles_the_dmn_js_bundles_write():
+    modeler = (STATIC / "vendor" / "dmn-js" / "dmn-modeler.production.min.js").read_text()
+    for style in WATERMARK_STYLES:
+        assert f'style="{style}"' in modeler
+        assert style_hash(style) in CONTENT_SECURITY_POLICY
+    assert "unsafe-inline" not in CONTENT_SECURITY_POLICY

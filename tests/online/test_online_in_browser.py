@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from webapp.signing import sign_document
+from webapp.signing import sign_with_files
 
 from .conftest import COOWNED_ARC, KAIRAT, PASSWORD
 
@@ -50,7 +50,7 @@ def apply_and_sign(page, screenshot) -> str:
     page.fill("#field-arc", COOWNED_ARC)
     page.click("text=Review the application")
     page.wait_for_selector("#document")
-    assert '"channel": "online"' in page.inner_text("#document")
+    assert "Application for registration at the place of residence" in page.inner_text("#document")
     screenshot(page, "portal")
     sign_with_outbox_code(page)
     page.wait_for_selector("#history")
@@ -82,12 +82,11 @@ def test_applicant_signs_by_code_co_owners_consent_and_the_registration_shows(
     open_request(kairat, number)
     kairat.check("input[value=approve]")
     kairat.click("#answer-and-sign")
-    document = tmp_path / "consent.json"
-    document.write_bytes(kairat.request.get(kairat.base + "/portal/sign/document.json").body())
+    document = kairat.request.get(kairat.base + "/portal/sign/document.txt").body()
     pki = instance / "pki"
-    certificate = pki / f"{KAIRAT}.cert.pem"
-    kairat.fill("#field-signature", sign_document(document, pki / f"{KAIRAT}.key.pem", certificate))
-    kairat.set_input_files("#field-certificate_file", str(certificate))
+    cms = sign_with_files(document, pki / f"{KAIRAT}.key.pem", pki / f"{KAIRAT}.cert.pem")
+    kairat.click("text=Sign with another EDS tool and paste the signature")
+    kairat.fill("#field-cms", cms)
     kairat.click("#sign-with-eds")
     assert "You consented" in kairat.inner_text("#answer")
 

@@ -1,12 +1,10 @@
 """The online channel's pages over the real runtime: apply, sign, consent, refusals, visits."""
 
-import base64
 import json
 import re
 from datetime import datetime, time, timedelta
 
 import pytest
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from markupsafe import escape
 from sqlalchemy import select
 
@@ -14,9 +12,10 @@ from webapp.booking import available_slots, book, save_centres
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask
 from webapp.db.online import SignedDocument
-from webapp.signing import sign
+from webapp.online.documents import DATA_SEPARATOR
+from webapp.signing import sign_with_files
+from webapp.web.i18n import local_today
 from webapp.web.labels import refusal_label
-from webapp.web.visits import local_today
 
 from .conftest import APPLICANT, COOWNED_ARC, GULNARA, KAIRAT, latest_code
 
@@ -38,6 +37,20 @@ def sign_with_code(client) -> str:
     response = client.post("/portal/sign/verify", {"code": code})
     assert response.status_code == 303
     return response.headers["Location"]
+
+
+def document_parts(client) -> tuple[str, dict]:
+    """Return the text and the data of the document waiting on the sign page."""
+    content = client.get("/portal/sign/document.txt").data.decode()
+    text, data = content.split(DATA_SEPARATOR)
+    return text, json.loads(data)
+
+
+def eds_signature(client, instance, iin: str) -> str:
+    """Return a CMS signature (base64) of the waiting document with the person's demo key."""
+    pki = instance / "pki"
+    content = client.get("/portal/sign/document.txt").data
+    return sign_with_files(content, pki / f"{iin}.key.pem", pki / f"{iin}.cert.pem")
 
 
 def consent_task(sessions, owner_iin: str) -> HumanTask:
@@ -63,10 +76,14 @@ def test_review_page_shows_exactly_the_signed_document(signed_in):
     applicant = signed_in("applicant")
     apply(applicant, registration_type="temporary", period_months="6")
     page = applicant.get("/portal/sign").get_data(as_text=True)
-    document = json.loads(applicant.get("/portal/sign/document.json").data)
+    text, document = document_parts(applicant)
     assert document["answer"]["channel"] == "online" and document["answer"]["period_months"] == 6
     assert document["signer"] == APPLICANT
-    assert json.dumps(document, sort_keys=True, indent=2).replace('"', "&#34;") in page
+    assert str(escape(text)) in page
+    assert "Akhmetov Yerlan Serikovich, IIN 850314304175" in text
+    assert "Astana, Yesil district, Kabanbay Batyr avenue 48, block 2, flat 115" in text
+    assert "Temporary (place of stay), for 6 months" in text
+    assert "Applies: for themself" in text and "self" not in text.replace("themself", "")
 
 
 def test_application_form_names_each_wrong_field(signed_in):
@@ -92,6 +109,15 @@ def test_attorney_online_is_sent_to_a_centre_with_the_reason(signed_in):
     assert response.status_code == 409
     page = response.get_data(as_text=True)
     assert 'id="centre-only"' in page and "/visits/" in page
+    # A channel answer: the attorney is entitled, at a centre; not "representative not entitled".
+    assert "An attorney is entitled to apply at a service centre" in page
+    assert "not entitled" not in page
+
+
+def test_the_application_form_tells_an_attorney_to_book_a_centre_before_filling_it(signed_in):
+    page = signed_in("applicant").get("/portal/apply").get_data(as_text=True)
+    note = page[page.index('id="attorney-at-centre"') :]
+    assert "service centre" in note[:300] and "/visits/" in note[:400]
 
 
 def test_applicant_signed_application_starts_with_evidence_and_two_consents(
@@ -128,19 +154,16 @@ def test_co_owners_consent_by_code_and_eds_and_the_registration_is_made(
     kairat = signed_in("kairat")
     task_id = consent_task(sessions, KAIRAT).id
     kairat.post(f"/portal/consents/{task_id}", {"answer": "approve"})
-    document = json.loads(kairat.get("/portal/sign/document.json").data)
-    key_pem = (instance / "pki" / f"{KAIRAT}.key.pem").read_bytes()
-    signature = base64.b64encode(sign(document, load_pem_private_key(key_pem, None)))
-    certificate = (instance / "pki" / f"{KAIRAT}.cert.pem").read_text()
     response = kairat.post(
-        "/portal/sign/eds", {"signature": signature.decode(), "certificate": certificate}
+        "/portal/sign/eds", {"cms": eds_signature(kairat, instance, KAIRAT), "language": "en"}
     )
     assert response.headers["Location"] == f"/portal/consents/{task_id}"
     data = runtime.instance(instance_id).data
     assert data["outcome"] == "registered"
     with sessions() as session:
         kept = session.scalar(select(SignedDocument).where(SignedDocument.task_id == task_id))
-        assert kept.evidence["method"] == "eds" and kept.document["answer"]["consent_given"] is True
+        assert kept.evidence["method"] == "eds" and kept.document["data"]["consent_given"] is True
+        assert "I consent to this registration" in kept.document["signed_text"]
     page = applicant.get(f"/portal/applications/{instance_id}").get_data(as_text=True)
     assert "Registered" in page and page.count("Consented") == 2 and "EDS" in page
 
@@ -148,14 +171,11 @@ def test_co_owners_consent_by_code_and_eds_and_the_registration_is_made(
 def test_eds_signature_of_another_person_is_refused(signed_in, sessions, instance):
     applicant = signed_in("applicant")
     apply(applicant)
-    document = json.loads(applicant.get("/portal/sign/document.json").data)
-    key = load_pem_private_key((instance / "pki" / f"{KAIRAT}.key.pem").read_bytes(), None)
     response = applicant.post(
         "/portal/sign/eds",
-        {"signature": base64.b64encode(sign(document, key)).decode(),
-         "certificate": (instance / "pki" / f"{KAIRAT}.cert.pem").read_text()},
+        {"cms": eds_signature(applicant, instance, KAIRAT), "language": "en"},
         follow_redirects=True,
-    )  # fmt: skip
+    )
     assert "belongs to another person" in response.get_data(as_text=True)
 
 
@@ -281,6 +301,25 @@ def test_process_refusals_reach_the_applicant_with_their_reason(signed_in, runti
 def test_not_the_owner_puts_the_declared_owner_and_address_in_the_document(signed_in):
     applicant = signed_in("applicant")
     apply(applicant, ownership="not_owner", owner_iin=GULNARA, address_text="Kabanbay Batyr 48")
-    document = json.loads(applicant.get("/portal/sign/document.json").data)
+    text, document = document_parts(applicant)
+    assert "Address as the applicant gives it: Kabanbay Batyr 48" in text
     assert document["answer"]["declared_owner_iin"] == GULNARA
     assert document["answer"]["declared_address"] == "Kabanbay Batyr 48"
+
+
+def test_signing_with_nothing_to_sign_sends_to_the_form_with_a_message(signed_in):
+    applicant = signed_in("applicant")
+    for answer in (applicant.get("/portal/sign"), applicant.post("/portal/sign/code")):
+        assert answer.status_code == 303
+        assert answer.headers["Location"].endswith("/portal/apply")
+    page = applicant.get("/portal/apply").get_data(as_text=True)
+    assert "Nothing is waiting for your signature" in page
+
+
+def test_status_history_shows_the_co_owners_requests_as_one_entry(signed_in):
+    applicant = signed_in("applicant")
+    apply(applicant)
+    page = applicant.get(sign_with_code(applicant)).get_data(as_text=True)
+    history = page[page.index('id="history"') : page.index('id="notices"')]
+    assert history.count("Waiting: Give consent") == 1
+    assert "×2" in history

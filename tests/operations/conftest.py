@@ -12,6 +12,10 @@ from webapp.web import create_app
 
 PASSWORD = "correct horse battery"
 TASKS = {name: (DIAGRAMS / name).read_bytes() for name in ("tasks.bpmn", "apply.schema.json")}
+REPAIR = {
+    path.name: path.read_bytes()
+    for path in sorted(Path(__file__).with_name("diagrams").glob("repair*"))
+}
 
 
 @pytest.fixture

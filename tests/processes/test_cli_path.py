@@ -11,24 +11,28 @@ from tests.processes.driver import REGISTRIES
 from webapp.cli import main
 
 ADULT = "850314304175"
+OWNER = "621102401239"
 ARC_ADULTS_HOUSE = "0201000000000002"
 
 
 @pytest.fixture
 def tirkeu(tmp_path: Path, database_url: str):
-    """Run `tirkeu ARGS...` on this test's instance folder; return its JSON output."""
+    """Run `tirkeu ARGS...` on this test's instance folder; return its JSON output.
+
+    `exit_code=` expects a failing command and returns what it printed instead.
+    """
     runner = CliRunner()
     env = {"TIRKEU_INSTANCE_PATH": str(tmp_path), "TIRKEU_DATABASE_URL": database_url}
 
-    def run(*args: str):
+    def run(*args: str, exit_code: int = 0):
         result = runner.invoke(main, list(args), env=env, catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        return json.loads(result.stdout)
+        assert result.exit_code == exit_code, result.output
+        return json.loads(result.stdout) if exit_code == 0 else result.output
 
     return run
 
 
-def test_service_centre_application_registers_through_the_command(tirkeu, tmp_path: Path):
+def test_attorney_at_a_service_centre_registers_through_the_command(tirkeu, tmp_path: Path):
     dataset = tmp_path / "registries.json"
     dataset.write_text(json.dumps(REGISTRIES))
     assert tirkeu("init", "--json")["deployed"][0]["process_id"] == "residence_registration"
@@ -37,8 +41,8 @@ def test_service_centre_application_registers_through_the_command(tirkeu, tmp_pa
         "application_number": "A-0100",
         "channel": "service_centre",
         "registration_type": "permanent",
-        "applicant_iin": ADULT,
-        "applicant_type": "self",
+        "applicant_iin": OWNER,
+        "applicant_type": "attorney",
         "person_iin": ADULT,
         "arc": ARC_ADULTS_HOUSE,
         "arrived_from_abroad": False,
@@ -59,7 +63,12 @@ def test_service_centre_application_registers_through_the_command(tirkeu, tmp_pa
 
     escalation = json.dumps({"escalation_action": "assisted"})
     tirkeu("complete", tasks["Task_HandleOverdueCheck"]["id"], "--data", escalation, "--json")
-    checked = json.dumps({"identity_document_checked": True, "check_result": "accepted"})
+    # An attorney's authority is one of the checks that apply: accepting without it is refused.
+    unchecked = {"identity_document_checked": True, "check_result": "accepted"}
+    refused = tirkeu("complete", check["id"], "--data", json.dumps(unchecked), exit_code=2)
+    assert "authority_checked" in refused
+    assert tirkeu("show", instance_id, "--json")["status"] == "waiting"
+    checked = json.dumps({**unchecked, "authority_checked": True})
     done = tirkeu("complete", check["id"], "--data", checked, "--json")
     assert done["status"] == "completed"
 

@@ -29,6 +29,8 @@ def test_shipped_registration_cases_pass():
         "co_owners_consent_then_registered": True,
         "owner_refusal_ends_with_owner_refused": True,
         "child_under_14_is_refused": True,
+        "attorney_online_is_sent_to_a_service_centre": True,
+        "adult_at_a_centre_is_sent_online_under_the_online_first_rule": True,
     }
 
 
@@ -55,7 +57,7 @@ def test_cli_test_process_prints_each_case_and_exits_1_on_failure(tmp_path):
     env = {"TIRKEU_INSTANCE_PATH": str(tmp_path / "instance")}
     passed = runner.invoke(main, ["test-process", str(FOLDER / TESTS)], env=env)
     assert passed.exit_code == 0, passed.output
-    assert passed.output.count("PASS ") == 4
+    assert passed.output.count("PASS ") == 6
     cases = json.loads((FOLDER / TESTS).read_text())
     cases["child_under_14_is_refused"]["expected_output_json"]["outcome"] = "registered"
     folder = copy_with_cases(tmp_path, cases)

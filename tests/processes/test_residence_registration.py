@@ -40,6 +40,12 @@ ARC_CROWDED = "0201000000000006"
 ARC_OLD_HOME = "0201000000000007"
 ARC_ASTANA = "0101000000000008"
 
+# The day before and the day the online-first rule of processes/settings.json came into force.
+BEFORE_ONLINE_FIRST = "2025-10-31"
+ONLINE_FIRST_DAY = "2025-11-01"
+# The counter checks that apply to the adult registering himself at his own house.
+IDENTITY_CHECKED = {"identity_document_checked": True, "check_result": "accepted"}
+
 CONSENT = {"consent_given": True}
 REFUSAL = {"consent_given": False}
 # Past the consent window (PT1H) and the service term (PT15M) of processes/settings.json.
@@ -95,6 +101,12 @@ def application(**fields) -> dict:
     return document
 
 
+def counter_application(**fields) -> dict:
+    """Return the adult's application at a service centre, made before the online-first rule
+    (1 November 2025) sent adults of full capacity online."""
+    return application(channel="service_centre", application_date=BEFORE_ONLINE_FIRST, **fields)
+
+
 def assert_completed_once(process: ProcessDriver, inst: InstanceView) -> None:
     """Assert the instance finished and the runtime recorded its completion once."""
     assert inst.status == "completed"
@@ -118,7 +130,7 @@ def assert_registered(process: ProcessDriver, inst: InstanceView, **expected_wri
 
 
 def assert_refused(
-    process: ProcessDriver, inst: InstanceView, reason: str, outcome: str = "refused"
+    process: ProcessDriver, inst: InstanceView, reason: str | None, outcome: str = "refused"
 ) -> None:
     """Assert an instance that ended without registration, wrote nothing and told the applicant."""
     assert_completed_once(process, inst)
@@ -262,11 +274,113 @@ def test_incapable_adult_applying_for_themself_is_refused_no_authority(process):
     assert_refused(process, inst, "no_authority")
 
 
-def test_attorney_online_is_refused_no_authority_before_any_registry_is_asked(process):
+def test_attorney_online_is_told_to_apply_at_a_service_centre_not_refused(process):
     inst = process.start(application(applicant_iin=OWNER, applicant_type="attorney"))
-    assert_refused(process, inst, "no_authority")
-    assert process.events("task_completed", "Task_LookUpPerson") == []
+    assert_refused(process, inst, None, outcome="redirected")
+    assert inst.data["channel_answer"] == "service_centre"
+    assert "service centre" in inst.data["refusal_text"]
+    assert process.events("task_completed", "Task_DecideEligibility") == []
     assert [w["operation"] for w in process.store.writes()] == ["notify"]
+
+
+@pytest.mark.parametrize("day", [BEFORE_ONLINE_FIRST, ONLINE_FIRST_DAY])
+def test_attorney_online_is_sent_to_a_centre_before_and_after_the_online_first_rule(process, day):
+    inst = process.start(
+        application(applicant_iin=OWNER, applicant_type="attorney", application_date=day)
+    )
+    assert (inst.data["outcome"], inst.data["channel_answer"]) == ("redirected", "service_centre")
+
+
+def test_adult_at_a_centre_is_served_there_the_day_before_the_online_first_rule(process):
+    process.start(application(channel="service_centre", application_date=BEFORE_ONLINE_FIRST))
+    assert process.ready_ids() == ["Task_CheckDocuments"]
+
+
+def test_adult_at_a_centre_is_sent_online_from_the_day_of_the_online_first_rule(process):
+    inst = process.start(application(channel="service_centre", application_date=ONLINE_FIRST_DAY))
+    assert_refused(process, inst, None, outcome="redirected")
+    assert inst.data["channel_answer"] == "online"
+    assert process.ready_tasks() == []
+
+
+def test_minor_and_incapable_person_are_still_served_at_a_centre_under_online_first(process):
+    process.start(
+        application(
+            channel="service_centre",
+            applicant_iin=PARENT,
+            applicant_type="parent",
+            person_iin=CHILD_16,
+            arc=ARC_SHARED_FLAT,
+        )
+    )
+    assert process.ready_ids() == ["Task_CheckDocuments"]
+    process.start(
+        application(
+            application_number="A-0101",
+            channel="service_centre",
+            applicant_iin=PARENT,
+            applicant_type="guardian",
+            person_iin=WARD,
+            arc=ARC_SHARED_FLAT,
+        )
+    )
+    assert process.ready_ids() == ["Task_CheckDocuments"]
+
+
+def test_counter_accept_is_refused_while_an_applicable_check_is_unticked(process):
+    process.start(counter_application(applicant_iin=OWNER, applicant_type="attorney"))
+    [check] = process.ready_tasks()
+    with pytest.raises(InvalidData) as refused:
+        process.complete(check, IDENTITY_CHECKED)
+    assert set(refused.value.errors) == {"authority_checked"}
+    with pytest.raises(InvalidData) as refused:
+        process.complete(check, {**IDENTITY_CHECKED, "authority_checked": False})
+    assert "true" in refused.value.errors["authority_checked"]
+    assert process.ready_tasks() == [check]
+    assert process.events("task_completed", "Task_CheckDocuments") == []
+
+
+def test_counter_check_form_refuses_the_checklist_the_process_sets(process):
+    process.start(counter_application())
+    [check] = process.ready_tasks()
+    with pytest.raises(InvalidData) as refused:
+        process.complete(check, {**IDENTITY_CHECKED, "authority_documents": ""})
+    assert "read-only" in refused.value.errors["authority_documents"]
+
+
+def test_counter_accept_needs_no_owner_check_when_the_applicant_owns_the_premises(process):
+    process.start(counter_application())
+    [check] = process.ready_tasks()
+    data = process.task_data(check)
+    assert (data["authority_documents"], data["owner_documents"]) == ("", "")
+    assert "must be present" not in process.instructions(check)
+    assert "No owner's consent is needed" in process.instructions(check)
+    inst = process.complete(check, IDENTITY_CHECKED)
+    assert_registered(process, inst, **FULL_PERMANENT)
+
+
+def test_counter_instructions_name_the_documents_in_words_and_ask_for_the_owner(process):
+    process.start(
+        application(
+            channel="service_centre",
+            applicant_iin=PARENT,
+            applicant_type="parent",
+            person_iin=CHILD_15,
+            arc=ARC_SHARED_FLAT,
+        )
+    )
+    [check] = process.ready_tasks()
+    text = process.instructions(check)
+    assert (
+        "the birth certificate of the person registered; their passport, if they have one" in text
+    )
+    assert "the written consent of every owner who is not the applicant" in text
+    assert "must be present" in text
+    assert "birth_certificate" not in text and "passport_if_any" not in text
+    with pytest.raises(InvalidData) as refused:
+        process.complete(check, {"identity_document_checked": True, "authority_checked": True,
+                                 "check_result": "accepted"})  # fmt: skip
+    assert set(refused.value.errors) == {"owner_consent_checked"}
 
 
 def test_attorney_at_service_centre_registers_after_counter_check(process):
@@ -275,17 +389,16 @@ def test_attorney_at_service_centre_registers_after_counter_check(process):
     )
     [check] = process.ready_tasks()
     assert (check.bpmn_id, check.lane, check.role) == ("Task_CheckDocuments", "Clerk", "clerk")
-    assert "power_of_attorney" in process.task_data(check)["required_documents"]
-    inst = process.complete(
-        check, {"authority_checked": True, "check_result": "accepted"}, actor="clerk-1"
-    )
+    assert "power_of_attorney" in process.task_data(check)["authority_documents"]
+    assert "the notarised power of attorney" in process.instructions(check)
+    inst = process.complete(check, {**IDENTITY_CHECKED, "authority_checked": True}, actor="clerk-1")
     assert_registered(process, inst, **FULL_PERMANENT)
     [checked] = process.events("task_completed", "Task_CheckDocuments")
     assert checked.actor == "clerk-1"
 
 
 def test_counter_clerk_refusal_ends_with_the_chosen_reason(process):
-    process.start(application(channel="service_centre"))
+    process.start(counter_application())
     inst = process.complete("Task_CheckDocuments", {"check_result": "document_invalid"})
     assert_refused(process, inst, "document_invalid")
 
@@ -325,15 +438,11 @@ def test_deceased_person_is_refused_person_not_found(process):
 
 def test_iin_digits_that_disagree_with_birth_date_only_warn_the_clerk(process):
     process.load(registries(**{SECOND_WEIGHTS: {"birth_date": "1988-05-18"}}))
-    process.start(
-        application(
-            channel="service_centre", applicant_iin=SECOND_WEIGHTS, person_iin=SECOND_WEIGHTS
-        )
-    )
+    process.start(counter_application(applicant_iin=SECOND_WEIGHTS, person_iin=SECOND_WEIGHTS))
     [check] = process.ready_tasks()
     assert process.task_data(check)["iin_date_mismatch"] is True
     assert "not a reason to refuse" in process.instructions(check)
-    inst = process.complete(check, {"check_result": "accepted"})
+    inst = process.complete(check, {**IDENTITY_CHECKED, "owner_consent_checked": True})
     # she had no registration to close
     assert_registered(process, inst, **REGISTER_AND_CARD)
 
@@ -518,28 +627,60 @@ def test_address_under_threshold_skips_supervisor_review(process):
     assert process.ready_ids() == ["Task_GiveConsent"]
 
 
-def test_capital_address_over_local_cap_is_refused_capital_cap_exceeded(process):
-    process.load(with_registered_at(ARC_ASTANA, 20))
+def test_capital_address_at_its_cap_of_30_is_refused_capital_cap_exceeded(process):
+    process.load(with_registered_at(ARC_ASTANA, 30))
     inst = process.start(application(arc=ARC_ASTANA))
     assert_refused(process, inst, "capital_cap_exceeded")
 
 
+def test_capital_address_under_its_cap_goes_on_to_the_crowded_address_review(process):
+    process.load(with_registered_at(ARC_ASTANA, 29))
+    process.start(application(arc=ARC_ASTANA))
+    assert process.ready_ids() == ["Task_ReviewRubberFlat"]
+
+
+def test_capital_cap_follows_the_kato_code_not_the_settlement_name(process):
+    data = with_registered_at(ARC_ASTANA, 30)
+    [flat] = [p for p in data["premises"] if p["arc"] == ARC_ASTANA]
+    flat["address"]["settlement"] = "Nur-Sultan"
+    process.load(data)
+    assert_refused(process, process.start(application(arc=ARC_ASTANA)), "capital_cap_exceeded")
+    flat["address"].update(settlement="Astana", kato="751410000")
+    process.load(data)
+    process.start(application(application_number="A-0101", arc=ARC_ASTANA))
+    assert process.ready_ids() == ["Task_ReviewRubberFlat"]
+
+
+def test_capital_cap_is_the_dated_entry_in_force_on_the_application_date(process):
+    process.runtime.config["capital_cap_per_premises"] = [
+        {"value": 30, "from": "2024-01-01"},
+        {"value": 40, "from": "2026-12-01"},
+    ]
+    process.load(with_registered_at(ARC_ASTANA, 35))
+    inst = process.start(application(arc=ARC_ASTANA, application_date="2026-11-30"))
+    assert_refused(process, inst, "capital_cap_exceeded")
+    process.start(
+        application(application_number="A-0101", arc=ARC_ASTANA, application_date="2026-12-01")
+    )
+    assert process.ready_ids() == ["Task_ReviewRubberFlat"]
+
+
 def test_overdue_counter_check_escalates_to_supervisor_without_stopping(process):
-    process.start(application(channel="service_centre"))
+    process.start(counter_application())
     process.run_jobs(AFTER_SERVICE_TERM)
     assert [e.bpmn_id for e in process.events("timer_fired")] == ["Event_ServiceTermExceeded"]
     assert process.ready_ids() == ["Task_CheckDocuments", "Task_HandleOverdueCheck"]
     lanes = {t.bpmn_id: t.lane for t in process.ready_tasks()}
     assert lanes["Task_HandleOverdueCheck"] == "Supervisor"
     process.complete("Task_HandleOverdueCheck", {"escalation_action": "assisted"})
-    inst = process.complete("Task_CheckDocuments", {"check_result": "accepted"})
+    inst = process.complete("Task_CheckDocuments", IDENTITY_CHECKED)
     assert_registered(process, inst, **FULL_PERMANENT)
 
 
 def test_finishing_the_counter_check_closes_an_open_escalation(process):
-    process.start(application(channel="service_centre"))
+    process.start(counter_application())
     process.run_jobs(AFTER_SERVICE_TERM)
-    inst = process.complete("Task_CheckDocuments", {"check_result": "accepted"})
+    inst = process.complete("Task_CheckDocuments", IDENTITY_CHECKED)
     assert_registered(process, inst, **FULL_PERMANENT)
     assert process.ready_tasks() == []
     assert len(process.events("task_cancelled", "Task_HandleOverdueCheck")) == 1

@@ -9,6 +9,7 @@ composition roots build it (`build`), its signatures verified under a test CA.
 
 import json
 import re
+from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
@@ -24,6 +25,7 @@ from webapp.cli import main
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask, Instance, InstanceEvent
 from webapp.runtime.errors import Forbidden
+from webapp.runtime.signatures import Rendered
 from webapp.settings import Settings
 from webapp.signing import DemoSigner, SigningError, request_code, verify_code
 from webapp.web import create_app
@@ -137,6 +139,12 @@ def instance_of(product, task_id: str) -> int:
     return product.runtime.task(task_id).instance_id
 
 
+def naming_signer(signing, iin: str) -> Rendered:
+    """Return the signing's document with another person named as its signer."""
+    content = signing.rendered.content.replace(signing.signer.encode(), iin.encode())
+    return replace(signing.rendered, content=content)
+
+
 def signed_answer(product, signer, task_id: str, given: bool, iin: str, answer=None) -> dict:
     """Return the form data of an owner's answer signed by `iin` over the document of `answer`.
 
@@ -144,7 +152,7 @@ def signed_answer(product, signer, task_id: str, given: bool, iin: str, answer=N
     """
     submitted = {"consent_given": given}
     signing = product.runtime.task_signing(task_id, answer or submitted)
-    evidence = signer.evidence(signing.document, iin)
+    evidence = signer.evidence(signing.rendered, iin)
     return {**submitted, "signature": json.dumps(evidence)}
 
 
@@ -211,14 +219,14 @@ def test_evidence_for_another_document_or_another_signer_is_refused(product, api
     signing = product.runtime.task_signing(other_task, {"consent_given": True})
     other_task_document = {
         "consent_given": True,
-        "signature": json.dumps(signer.evidence({**signing.document, "signer": GULNARA}, GULNARA)),
+        "signature": json.dumps(signer.evidence(naming_signer(signing, GULNARA), GULNARA)),
     }
     signed_by_kairat = signed_answer(product, signer, task_id, True, KAIRAT)
     untrusted = {
         "consent_given": True,
         "signature": json.dumps(
             DemoSigner().evidence(product.runtime.task_signing(task_id, {"consent_given": True})
-                                  .document, GULNARA)
+                                  .rendered, GULNARA)
         ),
     }  # fmt: skip
     refusals = {}
@@ -231,8 +239,8 @@ def test_evidence_for_another_document_or_another_signer_is_refused(product, api
         answer = api("gulnara", f"/api/v1/tasks/{task_id}/complete", {"data": data})
         refusals[name] = (answer.status_code, answer.get_json()["error"])
     assert refusals == {
-        "refusal_signed_as_consent": (422, "signature_invalid"),
-        "other_task_document": (422, "signature_invalid"),
+        "refusal_signed_as_consent": (422, "document_mismatch"),
+        "other_task_document": (422, "document_mismatch"),
         "signed_by_kairat": (422, "certificate_of_another_person"),
         "untrusted": (422, "certificate_untrusted"),
     }
@@ -284,9 +292,7 @@ def test_online_start_needs_the_applicants_own_signature(product, api, signer):
         "made_up": {**data, "application_signature": {"method": "eds", "signer_iin": GULNARA}},
         "another_person": {
             **data,
-            "application_signature": signer.evidence(
-                {**signing.document, "signer": GULNARA}, GULNARA
-            ),
+            "application_signature": signer.evidence(naming_signer(signing, GULNARA), GULNARA),
         },
     }
     for name, attempt in attempts.items():
@@ -327,13 +333,14 @@ def test_a_one_time_code_signs_one_act_only(product):
     sent = []
     with product.session_factory() as session:
         challenge = request_code(
-            session, signer_iin=APPLICANT_IIN, document=signing.document, phone="+77010000000",
+            session, signer_iin=APPLICANT_IIN, content=signing.rendered.content,
+            phone="+77010000000",
             send=lambda _phone, text: sent.append(text), now=utcnow(),
         )  # fmt: skip
         code = re.search(r"(\d{6}) is your code", sent[0]).group(1)
         evidence = verify_code(
             session, challenge_id=challenge.challenge_id, signer_iin=APPLICANT_IIN,
-            document=signing.document, code=code, now=utcnow(),
+            content=signing.rendered.content, code=code, now=utcnow(),
         )  # fmt: skip
     signed = {**data, signing.field: evidence.to_dict()}
     view = runtime.start(PROCESS, signed)

@@ -55,9 +55,11 @@ APPLICATION = {
     "person_iin": PERSON,
     "arc": OWN_FLAT,
     "arrived_from_abroad": False,
-    "application_date": "2026-11-27",
+    # Before the online-first rule (1 November 2025) sent adults of full capacity online.
+    "application_date": "2025-10-31",
 }
-ACCEPTED = {"check_result": "accepted"}
+# The adult registers himself at his own flat: the identity check is the one that applies.
+ACCEPTED = {"identity_document_checked": True, "check_result": "accepted"}
 REFUSED = {"check_result": "document_invalid"}
 # The registry writes the clerk's acceptance makes, in the order the diagram makes them.
 WRITES = {

@@ -1,67 +1,64 @@
-"""EDS: a detached signature is accepted only from the signer's own, trusted, valid certificate."""
+"""EDS: a CMS signature counts only over exactly the document, by the signer's own certificate,
+chained to a trusted CA and valid now."""
 
 import base64
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from asn1crypto import cms as asn1_cms
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from webapp.signing import (
     DemoCA,
     SigningMethod,
-    document_sha256,
     issue_person_certificate,
     make_demo_ca,
-    sign,
-    sign_document,
-    verify_eds,
+    sign_cms,
+    sign_with_files,
+    verify_cms,
 )
 from webapp.signing.errors import (
     CertificateExpired,
     CertificateNotForSigning,
     CertificateNotYetValid,
     CertificateOfAnotherPerson,
-    CertificateUnreadable,
     CertificateUntrusted,
+    DocumentMismatch,
     KeyDoesNotMatchCertificate,
     SignatureInvalid,
 )
 
 APPLICANT = "850314304175"
-DOCUMENT = {
-    "application_number": "A-0100",
-    "arc": "0201300123456789",
-    "owners": [{"iin": "621102401239", "share": "1/1"}],
-    "address": "Астана, ул. Кенесары, 40",
-}
+DOCUMENT = "Өтініш A-0100\nМекенжай: Астана, Кенесары к., 40\n".encode()
 
 
 def now() -> datetime:
     return datetime.now(UTC)
 
 
-def check(ca, person, *, document=DOCUMENT, signature=None, signer=APPLICANT, trusted=None):
-    return verify_eds(
-        document=document,
-        signature=sign(DOCUMENT, person.private_key) if signature is None else signature,
-        certificate_pem=person.certificate_pem(),
+def check(ca, person, *, content=DOCUMENT, cms=None, signer=APPLICANT, trusted=None):
+    signed = sign_cms(DOCUMENT, person.certificate, person.private_key) if cms is None else cms
+    return verify_cms(
+        content=content,
+        cms=signed,
         signer_iin=signer,
         trusted_ca_pems=[ca.certificate_pem()] if trusted is None else trusted,
         now=now(),
     )
 
 
-def test_valid_rsa_signature_is_accepted_with_certificate_evidence(ca, applicant):
-    signature = sign(DOCUMENT, applicant.private_key)
-    evidence = check(ca, applicant, signature=signature)
+def test_valid_rsa_cms_is_accepted_with_certificate_evidence(ca, applicant):
+    cms = sign_cms(DOCUMENT, applicant.certificate, applicant.private_key)
+    evidence = check(ca, applicant, cms=cms)
     assert evidence.method is SigningMethod.EDS
     assert evidence.signer_iin == APPLICANT
-    assert evidence.document_sha256 == document_sha256(DOCUMENT)
-    assert evidence.signature == base64.b64encode(signature).decode()
+    assert evidence.document_sha256 == hashlib.sha256(DOCUMENT).hexdigest()
+    assert evidence.cms == base64.b64encode(cms).decode()
     assert "serialNumber=IIN850314304175" in evidence.certificate_subject
     assert evidence.certificate_serial == format(applicant.certificate.serial_number, "x")
     assert (
@@ -71,22 +68,46 @@ def test_valid_rsa_signature_is_accepted_with_certificate_evidence(ca, applicant
     assert json.loads(json.dumps(evidence.to_dict()))["method"] == "eds"
 
 
-def test_valid_elliptic_curve_signature_is_accepted(ca):
+def test_valid_elliptic_curve_cms_is_accepted(ca):
     person = issue_person_certificate(ca, APPLICANT, "ABENOV ARMAN", key_type="ec")
     assert check(ca, person).certificate_subject == (
         "C=KZ,serialNumber=IIN850314304175,CN=ABENOV ARMAN"
     )
 
 
-def test_tampered_document_is_refused(ca, applicant):
-    tampered = {**DOCUMENT, "arc": "0201300999999999"}
-    with pytest.raises(SignatureInvalid, match="changed after it was signed"):
-        check(ca, applicant, document=tampered)
+def test_detached_cms_is_accepted_over_the_document(ca, applicant):
+    cms = sign_cms(DOCUMENT, applicant.certificate, applicant.private_key, attached=False)
+    assert asn1_cms.ContentInfo.load(cms)["content"]["encap_content_info"]["content"].native is None
+    assert check(ca, applicant, cms=cms).signer_iin == APPLICANT
 
 
-def test_signature_by_another_key_is_refused(ca, applicant, owner):
-    with pytest.raises(SignatureInvalid):
-        check(ca, applicant, signature=sign(DOCUMENT, owner.private_key))
+def test_attached_cms_of_another_document_is_refused(ca, applicant):
+    with pytest.raises(DocumentMismatch, match="another document"):
+        check(ca, applicant, content=DOCUMENT + b" ")
+
+
+def test_detached_cms_of_another_document_is_refused(ca, applicant):
+    cms = sign_cms(b"another text", applicant.certificate, applicant.private_key, attached=False)
+    with pytest.raises(DocumentMismatch):
+        check(ca, applicant, cms=cms)
+
+
+def test_cms_whose_signature_was_altered_is_refused(ca, applicant):
+    info = asn1_cms.ContentInfo.load(
+        sign_cms(DOCUMENT, applicant.certificate, applicant.private_key)
+    )
+    signer = info["content"]["signer_infos"][0]
+    forged = bytearray(signer["signature"].native)
+    forged[10] ^= 0xFF
+    signer["signature"] = bytes(forged)
+    with pytest.raises(SignatureInvalid, match="does not match"):
+        check(ca, applicant, cms=info.dump(force=True))
+
+
+@pytest.mark.parametrize("garbage", [b"", b"not a cms", b"0\x03\x02\x01\x00"])
+def test_garbage_is_refused_as_unreadable(ca, applicant, garbage):
+    with pytest.raises(SignatureInvalid, match="not a readable CMS|CMS SignedData"):
+        check(ca, applicant, cms=garbage)
 
 
 def test_certificate_of_another_person_is_refused(ca, owner):
@@ -133,6 +154,43 @@ def test_certificate_is_accepted_from_any_of_several_trusted_cas(ca, applicant):
     assert check(ca, applicant, trusted=[other.certificate_pem(), ca.certificate_pem()])
 
 
+def intermediate_of(root: DemoCA, name: str) -> DemoCA:
+    """Return a CA whose certificate the root issued, as a national CA's issuing CA is."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(root.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now() - timedelta(days=1))
+        .not_valid_after(now() + timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(root.private_key, hashes.SHA256())
+    )
+    return DemoCA(certificate=certificate, private_key=key)
+
+
+def test_chain_through_an_issuing_ca_the_cms_carries_reaches_the_trusted_root(ca):
+    issuing = intermediate_of(ca, "Issuing CA")
+    person = issue_person_certificate(issuing, APPLICANT, "ABENOV ARMAN", key_type="ec")
+    info = asn1_cms.ContentInfo.load(sign_cms(DOCUMENT, person.certificate, person.private_key))
+    carried = asn1_cms.CertificateChoices(
+        name="certificate",
+        value=asn1_cms.Certificate.load(
+            issuing.certificate.public_bytes(serialization.Encoding.DER)
+        ),
+    )
+    info["content"]["certificates"].append(carried)
+    with_chain = info.dump(force=True)
+    assert check(ca, person, cms=with_chain).certificate_issuer.startswith(
+        "CN=Tirkeu demonstration CA"
+    )
+    with pytest.raises(CertificateUntrusted):
+        check(ca, person)
+
+
 def test_certificate_without_signing_key_usage_is_refused(ca):
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name(
@@ -141,6 +199,10 @@ def test_certificate_without_signing_key_usage_is_refused(ca):
             x509.NameAttribute(NameOID.SERIAL_NUMBER, f"IIN{APPLICANT}"),
         ]
     )
+    usage = dict.fromkeys(
+        ("digital_signature", "content_commitment", "data_encipherment", "key_agreement",
+         "key_cert_sign", "crl_sign", "encipher_only", "decipher_only"), False,
+    )  # fmt: skip
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -149,61 +211,25 @@ def test_certificate_without_signing_key_usage_is_refused(ca):
         .serial_number(x509.random_serial_number())
         .not_valid_before(now() - timedelta(days=1))
         .not_valid_after(now() + timedelta(days=30))
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=True,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(x509.KeyUsage(key_encipherment=True, **usage), critical=True)
         .sign(ca.private_key, hashes.SHA256())
     )
     with pytest.raises(CertificateNotForSigning):
-        verify_eds(
-            document=DOCUMENT,
-            signature=sign(DOCUMENT, key),
-            certificate_pem=certificate.public_bytes(serialization.Encoding.PEM),
-            signer_iin=APPLICANT,
-            trusted_ca_pems=[ca.certificate_pem()],
-            now=now(),
-        )
+        check(ca, None, cms=sign_cms(DOCUMENT, certificate, key))
 
 
-def test_unreadable_certificate_is_refused(ca, applicant):
-    with pytest.raises(CertificateUnreadable):
-        verify_eds(
-            document=DOCUMENT,
-            signature=sign(DOCUMENT, applicant.private_key),
-            certificate_pem=b"not a certificate",
-            signer_iin=APPLICANT,
-            trusted_ca_pems=[ca.certificate_pem()],
-            now=now(),
-        )
-
-
-def test_signing_helper_signs_a_document_file_that_then_verifies(ca, applicant, tmp_path):
+def test_signing_helper_signs_the_exact_bytes_that_then_verify(ca, applicant, tmp_path):
     key_path, cert_path = applicant.save(tmp_path / "keys")
-    document_path = tmp_path / "application.json"
-    document_path.write_text(json.dumps(DOCUMENT, ensure_ascii=False, indent=2), encoding="utf-8")
-    signature = sign_document(document_path, key_path, cert_path)
-    assert check(ca, applicant, signature=base64.b64decode(signature))
+    cms = base64.b64decode(sign_with_files(DOCUMENT, key_path, cert_path))
+    assert check(ca, applicant, cms=cms)
     assert key_path.stat().st_mode & 0o777 == 0o600
 
 
 def test_signing_helper_refuses_a_key_that_is_not_the_certificates(applicant, owner, tmp_path):
     key_path, _ = owner.save(tmp_path)
     _, cert_path = applicant.save(tmp_path)
-    document_path = tmp_path / "application.json"
-    document_path.write_text(json.dumps(DOCUMENT), encoding="utf-8")
     with pytest.raises(KeyDoesNotMatchCertificate):
-        sign_document(document_path, key_path, cert_path)
+        sign_with_files(DOCUMENT, key_path, cert_path)
 
 
 def test_saved_demo_ca_issues_certificates_the_original_trusts(ca, tmp_path):

@@ -137,3 +137,8 @@ def test_user_without_desk_roles_gets_a_start_page(client):
     response = client.get("/")
     assert response.status_code == 200
     assert "Welcome, Analyst" in response.get_data(as_text=True)
+
+
+def test_an_applicant_starts_at_their_applications(client):
+    sign_in(client, "applicant")
+    assert client.get("/").headers["Location"].endswith("/portal/")

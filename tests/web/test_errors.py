@@ -58,3 +58,33 @@ def test_a_crash_is_a_500_page_without_details(app: Flask):
     assert response.status_code == 500
     assert "secret detail" not in response.text
     assert "Something went wrong" in response.text
+
+
+def test_a_crash_is_logged_with_the_request_id_the_500_page_and_header_show(app: Flask, caplog):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @app.get("/crash-with-iin/<iin>")
+    def crash_with_iin(iin):
+        raise RuntimeError("the registry fell over")
+
+    @app.get("/api/v1/crash")
+    def crash_api():
+        raise RuntimeError("the registry fell over")
+
+    with caplog.at_level("INFO"):
+        page = app.test_client().get("/crash-with-iin/850314304175")
+        api = app.test_client().get("/api/v1/crash", headers={"X-Request-ID": "gateway-id-42"})
+    request_id = page.headers["X-Request-ID"]
+    assert page.status_code == 500 and request_id in page.text
+    assert api.status_code == 500 and api.get_json()["request_id"] == "gateway-id-42"
+    [error] = [r for r in caplog.records if r.levelname == "ERROR" and request_id in r.getMessage()]
+    assert "/crash-with-iin/********4175" in error.getMessage()
+    assert "the registry fell over" in error.exc_text
+    access = [r.getMessage() for r in caplog.records if r.name == "tirkeu.access"]
+    assert f"{request_id} GET /crash-with-iin/********4175 500" in access[0]
+    assert "850314304175" not in caplog.text
+
+
+def test_errors_people_can_cause_show_no_request_reference(app: Flask):
+    response = app.test_client().get("/no-such-page")
+    assert response.status_code == 404 and "quote the reference" not in response.text

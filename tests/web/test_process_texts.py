@@ -40,7 +40,7 @@ def without(bundle: dict[str, bytes], language: str, key: str) -> dict[str, byte
 @pytest.mark.parametrize(
     ("language", "title", "label", "instruction"),
     [
-        ("kk", "Құжаттарды терезеде тексеру", "Тексеру нәтижесі", "Түпнұсқаларды тізім бойынша"),
+        ("kk", "Құжаттарды терезеде тексеру", "Тексеру нәтижесі", "Түпнұсқаларды тексеріңіз"),
         ("ru", "Проверка документов в окне приёма", "Результат проверки", "Проверьте оригиналы"),
     ],
 )
@@ -74,21 +74,7 @@ def test_an_untranslated_version_shows_english_marked_and_logs_each_text_once(
 ):
     bundle = {n: c for n, c in shipped().items() if not texts.is_catalogue_file(n)}
     runtime.deploy(bundle, deployed_by="tests")
-    view = runtime.start(
-        "residence_registration",
-        {
-            "application_number": "A-0900",
-            "channel": "service_centre",
-            "registration_type": "permanent",
-            "applicant_iin": "850314304175",
-            "applicant_type": "self",
-            "person_iin": "850314304175",
-            "arc": "0201300012740054",
-            "arrived_from_abroad": False,
-            "application_date": "2026-11-27",
-        },
-        actor="clerk",
-    )
+    view = runtime.start("residence_registration", application("A-0900"))
     [task] = [t for t in view.ready_tasks if t.bpmn_id == "Task_CheckDocuments"]
     token = sign_in(client, "clerk")
     client.post(f"/tasks/{task.id}/claim", data={"csrf_token": token})

@@ -186,7 +186,7 @@ def test_form_preview_renders_fields_as_the_clerk_sees_them(client):
 def test_run_tests_button_runs_the_shipped_cases(client):
     token = sign_in(client, "process_owner")
     page = client.post(f"{BASE}/tests", data={"csrf_token": token}).get_data(as_text=True)
-    assert "4 of 4 cases passed" in page
+    assert "6 of 6 cases passed" in page
 
 
 def test_catalogue_counts_running_instances_per_version(client, runtime, sessions):
@@ -271,3 +271,26 @@ def test_an_unsafe_move_is_refused_with_the_reasons(client, runtime):
                          data={"to": "1", "csrf_token": token}, follow_redirects=True)  # fmt: skip
     assert "not newer" in answer.get_data(as_text=True)
     assert runtime.instance(waiting.id).version == 1
+
+
+def test_diff_page_says_what_changed_per_element(client, runtime):
+    files = renamed_check()
+    files[BPMN_FILE] = files[BPMN_FILE].replace(SCRIPT, b"<bpmn:script>service_error = 1")
+    files["eligibility.dmn"] = files["eligibility.dmn"].replace(
+        b'<inputEntry id="InputEntry_NotACitizen_2"><text>False</text>',
+        b'<inputEntry id="InputEntry_NotACitizen_2"><text>True</text>',
+    )
+    runtime.deploy(files, "owner")
+    sign_in(client, "process_owner")
+    page = client.get("/processes/residence_registration/diff?from=1&to=2").get_data(as_text=True)
+    text = html.unescape(page)
+    check = text.split('data-element-id="Task_CheckDocuments"')[1].split("</article>")[0]
+    assert '<td class="mono before">Check documents at the counter</td>' in check
+    assert '<td class="mono after">Check the documents</td>' in check
+    script = text.split('data-element-id="Task_PrepareApplication"')[1].split("</article>")[0]
+    assert '<span class="line-removed">-service_error = None</span>' in script
+    assert '<span class="line-added">+service_error = 1</span>' in script
+    rule = text.split('data-element-id="Rule_NotACitizen"')[1].split("</article>")[0]
+    assert "Rule 2" in rule and '<th scope="col">Citizen</th>' in rule
+    assert rule.count('<td class="mono cell-changed">') == 2
+    assert '"changed": ["Rule_NotACitizen"]' in text

@@ -1,43 +1,79 @@
 """The production server answers over real HTTP; the worker sweeps and survives failures."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 
 import httpx
+import pytest
 
 from webapp.worker import JobWorker
 
 
-def test_tirkeu_serve_answers_over_real_http(instance_folder):
-    """`tirkeu serve` (waitress and its in-process worker) in a process of its own."""
+def serve(instance_folder, *options: str):
+    """Run `tirkeu serve` in a process of its own until the block ends; yield its URL and
+    its standard error, which is read after the server stops."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "TIRKEU_INSTANCE_PATH": str(instance_folder)}
     command = [sys.executable, "-c", "from webapp.cli import main; main()"]
-    server = subprocess.Popen(
-        [*command, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = instance_folder / f"serve-{port}.log"
+    with log.open("w") as stderr:
+        server = subprocess.Popen(
+            [*command, "serve", "--port", str(port), *options],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            httpx.get(f"{url}/login", timeout=5)
+            break
+        except httpx.TransportError:
+            assert server.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+    return server, url, log
+
+
+def stop(server) -> None:
+    """Stop a server started by `serve` and wait for it."""
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def test_tirkeu_serve_answers_over_real_http(instance_folder):
+    """`tirkeu serve` (waitress and its in-process worker) in a process of its own."""
+    server, url, _log = serve(instance_folder)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/login", timeout=5)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None and time.monotonic() < deadline
-                time.sleep(0.2)
+        response = httpx.get(f"{url}/login", timeout=5)
         assert response.status_code == 200
         assert response.headers["X-Frame-Options"] == "DENY"
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop(server)
+
+
+@pytest.mark.parametrize("options", [(), ("--workers", "2")], ids=["waitress", "gunicorn"])
+def test_serve_writes_one_masked_access_line_per_request_with_its_id(instance_folder, options):
+    server, url, log = serve(instance_folder, *options)
+    try:
+        found = httpx.get(f"{url}/no-such-page?iin=850314304175", timeout=10)
+        given = httpx.get(f"{url}/login", headers={"X-Request-ID": "proxy-id-0001"}, timeout=10)
+    finally:
+        stop(server)
+    request_id = found.headers["X-Request-ID"]
+    assert len(request_id) == 16 and given.headers["X-Request-ID"] == "proxy-id-0001"
+    lines = log.read_text().splitlines()
+    [line] = [line for line in lines if f" {request_id} " in line]
+    assert re.search(rf"tirkeu.access: {request_id} GET /no-such-page\?iin=\*{{8}}4175 404 "
+                     r"[0-9.]+ ms$", line), line  # fmt: skip
+    assert "850314304175" not in log.read_text()
+    assert any(re.search(r"proxy-id-0001 GET /login 200 [0-9.]+ ms$", line) for line in lines)
 
 
 def test_worker_keeps_sweeping_after_a_failed_sweep(runtime, monkeypatch):

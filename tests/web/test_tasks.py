@@ -18,6 +18,8 @@ from webapp.db.models import HumanTask, Instance
 from webapp.web.tasklist import PAGE_SIZE
 
 DESK_REFUSED = ("process_owner", "analyst", "administrator", "applicant")
+# The adult registers himself at his own flat: only the identity check applies.
+ACCEPTED = {"identity_document_checked": True, "check_result": "accepted"}
 
 
 @pytest.fixture
@@ -102,7 +104,7 @@ def test_tabs_show_my_tasks_my_roles_queue_and_everything(client, runtime, start
     runtime.claim(others, "clerk2")
     done = start_check()
     runtime.claim(done, "clerk2")
-    runtime.complete(done, {"check_result": "accepted"}, actor="clerk2")
+    runtime.complete(done, ACCEPTED, actor="clerk2")
     runtime.run_due_jobs(now=utcnow() + timedelta(minutes=16))  # escalates the open checks
     key = {t: runtime.instance(runtime.task(t).instance_id).business_key for t in (
         mine, assigned, queued, others, done)}  # fmt: skip
@@ -174,10 +176,14 @@ def test_task_page_shows_instructions_lookups_checklist_and_form(client, task_id
     token = sign_in(client, "clerk")
     claim(client, task_id, token)
     page = client.get(f"/tasks/{task_id}").text
-    assert "Check the originals against the checklist" in page
+    assert "Check the originals: the identity card of the person registered." in page
     assert "Akhmetov Yerlan" in page and "0201300012740054" in page
     assert 'name="check_result"' in page and 'name="check_note"' in page
     assert page.index('name="identity_document_checked"') < page.index('name="check_note"')
+    # One checklist, the form's, with only the checks that apply to this application.
+    assert "Document checklist" not in page and 'type="checkbox">' not in page
+    assert 'name="authority_checked"' not in page and 'name="owner_consent_checked"' not in page
+    assert 'name="identity_documents"' not in page
     assert "Refuse: representative not entitled" in page
     assert "A refusal ends the application with this reason." in page
     assert 'data-due="' in page
@@ -212,7 +218,11 @@ def test_clerk_claims_and_completes_the_check_and_the_application_is_registered(
     assert task_row(sessions, task_id).state == "completed"
     data = instance_data(runtime, task_id)
     assert data["identity_document_checked"] is True and data["outcome"] == "registered"
-    assert "Task completed for application" in client.get("/tasks/").text
+    instance_id = runtime.task(task_id).instance_id
+    assert response.headers["Location"].endswith(f"/receipts/{instance_id}")
+    receipt = client.get(response.headers["Location"]).text
+    assert "Task completed for application" in receipt
+    assert data["registration_id"] in receipt
 
 
 def test_invalid_form_comes_back_with_field_errors_and_what_was_typed(
@@ -369,9 +379,9 @@ def test_counter_starts_a_service_centre_application_and_opens_its_check(client,
     token = sign_in(client, "clerk")
     form = {
         "csrf_token": token,
-        "applicant_iin": APPLICANT_IIN,
+        "applicant_iin": OWNER_IIN,
         "person_iin": APPLICANT_IIN,
-        "applicant_type": "self",
+        "applicant_type": "attorney",
         "arc": "0201300012740054",
         "registration_type": "temporary",
         "period_months": "6",
@@ -386,8 +396,32 @@ def test_counter_starts_a_service_centre_application_and_opens_its_check(client,
     assert data["arrived_from_abroad"] is False
     assert len(data["application_date"]) == 10
     assert task.bpmn_id == "Task_CheckDocuments"
+    # The check starts claimed by the clerk who started it: the form is there, no claim step.
+    assert (task.state, task.claimed_by) == ("claimed", "clerk")
     assert response.headers["Location"].endswith(f"/tasks/{task.id}")
-    assert "has been started" in client.get(response.headers["Location"]).text
+    page = client.get(response.headers["Location"]).text
+    assert "has been started" in page and 'name="check_result"' in page
+    assert 'name="authority_checked"' in page
+    assert "Claim the task to work on it." not in page
+
+
+def test_counter_sends_an_adult_of_full_capacity_online_under_the_online_first_rule(
+    client, sessions
+):
+    token = sign_in(client, "clerk")
+    form = {
+        "csrf_token": token,
+        "applicant_iin": APPLICANT_IIN,
+        "person_iin": APPLICANT_IIN,
+        "applicant_type": "self",
+        "arc": "0201300012740054",
+        "registration_type": "permanent",
+    }
+    response = client.post("/tasks/counter", data=form)
+    assert response.headers["Location"].endswith("/tasks/")
+    assert "Apply online" in client.get(response.headers["Location"]).text
+    with sessions.begin() as session:
+        assert session.scalar(select(HumanTask)) is None
 
 
 def test_counter_without_the_application_schema_is_not_found(app, client):

@@ -5,7 +5,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from webapp.db.accounts import ApiToken, User, UserRole
@@ -82,29 +82,42 @@ class Account:
     roles: frozenset[str]
 
 
+# Built once: every API call runs it, and building a statement costs more than running it.
+TOKEN_OWNER = (
+    select(
+        ApiToken.id.label("token_id"),
+        ApiToken.last_used_at,
+        User.id,
+        User.username,
+        User.full_name,
+        User.iin,
+        UserRole.role,
+    )
+    .join(User, User.id == ApiToken.user_id)
+    .outerjoin(UserRole, UserRole.user_id == User.id)
+    .where(
+        ApiToken.digest == bindparam("digest"),
+        ApiToken.revoked_at.is_(None),
+        User.active.is_(True),
+    )
+)
+NOTE_TOKEN_USE = (
+    update(ApiToken)
+    .where(
+        ApiToken.id == bindparam("token_id"),
+        or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < bindparam("stale")),
+    )
+    .values(last_used_at=bindparam("now"))
+)
+
+
 def user_for_token(session: Session, token: str) -> Account | None:
     """Return the active user a valid (unrevoked) bearer token belongs to, or None.
 
     Every API call asks this: one query answers it (a row per role), without ORM objects.
     """
-    rows = session.execute(
-        select(
-            ApiToken.id.label("token_id"),
-            ApiToken.last_used_at,
-            User.id,
-            User.username,
-            User.full_name,
-            User.iin,
-            UserRole.role,
-        )
-        .join(User, User.id == ApiToken.user_id)
-        .outerjoin(UserRole, UserRole.user_id == User.id)
-        .where(
-            ApiToken.digest == _digest(token),
-            ApiToken.revoked_at.is_(None),
-            User.active.is_(True),
-        )
-    ).all()
+    db = session.connection()
+    rows = db.execute(TOKEN_OWNER, {"digest": _digest(token)}).all()
     if not rows:
         return None
     first = rows[0]
@@ -113,13 +126,6 @@ def user_for_token(session: Session, token: str) -> Account | None:
     # all saw an old time, the first to write makes the others' condition false.
     stale = now - TOKEN_USE_RESOLUTION
     if first.last_used_at is None or first.last_used_at < stale:
-        session.execute(
-            update(ApiToken)
-            .where(
-                ApiToken.id == first.token_id,
-                or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < stale),
-            )
-            .values(last_used_at=now)
-        )
+        db.execute(NOTE_TOKEN_USE, {"token_id": first.token_id, "stale": stale, "now": now})
     roles = frozenset(row.role for row in rows if row.role is not None)
     return Account(first.id, first.username, first.full_name, first.iin, roles)

@@ -1,10 +1,12 @@
-"""The process dashboard for one version and a date range.
+"""The process dashboard of a process (all its versions, or one) over a date range.
 
 The instance figures (counts, lead times, term, outcomes, days) come from the scope's instance
 rows (`scope`), the element and user task figures from the audit log and the task rows
 (`events`); those of completed instances are kept per day once computed (`days`).
 
-The scope is the instances of the version started in [since, until). Element durations run
+The scope is the instances of the versions started in [since, until): every version by
+default, counted together by element id (an element keeps its id from version to version
+when the process owner edits around it), or the one version asked for. Element durations run
 from a task's first event (ready, waiting or failed) to its completion; tasks that run inside
 one step (scripts, gateways, service calls that answer at once) take no time on the audit
 log's clock. A user task waits from ready to its (last) claim and is worked from the claim to
@@ -13,6 +15,7 @@ instances of the scope that started and those that finished.
 """
 
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -25,12 +28,15 @@ from webapp.db.models import Instance, ProcessVersion
 from webapp.runtime.errors import NotFound
 
 from .days import scope_figures
-from .events import Element, EventFigures, clean
+from .elements import ElementInfo, version_elements
+from .events import EventFigures, clean
 from .scope import Figures
 
 # Timestamps are subtracted as floats on SQLite: a millisecond absorbs their rounding.
 TOLERANCE = 0.001
 LEAD_PERCENTS = (50, 90, 99)
+# The heatmap's shades: an element's share of the most time any element took, in steps.
+HEAT_LEVELS = 4
 
 
 @dataclass(frozen=True)
@@ -38,7 +44,9 @@ class ElementStat:
     """How often an element completed and how long it took (seconds).
 
     `called_process` is the process a call activity started that the element belongs to, or
-    None for the version's own.
+    None for the version's own. `name` is the diagram's (the latest version's that has the
+    element); `total` the seconds all its completions took together, the time spent there;
+    `element_type` its BPMN type (`userTask`), or None when no diagram has it.
     """
 
     called_process: str | None
@@ -47,6 +55,22 @@ class ElementStat:
     count: int
     mean: float
     p90: float
+    total: float
+    element_type: str | None = None
+
+    @property
+    def minor(self) -> bool:
+        """Tell whether the element is a gateway or an event (folded away by default)."""
+        return ElementInfo(self.element_type or "", None).minor
+
+    @property
+    def label(self) -> str:
+        """Return what the element is called: its name, else its type in words, else its id."""
+        if self.name:
+            return self.name
+        if self.element_type:
+            return ElementInfo(self.element_type, None).type_label
+        return self.bpmn_id
 
 
 @dataclass(frozen=True)
@@ -120,7 +144,8 @@ class Dashboard:
     """Every figure of the process dashboard."""
 
     process_id: str
-    version: int
+    version: int | None
+    versions: tuple[int, ...]
     since: datetime
     until: datetime
     started: int
@@ -133,6 +158,11 @@ class Dashboard:
     throughput: tuple[DayCount, ...]
 
     @property
+    def major_elements(self) -> tuple[ElementStat, ...]:
+        """Return the elements that are neither gateways nor events."""
+        return tuple(e for e in self.elements if not e.minor)
+
+    @property
     def called(self) -> tuple[str, ...]:
         """Return the processes call activities started, whose elements are counted too."""
         return tuple(sorted({e.called_process for e in self.elements} - {None}))
@@ -142,14 +172,24 @@ class Dashboard:
 
         The diagram is the version's own, or with `process`, that of a called process.
         """
+        shown = [e for e in self.elements if e.called_process == process]
+        most = max((e.total for e in shown), default=0.0)
         return {
             e.bpmn_id: {
                 "count": e.count,
-                "label": f"{e.count} · mean {seconds_text(e.mean)} · p90 {seconds_text(e.p90)}",
+                "label": f"{e.label}: {e.count} · mean {seconds_text(e.mean)}"
+                f" · p90 {seconds_text(e.p90)}",
+                "heat": heat(e.total, most),
             }
-            for e in self.elements
-            if e.called_process == process
+            for e in shown
         }
+
+
+def heat(seconds: float, most: float) -> int:
+    """Return the heat level (0 to HEAT_LEVELS) of an element's time spent against the most."""
+    if seconds <= 0 or most <= 0:
+        return 0
+    return max(1, math.ceil(HEAT_LEVELS * seconds / most))
 
 
 def seconds_text(seconds: float) -> str:
@@ -175,20 +215,31 @@ def parse_term(value: str | timedelta) -> timedelta:
 def process_dashboard(
     session: Session,
     process_id: str,
-    version: int,
+    version: int | None,
     since: datetime,
     until: datetime,
     service_term: str | timedelta,
 ) -> Dashboard:
-    """Compute the dashboard of a process version for instances started in [since, until)."""
-    version_id = session.scalar(
-        select(ProcessVersion.id).where(
-            ProcessVersion.process_id == process_id, ProcessVersion.version == version
-        )
+    """Compute the dashboard of a process for instances started in [since, until).
+
+    With `version` None, every version's instances are counted together.
+    """
+    query = select(ProcessVersion.id, ProcessVersion.version).where(
+        ProcessVersion.process_id == process_id
     )
-    if version_id is None:
-        raise NotFound(f"no version {version} of process {process_id!r}")
-    figures = scope_figures(session, version_id, since, until)
+    if version is not None:
+        query = query.where(ProcessVersion.version == version)
+    rows = session.execute(query.order_by(ProcessVersion.version)).all()
+    if not rows:
+        raise NotFound(
+            f"no process {process_id!r}"
+            if version is None
+            else f"no version {version} of process {process_id!r}"
+        )
+    figures = Figures()
+    for version_id, _ in rows:
+        figures.add(scope_figures(session, version_id, since, until))
+    diagrams = version_elements(session, [version_id for version_id, _ in rows])
     fields = {text: tuple(json.loads(text)) for text in figures.summaries}
     outcomes: Counter = Counter()
     reasons: Counter = Counter()
@@ -204,10 +255,11 @@ def process_dashboard(
     return Dashboard(
         process_id=process_id,
         version=version,
+        versions=tuple(number for _, number in rows),
         since=since,
         until=until,
         started=figures.summaries.total(),
-        elements=element_stats(figures.events),
+        elements=element_stats(figures.events, diagrams),
         lead_times=lead_times(by_group),
         service_term=term_kept(session, figures, fields, parse_term(service_term)),
         outcomes=dict(outcomes),
@@ -220,25 +272,39 @@ def process_dashboard(
     )
 
 
-def element_stats(figures: EventFigures) -> tuple[ElementStat, ...]:
+def element_stats(
+    figures: EventFigures, diagrams: dict[str, ElementInfo]
+) -> tuple[ElementStat, ...]:
     """Return count, mean and nearest-rank p90 duration per element that completed in scope.
 
-    Completions without a start event took no time: they are the zeros below the timed
-    durations, so the p90 is found by its position from the top.
+    Elements are counted by (called process, id) whatever name each version gave them, and
+    sorted by the time spent there, most first. Completions without a start event took no
+    time: they are the zeros below the timed durations, so the p90 is found by its position
+    from the top.
     """
+    counts: dict[tuple, int] = {}
+    durations: dict[tuple, list[float]] = {}
+    names: dict[tuple, str | None] = {}
+    for (called, bpmn_id, name), n in figures.completions.items():
+        key = (called, bpmn_id)
+        counts[key] = counts.get(key, 0) + n
+        durations.setdefault(key, []).extend(figures.durations.get((called, bpmn_id, name), []))
+        names[key] = names.get(key) or name
     stats = []
-    for element, n in sorted(figures.completions.items(), key=element_order):
-        timed = sorted(figures.durations.get(element, []), reverse=True)
+    for key, n in counts.items():
+        timed = sorted(durations[key], reverse=True)
         # The p90 by nearest rank is the value at rank ceil(0.9 n) from the bottom.
         from_top = n - (90 * n + 99) // 100 + 1
         p90 = timed[from_top - 1] if from_top <= len(timed) else 0.0
-        stats.append(ElementStat(*element, n, clean(sum(timed) / n), clean(p90)))
+        # Diagrams name elements by id across files: a called process's ids are its own.
+        info = diagrams.get(key[1])
+        name = (info.name if info else None) or names[key]
+        kind = info.element_type if info else None
+        total = clean(sum(timed))
+        stats.append(ElementStat(*key, name, n, clean(total / n), clean(p90), total, kind))
+    # Most time first; then the version's own before called processes, then by id.
+    stats.sort(key=lambda s: (-s.total, -s.count, s.called_process or "", s.bpmn_id or ""))
     return tuple(stats)
-
-
-def element_order(item: tuple[Element, int]) -> tuple:
-    """Return a sort key for an element: the version's own first, then by id and name."""
-    return tuple((value is not None, value or "") for value in item[0])
 
 
 def lead_times(leads: dict[tuple, list[float]]) -> tuple[LeadTime, ...]:

@@ -10,14 +10,21 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from webapp.db.base import utcnow
-from webapp.db.models import HumanTask, Instance, ProcessVersion
+from webapp.db.models import (
+    SEARCHED_SUMMARY_FIELDS,
+    HumanTask,
+    Incident,
+    Instance,
+    ProcessVersion,
+)
+from webapp.db.summary import summary_text
 from webapp.privacy import IIN, NOTHING, View
 from webapp.runtime.errors import Forbidden
 
 from .cells import cell
 
 OPEN_TASK_STATES = ("ready", "claimed")
-IIN_FIELDS = ("applicant_iin", "person_iin")
+IIN_FIELDS = SEARCHED_SUMMARY_FIELDS
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,7 @@ class InstanceFilter:
     created_until: datetime | None = None
     overdue: bool = False
     search: str | None = None
+    incident: bool = False
 
 
 ALL_INSTANCES = InstanceFilter()
@@ -114,12 +122,19 @@ def filtered(filters: InstanceFilter, now: datetime, view: View = NOTHING):
                 )
             )
         )
+    if filters.incident:
+        # The few instances with an open incident are found by the incident index first.
+        query = query.where(
+            Instance.id.in_(select(Incident.instance_id).where(Incident.status == "open"))
+        )
     search = (filters.search or "").strip()
     if search:
         if IIN.fullmatch(search):
             if not view.may_search_by_iin:
                 raise Forbidden("searching by IIN needs a role that may see IINs")
-            query = query.where(or_(*(summary_field(name) == search for name in IIN_FIELDS)))
+            query = query.where(
+                or_(*(summary_text(Instance.summary, name) == search for name in IIN_FIELDS))
+            )
         else:
             query = query.where(Instance.business_key == search)
     return query

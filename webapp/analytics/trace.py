@@ -33,8 +33,18 @@ ENDS = ("task_completed", "task_cancelled")
 
 
 @dataclass(frozen=True)
+class Change:
+    """One value a step set: its field, the value before (None if it had none) and after."""
+
+    field: str
+    before: object
+    after: object
+    new: bool
+
+
+@dataclass(frozen=True)
 class TraceEvent:
-    """One line of the timeline."""
+    """One line of the timeline; `changes` are the values the step changed, as shown."""
 
     id: int
     at: datetime
@@ -50,6 +60,7 @@ class TraceEvent:
     duration: timedelta | None
     data: dict | None
     data_after: dict | None
+    changes: tuple[Change, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -248,9 +259,15 @@ def instance_trace(
             counts[row.bpmn_id] = counts.get(row.bpmn_id, 0) + 1
             if not path or path[-1] != row.bpmn_id:
                 path.append(row.bpmn_id)
-        if row.kind in ("instance_started", "task_completed") and row.data:
-            data.update(row.data)
+        changes: tuple[Change, ...] = ()
+        changed = row.data if row.kind in ("instance_started", "task_completed") else None
+        if row.kind == "variable_changed":
+            changed = (row.data or {}).get("after")  # an administrator's repair
+        if changed:
+            before = view(dict(data))
+            data.update(changed)
             data_after = view(dict(data))
+            changes = changed_values(before, data_after, row.data)
         events.append(
             TraceEvent(
                 id=row.id,
@@ -267,6 +284,7 @@ def instance_trace(
                 duration=duration,
                 data=view(row.data) if row.data else None,
                 data_after=data_after,
+                changes=changes,
             )
         )
         previous = row.at
@@ -312,6 +330,15 @@ def instance_trace(
         markers=marked,
         path=tuple(path),
         incidents=incidents,
+    )
+
+
+def changed_values(before: dict, after: dict, delta: dict) -> tuple[Change, ...]:
+    """Return the fields of a step's delta whose shown value differs from the one before."""
+    return tuple(
+        Change(key, before.get(key), after.get(key), key not in before)
+        for key in delta
+        if key not in before or before[key] != after.get(key)
     )
 
 

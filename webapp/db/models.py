@@ -6,6 +6,7 @@ from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, Un
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, utcnow
+from .summary import summary_text
 
 
 class Deployment(Base):
@@ -85,6 +86,12 @@ class Instance(Base):
     completed_at: Mapped[datetime | None] = mapped_column()
 
     __mapper_args__ = {"version_id_col": lock_version}
+
+
+# An administrator finds the application of the person who calls about it by IIN.
+SEARCHED_SUMMARY_FIELDS = ("applicant_iin", "person_iin")
+for _field in SEARCHED_SUMMARY_FIELDS:
+    Index(f"ix_instance_{_field}", summary_text(Instance.summary, _field))
 
 
 class HumanTask(Base):

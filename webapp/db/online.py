@@ -33,6 +33,7 @@ class SignedDocument(Base):
     signer_iin: Mapped[str] = mapped_column(String(12), index=True)
     instance_id: Mapped[int | None] = mapped_column(index=True)
     task_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The document as signed: its language, `signed_text`, `sha256` and the submitted `data`.
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
     signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,13 +1,18 @@
 """Engines and sessions: SQLite (WAL, BEGIN IMMEDIATE) or PostgreSQL through psycopg 3."""
 
+import time
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# A pooled connection back within this many seconds is used without a ping: under load every
+# connection is, and a ping is a round trip on each checkout (several per request).
+PING_AFTER_IDLE_SECONDS = 5.0
 
 
 def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10, **kwargs) -> Engine:
@@ -22,9 +27,9 @@ def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10, **kwargs) 
     (busy_timeout) instead of failing.
     """
     if not url.startswith("sqlite"):
-        return create_engine(
-            url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow, **kwargs
-        )
+        engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow, **kwargs)
+        ping_when_idle(engine)
+        return engine
     engine = create_engine(url, connect_args={"isolation_level": None, "timeout": 30}, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -41,6 +46,31 @@ def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10, **kwargs) 
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def ping_when_idle(engine: Engine, idle_seconds: float = PING_AFTER_IDLE_SECONDS) -> None:
+    """Check a pooled connection on checkout only when it sat idle, and replace a dead one.
+
+    SQLAlchemy's `pool_pre_ping` pings on every checkout; a connection the server closed
+    (a restart, an idle timeout) is found as well by pinging those that waited a while.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_connection, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection, record, _proxy) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < idle_seconds:
+            return
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except Exception as error:  # noqa: BLE001  (any failure means the connection is gone)
+            raise DisconnectionError(str(error)) from error
+        if not alive:
+            raise DisconnectionError("the connection did not answer a ping")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -1,11 +1,13 @@
 """Demonstration keys: a CA and signing certificates for the demo people, in the instance folder."""
 
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from webapp.signing import DemoCA, issue_person_certificate, make_demo_ca
 
 PKI_FOLDER = "pki"
+CA_BACKDATED = timedelta(days=400)
 
 
 def demo_pki(
@@ -20,7 +22,8 @@ def demo_pki(
         ca = DemoCA.load(folder)
         paths = {"ca": (folder / "ca.key.pem", folder / "ca.cert.pem")}
     else:
-        ca = make_demo_ca()
+        # Valid from a year back, so that the demo's month of history can be signed under it.
+        ca = make_demo_ca(not_before=datetime.now(UTC) - CA_BACKDATED)
         paths = {"ca": ca.save(folder)}
     for iin, name in people:
         key, cert = folder / f"{iin}.key.pem", folder / f"{iin}.cert.pem"

@@ -17,9 +17,11 @@ POLICY_DECISION = "channel_policy"
 
 @dataclass(frozen=True)
 class ChannelDecision:
-    """Whether the channel accepts the applicant type, and the refusal code when it does not."""
+    """Whether the channel serves the applicant type; if not, where to apply instead
+    (`answer`, a channel) or, for what no channel serves, the refusal code."""
 
     accepted: bool
+    answer: str | None
     refusal_reason: str | None
 
 
@@ -46,17 +48,29 @@ def channel_decision(
     process_id: str,
     channel: str,
     applicant_type: str,
+    application_date: str,
     script_engine: ScriptEngine,
 ) -> ChannelDecision:
-    """Evaluate the deployed channel policy for this channel and applicant type.
+    """Evaluate the deployed channel policy for this channel and applicant type on a date.
 
     Its cells run on `script_engine`, the runtime's restricted engine, as the process's own
-    business rule task runs them. A process deployed without the table accepts every
-    applicant: the process decides then.
+    business rule task runs them. Before the registry is asked, the person's age and legal
+    capacity are unknown (None): the rules that need them match only in the process. A
+    process deployed without the table accepts every applicant: the process decides then.
     """
     content = _policy_xml(session, process_id)
     if content is None:
-        return ChannelDecision(True, None)
-    data = {"channel": channel, "applicant_type": applicant_type}
+        return ChannelDecision(True, None, None)
+    data = {
+        "channel": channel,
+        "applicant_type": applicant_type,
+        "application_date": application_date,
+        "person_age": None,
+        "legal_capacity": None,
+    }
     result = decide(parse_xml(content).getroot(), POLICY_DECISION, data, script_engine)
-    return ChannelDecision(bool(result.get("channel_accepted")), result.get("refusal_reason"))
+    return ChannelDecision(
+        bool(result.get("channel_accepted")),
+        result.get("channel_answer"),
+        result.get("refusal_reason"),
+    )

@@ -76,3 +76,16 @@ def check_reassignment(
     )
     if reason:
         raise InvalidData(f"task {task_id} cannot be given to {user!r}: {reason}", {"user": reason})
+
+
+def starter_may_hold(
+    directory: Directory | None, session: Session, starter: str | None, role: str | None
+) -> bool:
+    """Tell whether a task the diagram gives to whoever started the instance may go to them.
+
+    Only a staff user holding the task's role may hold it, as with a supervisor's reassignment;
+    anyone else leaves the task in the role's queue.
+    """
+    if starter is None or directory is None:
+        return False
+    return directory.refusal(session, starter, role) is None

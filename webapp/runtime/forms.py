@@ -4,9 +4,16 @@ A user task's form checks its completion data; a start event's form (the same
 `formJsonSchemaFilename` property) checks the data that starts an instance. Besides `date`
 and `email`, a form may use the formats the runtime is given (`iin`), each a function that
 returns why a value is not of it, or None.
+
+A form's rules may depend on the case: a `readOnly` property is the task's own data (the
+runtime takes its value from the task, and refuses it from the submitter), and conditions
+(`if` / `then` / `else`, `allOf` of them, `dependentRequired`, `const`) may read it. So
+"accepted needs the owner's check only when someone else owns the premises" is one rule in
+the form, enforced wherever a task is completed.
 """
 
-from collections.abc import Callable, Collection, Mapping
+import json
+from collections.abc import Callable, Collection, Iterator, Mapping
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
@@ -14,6 +21,19 @@ from jsonschema.exceptions import SchemaError
 from .errors import InvalidData
 
 FIELD_TYPES = {"string", "integer", "number", "boolean"}
+# A condition (`if`, `then`, `else`, an `allOf` item) speaks of the form's own fields only.
+CONDITION_KEYS = {"properties", "required", "dependentRequired", "if", "then", "else", "allOf"}
+CONSTRAINT_KEYS = {
+    "const",
+    "enum",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+}
 FORMATS = {"date", "email"}
 SCHEMA_KEYS = {
     "$schema",
@@ -25,6 +45,10 @@ SCHEMA_KEYS = {
     "required",
     "additionalProperties",
     "dependentRequired",
+    "allOf",
+    "if",
+    "then",
+    "else",
 }
 FIELD_KEYS = {
     "type",
@@ -88,6 +112,7 @@ def schema_problems(schema: object, formats: Collection[str] = FORMATS) -> list[
     for name in schema.get("required", []):
         if name not in properties:
             problems.append(f"required field '{name}' is not among the properties")
+    problems.extend(_condition_problems(schema, properties, "the form", top=True))
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as error:
@@ -111,23 +136,103 @@ def _field_problems(field: object, formats: Collection[str]) -> list[str]:
     return problems
 
 
+def _condition_problems(
+    condition: object, properties: Mapping, where: str, top: bool = False
+) -> list[str]:
+    """Return why a condition of a form goes beyond its own fields or the supported keywords."""
+    if not isinstance(condition, Mapping):
+        return [f"{where}: a condition must be an object"]
+    problems = [] if top else [f"{where}: unsupported keyword '{k}'" for k in condition
+                               if k not in CONDITION_KEYS]  # fmt: skip
+    named = list(condition.get("required", [])) if not top else []
+    for name, needed in (condition.get("dependentRequired") or {}).items():
+        named += [name, *needed]
+    if not top:
+        for name, constraint in (condition.get("properties") or {}).items():
+            named.append(name)
+            if not isinstance(constraint, Mapping) or set(constraint) - CONSTRAINT_KEYS:
+                problems.append(f"{where}: '{name}' may only use {sorted(CONSTRAINT_KEYS)}")
+    problems += [f"{where}: '{n}' is not a field of the form" for n in named if n not in properties]
+    for key in ("if", "then", "else"):
+        if key in condition:
+            problems += _condition_problems(condition[key], properties, f"{where} '{key}'")
+    for index, item in enumerate(condition.get("allOf", [])):
+        problems += _condition_problems(item, properties, f"{where} allOf[{index}]")
+    return problems
+
+
+def read_only(schema: Mapping) -> set[str]:
+    """Return the fields of a form that are the task's own data, not the submitter's."""
+    return {n for n, f in schema.get("properties", {}).items() if f.get("readOnly") is True}
+
+
+def with_case(schema: Mapping, data: Mapping, case: Mapping | None) -> dict:
+    """Return submitted data with the form's read-only fields taken from the case's data."""
+    fixed = read_only(schema)
+    case = case or {}
+    return {**data, **{name: case[name] for name in fixed if name in case}}
+
+
+def _rules(schema: Mapping) -> Iterator[tuple[Mapping, Mapping]]:
+    """Yield each (condition, what it asks) pair of a form: `if`/`then` and `allOf` items."""
+    for item in [schema, *schema.get("allOf", [])]:
+        if "if" in item:
+            yield item["if"], item.get("then", {})
+
+
+def unasked_fields(schema: Mapping, case: Mapping) -> set[str]:
+    """Return the fields only conditions that this case rules out ask for.
+
+    A condition is ruled out when its part on the read-only fields (the case's data) fails;
+    a desk hides the fields nothing else asks for, so the clerk sees the checks that apply.
+    """
+    fixed = read_only(schema)
+    asked: set[str] = set()
+    possible: set[str] = set()
+    for condition, then in _rules(schema):
+        names = set(then.get("required", [])) | set(then.get("properties", {}))
+        asked |= names
+        on_case = {
+            "properties": {n: c for n, c in condition.get("properties", {}).items() if n in fixed},
+            "required": [n for n in condition.get("required", []) if n in fixed],
+        }
+        if Draft202012Validator(on_case).is_valid(dict(case)):
+            possible |= names
+    return asked - possible - fixed
+
+
+def _reason(error) -> str:
+    """Return why a value was refused, in words a clerk or a program can act on."""
+    if error.validator == "const":
+        return f"must be {json.dumps(error.validator_value)} for this answer on this case"
+    # A format's own reason (a wrong check digit, no 13th month) says more.
+    cause = f": {error.cause}" if error.validator == "format" and error.cause else ""
+    return error.message + cause
+
+
 def validate_form_data(
     schema: Mapping,
     data: Mapping,
     formats: Mapping[str, Format] | None = None,
     what: str = "form data",
+    case: Mapping | None = None,
 ) -> None:
-    """Raise InvalidData naming each refused field, or return if the data fits the schema."""
+    """Raise InvalidData naming each refused field, or return if the data fits the schema.
+
+    `case` is the task's data, where the form's read-only fields come from.
+    """
     validator = Draft202012Validator(schema, format_checker=format_checker(formats or {}))
-    errors: dict[str, str] = {}
-    for error in sorted(validator.iter_errors(data), key=lambda e: list(e.path)):
-        if error.validator == "required":
+    errors = {
+        name: "read-only: the process sets it, not the form"
+        for name in sorted(read_only(schema) & set(data))
+    }
+    checked = with_case(schema, data, case)
+    for error in sorted(validator.iter_errors(checked), key=lambda e: list(e.path)):
+        if error.validator in ("required", "dependentRequired"):
             field = error.message.split("'")[1]
             errors.setdefault(field, "this field is required")
         else:
             field = ".".join(str(p) for p in error.path) or "_form"
-            # A format's own reason (a wrong check digit, no 13th month) says more.
-            cause = f": {error.cause}" if error.validator == "format" and error.cause else ""
-            errors.setdefault(field, error.message + cause)
+            errors.setdefault(field, _reason(error))
     if errors:
         raise InvalidData(f"the {what} was refused", errors)

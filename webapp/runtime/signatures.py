@@ -8,10 +8,15 @@ An element declares it with `spiffworkflow:property` entries:
 
 The document a signer signs is built here, from the task, its instance and the answer (the
 submitted data less the evidence), so that every entry point signs and checks the same bytes.
-The check itself is the product's: a verifier handed to the runtime by the composition roots
+Its data is turned into the signed bytes (a readable text in the signer's language and the
+canonical data) by a renderer the composition roots hand to the runtime; each step renders it
+again, in the language the evidence names, so a signature counts only over those bytes. The
+check itself is the product's: a verifier handed to the runtime by the composition roots
 returns the verified evidence, which replaces what was submitted in the data, or raises.
 """
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,21 +29,47 @@ from sqlalchemy.orm import Session
 
 from webapp.db.models import HumanTask
 
-from .errors import Forbidden
+from .errors import Forbidden, TirkeuError
 
 REQUIRED = "signatureRequired"
 SIGNER = "signer"
 FIELD = "signatureField"
 DEFAULT_FIELD = "signature"
+DEFAULT_LANGUAGE = "en"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A document as signed: its language, its readable text and the exact bytes to sign."""
+
+    language: str
+    text: str
+    content: bytes
+
+    @property
+    def sha256(self) -> str:
+        """Return the hex SHA-256 of the signed bytes."""
+        return hashlib.sha256(self.content).hexdigest()
+
+    def record(self) -> dict[str, str]:
+        """Return what is kept of the document with the verified evidence."""
+        return {"language": self.language, "signed_text": self.text, "sha256": self.sha256}
+
+
+# Renders an act's document, given the data the act was taken on, in a language; raises a
+# TirkeuError for a language it has no text in.
+DocumentRenderer = Callable[[dict, Mapping, str], Rendered]
 
 
 @dataclass(frozen=True)
 class Signing:
-    """What a signer must sign for an act: the document, who signs it, and the evidence field."""
+    """What a signer must sign for an act: the document, who signs it, the evidence field,
+    and the document rendered in one language (the bytes a signature must cover)."""
 
     document: dict[str, Any]
     signer: str
     field: str
+    rendered: Rendered
 
 
 @dataclass(frozen=True)
@@ -46,6 +77,7 @@ class SignedAct:
     """An act with the evidence submitted for it, as the verifier is asked to check it."""
 
     document: dict[str, Any]
+    rendered: Rendered
     signer: str
     evidence: Any
     actor: str | None
@@ -54,6 +86,23 @@ class SignedAct:
 
 # Returns the verified evidence as JSON data, or raises a TirkeuError saying why not.
 SignatureVerifier = Callable[[Session, SignedAct], dict]
+
+
+def json_renderer(document: dict, _context: Mapping, language: str) -> Rendered:
+    """Render a document as its indented JSON: the runtime's own, for products with no texts."""
+    text = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False)
+    return Rendered(language, text, text.encode())
+
+
+def evidence_language(evidence: Any) -> str:
+    """Return the language of the document the evidence says it signed (English by default)."""
+    if isinstance(evidence, str) and evidence.strip().startswith("{"):
+        try:
+            evidence = json.loads(evidence)
+        except ValueError:
+            return DEFAULT_LANGUAGE
+    language = evidence.get("language") if isinstance(evidence, Mapping) else None
+    return language if isinstance(language, str) and language else DEFAULT_LANGUAGE
 
 
 def _properties(spec) -> Mapping[str, str]:
@@ -86,8 +135,21 @@ def requirement(
         return None
     expression = properties.get(SIGNER)
     signer = _evaluate(evaluate, expression, data) if expression else assignee
-    field = properties.get(FIELD) or DEFAULT_FIELD
+    field = field_of(spec)
     return (str(signer) if signer not in (None, "") else None), field
+
+
+def field_of(spec) -> str:
+    """Return the data field that carries an element's evidence."""
+    return _properties(spec).get(FIELD) or DEFAULT_FIELD
+
+
+def start_language(spec, data: Mapping) -> str:
+    """Return the language named by the evidence of the process's signed start, if any."""
+    for event in none_starts(spec):
+        if _properties(event).get(REQUIRED):
+            return evidence_language(data.get(field_of(event)))
+    return DEFAULT_LANGUAGE
 
 
 def answer_of(data: Mapping, field: str) -> dict:
@@ -96,7 +158,12 @@ def answer_of(data: Mapping, field: str) -> dict:
 
 
 def start_signing(
-    evaluate: Callable[[str, dict], Any], spec, process_id: str, data: Mapping
+    evaluate: Callable[[str, dict], Any],
+    spec,
+    process_id: str,
+    data: Mapping,
+    render: DocumentRenderer,
+    language: str,
 ) -> Signing | None:
     """Return what starting the process with this data must be signed with, if anything."""
     for event in none_starts(spec):
@@ -106,16 +173,25 @@ def start_signing(
         signer, field = needed
         if signer is None:
             raise unsignable(event.bpmn_id)
-        document = start_document(process_id, event.bpmn_id, signer, answer_of(data, field))
-        return Signing(document, signer, field)
+        answer = answer_of(data, field)
+        document = start_document(process_id, event.bpmn_id, signer, answer)
+        return Signing(
+            document, signer, field, _rendered(render, document, answer, language, field)
+        )
     return None
 
 
 def task_signing(
-    evaluate: Callable[[str, dict], Any], session: Session, task, row, data: Mapping
+    evaluate: Callable[[str, dict], Any],
+    session: Session,
+    task,
+    row,
+    data: Mapping,
+    render: DocumentRenderer,
+    language: str,
 ) -> Signing | None:
     """Return what completing the open user task `task` (its list row `row`) must be signed
-    with, if anything."""
+    with, if anything; the document is rendered with the task's data as its context."""
     if task is None:
         return None
     needed = requirement(evaluate, task.task_spec, task.data, row.assignee)
@@ -126,7 +202,24 @@ def task_signing(
         raise unsignable(row.bpmn_id)
     instructions = session.scalar(select(HumanTask.instructions).where(HumanTask.id == row.id))
     document = task_document(row, instructions, signer, answer_of(data, field))
-    return Signing(document, signer, field)
+    rendered = _rendered(render, document, dict(task.data), language, field)
+    return Signing(document, signer, field, rendered)
+
+
+def _rendered(render: DocumentRenderer, document: dict, context: Mapping, language: str,
+              field: str) -> Rendered:  # fmt: skip
+    """Render the document, a refusal (a language with no text) naming the evidence field."""
+    try:
+        return render(document, context, language)
+    except TirkeuError as error:
+        _name_field(error, field)
+        raise
+
+
+def _name_field(error: TirkeuError, field: str) -> None:
+    """Make a refusal of the evidence name its field, unless it names fields already."""
+    if getattr(error, "errors", None) is None:
+        error.errors = {field: error.message}
 
 
 def task_document(task, instructions: str | None, signer: str, answer: Mapping) -> dict:
@@ -167,13 +260,22 @@ def verify(
     actor: str | None,
     at: datetime,
 ) -> dict:
-    """Have the verifier check the evidence against the signing; return the verified evidence."""
+    """Have the verifier check the evidence against the signing; return the verified evidence
+    with the document it covers (language, text and hash) kept beside it.
+
+    A refusal names the evidence field, so every entry point says which field was wrong.
+    """
     if verifier is None:
         raise Forbidden(
             "this act must be signed, and no signature verifier is configured to check it"
         )
-    act = SignedAct(signing.document, signing.signer, evidence, actor, at)
-    return verifier(session, act)
+    act = SignedAct(signing.document, signing.rendered, signing.signer, evidence, actor, at)
+    try:
+        verified = verifier(session, act)
+    except TirkeuError as error:
+        _name_field(error, signing.field)
+        raise
+    return {**verified, "document": signing.rendered.record()}
 
 
 def unsignable(element: str) -> Forbidden:

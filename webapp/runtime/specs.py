@@ -370,6 +370,25 @@ def _check_diagram_interchange(check: _Checker, name: str, tree) -> None:
             )
 
 
+def _check_flow_references(check: _Checker, name: str, tree) -> None:
+    """Report each sequence flow whose source or target is no element of its process, at the
+    flow's own line: SpiffWorkflow would blame the element the flow leaves instead."""
+    for process in tree.iterfind(f".//{{{BPMN}}}process"):
+        ids = {e.get("id") for e in process.iter() if isinstance(e.tag, str) and e.get("id")}
+        for flow in process.iter(f"{{{BPMN}}}sequenceFlow"):
+            for end in ("sourceRef", "targetRef"):
+                ref = flow.get(end)
+                if ref not in ids:
+                    what = "source" if end == "sourceRef" else "target"
+                    missing = f"'{ref}' is no element of process '{process.get('id')}'"
+                    check.add(
+                        f"the sequence flow's {what} {missing}" if ref else f"no {end}",
+                        flow.get("id"),
+                        file=name,
+                        line=flow.sourceline,
+                    )
+
+
 def _interrupting_starts(trees) -> set[str]:
     """Return the ids of the start events that interrupt their event subprocess's parent.
 
@@ -425,6 +444,11 @@ def parse_bundle(
     if check.problems:
         raise InvalidDiagram(check.problems)
 
+    for name, tree in sorted(trees.items()):
+        if not name.endswith(".dmn"):
+            _check_flow_references(check, name, tree)
+    if check.problems:
+        raise InvalidDiagram(check.problems)
     for name, tree in sorted(trees.items()):
         if not name.endswith(".dmn"):
             _check_diagram_interchange(check, name, tree)

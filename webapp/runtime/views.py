@@ -3,6 +3,9 @@
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from webapp.db.models import HumanTask, Incident, InstanceEvent
 
 
@@ -117,3 +120,36 @@ class InstanceView:
             "events": [e.to_dict() for e in self.events],
             "incidents": [i.to_dict() for i in self.incidents],
         }
+
+
+def instance_view(
+    session: Session, instance, info, data: dict, tasks: tuple[TaskView, ...], full: bool = False
+) -> InstanceView:
+    """Build the view of an instance with its open tasks (events and incidents when `full`)."""
+    events, incidents = (), ()
+    if full:
+        events = tuple(
+            EventView.of(e)
+            for e in session.scalars(
+                select(InstanceEvent)
+                .where(InstanceEvent.instance_id == instance.id)
+                .order_by(InstanceEvent.id)
+            )
+        )
+        incidents = tuple(
+            IncidentView.of(i)
+            for i in session.scalars(
+                select(Incident).where(Incident.instance_id == instance.id).order_by(Incident.id)
+            )
+        )
+    return InstanceView(
+        id=instance.id,
+        process_id=info.process_id,
+        version=info.version,
+        status=instance.status,
+        business_key=instance.business_key,
+        data=data,
+        ready_tasks=tasks,
+        events=events,
+        incidents=incidents,
+    )

@@ -1,9 +1,9 @@
 """Signing a document by one-time SMS code or EDS; both give a `SignatureEvidence`."""
 
-# Both methods bind the signature to the SHA-256 of the document's canonical bytes and refuse
+# Both methods bind the signature to the document's exact bytes (its SHA-256) and refuse
 # with a `SigningError` subclass carrying an HTTP status, a `reason` code and a message.
 
-from webapp.signing.canonical import canonical_bytes, document_sha256
+from webapp.signing.canonical import canonical_bytes
 from webapp.signing.codes import CodeChallenge, CodeSettings, request_code, verify_code
 from webapp.signing.demo_ca import (
     DemoCA,
@@ -12,7 +12,7 @@ from webapp.signing.demo_ca import (
     issue_person_certificate,
     make_demo_ca,
 )
-from webapp.signing.eds import certificate_iin, sign, sign_document, verify_eds
+from webapp.signing.eds import certificate_iin, sign_cms, sign_with_files, verify_cms
 from webapp.signing.errors import SigningError
 from webapp.signing.evidence import SignatureEvidence, SigningMethod
 
@@ -27,12 +27,11 @@ __all__ = [
     "SigningMethod",
     "canonical_bytes",
     "certificate_iin",
-    "document_sha256",
     "issue_person_certificate",
     "make_demo_ca",
     "request_code",
-    "sign",
-    "sign_document",
+    "sign_cms",
+    "sign_with_files",
+    "verify_cms",
     "verify_code",
-    "verify_eds",
 ]

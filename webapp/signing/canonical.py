@@ -1,6 +1,5 @@
-"""Canonical bytes of a document: the exact bytes a signature or a one-time code is bound to."""
+"""Canonical bytes of a document's data: the data part of every signed document."""
 
-import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -17,8 +16,3 @@ def canonical_bytes(document: Mapping[str, Any]) -> bytes:
     except (TypeError, ValueError) as exc:
         raise DocumentNotSignable(f"The document is not plain JSON data: {exc}") from exc
     return text.encode()
-
-
-def document_sha256(document: Mapping[str, Any]) -> str:
-    """Return the hex SHA-256 of the document's canonical bytes."""
-    return hashlib.sha256(canonical_bytes(document)).hexdigest()

@@ -14,7 +14,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from webapp.db.signing import SigningCode
-from webapp.signing.canonical import document_sha256
 from webapp.signing.errors import (
     ChallengeNotFound,
     CodeAlreadyUsed,
@@ -115,15 +114,15 @@ def request_code(
     session: Session,
     *,
     signer_iin: str,
-    document: Mapping[str, Any],
+    content: bytes,
     phone: str | None,
     send: Callable[[str, str], None],
     now: datetime,
     settings: Mapping[str, Any] | None = None,
     message: Callable[[str, str, int], str] | None = None,
 ) -> CodeChallenge:
-    """Send a new one-time code for this signer and document by `send(phone, text)`; the text
-    is `message(code, document digest prefix, minutes valid)`, in the signer's language."""
+    """Send a new one-time code for this signer and the document's bytes by `send(phone, text)`;
+    the text is `message(code, document digest prefix, minutes valid)`, in the signer's language."""
     if not phone:
         raise PhoneUnknown(
             "The signer's phone is not in the mobile citizens database, so a one-time code "
@@ -131,7 +130,7 @@ def request_code(
         )
     limits = CodeSettings.from_mapping(settings)
     now = _utc(now)
-    digest = document_sha256(document)
+    digest = hashlib.sha256(content).hexdigest()
     _check_rate(session, signer_iin, now, limits)
 
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
@@ -224,12 +223,13 @@ def verify_code(
     *,
     challenge_id: str,
     signer_iin: str,
-    document: Mapping[str, Any],
+    content: bytes,
     code: str,
     now: datetime,
     settings: Mapping[str, Any] | None = None,
 ) -> SignatureEvidence:
-    """Accept the code as the signer's signature of the document, once, and return the evidence.
+    """Accept the code as the signer's signature of the document's bytes, once; return the
+    evidence.
 
     Like `request_code` it commits its own transactions: a failed attempt must stay counted
     although the call ends in an error that a caller would roll back.
@@ -249,7 +249,7 @@ def verify_code(
         )
     if now >= _utc(row.expires_at):
         raise CodeExpired("The code has expired; request a new one.")
-    if document_sha256(document) != row.document_sha256:
+    if hashlib.sha256(content).hexdigest() != row.document_sha256:
         raise DocumentMismatch(
             "The code was sent for a different document: the document changed after the code "
             "was requested. Review it and request a new code."

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from webapp.signing.eds import sign
+from webapp.signing.eds import sign_cms
 
 KeyType = Literal["rsa", "ec"]
 
@@ -202,25 +202,31 @@ class DemoSigner:
     A certificate (an elliptic-curve key, quick to make) is issued to each IIN on first use.
     """
 
-    def __init__(self, ca: DemoCA | None = None) -> None:
+    def __init__(self, ca: DemoCA | None = None, not_before: datetime | None = None) -> None:
         self.ca = ca or make_demo_ca("Tirkeu test CA", key_type="ec")
+        # Certificates valid from this moment (a day ago unless told): a history played on a
+        # simulated clock signs in the past.
+        self.not_before = not_before
         self._people: dict[str, PersonCredentials] = {}
 
     def credentials(self, iin: str) -> PersonCredentials:
         """Return the person's credentials, issuing them on first use."""
         if iin not in self._people:
             name = f"Person {iin}"
-            self._people[iin] = issue_person_certificate(self.ca, iin, name, key_type="ec")
+            self._people[iin] = issue_person_certificate(
+                self.ca, iin, name, key_type="ec", not_before=self.not_before
+            )
         return self._people[iin]
 
-    def evidence(self, document: Mapping[str, Any], iin: str) -> dict[str, Any]:
-        """Return the EDS evidence of the person signing the document, as a caller submits it."""
+    def evidence(self, rendered: Any, iin: str) -> dict[str, Any]:
+        """Return the EDS evidence of the person signing the rendered document (the runtime's
+        `Rendered`), as a caller submits it: the CMS and the document's language."""
         person = self.credentials(iin)
+        cms = sign_cms(rendered.content, person.certificate, person.private_key)
         return {
             "method": "eds",
-            "signer_iin": iin,
-            "signature": base64.b64encode(sign(document, person.private_key)).decode("ascii"),
-            "certificate_pem": person.certificate_pem().decode("ascii"),
+            "language": rendered.language,
+            "cms": base64.b64encode(cms).decode("ascii"),
         }
 
     def signed(self, data: Mapping[str, Any], signing: Any) -> dict[str, Any]:
@@ -228,5 +234,5 @@ class DemoSigner:
         it, JSON text), when the runtime's `signing` of the act asks for a signature."""
         if signing is None:
             return dict(data)
-        evidence = self.evidence(signing.document, signing.signer)
+        evidence = self.evidence(signing.rendered, signing.signer)
         return {**data, signing.field: json.dumps(evidence)}

@@ -115,3 +115,7 @@ class KeyUnsupported(SigningError):
 
 class KeyDoesNotMatchCertificate(SigningError):
     reason = "key_does_not_match_certificate"
+
+
+class DocumentLanguageUnknown(SigningError):
+    reason = "document_language_unknown"

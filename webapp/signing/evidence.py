@@ -19,7 +19,7 @@ class SignatureEvidence:
     signer_iin: str
     document_sha256: str
     signed_at: datetime
-    signature: str | None = None
+    cms: str | None = None
     certificate_subject: str | None = None
     certificate_issuer: str | None = None
     certificate_serial: str | None = None

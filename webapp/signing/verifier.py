@@ -1,9 +1,10 @@
 """The runtime's signature verifier: checks the evidence of a signed act against its document.
 
 Evidence is `SignatureEvidence` data (an object, or its JSON text where a form can only carry
-text). An EDS is verified again in full from its signature and certificate; a one-time code
-is proven by the code the signer entered, which `verify_code` marked used for that very
-document and signer. Nothing else that a caller writes into the evidence is believed.
+text). An EDS is a CMS signature (`cms`, base64), verified again in full over the bytes the
+step rendered; a one-time code is proven by the code the signer entered, which `verify_code`
+marked used for those very bytes and that signer. Nothing else that a caller writes into the
+evidence is believed.
 """
 
 import base64
@@ -18,9 +19,8 @@ from sqlalchemy.orm import Session
 
 from webapp.db.signing import SigningCode
 from webapp.runtime.signatures import SignedAct
-from webapp.signing.canonical import document_sha256
 from webapp.signing.codes import mask_phone
-from webapp.signing.eds import verify_eds
+from webapp.signing.eds import verify_cms
 from webapp.signing.errors import (
     CodeAlreadyUsed,
     CodeNotEntered,
@@ -44,17 +44,17 @@ def evidence_data(evidence: Any) -> dict[str, Any]:
 
 
 def _eds(act: SignedAct, evidence: dict[str, Any], trusted: list[bytes]) -> SignatureEvidence:
+    """Verify the CMS in the evidence over the act's rendered bytes."""
+    text = "".join(str(evidence.get("cms") or "").split())
+    if not text:
+        raise SignatureMissing("An EDS signature needs the CMS signature (cms, base64).")
     try:
-        signature = base64.b64decode(str(evidence.get("signature") or ""), validate=True)
-        certificate = str(evidence.get("certificate_pem") or "").encode()
+        cms = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise SignatureInvalid("The signature is not base64 text.") from exc
-    if not signature or not certificate:
-        raise SignatureMissing("An EDS signature needs the signature and the certificate.")
-    return verify_eds(
-        document=act.document,
-        signature=signature,
-        certificate_pem=certificate,
+        raise SignatureInvalid("The CMS signature is not base64 text.") from exc
+    return verify_cms(
+        content=act.rendered.content,
+        cms=cms,
         signer_iin=act.signer,
         trusted_ca_pems=trusted,
         now=act.at.astimezone(UTC),
@@ -68,7 +68,7 @@ def _sms_code(session: Session, act: SignedAct, evidence: dict[str, Any]) -> Sig
             "No one-time code was entered by the signer for this answer: request a code and "
             "enter it."
         )
-    if row.document_sha256 != document_sha256(act.document):
+    if row.document_sha256 != act.rendered.sha256:
         raise DocumentMismatch("The one-time code was entered for another document.")
     # One code proves one act: the act's own transaction spends it, so a second start with
     # the same application (or a rolled-back step) cannot reuse or lose it.

@@ -10,6 +10,7 @@ from webapp import logmask
 from webapp.settings import Settings
 
 from . import (
+    access,
     admin,
     analytics,
     api,
@@ -24,6 +25,7 @@ from . import (
     portal,
     process_texts,
     processes,
+    receipts,
     security,
     tasks,
     texts,
@@ -52,6 +54,7 @@ def _config_from(settings: Any) -> dict[str, Any]:
         "SESSION_LIFETIME_HOURS": settings.session_lifetime_hours,
         "HTTPS": settings.https,
         "PROXIES": settings.proxies,
+        "NCALAYER_URL": settings.ncalayer_url,
     }
 
 
@@ -96,11 +99,13 @@ def create_app(settings: Any = None) -> Flask:
         SESSION_LIFETIME_HOURS=Settings.session_lifetime_hours,
         HTTPS=Settings.https,
         PROXIES=Settings.proxies,
+        NCALAYER_URL=Settings.ncalayer_url,
         WTF_CSRF_TIME_LIMIT=None,
         BABEL_DEFAULT_TIMEZONE="Asia/Almaty",
         MAX_CONTENT_LENGTH=Settings.max_request_bytes,
     )
     app.config.update(_config_from(settings))
+    access.init_app(app)
     init_runtime(app)
     database.init_app(app)
     i18n.init_app(app)
@@ -111,6 +116,7 @@ def create_app(settings: Any = None) -> Flask:
     app.register_blueprint(home.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(tasks.bp)
+    app.register_blueprint(receipts.bp)
     app.register_blueprint(api.bp)
     portal.init_app(app)
     texts.init_app(app)

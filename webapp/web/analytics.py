@@ -14,8 +14,8 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from flask_babel import format_date
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, select
 from werkzeug.datastructures import MultiDict
 
@@ -32,11 +32,46 @@ from webapp.runtime.texts import Catalogue
 from . import texts
 from .auth import authenticate_bearer, personal_view, role_required
 from .database import db, runtime
+from .i18n import local_time
 
 bp = Blueprint("analytics", __name__, url_prefix="/analytics")
 metrics_bp = Blueprint("metrics", __name__)
 ANALYTICS_ROLES = ("analyst", "supervisor", "administrator")
 DEFAULT_TERM = "PT15M"
+# What each kind of audit-log event is called on the timeline.
+EVENT_LABELS = {
+    "instance_started": _l("Started"),
+    "instance_completed": _l("Finished"),
+    "instance_suspended": _l("Suspended"),
+    "instance_resumed": _l("Resumed"),
+    "instance_terminated": _l("Terminated"),
+    "instance_migrated": _l("Moved to another version"),
+    "task_ready": _l("Ready"),
+    "task_waiting": _l("Waiting"),
+    "task_completed": _l("Completed"),
+    "task_cancelled": _l("Cancelled"),
+    "task_error": _l("Failed"),
+    "incident_opened": _l("Incident opened"),
+    "retry": _l("Retried"),
+    "claimed": _l("Claimed"),
+    "unclaimed": _l("Released"),
+    "assigned": _l("Assigned"),
+    "message": _l("Message received"),
+    "message_undelivered": _l("Message not delivered"),
+    "timer": _l("Timer fired"),
+}
+# The summary's fields by name; other fields are shown with their name in words.
+FIELD_LABELS = {
+    "application_number": _l("Application number"),
+    "channel": _l("Channel"),
+    "registration_type": _l("Registration type"),
+    "applicant_type": _l("Applicant type"),
+    "applicant_iin": _l("Applicant's IIN"),
+    "person_iin": _l("IIN of the person registered"),
+    "arc": _l("Address registration code"),
+    "outcome": _l("Outcome"),
+    "refusal_reason": _l("Reason for refusal"),
+}
 EXPORTS = {
     "xes": (export_xes, "application/xml"),
     "csv": (export_csv, "text/csv; charset=utf-8"),
@@ -155,7 +190,28 @@ def instance(instance_id: int) -> Any:
             }
         ),
         duration=duration_text,
+        event_label=event_label,
+        field_label=field_label,
     )
+
+
+def event_label(kind: str) -> str:
+    """Return what an audit-log event kind is called on the timeline."""
+    return str(EVENT_LABELS.get(kind, kind.replace("_", " ").capitalize()))
+
+
+def field_label(name: str) -> str | None:
+    """Return a data field's label: the summary's own, else the title a form of the process
+    gives it; else its name in words for an English reader, and None (shown as the code it
+    is) for any other, as the name is English."""
+    if name in FIELD_LABELS:
+        return str(FIELD_LABELS[name])
+    title = texts.field_title(name)
+    if title is not None:
+        return title
+    if texts.language() == texts.SOURCE_LANGUAGE:
+        return name.replace("_", " ").capitalize()
+    return None
 
 
 def bpmn_file(version_filter, process: str | None = None) -> Response:
@@ -198,7 +254,11 @@ def version_diagram(process_id: str, version: int) -> Response:
 @bp.get("/dashboard")
 @role_required(*ANALYTICS_ROLES)
 def dashboard() -> Any:
-    """Show a process version's dashboard over a date range (the last seven days by default)."""
+    """Show a process's dashboard over a date range (the last seven days by default).
+
+    Every version is counted by default; `version` narrows it to one. Gateways and events are
+    left out of the element table unless `all_elements` asks for them.
+    """
     versions = process_versions()
     if not versions:
         return render_template("analytics/dashboard.html", dashboard=None, versions=versions)
@@ -206,28 +266,36 @@ def dashboard() -> Any:
     deployed = [v for p, v in versions if p == process_id]
     if not deployed:
         abort(404, f"no process {process_id!r} is deployed")
-    version = request.args.get("version", type=int) or max(deployed)
+    version = request.args.get("version", type=int)
+    if version is not None and version not in deployed:
+        abort(404, f"no version {version} of process {process_id!r}")
     until = parse_day(request.args.get("until")) or datetime.now(UTC).replace(
         hour=0, minute=0, second=0, microsecond=0
     )
     since = parse_day(request.args.get("since")) or until - timedelta(days=6)
     term = runtime().config.get("service_term", DEFAULT_TERM)
-    texts_of = texts.use(texts.of_version(process_id, version))
+    texts_of = texts.use(texts.of_version(process_id, version or max(deployed)))
     figures = process_dashboard(db(), process_id, version, since, until + timedelta(days=1), term)
     # The diagram shown: the version's own, or that of a process its call activities started.
     shown = request.args.get("diagram") or None
     if shown is not None and shown not in figures.called:
         abort(404, f"no process {shown!r} was called in this range")
+    all_elements = request.args.get("all_elements") == "1"
     return render_template(
         "analytics/dashboard.html",
         dashboard=figures,
         versions=versions,
+        deployed=deployed,
         process_id=process_id,
         version=version,
+        # The heatmap is drawn on the version asked for, or on the latest.
+        drawn_version=version or max(deployed),
         since=since.date().isoformat(),
         until=until.date().isoformat(),
         term=parse_term(term),
         shown=shown,
+        all_elements=all_elements,
+        elements=figures.elements if all_elements else figures.major_elements,
         heatmap=json.dumps(figures.heatmap(shown)),
         charts=dashboard_charts(figures, texts_of),
         duration=seconds_text,
@@ -236,7 +304,7 @@ def dashboard() -> Any:
 
 def dashboard_charts(figures, texts_of: Catalogue) -> dict[str, str]:
     """Return the dashboard's SVG charts, labelled in the reader's language."""
-    days = [format_date(d.day, "d MMM") for d in figures.throughput]
+    days = [local_time(d.day, "day") for d in figures.throughput]
 
     def value(code: str | None) -> str:
         return str(texts.value_label(texts_of, code)) if code else _("all")
@@ -280,8 +348,8 @@ def dashboard_charts(figures, texts_of: Catalogue) -> dict[str, str]:
         ),
         "outcomes": bar_chart(
             _("Outcomes"),
-            [str(texts.value_label(texts_of, o)) if o else _("running") for o, _n in outcomes],
-            [(_("instances"), [n for _o, n in outcomes])],
+            [str(texts.value_label(texts_of, o)) if o else _("running") for o, _count in outcomes],
+            [(_("instances"), [n for _outcome, n in outcomes])],
         ),
     }
 

@@ -12,15 +12,17 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, g, jsonify, request
 from flask_login import current_user
+from sqlalchemy import bindparam, select
 
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask
+from webapp.runtime import repair
 from webapp.runtime.views import InstanceView
 
 from .auth import authenticate_bearer, personal_view, role_required
 from .database import db, runtime
 from .security import csrf
-from .tasklist import Worker, cursor_from, filters_from, list_tasks, may_act
+from .tasklist import Worker, cursor_from, filters_from, list_tasks, may_act, person_names
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPENAPI = Path(__file__).with_name("openapi.json")
@@ -34,6 +36,11 @@ WORK_ROLES = ("clerk", "supervisor", "applicant")
 START_ROLES = ("clerk", "supervisor", "administrator")
 READ_ROLES = ("clerk", "supervisor", "analyst", "administrator", "process_owner")
 MESSAGE_ROLES = ("administrator",)
+REPAIR_ROLES = ("administrator",)
+# What deciding whether the caller may act on a task reads, built once for every task call.
+WHO_MAY_ACT = select(HumanTask.assignee, HumanTask.role, HumanTask.claimed_by).where(
+    HumanTask.id == bindparam("task_id")
+)
 
 
 def plain(value: Any) -> Any:
@@ -91,16 +98,15 @@ def caller() -> Worker:
     return Worker(g.api_user.username, g.api_user.iin, g.api_user.roles)
 
 
-def workable_task(task_id: str) -> HumanTask:
-    """Return the task if the caller may act on it, else answer 404 or 403."""
+def check_workable(task_id: str) -> None:
+    """Answer 404 or 403 unless the task exists and the caller may act on it."""
     session = db()
     with session.begin():
-        task = session.get(HumanTask, task_id)
+        task = session.connection().execute(WHO_MAY_ACT, {"task_id": task_id}).first()
     if task is None:
         abort(404)
     if not may_act(task, caller()):
         abort(403)
-    return task
 
 
 @bp.get("/openapi.json")
@@ -126,7 +132,10 @@ def tasks() -> Response:
     session = db()
     with session.begin():
         page = list_tasks(session, caller(), filters, utcnow(), cursor, limit)
-        items = [task_json(task) for task in page.tasks]
+        names = person_names(session, page.tasks, personal_view())
+        items = [
+            {**task_json(task), "person_name": names.get(task.instance_id)} for task in page.tasks
+        ]
     return jsonify({"tasks": items, "next": page.next_cursor})
 
 
@@ -134,7 +143,7 @@ def tasks() -> Response:
 @role_required(*WORK_ROLES)
 def claim(task_id: str) -> Response:
     """Claim a task for the caller."""
-    workable_task(task_id)
+    check_workable(task_id)
     return jsonify(plain(runtime().claim(task_id, g.api_user.username)))
 
 
@@ -142,7 +151,7 @@ def claim(task_id: str) -> Response:
 @role_required(*WORK_ROLES)
 def unclaim(task_id: str) -> Response:
     """Give a claimed task back to its queue."""
-    workable_task(task_id)
+    check_workable(task_id)
     return jsonify(plain(runtime().unclaim(task_id, g.api_user.username)))
 
 
@@ -150,7 +159,7 @@ def unclaim(task_id: str) -> Response:
 @role_required(*WORK_ROLES)
 def complete(task_id: str) -> Response:
     """Complete a task with form data; invalid data is refused with the field errors."""
-    workable_task(task_id)
+    check_workable(task_id)
     data = body().get("data", {})
     if not isinstance(data, dict):
         abort(400, description="data must be a JSON object")
@@ -190,3 +199,53 @@ def message() -> Response:
     if not isinstance(correlation, dict):
         abort(400, description="correlation must be an object")
     return shown(runtime().message(name, content, correlation))
+
+
+def expected_version(payload: dict[str, Any]) -> int | None:
+    """Return the instance state a repair was decided on (`version`), if the caller gave one."""
+    version = payload.get("version")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+        abort(400, description="version must be a whole number")
+    return version
+
+
+@bp.post("/instances/<int(max=2147483647):instance_id>/variables")
+@role_required(*REPAIR_ROLES)
+def set_variable(instance_id: int) -> Response:
+    """Set a variable of an instance to a JSON value, with a reason; audited before and after."""
+    payload = body()
+    name, reason = payload.get("name"), payload.get("reason")
+    if not isinstance(name, str) or "value" not in payload or not isinstance(reason, str | None):
+        abort(400, description="name (a string), value (any JSON) and reason are needed")
+    instance = repair.set_variable(
+        runtime(), instance_id, name, payload["value"], reason or "", g.api_user.username,
+        expected_version(payload),
+    )  # fmt: skip
+    return shown(instance)
+
+
+def operations(payload: dict[str, Any]) -> list[repair.Operation]:
+    """Return the operations of a modification body, or answer 400."""
+    found = payload.get("operations")
+    if not isinstance(found, list) or not all(
+        isinstance(o, dict) and isinstance(o.get("kind"), str) and isinstance(o.get("target"), str)
+        for o in found
+    ):
+        abort(400, description="operations must be a list of {kind, target} objects")
+    return [repair.Operation(o["kind"], o["target"]) for o in found]
+
+
+@bp.post("/instances/<int(max=2147483647):instance_id>/modification")
+@role_required(*REPAIR_ROLES)
+def modification(instance_id: int) -> Response:
+    """Preview (`"preview": true`) or apply a modification of an instance's tokens."""
+    payload = body()
+    steps = operations(payload)
+    if payload.get("preview") is True:
+        return jsonify(plain(repair.preview(runtime(), instance_id, steps)))
+    reason = payload.get("reason")
+    instance = repair.modify(
+        runtime(), instance_id, steps, reason if isinstance(reason, str) else "",
+        g.api_user.username, expected_version(payload),
+    )  # fmt: skip
+    return shown(instance)

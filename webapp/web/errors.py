@@ -5,7 +5,10 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
+from webapp import logmask
 from webapp.runtime.errors import TirkeuError, field_errors
+
+from .access import request_id
 
 TITLES = {
     400: _l("Bad request"),
@@ -53,12 +56,21 @@ def error_response(
     code = code or CODES.get(status, "error")
     text = message or str(MESSAGES.get(status, MESSAGES[500]))
     if wants_json():
-        response = jsonify({"error": code, "message": text, "errors": errors or {}})
+        document = {"error": code, "message": text, "errors": errors or {}}
+        if status >= 500:
+            document["request_id"] = request_id()
+        response = jsonify(document)
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="tirkeu"'
         return response, status
     title = TITLES.get(status, TITLES[500])
-    page = render_template("errors/error.html", status=status, title=title, message=text)
+    page = render_template(
+        "errors/error.html",
+        status=status,
+        title=title,
+        message=text,
+        request_id=request_id() if status >= 500 else None,
+    )
     return page, status
 
 
@@ -94,7 +106,13 @@ def handle_too_large(_error: RequestEntityTooLarge) -> tuple[Response | str, int
 def handle_unexpected(error: Exception) -> tuple[Response | str, int]:
     """Answer an unforeseen exception with a 500, after logging it."""
     original = getattr(error, "original_exception", None) or error
-    current_app.logger.error("unhandled error", exc_info=original)
+    current_app.logger.error(
+        "request %s %s %s failed",
+        request_id(),
+        request.method,
+        logmask.mask(request.path),
+        exc_info=original,
+    )
     return error_response(500)
 
 

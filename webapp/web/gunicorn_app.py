@@ -37,6 +37,7 @@ def serve_processes(
         "preload_app": False,
         "graceful_timeout": 10,
         "timeout": 60,
+        # The application writes its own access log, masked, with request ids (web/access.py).
         "accesslog": None,
         "proc_name": "tirkeu",
     }

@@ -18,7 +18,9 @@ NAVIGATION = (
     ("tasks.supervisor", _l("Office queue"), ("supervisor",)),
     ("visits.desk", _l("Today's bookings"), ("clerk", "supervisor")),
     ("portal.index", _l("My applications"), ("applicant",)),
+    ("portal.consents", _l("Consent requests"), ("applicant",)),
     ("visits.index", _l("Book a visit"), ("applicant",)),
+    ("portal.outbox_page", _l("SMS outbox (demo)"), ("applicant",)),
     ("processes.index", _l("Processes"), ("process_owner", "administrator")),
     ("instances.index", _l("Instances"), ("analyst", "administrator", "process_owner")),
     ("analytics.index", _l("Analytics"), ("analyst", "supervisor", "administrator")),
@@ -44,11 +46,21 @@ def role_label(role: str) -> str:
     return str(ROLE_LABELS.get(role, role))
 
 
+@bp.app_template_filter("initials")
+def initials(name: str) -> str:
+    """Return the first letters of a name's first two words, for the account button."""
+    return "".join(word[0] for word in name.split()[:2]).upper()
+
+
 # Pages that belong to a menu entry without being its target.
 SECTION_OF = {
     "tasks.task_page": "tasks.task_list",
     "tasks.complete": "tasks.task_list",
     "tasks.refuse": "tasks.task_list",
+    "portal.apply": "portal.index",
+    "portal.sign": "portal.index",
+    "portal.application": "portal.index",
+    "portal.consent": "portal.consents",
 }
 
 
@@ -76,6 +88,8 @@ def index() -> Any:
     """Send the user to their main page, or list what they may open."""
     if current_user.has_any("clerk", "supervisor"):
         return redirect(url_for("tasks.task_list"))
+    if current_user.has_any("applicant") and "portal.index" in current_app.view_functions:
+        return redirect(url_for("portal.index"))
     return render_template("home.html", items=navigation())
 
 

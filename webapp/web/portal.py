@@ -6,7 +6,6 @@ import json
 import re
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -21,7 +20,9 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -29,17 +30,19 @@ from service_tasks.identifiers import arc_problem, iin_problem
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask, Instance
 from webapp.db.online import SignedDocument
-from webapp.online.documents import application_document, readable
-from webapp.online.policy import channel_decision
+from webapp.online.documents import DATA_SEPARATOR, application_document
+from webapp.online.policy import ChannelDecision, channel_decision
 from webapp.online.sms import SandboxSmsGateway, outbox
 from webapp.runtime.errors import TirkeuError
 from webapp.runtime.signatures import Signing
 from webapp.runtime.views import InstanceView
-from webapp.signing import SigningError, SigningMethod, canonical_bytes, request_code, verify_code
+from webapp.signing import SigningError, SigningMethod, request_code, verify_code
 
 from .auth import role_required
 from .database import db, runtime
+from .i18n import local_today
 from .labels import refusal_label
+from .security import content_security_policy
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 PENDING = "portal_signing"
@@ -56,7 +59,68 @@ def shown_in_history(event: Any) -> bool:
     return event.kind in TASK_KINDS and "UserTask" in (event.task_type or "")
 
 
+def history_of(events: list[Any]) -> list[tuple[Any, int]]:
+    """Return the applicant's status history as (event, how many alike) entries.
+
+    Alike events of one moment (both co-owners' consent requests opening, say) are one entry.
+    """
+    entries: list[tuple[Any, int]] = []
+    for event in filter(shown_in_history, events):
+        if entries:
+            last, count = entries[-1]
+            alike = (last.kind, last.name, last.bpmn_id) == (event.kind, event.name, event.bpmn_id)
+            if alike and abs((event.at - last.at).total_seconds()) < 60:
+                entries[-1] = (last, count + 1)
+                continue
+        entries.append((event, 1))
+    return entries
+
+
 PERIOD = re.compile(r"^[0-9]{1,2}$")
+# Refusals of a signature as the signer reads them; others keep the signing module's message.
+SIGNING_REFUSALS = {
+    "certificate_of_another_person": _l(
+        "This EDS belongs to another person: sign with your own key."
+    ),
+    "certificate_untrusted": _l(
+        "This EDS was not issued by a certification authority the service trusts."
+    ),
+    "certificate_expired": _l("This EDS certificate has expired: sign with a valid key."),
+    "certificate_not_yet_valid": _l("This EDS certificate is not valid yet."),
+    "certificate_not_for_signing": _l("This EDS key may not sign documents: use the signing key."),
+    "certificate_unreadable": _l("The certificate of this EDS cannot be read."),
+    "document_mismatch": _l(
+        "The signature is over another document: review the document and sign again."
+    ),
+    "signature_invalid": _l("The signature cannot be read or does not match the document."),
+    "signature_missing": _l("Nothing was signed: sign the document first."),
+    "key_unsupported": _l(
+        "This kind of key is not accepted yet: sign with an RSA or elliptic-curve key."
+    ),
+    "document_language_unknown": _l("The document was signed in a language the service lacks."),
+    "code_not_entered": _l("Request a code and enter it to sign."),
+    "code_expired": _l("The code has expired; request a new one."),
+    "code_already_used": _l("This code has already been used; request a new one."),
+    "code_superseded": _l("A newer code was sent; enter the latest code you received."),
+    "attempts_exhausted": _l("No attempts are left for this code; request a new one."),
+    "malformed_code": _l("A code is six digits."),
+    "phone_unknown": _l(
+        "Your phone is not in the mobile citizens database, so a code cannot be sent: sign "
+        "with an EDS."
+    ),
+}
+
+AT_A_CENTRE = _l("This application is made at a service centre, not online.")
+# Why the channel policy sends an applicant type to a service centre, by applicant type.
+CENTRE_REASONS = {
+    "self": AT_A_CENTRE,
+    "parent": AT_A_CENTRE,
+    "guardian": AT_A_CENTRE,
+    "attorney": _l(
+        "An attorney is entitled to apply at a service centre, where the notarised power of "
+        "attorney is presented, not online."
+    ),
+}
 
 
 def applicant_iin() -> str:
@@ -97,12 +161,6 @@ def sms_notices_of(iin: str) -> list[dict[str, Any]]:
         return []
     sent = [w for w in store.writes("notify") if w["iin"] == iin]
     return [w for w in reversed(sent) if w["payload"].get("channel") == "sms"]
-
-
-def local_today() -> str:
-    """Return today's date where the service is given, as YYYY-MM-DD."""
-    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Almaty"))
-    return datetime.now(zone).date().isoformat()
 
 
 @bp.get("/")
@@ -161,75 +219,133 @@ def checked_application(form: Any, iin: str) -> tuple[dict[str, str], dict[str, 
     return values, errors
 
 
+def online_decision(applicant_type: str) -> ChannelDecision:
+    """Return what the process's channel policy answers an online application of this type."""
+    return channel_decision(
+        db(),
+        process_id(),
+        "online",
+        applicant_type,
+        local_today().isoformat(),
+        runtime().script_engine,
+    )
+
+
+def attorney_at_centre() -> bool:
+    """Tell whether the channel policy sends an attorney applying online to a centre today."""
+    return online_decision("attorney").answer == "service_centre"
+
+
 @bp.route("/apply", methods=["GET", "POST"])
 @role_required("applicant")
 def apply() -> Any:
     """Show the application form; a correct one goes to review and signing."""
     iin = applicant_iin()
+    at_centre = attorney_at_centre()
     if request.method == "GET":
         values = {"registration_type": "permanent", "for_whom": "self", "ownership": "owner"}
-        return render_template("portal/apply.html", values=values, errors={})
+        return render_template(
+            "portal/apply.html", values=values, errors={}, attorney_at_centre=at_centre
+        )
     values, errors = checked_application(request.form, iin)
     if errors:
-        return render_template("portal/apply.html", values=values, errors=errors), 422
-    data = application_document(values, iin, local_today())
-    decision = channel_decision(
-        db(), process_id(), "online", data["applicant_type"], runtime().script_engine
-    )
+        page = render_template(
+            "portal/apply.html", values=values, errors=errors, attorney_at_centre=at_centre
+        )
+        return page, 422
+    data = application_document(values, iin, local_today().isoformat())
+    decision = online_decision(data["applicant_type"])
     if not decision.accepted:
-        reason = refusal_label(decision.refusal_reason or "no_authority")
+        # A channel answer, not a refusal: the applicant is entitled, at a service centre.
+        reason = (
+            CENTRE_REASONS.get(data["applicant_type"], "")
+            if decision.answer == "service_centre"
+            else refusal_label(decision.refusal_reason or "no_authority")
+        )
         return render_template("portal/centre_only.html", reason=reason), 409
-    signing = runtime().start_signing(process_id(), data)
+    waiting = {"purpose": "application", "data": data}
+    signing = runtime().start_signing(process_id(), data, language())
     if signing is None:
         return submit_application(data, None)
-    return to_signing({"purpose": "application", "data": data}, signing)
+    return to_signing(waiting, signing)
+
+
+def language() -> str:
+    """Return the language the signed-in user reads the interface in."""
+    return str(get_locale() or "en")
 
 
 def to_signing(waiting: dict[str, Any], signing: Signing) -> Any:
-    """Keep what waits for the signature, with the runtime's document to sign, and go sign."""
-    waiting.update(document=signing.document, field=signing.field)
+    """Keep what waits for the signature (the act's data, not its text) and go sign."""
+    waiting["field"] = signing.field
     session[PENDING] = waiting
     return redirect(url_for("portal.sign"), 303)
 
 
 def pending() -> dict[str, Any]:
-    """Return the document waiting for the signed-in user's signature, or go back home."""
+    """Return the document waiting for the signed-in user's signature, or go to the form."""
     waiting = session.get(PENDING)
     if not waiting:
-        abort(404)
+        flash(_("Nothing is waiting for your signature: fill in the application first."), "info")
+        abort(redirect(url_for("portal.apply"), 303))
     return waiting
+
+
+def signing_of(waiting: dict[str, Any], in_language: str) -> Signing:
+    """Return the runtime's signing of the waiting act, its document rendered in a language.
+
+    The runtime renders it as its step will, so the page shows the very bytes a signature
+    must cover; an act that no longer needs a signature has nothing to sign here.
+    """
+    if waiting["purpose"] == "consent":
+        signing = runtime().task_signing(waiting["task_id"], waiting["answer"], in_language)
+    else:
+        signing = runtime().start_signing(process_id(), waiting["data"], in_language)
+    if signing is None:
+        session.pop(PENDING, None)
+        abort(404)
+    return signing
 
 
 @bp.get("/sign")
 @role_required("applicant")
 def sign() -> Any:
-    """Show exactly the document to sign and the two ways to sign it."""
+    """Show exactly the document to sign, as text and data, and the ways to sign it."""
     waiting = pending()
     iin = applicant_iin()
-    return render_template(
+    signing = signing_of(waiting, language())
+    ncalayer = current_app.config["NCALAYER_URL"]
+    page = render_template(
         "portal/sign.html",
         waiting=waiting,
-        document=waiting["document"],
-        text=readable(waiting["document"]),
+        rendered=signing.rendered,
+        data_part=signing.rendered.content.decode().split(DATA_SEPARATOR, 1)[1],
+        content_base64=base64.b64encode(signing.rendered.content).decode("ascii"),
+        ncalayer_url=ncalayer,
         phone=phone_of(iin),
         challenge=waiting.get("challenge"),
     )
+    response = Response(page)
+    # The page's script talks to NCALayer on the signer's machine, and to nothing else.
+    response.headers["Content-Security-Policy"] = content_security_policy(ncalayer)
+    return response
 
 
-@bp.get("/sign/document.json")
+@bp.get("/sign/document.txt")
 @role_required("applicant")
 def document_file() -> Response:
-    """Return the document's canonical bytes, to sign them with an EDS."""
+    """Return the exact bytes to sign (text and data), to sign them with any EDS tool."""
+    rendered = signing_of(pending(), language()).rendered
     return Response(
-        canonical_bytes(pending()["document"]),
-        mimetype="application/json",
-        headers={"Content-Disposition": "attachment; filename=document.json"},
+        rendered.content,
+        mimetype="text/plain; charset=utf-8",
+        headers={"Content-Disposition": "attachment; filename=document.txt"},
     )
 
 
 def refused(error: SigningError) -> Any:
-    """Show the signing page again with the reason of the refusal."""
-    flash(error.message, "error")
+    """Show the signing page again with the reason of the refusal, in the user's language."""
+    flash(str(SIGNING_REFUSALS.get(error.code, error.message)), "error")
     return redirect(url_for("portal.sign"), 303)
 
 
@@ -248,15 +364,18 @@ def send_code() -> Any:
     """Send a one-time code for the document to the signer's phone."""
     waiting = pending()
     iin = applicant_iin()
+    rendered = signing_of(waiting, language()).rendered
     try:
         challenge = request_code(
-            db(), signer_iin=iin, document=waiting["document"], phone=phone_of(iin),
+            db(), signer_iin=iin, content=rendered.content, phone=phone_of(iin),
             send=sms_gateway().send, now=utcnow(), settings=current_app.config.get("SIGNING"),
             message=code_message,
         )  # fmt: skip
     except SigningError as error:
         return refused(error)
-    waiting["challenge"] = {"id": challenge.challenge_id, "phone": challenge.phone}
+    waiting["challenge"] = {
+        "id": challenge.challenge_id, "phone": challenge.phone, "language": rendered.language
+    }  # fmt: skip
     session[PENDING] = waiting
     flash(_("A code was sent to %(phone)s.", phone=challenge.phone), "info")
     return redirect(url_for("portal.sign"), 303)
@@ -268,53 +387,60 @@ def verify() -> Any:
     """Accept the one-time code as the signature and finish."""
     waiting = pending()
     challenge = waiting.get("challenge") or {}
+    in_language = challenge.get("language") or language()
     try:
         evidence = verify_code(
             db(), challenge_id=challenge.get("id", ""), signer_iin=applicant_iin(),
-            document=waiting["document"], code=request.form.get("code", ""), now=utcnow(),
+            content=signing_of(waiting, in_language).rendered.content,
+            code=request.form.get("code", ""), now=utcnow(),
             settings=current_app.config.get("SIGNING"),
         )  # fmt: skip
     except SigningError as error:
         return refused(error)
-    return finish(waiting, evidence.to_dict())
+    return finish(waiting, {**evidence.to_dict(), "language": in_language})
 
 
-def posted_text(field: str) -> bytes:
-    """Return an uploaded file's bytes, or else the pasted text of the same field."""
-    upload = request.files.get(field + "_file")
+def posted_cms() -> str:
+    """Return the CMS signature posted as base64 text, or from an uploaded file (DER or base64)."""
+    upload = request.files.get("cms_file")
     if upload is not None and upload.filename:
-        return upload.read()
-    return request.form.get(field, "").strip().encode()
+        raw = upload.read()
+        try:
+            raw.decode("ascii")
+        except UnicodeDecodeError:
+            return base64.b64encode(raw).decode("ascii")
+        return raw.decode("ascii")
+    return request.form.get("cms", "")
 
 
 @bp.post("/sign/eds")
 @role_required("applicant")
 def sign_eds() -> Any:
-    """Hand a detached EDS signature over the document to the runtime, which verifies it."""
+    """Hand a CMS signature of the document (from NCALayer, or pasted) to the runtime, which
+    renders the document again in the posted language and verifies the signature over it."""
     waiting = pending()
-    signature = posted_text("signature")
+    cms = "".join(posted_cms().split())
     try:
-        base64.b64decode(signature, validate=True)
+        base64.b64decode(cms, validate=True)
     except (binascii.Error, ValueError):
-        flash(_("The signature is not base64 text as the signing tool prints it."), "error")
+        flash(_("The signature is not base64 text as the signing tool gives it."), "error")
         return redirect(url_for("portal.sign"), 303)
     evidence = {
         "method": SigningMethod.EDS.value,
-        "signer_iin": applicant_iin(),
-        "signature": signature.decode("ascii"),
-        "certificate_pem": posted_text("certificate").decode("utf-8", "replace"),
+        "cms": cms,
+        "language": request.form.get("language") or language(),
     }
     return finish(waiting, evidence)
 
 
-def keep(kind: str, document: dict, evidence: dict[str, Any], **where: Any) -> None:
-    """Keep the signed document and the evidence the runtime verified."""
+def keep(kind: str, act: dict[str, Any], evidence: dict[str, Any], **where: Any) -> None:
+    """Keep the signed document (its text, language, hash and data) and the verified evidence."""
     store = db()
     store.add(
         SignedDocument(
             kind=kind,
             signer_iin=evidence["signer_iin"],
-            document=document,
+            document={**evidence["document"], "data": act},
             evidence=evidence,
             signed_at=datetime.fromisoformat(evidence["signed_at"]),
             **where,
@@ -337,10 +463,9 @@ def submit_application(
     data: dict[str, Any], waiting: dict[str, Any] | None, evidence: dict[str, Any] | None = None
 ) -> Any:
     """Start the application, with the signature evidence when the process asks for one."""
-    if waiting is not None:
-        data = {**data, waiting["field"]: evidence}
+    submitted = data if waiting is None else {**data, waiting["field"]: evidence}
     try:
-        instance = runtime().start(process_id(), data, current_user.username)
+        instance = runtime().start(process_id(), submitted, current_user.username)
     except SigningError as error:
         return refused(error)
     except TirkeuError as error:
@@ -352,7 +477,7 @@ def submit_application(
     session.pop(PENDING, None)
     if waiting is not None:
         verified = instance.data[waiting["field"]]
-        keep("application", waiting["document"], verified, instance_id=instance.id)
+        keep("application", data, verified, instance_id=instance.id)
     flash(
         _("Application %(number)s is signed and submitted.", number=instance.business_key),
         "success",
@@ -378,7 +503,7 @@ def finish_consent(waiting: dict[str, Any], evidence: dict[str, Any] | None) -> 
     session.pop(PENDING, None)
     if evidence is not None:
         answer = owner_answers(runtime().instance(view.id))[task_id]
-        keep("consent", waiting["document"], answer["evidence"], instance_id=task.instance_id,
+        keep("consent", waiting["answer"], answer["evidence"], instance_id=task.instance_id,
              task_id=task_id)  # fmt: skip
     flash(_("Your answer is signed and sent."), "success")
     return redirect(url_for("portal.consent", task_id=task_id), 303)
@@ -393,7 +518,7 @@ def application(instance_id: int) -> Any:
     if row is None or (row.summary or {}).get("applicant_iin") != iin:
         abort(404)
     view = runtime().instance(instance_id)
-    history = [e for e in view.events if shown_in_history(e)]
+    history = history_of(view.events)
     consents = list(owner_answers(view).values())
     return render_template(
         "portal/application.html",
@@ -402,7 +527,22 @@ def application(instance_id: int) -> Any:
         history=history,
         consents=consents,
         notices=notices_of(view.business_key, iin),
+        signed=signed_evidence(view.data, iin),
     )
+
+
+def signed_evidence(data: dict[str, Any], iin: str) -> dict[str, Any] | None:
+    """Return the verified evidence of the application's signature by the applicant, with the
+    document it covers, as the runtime kept it in the application's data."""
+    for value in data.values():
+        document = value.get("document") if isinstance(value, dict) else None
+        if (
+            isinstance(document, dict)
+            and "signed_text" in document
+            and value.get("signer_iin") == iin
+        ):
+            return {**value, "signed_at": datetime.fromisoformat(value["signed_at"])}
+    return None
 
 
 def owner_answers(view: InstanceView) -> dict[str, dict[str, Any]]:
@@ -491,12 +631,11 @@ def consent(task_id: str) -> Any:
             return finish_consent(waiting, None)
         return to_signing(waiting, signing)
     answer = owner_answers(runtime().instance(task.instance_id))[task_id]
+    request_text = runtime().documents.request_text(
+        task.business_key, task.assignee, data, language()
+    )
     return render_template(
-        "portal/consent.html",
-        task=task,
-        data=data,
-        is_open=is_open,
-        answer=answer,
+        "portal/consent.html", task=task, request_text=request_text, is_open=is_open, answer=answer
     )
 
 

@@ -2,7 +2,8 @@
 
 The subset: a flat object of string, integer, number and boolean properties; choices by
 `enum`, `oneOf` or `anyOf` of `const` items; the `date` and `email` formats; and the UI keys
-`ui:widget` (textarea, radio, hidden), `ui:help`, `ui:order` and `ui:placeholder`.
+`ui:widget` (textarea, radio, hidden), `ui:help`, `ui:order` and `ui:placeholder`. Read-only
+properties are the case's own data (see `webapp.runtime.forms`): no form shows them as inputs.
 """
 
 from dataclasses import dataclass
@@ -89,7 +90,8 @@ def form_fields(schema: dict[str, Any], ui_schema: dict[str, Any] | None = None)
     properties = schema.get("properties", {})
     required = set(schema.get("required", []))
     fields = []
-    for name in _ordered(list(properties), ui_schema.get("ui:order")):
+    names = [name for name, spec in properties.items() if spec.get("readOnly") is not True]
+    for name in _ordered(names, ui_schema.get("ui:order")):
         spec = properties[name]
         ui = ui_schema.get(name, {})
         kind = _type_of(spec)
@@ -197,6 +199,8 @@ def _message(error: Any) -> str:
         "maxLength": _("The value is too long."),
         "pattern": _("The value has the wrong format."),
     }
+    if error.validator == "const" and error.validator_value is True:
+        return _("Tick this check: the answer you chose needs it for this application.")
     if error.validator == "format":
         return {
             "date": _("Enter a date as YYYY-MM-DD."),
@@ -221,6 +225,9 @@ def validate(schema: dict[str, Any], data: dict[str, Any]) -> dict[str, str]:
             missing = [n for n in error.validator_value if n not in data]
             for name in missing:
                 errors.setdefault(name, _message(error))
+            continue
+        if error.validator == "dependentRequired":
+            errors.setdefault(error.message.split("'")[1], _("This field is required."))
             continue
         name = str(error.path[0]) if error.path else ""
         errors.setdefault(name, _message(error))

@@ -1,5 +1,8 @@
 """CSRF protection, the security headers every response carries, and the cookies' flags."""
 
+import base64
+import hashlib
+
 from flask import Blueprint, Flask, Response, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
@@ -7,11 +10,32 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 csrf = CSRFProtect()
 
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
-    "form-action 'self'; frame-ancestors 'none'"
+# dmn-js draws the bpmn.io watermark, which its licence requires to stay visible, with these
+# two style attributes: they alone are allowed, by their hashes; no other inline style is.
+WATERMARK_STYLES = (
+    "position: absolute; bottom: 15px; right: 15px; z-index: 100;",
+    "vertical-align:middle",
 )
+
+
+def style_hash(text: str) -> str:
+    """Return the CSP source that allows one exact inline style."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def content_security_policy(connect: str = "") -> str:
+    """Return the content security policy, letting scripts also connect to `connect`."""
+    sources = f"'self' {connect}".strip()
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        f"style-src-attr 'unsafe-hashes' {' '.join(map(style_hash, WATERMARK_STYLES))}; "
+        "img-src 'self' data:; "
+        f"font-src 'self'; connect-src {sources}; object-src 'none'; base-uri 'self'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
 

@@ -10,6 +10,21 @@ from webapp.worker import JobWorker
 from .bodies import largest_limit
 
 log = logging.getLogger(__name__)
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Write the product's log to standard error: access lines, errors, the worker's notes.
+
+    Set up before gunicorn forks, its worker processes inherit it. Records are masked when
+    they are made (`webapp.logmask`), whatever handler writes them.
+    """
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        root.addHandler(handler)
+    root.setLevel(level)
 
 
 def serve(

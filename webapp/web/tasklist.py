@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from webapp.db.models import HumanTask, HumanTaskKey
+from webapp.db.models import HumanTask, HumanTaskKey, Instance
+from webapp.privacy import View
 
 OPEN_STATES = ("ready", "claimed")
 TABS = ("mine", "queue", "all")
@@ -229,6 +230,24 @@ def list_tasks(
         rows += sorted(undated, key=lambda task: task.id)[:wanted]
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return TaskPage(rows[:limit], next_cursor)
+
+
+def person_names(session: Session, tasks: list[HumanTask], view: View) -> dict[int, str]:
+    """Return the name of the person each task's application registers, as the viewer may see it.
+
+    The name is in the instances' summaries (one primary-key read for the page's instances),
+    so the list never opens a workflow; the privacy policy decides how much of it shows.
+    """
+    ids = {task.instance_id for task in tasks}
+    if not ids:
+        return {}
+    rows = session.execute(select(Instance.id, Instance.summary).where(Instance.id.in_(ids)))
+    names = {}
+    for instance_id, summary in rows:
+        name = (summary or {}).get("person_full_name")
+        if isinstance(name, str) and name:
+            names[instance_id] = view(name, "person_full_name")
+    return names
 
 
 def _bounded_count(condition: ColumnElement[bool]) -> Select:

@@ -1,35 +1,32 @@
 """The service-centre desk: task lists, the task page, the office queue and the counter."""
 
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from flask import (
     Blueprint,
     abort,
     current_app,
     flash,
-    g,
     redirect,
     render_template,
     request,
     url_for,
 )
-from flask_babel import get_locale, get_timezone
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from webapp.accounts import users_with_role
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask
+from webapp.runtime import forms
 from webapp.runtime.errors import Conflict, InvalidData, TakenKey
 
 from . import schemaforms, texts
-from .auth import role_required
+from .auth import personal_view, role_required
 from .database import db, runtime
+from .i18n import local_today
 from .labels import REFUSAL_REASONS, document_label, refusal_label
 from .tasklist import (
     COUNT_LIMIT,
@@ -42,6 +39,7 @@ from .tasklist import (
     list_tasks,
     may_act,
     may_work,
+    person_names,
     supervisor_escalations,
 )
 
@@ -110,10 +108,15 @@ def refusal_options(schema: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def decision_fields(
-    schema: dict[str, Any], ui_schema: dict[str, Any] | None
+    schema: dict[str, Any], ui_schema: dict[str, Any] | None, case: dict[str, Any]
 ) -> list[schemaforms.Field]:
-    """Return the form's fields, less those the refusal form asks for on its own."""
-    fields = schemaforms.form_fields(schema, ui_schema)
+    """Return the form's fields that apply to the case, less those the refusal form asks for.
+
+    A check only conditions this case rules out would ask for (the owner's presence when the
+    applicant owns the premises) is not shown: the checklist is the one that applies.
+    """
+    unasked = forms.unasked_fields(schema, case)
+    fields = [f for f in schemaforms.form_fields(schema, ui_schema) if f.name not in unasked]
     if not refusal_options(schema):
         return fields
     return [f for f in fields if f.name != "refusal_reason" and f.name not in COMMENT_KEYS]
@@ -158,7 +161,7 @@ def render_task(
         data = runtime().task_data(task.id)
         texts_of = texts.use(texts.of_instance(task.instance_id))
         fields = texts.localised_fields(
-            texts_of, decision_fields(schema, ui_schema), schema, task.form, task.ui_form
+            texts_of, decision_fields(schema, ui_schema, data), schema, task.form, task.ui_form
         )
     fields = fields or []
     if values is None:
@@ -176,7 +179,6 @@ def render_task(
         session = db()
         with session.begin():
             reassign_to = [u.username for u in users_with_role(session, task.role)]
-    documents = [d.strip() for d in str(data.get("required_documents", "")).split(",")]
     page = render_template(
         "tasks/task.html",
         task=task,
@@ -184,7 +186,6 @@ def render_task(
         values=values,
         errors=errors or {},
         lookups={key: data[key] for key in LOOKUP_KEYS if isinstance(data.get(key), dict)},
-        documents=[d for d in documents if d],
         refusal_options=refusal_options(schema),
         refusal=refusal or {},
         reassign_to=reassign_to,
@@ -209,15 +210,22 @@ def task_list() -> Any:
     with session.begin():
         page = list_tasks(session, current_worker(), filters, utcnow(), cursor)
         counts = count_tabs(session, current_worker(), tabs)
+        names = person_names(session, page.tasks, personal_view())
     return render_template(
-        "tasks/list.html", page=page, counts=counts, tabs=tabs, filters=filters, now=utcnow()
+        "tasks/list.html",
+        page=page,
+        counts=counts,
+        tabs=tabs,
+        filters=filters,
+        names=names,
+        now=utcnow(),
     )
 
 
 @bp.get("/<task_id>")
 @role_required(*DESK_ROLES)
 def task_page(task_id: str) -> Any:
-    """Show a task: instructions, registry lookups, checklist and its form."""
+    """Show a task: instructions, registry lookups and its form (the checklist)."""
     return render_task(load_task(task_id))
 
 
@@ -270,7 +278,10 @@ def reassign(task_id: str) -> Any:
 
 
 def _finish(task: HumanTask, data: dict[str, Any]) -> Any:
-    """Complete the task with the data; return a redirect, or None after flashing a conflict."""
+    """Complete the task with the data; return a redirect, or None after flashing a conflict.
+
+    A completion that registered the person leads to the receipt for the citizen.
+    """
     try:
         instance = runtime().complete(task.id, data, current_user.username)
     except Conflict as error:
@@ -285,6 +296,8 @@ def _finish(task: HumanTask, data: dict[str, Any]) -> Any:
         return None
     number = instance.business_key or instance.id
     flash(_("Task completed for application %(number)s.", number=number), "success")
+    if instance.data.get("registration_id") and instance.status == "completed":
+        return redirect(url_for("receipts.receipt", instance_id=instance.id), 303)
     return redirect(url_for("tasks.task_list"), 303)
 
 
@@ -294,10 +307,11 @@ def complete(task_id: str) -> Any:
     """Complete the task with the submitted form; re-show it with errors if invalid."""
     task = actionable_task(task_id)
     schema, ui_schema = task_form(task)
-    fields = decision_fields(schema, ui_schema)
+    case = runtime().task_data(task.id)
+    fields = decision_fields(schema, ui_schema, case)
     values = schemaforms.posted_values(request.form, fields)
     data, errors = schemaforms.typed_data(values, fields)
-    errors = errors or schemaforms.validate(schema, data)
+    errors = errors or schemaforms.validate(schema, forms.with_case(schema, data, case))
     if errors:
         return render_task(task, values, errors, 422)
     try:
@@ -357,6 +371,7 @@ def supervisor() -> Any:
     with session.begin():
         page = list_tasks(session, current_worker(), filters, now, cursor)
         escalations = supervisor_escalations(session)
+        names = person_names(session, page.tasks + escalations, personal_view())
         overdue = count_overdue(session, now)
         staff = sorted({u.username for role in DESK_ROLES for u in users_with_role(session, role)})
     return render_template(
@@ -366,6 +381,7 @@ def supervisor() -> Any:
         overdue=overdue,
         staff=staff,
         filters=filters,
+        names=names,
         now=now,
     )
 
@@ -383,8 +399,7 @@ def counter_data(data: dict[str, Any]) -> dict[str, Any]:
 
     The application number is left to the runtime, which numbers new applications.
     """
-    today = datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
-    return {**data, "channel": "service_centre", "application_date": today.isoformat()}
+    return {**data, "channel": "service_centre", "application_date": local_today().isoformat()}
 
 
 @bp.route("/counter", methods=["GET", "POST"])
@@ -417,10 +432,23 @@ def counter() -> Any:
         page = render_template("tasks/counter.html", fields=fields, values=values, errors=errors)
         return page, status
     number = instance.business_key or instance.id
+    if instance.status == "completed":
+        # The process answered at once: a refusal, or a channel answer such as "apply online".
+        flash(
+            _(
+                "Application %(number)s ended: %(text)s",
+                number=number,
+                text=instance.data.get("refusal_text") or instance.data.get("outcome"),
+            ),
+            "error",
+        )
+        return redirect(url_for("tasks.task_list"), 303)
     flash(_("Application %(number)s has been started.", number=number), "success")
-    for ready in instance.ready_tasks:
-        if ready.role in current_user.roles:
-            return redirect(url_for("tasks.task_page", task_id=ready.id), 303)
+    # The runtime gives the counter's check to the clerk who started it: open that one.
+    ready = sorted(instance.ready_tasks, key=lambda t: t.claimed_by != current_user.username)
+    for task in ready:
+        if task.claimed_by == current_user.username or task.role in current_user.roles:
+            return redirect(url_for("tasks.task_page", task_id=task.id), 303)
     return redirect(url_for("tasks.task_list"), 303)
 
 
@@ -440,16 +468,6 @@ def document_label_filter(code: str) -> str:
 def count_label(count: int) -> str:
     """Return a tab count, shown as "100+" once it reaches the counting limit."""
     return f"{COUNT_LIMIT}+" if count >= COUNT_LIMIT else str(count)
-
-
-@bp.app_template_global("short_time")
-def short_time(moment: datetime) -> str:
-    """Return a time in the user's zone and language, short; the page's many rows share one
-    resolution of the locale and zone (Flask-Babel's filter resolves them at every call)."""
-    if "short_time" not in g:
-        g.short_time = (get_locale(), get_timezone())
-    locale, zone = g.short_time
-    return format_datetime(moment, "short", tzinfo=zone, locale=locale)
 
 
 @bp.app_template_global("is_overdue")

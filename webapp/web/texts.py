@@ -141,6 +141,17 @@ def text(texts_of: Catalogue, key: str, english: str) -> ProcessText:
     return _shown(texts_of.text(language(), key, english), english, key)
 
 
+def field_title(name: str) -> ProcessText | None:
+    """Return the title a form of the page's process gives a data field, in the reader's
+    language, or None when no form names it."""
+    texts_of = g.get(PAGE_TEXTS, Catalogue())
+    ending = f":/properties/{texts.escape_pointer(name)}/title"
+    for key, source in texts_of.sources.items():
+        if key.endswith(ending) and source.text:
+            return text(texts_of, key, source.text)
+    return None
+
+
 def from_source(texts_of: Catalogue, english: str) -> ProcessText:
     """Return an English text the process wrote into data (a refusal text) in the reader's
     language."""

@@ -2,7 +2,6 @@
 
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -22,6 +21,7 @@ from webapp.db.base import utcnow
 
 from .auth import role_required
 from .database import db
+from .i18n import local_time, local_today
 
 bp = Blueprint("visits", __name__, url_prefix="/visits")
 DESK_ROLES = ("clerk", "supervisor")
@@ -32,12 +32,6 @@ def visitor_iin() -> str:
     if not current_user.iin:
         abort(403)
     return current_user.iin
-
-
-def local_today() -> date:
-    """Return today's date where the service is given."""
-    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Almaty"))
-    return datetime.now(zone).date()
 
 
 def chosen_day(text: str | None, default: date) -> date:
@@ -111,7 +105,7 @@ def reserve() -> Any:
         _(
             "Your visit is booked: %(centre)s, %(time)s, desk %(desk)s.",
             centre=reservation.centre_name,
-            time=f"{reservation.start:%Y-%m-%d %H:%M}",
+            time=local_time(reservation.start),
             desk=reservation.desk,
         ),
         "success",

@@ -6,7 +6,11 @@
 //        data-deploy-url="/deploy" data-operators='{"population.person": ["iin"]}'
 //        data-forms='["check_documents.schema.json"]'></div>
 //   <div data-dmn-editor data-dmn-url="/x.dmn" data-save-url="/validate"></div>
-// data-deploy-url, data-operators (operator id -> parameter names) and data-forms are optional.
+// data-deploy-url, data-operators (operator id -> parameter names) and data-forms are optional;
+// data-labels (JSON, key -> text) gives the page's language to the texts in LABELS.
+// The diagram opens at a readable zoom, with zoom buttons; a Diagram / XML switch shows the
+// XML to read and edit, and switching back imports it (an XML that does not import keeps the
+// XML view open with the reason). A service task's operator is picked from data-operators.
 // Saving POSTs the XML (Content-Type application/xml, header X-CSRFToken) and expects JSON
 // {"problems": [{"file", "line", "element", "message"}], "deployed": [...]}; the container then
 // fires "diagram:saved" with detail {action, status, answer}. After loading it has
@@ -18,16 +22,70 @@ import {
   diagramSource,
   jsonAttribute,
   library,
+  MIN_READABLE_SCALE,
   t,
+  zoomAtStart,
+  zoomControls,
 } from "./diagram-common.js";
 
 const SPIFF_DESCRIPTOR_URL = new URL("./spiffworkflow-moddle.json", import.meta.url);
 const FORM_PROPERTIES = [
-  ["formJsonSchemaFilename", "Form schema file"],
-  ["formUiSchemaFilename", "Form UI schema file"],
+  ["formJsonSchemaFilename", "formSchema"],
+  ["formUiSchemaFilename", "formUiSchema"],
 ];
 
-const STATUS_TEXT = { ok: "Saved", problems: "Problems found", error: "Not saved" };
+const STATUS_TEXT = { ok: "saved", problems: "problemsFound", error: "notSaved" };
+// Texts a page may translate through data-labels; %(name)s marks a value put in.
+const LABELS = {
+  saved: "Saved",
+  problemsFound: "Problems found",
+  notSaved: "Not saved",
+  saving: "Saving…",
+  unsavedChanges: "Unsaved changes",
+  save: "Save",
+  saveDeploy: "Save and deploy",
+  noProblems: "No problems found.",
+  oneProblem: "1 problem",
+  problems: "%(n)s problems",
+  line: "line %(n)s",
+  serverAnswered: "The server answered %(status)s.",
+  properties: "Properties",
+  selectElement: "Select an element.",
+  id: "Id",
+  name: "Name",
+  lane: "Lane",
+  operator: "Operator",
+  resultVariable: "Result variable",
+  parameters: "Parameters",
+  parameter: "Parameter",
+  type: "Type",
+  value: "Value",
+  addParameter: "Add parameter",
+  removeParameter: "Remove parameter",
+  instructions: "Instructions",
+  formSchema: "Form schema file",
+  formUiSchema: "Form UI schema file",
+  diagram: "Diagram",
+  xml: "XML",
+  xmlInvalid: "The XML cannot be read: %(reason)s",
+  chooseOperator: "Choose an operator",
+  unknownOperator: "%(id)s (not in the operator table)",
+  operatorTakes: "Takes: %(names)s",
+  operatorTakesNothing: "Takes no parameters",
+  missingParameters: "Missing: %(names)s",
+  proposed: "Version %(version)s of %(process)s is saved and awaits approval by another process owner; running instances are not affected until then.",
+  deployedVersion: "Version %(version)s of %(process)s is deployed.",
+  unchanged: "%(process)s is unchanged: version %(version)s already has this content.",
+  review: "Review the change",
+  openVersion: "Open version %(version)s",
+  textsToTranslate: "Texts to translate before the version can take effect: %(n)s",
+};
+
+/** Return a text of LABELS in the container's language with its values put in. */
+function label(container, key, values = {}) {
+  const texts = { ...LABELS, ...jsonAttribute(container, "labels", {}) };
+  return texts[key].replace(/%\((\w+)\)s/g, (_, name) => String(values[name] ?? ""));
+}
 // Problems that let a version be proposed but not take effect: texts still to translate.
 const isWarning = (problem) => problem.warning === true;
 
@@ -57,22 +115,28 @@ function csrfToken() {
   return document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 }
 
-/** Describe one deployed entry of the server's answer (its links are shown apart). */
-function describeDeployed(entry) {
-  if (typeof entry !== "object" || entry === null) {
-    return String(entry);
+/** Return one list item saying what became of a process: proposed, deployed or unchanged. */
+function deployedItem(container, entry) {
+  const values = { process: entry.process_id ?? entry.process, version: entry.version };
+  const key =
+    entry.status === "pending" ? "proposed" : entry.created === false ? "unchanged" : "deployedVersion";
+  const item = el("li", { className: `deployed-${entry.status ?? "done"}` });
+  item.dataset.version = String(entry.version);
+  item.append(el("span", { textContent: label(container, key, values) }));
+  if (entry.review_url && entry.status === "pending") {
+    item.append(" ", el("a", { className: "review-link", href: entry.review_url, textContent: label(container, "review") }));
   }
-  return Object.entries(entry)
-    .filter(([key]) => !key.endsWith("url"))
-    .map(([key, value]) => `${key}: ${value}`)
-    .join(", ");
+  if (entry.url) {
+    item.append(" ", el("a", { className: "version-link", href: entry.url, textContent: label(container, "openVersion", values) }));
+  }
+  return item;
 }
 
 /** Return a list of problems, each with where it is and a button that selects its element. */
-function problemList(problems, className, onElement) {
+function problemList(container, problems, className, onElement) {
   const list = el("ol", { className });
   for (const problem of problems) {
-    const where = [problem.file, problem.line && t("line %(n)s", { n: problem.line })]
+    const where = [problem.file, problem.line && label(container, "line", { n: problem.line })]
       .filter(Boolean)
       .join(", ");
     const item = el("li", {}, el("span", { className: "problem-where", textContent: where }));
@@ -93,42 +157,43 @@ function problemList(problems, className, onElement) {
 
 /** Show the server's answer to a save: its problems or a clean bill, and what it deployed. */
 function showAnswer(results, status, answer, onElement) {
+  const container = results.closest(".diagram-editor");
   const problems = (answer.problems || []).filter((problem) => !isWarning(problem));
   const warnings = (answer.problems || []).filter(isWarning);
   const deployed = answer.deployed || [];
   results.replaceChildren();
   results.dataset.outcome = problems.length ? "problems" : status < 400 ? "ok" : "error";
   if (problems.length) {
-    const count = t("Problems found: %(n)s", { n: problems.length });
-    results.append(el("h3", { textContent: count }), problemList(problems, "problems", onElement));
+    const count =
+      problems.length === 1
+        ? label(container, "oneProblem")
+        : label(container, "problems", { n: problems.length });
+    results.append(el("h3", { textContent: count }), problemList(container, problems, "problems", onElement));
   } else if (status < 400) {
-    results.append(el("p", { textContent: t("No problems found.") }));
+    results.append(el("p", { textContent: label(container, "noProblems") }));
   } else {
-    const text = answer.error || t("The server answered %(status)s.", { status });
+    const text = answer.error || label(container, "serverAnswered", { status });
     results.append(el("p", { textContent: text }));
   }
-  if (warnings.length) {
-    const heading = t("Texts to translate before the version can take effect: %(n)s", {
-      n: warnings.length,
-    });
-    results.append(el("h3", { textContent: heading }), problemList(warnings, "warnings", onElement));
-  }
   if (deployed.length) {
-    // A deployment made here waits for a second person: say so, and link its review page.
-    const review = deployed.find((entry) => entry?.status === "pending")?.review_url;
+    // A deployment made here waits for a second person: each line says so and links its review.
     const list = el("ul", { className: "deployed" });
-    list.append(...deployed.map((entry) => el("li", { textContent: describeDeployed(entry) })));
-    const heading = review ? t("Awaiting approval by another process owner") : t("Deployed");
-    results.append(el("h3", { textContent: heading }), list);
-    if (review) {
-      results.append(el("a", { className: "review-link", href: review, textContent: t("Review") }));
-    }
+    list.append(...deployed.map((entry) => deployedItem(container, entry)));
+    results.dataset.outcome = "ok";
+    results.replaceChildren(list);
+  }
+  if (warnings.length) {
+    const heading = label(container, "textsToTranslate", { n: warnings.length });
+    results.append(
+      el("h3", { textContent: heading }),
+      problemList(container, warnings, "warnings", onElement),
+    );
   }
 }
 
-/** POST the modeler's XML to url and return {status, answer}. */
-async function postXml(modeler, url) {
-  const { xml } = await modeler.saveXML({ format: true });
+/** POST the editor's XML to url and return {status, answer}. */
+async function postXml(container, modeler, url) {
+  const xml = await currentXml(container, modeler);
   const response = await fetch(url, {
     method: "POST",
     credentials: "same-origin",
@@ -154,47 +219,97 @@ function editorLayout(container, withPanel) {
   const toolbar = el("div", { className: "editor-toolbar" });
   const canvas = el("div", { className: "diagram-canvas" });
   const body = el("div", { className: "editor-body" }, canvas);
-  const panel = el("aside", { className: "properties-panel", ariaLabel: t("Properties") });
+  const panel = el("aside", {
+    className: "properties-panel",
+    ariaLabel: label(container, "properties"),
+  });
   if (withPanel) {
     body.append(panel);
   }
   const results = el("section", { className: "save-results", ariaLive: "polite" });
-  toolbar.append(status);
+  const xml = el("textarea", { className: "xml-source", spellcheck: false, hidden: true });
+  xml.setAttribute("aria-label", label(container, "xml"));
+  const xmlError = el("p", { className: "xml-error", role: "alert", hidden: true });
+  const views = el("div", { className: "editor-views", role: "group" });
+  toolbar.append(views, status);
   container.classList.add("diagram-editor");
-  container.append(toolbar, body, results);
-  return { toolbar, status, canvas, panel, results };
+  container.append(toolbar, body, xmlError, xml, results);
+  return { toolbar, views, status, canvas, body, panel, results, xml, xmlError };
+}
+
+/** Add the Diagram / XML switch: the XML view shows the XML, switching back imports it. */
+function wireXmlView(container, modeler, layout, reopen) {
+  const buttons = {};
+  const show = async (view) => {
+    if (view === "xml") {
+      layout.xml.value = (await modeler.saveXML({ format: true })).xml;
+    } else {
+      try {
+        await modeler.importXML(layout.xml.value);
+        await reopen();
+      } catch (error) {
+        layout.xmlError.textContent = label(container, "xmlInvalid", { reason: error.message });
+        layout.xmlError.hidden = false;
+        return;
+      }
+    }
+    layout.xmlError.hidden = true;
+    layout.body.hidden = view === "xml";
+    layout.xml.hidden = view !== "xml";
+    container.dataset.view = view;
+    for (const [name, button] of Object.entries(buttons)) {
+      button.setAttribute("aria-pressed", String(name === view));
+    }
+  };
+  for (const view of ["diagram", "xml"]) {
+    const button = el("button", { type: "button", textContent: label(container, view) });
+    button.dataset.view = view;
+    button.setAttribute("aria-pressed", String(view === "diagram"));
+    button.addEventListener("click", () => show(view));
+    buttons[view] = button;
+    layout.views.append(button);
+  }
+  container.dataset.view = "diagram";
+}
+
+/** Return the editor's XML: the XML view's text while it is shown, else the modeler's. */
+async function currentXml(container, modeler) {
+  if (container.dataset.view === "xml") {
+    return container.querySelector(".xml-source").value;
+  }
+  return (await modeler.saveXML({ format: true })).xml;
 }
 
 /** Wire the save (and deploy) buttons of an editor to its modeler. */
 function wireSaving(container, modeler, layout, onElement) {
-  const actions = [["save", t("Save"), container.dataset.saveUrl]];
+  const actions = [["save", label(container, "save"), container.dataset.saveUrl]];
   if (container.dataset.deployUrl) {
-    actions.push(["deploy", t("Save and deploy"), container.dataset.deployUrl]);
+    actions.push(["deploy", label(container, "saveDeploy"), container.dataset.deployUrl]);
   }
-  for (const [action, label, url] of actions) {
+  for (const [action, caption, url] of actions) {
     if (!url) {
       continue;
     }
-    const button = el("button", { type: "button", textContent: label });
+    const button = el("button", { type: "button", textContent: caption });
     button.dataset.action = action;
     button.addEventListener("click", async () => {
       button.disabled = true;
-      layout.status.textContent = t("Saving…");
+      layout.status.textContent = label(container, "saving");
       try {
-        const { status, answer } = await postXml(modeler, url);
+        const { status, answer } = await postXml(container, modeler, url);
         showAnswer(layout.results, status, answer, onElement);
-        layout.status.textContent = t(STATUS_TEXT[layout.results.dataset.outcome]);
+        layout.status.textContent = label(container, STATUS_TEXT[layout.results.dataset.outcome]);
         container.dispatchEvent(
           new CustomEvent("diagram:saved", { detail: { action, status, answer }, bubbles: true }),
         );
       } catch (error) {
-        layout.status.textContent = t("Not saved");
+        layout.status.textContent = label(container, "notSaved");
         showAnswer(layout.results, 0, { error: error.message }, onElement);
       } finally {
         button.disabled = false;
       }
     });
-    layout.toolbar.insertBefore(button, layout.status);
+    layout.toolbar.insertBefore(button, layout.views);
   }
 }
 
@@ -369,6 +484,7 @@ class PropertiesPanel {
     modeler.get("commandStack").registerHandler(PANEL_EDIT, PanelEditHandler);
     this.modeler = modeler;
     this.panel = panel;
+    this.container = container;
     this.operators = jsonAttribute(container, "operators", {});
     this.forms = jsonAttribute(container, "forms", []);
     this.listPrefix = `${container.id || "editor"}-${Math.random().toString(36).slice(2, 8)}`;
@@ -406,21 +522,22 @@ class PropertiesPanel {
     this.panel.replaceChildren();
     delete this.panel.dataset.elementId;
     if (!this.element) {
-      this.panel.append(el("p", { className: "panel-hint", textContent: t("Select an element.") }));
+      const hint = label(this.container, "selectElement");
+      this.panel.append(el("p", { className: "panel-hint", textContent: hint }));
       return;
     }
     const bo = this.element.businessObject;
     this.panel.dataset.elementId = bo.id;
     this.panel.append(
       el("h2", { textContent: typeLabel(this.element.type) }),
-      field(t("Id"), "id", bo.id, () => {}, { readOnly: true }),
-      field(t("Name"), "name", bo.name ?? "", (name) =>
+      field(this.text("id"), "id", bo.id, () => {}, { readOnly: true }),
+      field(this.text("name"), "name", bo.name ?? "", (name) =>
         this.apply((ext) => ext.modeling.updateProperties(this.element, { name: name || undefined })),
       ),
     );
     const lane = laneOf(this.modeler, this.element);
     if (lane) {
-      this.panel.append(field(t("Lane"), "lane", lane, () => {}, { readOnly: true }));
+      this.panel.append(field(this.text("lane"), "lane", lane, () => {}, { readOnly: true }));
     }
     if (this.element.type === "bpmn:ServiceTask") {
       this.showServiceTask(new Extensions(this.modeler, this.element));
@@ -430,16 +547,62 @@ class PropertiesPanel {
     }
   }
 
+  /** Return a text of LABELS in the page's language. */
+  text(key) {
+    return label(this.container, key);
+  }
+
+  /** Build the operator select: the operator table's entries, and the current one if unknown. */
+  operatorSelect(current) {
+    const select = el("select", { name: "operator" });
+    select.append(el("option", { value: "", textContent: label(this.container, "chooseOperator") }));
+    const ids = Object.keys(this.operators);
+    if (current && !ids.includes(current)) {
+      const text = label(this.container, "unknownOperator", { id: current });
+      select.append(el("option", { value: current, textContent: text }));
+    }
+    select.append(...ids.map((id) => el("option", { value: id, textContent: id })));
+    select.value = current;
+    select.addEventListener("change", () => this.setOperator(select.value));
+    const caption = el("span", { textContent: this.text("operator") });
+    return el("label", { className: "panel-field" }, caption, select);
+  }
+
+  /** Say which parameters the operator takes, and which of them the task does not give. */
+  operatorHint(id, parameters) {
+    const wanted = this.operators[id];
+    if (!wanted) {
+      return null;
+    }
+    const given = new Set(parameters.map((parameter) => parameter.id));
+    const missing = wanted.filter((name) => !given.has(name));
+    const hint = el("p", { className: "operator-parameters panel-hint" });
+    hint.append(
+      wanted.length
+        ? label(this.container, "operatorTakes", { names: wanted.join(", ") })
+        : label(this.container, "operatorTakesNothing"),
+    );
+    if (missing.length) {
+      const warning = el("strong", {
+        className: "missing-parameters",
+        textContent: label(this.container, "missingParameters", { names: missing.join(", ") }),
+      });
+      hint.append(el("br"), warning);
+    }
+    return hint;
+  }
+
   /** Show the operator, result variable and parameter rows of a service task. */
   showServiceTask(extensions) {
     const operator = extensions.find("spiffworkflow:serviceTaskOperator");
-    const listId = datalist(this.panel, `${this.listPrefix}-operators`, Object.keys(this.operators));
     const parameters = operator?.parameterList?.get("parameters") ?? [];
+    this.panel.append(this.operatorSelect(operator?.id ?? ""));
+    const hint = this.operatorHint(operator?.id, parameters);
+    if (hint) {
+      this.panel.append(hint);
+    }
     this.panel.append(
-      field(t("Operator"), "operator", operator?.id ?? "", (id) => this.setOperator(id), {
-        list: listId,
-      }),
-      field(t("Result variable"), "resultVariable", operator?.resultVariable ?? "", (name) =>
+      field(this.text("resultVariable"), "resultVariable", operator?.resultVariable ?? "", (name) =>
         this.apply((ext) => {
           ext.update(ext.ensure("spiffworkflow:serviceTaskOperator"), {
             resultVariable: name || undefined,
@@ -455,21 +618,20 @@ class PropertiesPanel {
         el(
           "tr",
           {},
-          ...[t("Parameter"), t("Type"), t("Value"), ""].map((text) =>
-            el("th", { textContent: text }),
-          ),
+          ...["parameter", "type", "value"].map((key) => el("th", { textContent: this.text(key) })),
+          el("th"),
         ),
       ),
     );
     const body = el("tbody");
     parameters.forEach((parameter, index) => body.append(this.parameterRow(parameter, index)));
-    const add = el("button", { type: "button", textContent: t("Add parameter") });
+    const add = el("button", { type: "button", textContent: this.text("addParameter") });
     add.dataset.action = "add-parameter";
     add.addEventListener("click", () =>
       this.apply((ext) => ext.addParameter(), { redraw: true }),
     );
     table.append(body);
-    this.panel.append(el("h3", { textContent: t("Parameters") }), table, add);
+    this.panel.append(el("h3", { textContent: this.text("parameters") }), table, add);
   }
 
   /** Build one editable parameter row. */
@@ -487,7 +649,11 @@ class PropertiesPanel {
       );
       row.append(el("td", {}, input));
     }
-    const remove = el("button", { type: "button", textContent: "×", title: t("Remove parameter") });
+    const remove = el("button", {
+      type: "button",
+      textContent: "×",
+      title: this.text("removeParameter"),
+    });
     remove.dataset.action = "remove-parameter";
     remove.addEventListener("click", () =>
       this.apply((ext) => ext.removeParameter(parameter), { redraw: true }),
@@ -496,15 +662,15 @@ class PropertiesPanel {
     return row;
   }
 
-  /** Set the operator id; a known operator without parameters gets a row per parameter. */
+  /** Set the operator id and add a row for each of its parameters the task does not give. */
   setOperator(id) {
     this.apply(
       (ext) => {
         const operator = ext.ensure("spiffworkflow:serviceTaskOperator");
         ext.update(operator, { id: id || undefined });
-        const hasParameters = operator.parameterList?.get("parameters").length;
-        if (!hasParameters) {
-          for (const name of this.operators[id] || []) {
+        const given = new Set((operator.parameterList?.get("parameters") ?? []).map((p) => p.id));
+        for (const name of this.operators[id] || []) {
+          if (!given.has(name)) {
             ext.addParameter(name);
           }
         }
@@ -516,10 +682,10 @@ class PropertiesPanel {
   /** Show the form files and the instructions of a user task. */
   showUserTask(extensions) {
     const listId = datalist(this.panel, `${this.listPrefix}-forms`, this.forms);
-    for (const [name, label] of FORM_PROPERTIES) {
+    for (const [name, key] of FORM_PROPERTIES) {
       this.panel.append(
         field(
-          t(label),
+          this.text(key),
           name,
           extensions.property(name),
           (value) => this.apply((ext) => ext.setProperty(name, value)),
@@ -529,7 +695,7 @@ class PropertiesPanel {
     }
     this.panel.append(
       field(
-        t("Instructions"),
+        this.text("instructions"),
         "instructions",
         extensions.text("spiffworkflow:instructionsForEndUser"),
         (value) => this.apply((ext) => ext.setText("spiffworkflow:instructionsForEndUser", value)),
@@ -543,8 +709,7 @@ class PropertiesPanel {
 function fitBesidePalette(modeler, canvasElement) {
   const canvas = modeler.get("canvas");
   const { inner, outer } = canvas.viewbox();
-  const palette = canvasElement.querySelector(".djs-palette");
-  const left = (palette ? palette.offsetLeft + palette.offsetWidth : 0) + 24;
+  const left = besidePalette(canvasElement);
   const margin = 24;
   const scale = Math.min(
     1,
@@ -559,6 +724,21 @@ function fitBesidePalette(modeler, canvasElement) {
   });
 }
 
+/** Return the left edge, in pixels, of the canvas the tool palette leaves free. */
+function besidePalette(canvasElement) {
+  const palette = canvasElement.querySelector(".djs-palette");
+  return (palette ? palette.offsetLeft + palette.offsetWidth : 0) + 24;
+}
+
+/** Open at the whole diagram when that is readable, else at its top left beside the palette. */
+function readableStart(modeler, canvasElement) {
+  fitBesidePalette(modeler, canvasElement);
+  const canvas = modeler.get("canvas");
+  if (canvas.zoom() < MIN_READABLE_SCALE) {
+    zoomAtStart(canvas, besidePalette(canvasElement) + 16);
+  }
+}
+
 /** Open the BPMN modeler with the SpiffWorkflow descriptor and our properties panel. */
 export async function openBpmnEditor(container) {
   const layout = editorLayout(container, true);
@@ -569,7 +749,9 @@ export async function openBpmnEditor(container) {
   editors.set(container, modeler);
   const panel = new PropertiesPanel(modeler, layout.panel, container);
   const { warnings } = await modeler.importXML(await diagramSource(container, "bpmn"));
-  fitBesidePalette(modeler, layout.canvas);
+  readableStart(modeler, layout.canvas);
+  zoomControls(layout.canvas, modeler.get("canvas"), () => fitBesidePalette(modeler, layout.canvas));
+  wireXmlView(container, modeler, layout, async () => panel.show(null));
   panel.show(null);
   const select = (id) => {
     const element = modeler.get("elementRegistry").get(id);
@@ -580,7 +762,7 @@ export async function openBpmnEditor(container) {
   };
   wireSaving(container, modeler, layout, select);
   modeler.on("commandStack.changed", () => {
-    layout.status.textContent = t("Unsaved changes");
+    layout.status.textContent = label(container, "unsavedChanges");
   });
   return { warnings: warnings.map(describeWarning) };
 }
@@ -592,10 +774,14 @@ export async function openDmnEditor(container) {
   const modeler = new (library("DmnJS", "dmn-js/dmn-modeler"))({ container: layout.canvas });
   editors.set(container, modeler);
   const { warnings } = await modeler.importXML(await diagramSource(container, "dmn"));
-  const table = modeler.getViews().find((view) => view.type === "decisionTable");
-  if (table) {
-    await modeler.open(table);
-  }
+  const openTable = async () => {
+    const table = modeler.getViews().find((view) => view.type === "decisionTable");
+    if (table) {
+      await modeler.open(table);
+    }
+  };
+  await openTable();
+  wireXmlView(container, modeler, layout, openTable);
   wireSaving(container, modeler, layout, () => {});
   return { warnings: warnings.map(describeWarning) };
 }

@@ -3,16 +3,20 @@
 // Markup (the page loads bpmn-navigated-viewer and/or dmn-viewer from vendor/ first):
 //   <div class="diagram" data-bpmn-url="/x.bpmn"
 //        data-markers='{"completed": [ids], "active": [ids], "failed": [ids], "cancelled": [ids]}'
-//        data-counts='{"Task_A": {"count": 3, "label": "3 waiting"}}'
+//        data-counts='{"Task_A": {"count": 3, "label": "3 waiting", "heat": 2}}'
 //        data-diff='{"added": [ids], "removed": [ids], "changed": [ids]}'
 //        data-process="Process_A"></div>
-//   <div class="diagram" data-dmn-url="/x.dmn"></div>
+//   <div class="diagram" data-dmn-url="/x.dmn" data-diff='{"changed": [rule ids]}'></div>
+// (a decision table marks the rows of the rules a diff names)
 // Instead of a URL the XML may sit inline in a child <script type="application/bpmn+xml"> (or
 // application/dmn+xml). Every such container is rendered when the module loads. When done the
 // container gets data-diagram-state="ready" (or "error") and fires "diagram:ready" with
 // detail {warnings, unknownIds} (or "diagram:error" with detail {message}). unknownIds lists the
 // marked ids the diagram lacks: in a diff, "removed" ids are found on the older version only.
 // data-process opens the diagram that draws that process when the file holds several.
+// A count's "heat" (1 to 4) shades its element as a heatmap does. A BPMN diagram opens at a
+// readable zoom with zoom in, out and fit buttons (labels from data-zoom-*-label); the mouse
+// wheel zooms and dragging pans.
 
 import {
   announce,
@@ -20,6 +24,8 @@ import {
   diagramSource,
   jsonAttribute,
   library,
+  readableZoom,
+  zoomControls,
 } from "./diagram-common.js";
 
 const MARKER_KINDS = ["completed", "active", "failed", "cancelled"];
@@ -52,10 +58,14 @@ export function addCounts(viewer, counts) {
   const registry = viewer.get("elementRegistry");
   const overlays = viewer.get("overlays");
   const unknown = [];
-  for (const [id, { count, label }] of Object.entries(counts)) {
+  const canvas = viewer.get("canvas");
+  for (const [id, { count, label, heat }] of Object.entries(counts)) {
     if (!registry.get(id)) {
       unknown.push(id);
       continue;
+    }
+    if (heat) {
+      canvas.addMarker(id, `heat-${heat}`);
     }
     const badge = document.createElement("span");
     badge.className = "diagram-count";
@@ -92,6 +102,31 @@ function diagramOfProcess(viewer, processId) {
   return viewer.getDefinitions().diagrams.find((d) => d.plane && drawn(d.plane.bpmnElement))?.id;
 }
 
+/** Centre the view on the first changed or added element a diff names, if it is off screen. */
+function centreOnChange(viewer, diff) {
+  const registry = viewer.get("elementRegistry");
+  const canvas = viewer.get("canvas");
+  const element = [...(diff.changed || []), ...(diff.added || [])]
+    .map((id) => registry.get(id))
+    .find((found) => found && !found.waypoints);
+  if (!element) {
+    return;
+  }
+  const box = canvas.viewbox();
+  const inside =
+    element.x >= box.x &&
+    element.y >= box.y &&
+    element.x + element.width <= box.x + box.width &&
+    element.y + element.height <= box.y + box.height;
+  if (!inside) {
+    canvas.viewbox({
+      ...box,
+      x: element.x + element.width / 2 - box.width / 2,
+      y: element.y + element.height / 2 - box.height / 2,
+    });
+  }
+}
+
 /** Render a BPMN container with the navigated viewer and decorate it. */
 export async function renderBpmn(container) {
   container.classList.add("diagram-canvas");
@@ -102,7 +137,10 @@ export async function renderBpmn(container) {
   if (diagram && diagram !== viewer.getDefinitions().diagrams[0].id) {
     warnings.push(...(await viewer.open(diagram)).warnings);
   }
-  viewer.get("canvas").zoom("fit-viewport", "auto");
+  const canvas = viewer.get("canvas");
+  readableZoom(canvas);
+  zoomControls(container, canvas);
+  centreOnChange(viewer, jsonAttribute(container, "diff", {}));
   return { warnings: warnings.map(describeWarning), unknownIds: decorate(viewer, container) };
 }
 
@@ -116,7 +154,24 @@ export async function renderDmn(container) {
   if (table) {
     await viewer.open(table);
   }
-  return { warnings: warnings.map(describeWarning), unknownIds: [] };
+  return { warnings: warnings.map(describeWarning), unknownIds: markRules(container) };
+}
+
+/** Mark the decision table's rows that a diff names; return the ids with no row shown. */
+function markRules(container) {
+  const diff = jsonAttribute(container, "diff", {});
+  const unknown = [];
+  for (const kind of DIFF_KINDS) {
+    for (const id of diff[kind] || []) {
+      // dmn-js names a rule on each of its cells.
+      const cells = container.querySelectorAll(`[data-row-id="${CSS.escape(id)}"]`);
+      cells.forEach((cell) => cell.closest("tr")?.classList.add(`diff-${kind}`));
+      if (!cells.length) {
+        unknown.push(id);
+      }
+    }
+  }
+  return unknown;
 }
 
 /** Tell whether a container holds a DMN or a BPMN diagram. */
