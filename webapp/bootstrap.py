@@ -17,7 +17,9 @@ from .db.session import make_engine, make_session_factory, upgrade
 from .online.documents import Documents
 from .online.pki import trusted_ca_pems
 from .runtime.engine import Runtime
+from .runtime.texts import FOLDER
 from .settings import (
+    PROCESS_LANGUAGES,
     REGISTRY_WRITERS,
     SUMMARY_FIELDS,
     TASK_CHANNEL_FIELD,
@@ -86,6 +88,7 @@ def product_runtime(
         writer_processes=writers,
         verifier=EvidenceVerifier(trusted_cas),
         directory=AccountDirectory(),
+        languages=PROCESS_LANGUAGES,
         documents=Documents(operators),
     )
 
@@ -96,7 +99,8 @@ def initialise(product: Product) -> None:
 
 
 def bundles(paths: list[Path]) -> list[dict[str, Path]]:
-    """Group paths into bundles: each folder holding diagrams is one; loose files are one."""
+    """Group paths into bundles: each folder holding diagrams is one, with the translation
+    catalogues of its `translations/` folder; loose files are one."""
     loose: dict[str, Path] = {}
     found: list[dict[str, Path]] = []
     for path in paths:
@@ -104,7 +108,9 @@ def bundles(paths: list[Path]) -> list[dict[str, Path]]:
             diagrams = [*path.rglob("*.bpmn"), *path.rglob("*.bpmn20.xml")]
             for folder in sorted({p.parent for p in diagrams}):
                 files = sorted(folder.iterdir())
-                found.append({p.name: p for p in files if p.name.endswith(BUNDLE_SUFFIXES)})
+                bundle = {p.name: p for p in files if p.name.endswith(BUNDLE_SUFFIXES)}
+                bundle.update((FOLDER + p.name, p) for p in sorted(folder.glob(FOLDER + "*.po")))
+                found.append(bundle)
         else:
             loose[path.name] = path
     return ([loose] if loose else []) + found

@@ -293,14 +293,17 @@ def located(bundle: dict[str, Path], problems: list[Problem]) -> list[Problem]:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @with_product
 def validate(product: Product, paths: tuple[Path, ...], as_json: bool) -> None:
-    """Check diagrams, decision tables and forms; print `file:line: message` per problem."""
+    """Check diagrams, decision tables, forms and translations; print `file:line: message` per
+    problem. Translations the process no longer uses are listed but leave the files valid."""
     from .bootstrap import bundles, read_bundle
 
-    problems = []
+    found = []
     for bundle in bundles(list(paths)):
-        problems += [str(p) for p in located(bundle, product.runtime.validate(read_bundle(bundle)))]
-    emit({"valid": not problems, "problems": problems}, as_json, "\n".join(problems) or "valid")
-    if problems:
+        found += located(bundle, product.runtime.validate(read_bundle(bundle)))
+    problems = [str(p) for p in found]
+    valid = not any(p.stops_effect for p in found)
+    emit({"valid": valid, "problems": problems}, as_json, "\n".join(problems) or "valid")
+    if not valid:
         sys.exit(1)
 
 
@@ -321,7 +324,7 @@ def deploy(product: Product, paths: tuple[Path, ...], as_json: bool) -> None:
     found = bundles(list(paths))
     contents = [read_bundle(bundle) for bundle in found]
     for bundle, content in zip(found, contents, strict=True):
-        problems = product.runtime.validate(content)
+        problems = [p for p in product.runtime.validate(content) if p.stops_effect]
         if problems:
             raise InvalidDiagram(located(bundle, problems))
     runtime = product.runtime

@@ -34,6 +34,9 @@ MAX_REQUEST_BYTES = 1024 * 1024
 # Task lists filter by the channel and search by these IINs through the task rows' indexes.
 TASK_CHANNEL_FIELD = "channel"
 TASK_SEARCH_FIELDS = ("applicant_iin", "person_iin")
+# The languages, besides the diagrams' English, in which every text of a translated process
+# must be deployed (the state language and Russian).
+PROCESS_LANGUAGES = ("kk", "ru")
 REGISTRY_WRITERS = ("residence_registration",)
 NCALAYER_URL = "wss://127.0.0.1:13579/"
 WEBSOCKET_URL = re.compile(r"^wss?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~/\-]*)?$")

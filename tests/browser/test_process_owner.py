@@ -2,6 +2,7 @@
 with the changes in front of them."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from service_tasks.operators import build_operators
 from service_tasks.sandbox import SandboxStore
 from tests.web.conftest import application
 from webapp.accounts import create_user
-from webapp.bootstrap import product_runtime
+from webapp.bootstrap import bundles, product_runtime, read_bundle
 from webapp.db import accounts as _accounts  # noqa: F401  (registers the account tables)
 from webapp.db.base import Base
 from webapp.db.session import make_engine, make_session_factory
@@ -39,7 +40,7 @@ def runtime(tmp_path: Path):
     store.dispose()
     operators = build_operators({"registry_mode": "sandbox", "registry_url": registry_url})
     runtime = product_runtime(sessions, operators, SETTINGS, list)
-    files = {p.name: p.read_bytes() for p in FOLDER.iterdir() if p.suffix != ".md"}
+    files = read_bundle(bundles([FOLDER])[0])
     runtime.deploy(files, deployed_by="tirkeu init")
     yield runtime
     engine.dispose()
@@ -103,6 +104,16 @@ def test_owner_renames_a_task_another_approves_it_and_old_instances_keep_their_v
     screenshot(page, "catalogue")
     assert runtime.start("residence_registration", application("A-2"), "x").version == 1
 
+    # The renamed task's Kazakh and Russian names are written before the version can take effect.
+    page.goto(f"{url}/processes/residence_registration/2/texts")
+    renamed = page.locator("tr.missing[data-key='Task_CheckDocuments:name']")
+    assert page.locator("tr.missing").count() == 1
+    renamed.locator("textarea[lang=kk]").fill("Құжаттарды тексеру")
+    renamed.locator("textarea[lang=ru]").fill("Проверка документов")
+    screenshot(page, "texts", full_page=False)
+    page.get_by_role("button", name="Propose as a new version").click()
+    page.wait_for_url(re.compile(r".*/processes/deployments/[0-9]+$"))
+
     reviewer = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     sign_in(reviewer, url, "owner2")
     reviewer.goto(f"{url}/processes/deployments/")
@@ -114,9 +125,9 @@ def test_owner_renames_a_task_another_approves_it_and_old_instances_keep_their_v
     reviewer.context.close()
     assert runtime.instance(before.id).version == 1
     after = runtime.start("residence_registration", application("A-3"), "x")
-    assert after.version == 2
+    assert after.version == 3
 
-    page.goto(f"{url}/processes/residence_registration/diff?from=1&to=2")
+    page.goto(f"{url}/processes/residence_registration/diff?from=1&to=3")
     page.wait_for_selector(".diff-diagram[data-diagram-state=ready]")
     changed = page.locator(".djs-element.diff-changed")
     assert changed.count() == 1

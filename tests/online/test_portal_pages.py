@@ -189,7 +189,7 @@ def test_owner_refusal_reaches_the_applicant_with_reason_owner_refused(
     assert runtime.instance(instance_id).data["refusal_reason"] == "owner_refused"
     page = applicant.get(f"/portal/applications/{instance_id}").get_data(as_text=True)
     assert 'id="result"' in page and "Refused" in page
-    assert "application refused" in page  # the process's notice to the applicant
+    assert "The application is refused." in page  # the process's notice to the applicant
     kairat_page = signed_in("kairat").get(f"/portal/consents/{consent_task(sessions, KAIRAT).id}")
     assert 'id="closed"' in kairat_page.get_data(as_text=True)
 
@@ -274,7 +274,7 @@ def test_outbox_shows_codes_and_the_process_consent_sms_to_an_owner(signed_in):
     apply(applicant)
     sign_with_code(applicant)
     page = signed_in("gulnara").get("/portal/outbox").get_data(as_text=True)
-    assert 'id="service-sms"' in page and "consent request" in page
+    assert 'id="service-sms"' in page and "You are asked to consent" in page
     assert "is your code" not in page
 
 
@@ -295,7 +295,7 @@ def test_process_refusals_reach_the_applicant_with_their_reason(signed_in, runti
     page = applicant.get(f"/portal/applications/{instance_id}").get_data(as_text=True)
     result = page[page.index('id="result"') : page.index('id="history"')]
     assert escape(refusal_label(reason)) in result and escape(data["refusal_text"]) in result
-    assert "application refused" in page
+    assert "The application is refused." in page
 
 
 def test_not_the_owner_puts_the_declared_owner_and_address_in_the_document(signed_in):

@@ -82,6 +82,8 @@ ALLOWED: dict[str, set[str] | str] = {
     "processes.deployments": OWNERS,
     "processes.review": OWNERS,
     "processes.decide": OWNERS,
+    "process_texts.page": OWNERS,
+    "process_texts.propose": OWNERS,
     "processes.migration": {"administrator"},
     "processes.migrate": {"administrator"},
     "portal.index": {"applicant"},

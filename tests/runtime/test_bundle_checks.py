@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from service_tasks.identifiers import SCHEMA_FORMATS
+from webapp.bootstrap import bundles, read_bundle
 from webapp.runtime.errors import InvalidDiagram
 from webapp.runtime.forms import FORMATS
 from webapp.runtime.specs import parse_bundle
@@ -20,7 +21,7 @@ REGISTRATION_FORMATS = FORMATS | set(SCHEMA_FORMATS)
 
 def registration() -> dict[str, bytes]:
     """Return the registration bundle as deployed from its folder."""
-    return {p.name: p.read_bytes() for p in REGISTRATION.iterdir() if p.suffix != ".md"}
+    return read_bundle(bundles([REGISTRATION])[0])
 
 
 def accept_anything(**_parameters) -> dict:

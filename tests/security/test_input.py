@@ -373,7 +373,7 @@ def test_the_portal_refuses_a_wrong_iin_and_creates_nothing(client, sessions):  
 
 
 def test_a_process_test_case_with_bad_start_data_fails_naming_the_field():
-    files = {p.name: p.read_bytes() for p in REGISTRATION.iterdir() if p.suffix != ".md"}
+    files = read_bundle(bundles([REGISTRATION])[0])
     cases = json.loads(files["test_residence_registration.json"])
     name, case = next(iter(cases.items()))
     [start] = [key for key in case["tasks"] if "StartEvent" in key]

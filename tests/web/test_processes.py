@@ -13,7 +13,7 @@ from service_tasks.operators import build_operators
 from service_tasks.sandbox import SandboxStore
 from tests.runtime.test_scripting import ESCAPES
 from tests.web.conftest import application, sign_in
-from webapp.bootstrap import product_runtime
+from webapp.bootstrap import bundles, product_runtime, read_bundle
 from webapp.db.models import Deployment, ProcessVersion
 from webapp.runtime.engine import Runtime
 from webapp.web import create_app
@@ -29,7 +29,7 @@ COUNTER_APPLICATION = {k: v for k, v in application().items() if k != "applicati
 
 
 def bundle() -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(FOLDER.iterdir()) if p.suffix != ".md"}
+    return read_bundle(bundles([FOLDER])[0])
 
 
 @pytest.fixture
@@ -100,12 +100,12 @@ def test_saving_the_unchanged_diagram_validates_without_problems(client):
 def test_save_and_deploy_makes_a_new_version_and_old_instances_keep_theirs(client, runtime):
     token = sign_in(client, "process_owner")
     old = runtime.start("residence_registration", application("A-1"), actor="x")
-    renamed = (
-        (FOLDER / BPMN_FILE)
-        .read_bytes()
-        .replace(b'name="Check documents at the counter"', b'name="Check the documents"')
-    )
-    answer = save(client, token, renamed, deploy=True)
+    # A change of what runs, not of a text: a text changed waits for its translations.
+    bpmn = (FOLDER / BPMN_FILE).read_bytes()
+    start = bpmn.index(b'<bpmn:userTask id="Task_CheckDocuments"')
+    term = b"config(&quot;service_term&quot;)"
+    changed = bpmn[:start] + bpmn[start:].replace(term, b"&quot;PT20M&quot;", 1)
+    answer = save(client, token, changed, deploy=True)
     assert answer.status_code == 200
     [deployed] = answer.get_json()["deployed"]
     assert (deployed["version"], deployed["status"]) == (2, "pending")
@@ -200,18 +200,24 @@ def test_catalogue_counts_running_instances_per_version(client, runtime, session
     assert '<td class="running">1</td>' in page
 
 
-def renamed_check() -> bytes:
-    return (
-        (FOLDER / BPMN_FILE)
-        .read_bytes()
-        .replace(b'name="Check documents at the counter"', b'name="Check the documents"')
+def renamed_check() -> dict[str, bytes]:
+    """Return the registration with the clerk's check renamed, its translations following."""
+    files = bundle()
+    files[BPMN_FILE] = files[BPMN_FILE].replace(
+        b'name="Check documents at the counter"', b'name="Check the documents"'
     )
+    key = b'msgctxt "Task_CheckDocuments:name"\nmsgid "'
+    for name in ("translations/kk.po", "translations/ru.po"):
+        files[name] = files[name].replace(
+            key + b'Check documents at the counter"', key + b'Check the documents"'
+        )
+    return files
 
 
 def test_administrator_previews_and_moves_a_waiting_instance(client, runtime):
     waiting = runtime.start("residence_registration", COUNTER_APPLICATION, actor="clerk")
     assert [t.bpmn_id for t in waiting.ready_tasks] == ["Task_CheckDocuments"]
-    runtime.deploy({**bundle(), BPMN_FILE: renamed_check()}, deployed_by="owner")
+    runtime.deploy(renamed_check(), deployed_by="owner")
     token = sign_in(client, "administrator")
     viewer = client.get(f"{BASE}/").get_data(as_text=True)
     assert f"/processes/instances/{waiting.id}/migrate?to=2" in viewer
@@ -228,7 +234,7 @@ def test_administrator_previews_and_moves_a_waiting_instance(client, runtime):
 
 def test_process_owners_may_not_move_instances(client, runtime):
     waiting = runtime.start("residence_registration", COUNTER_APPLICATION, actor="clerk")
-    runtime.deploy({**bundle(), BPMN_FILE: renamed_check()}, deployed_by="owner")
+    runtime.deploy(renamed_check(), deployed_by="owner")
     token = sign_in(client, "process_owner")
     assert client.get(f"/processes/instances/{waiting.id}/migrate?to=2").status_code == 403
     answer = client.post(f"/processes/instances/{waiting.id}/migrate",
@@ -268,12 +274,8 @@ def test_an_unsafe_move_is_refused_with_the_reasons(client, runtime):
 
 
 def test_diff_page_says_what_changed_per_element(client, runtime):
-    files = bundle()
-    files[BPMN_FILE] = (
-        files[BPMN_FILE]
-        .replace(b'name="Check documents at the counter"', b'name="Check the documents"')
-        .replace(SCRIPT, b"<bpmn:script>service_error = 1")
-    )
+    files = renamed_check()
+    files[BPMN_FILE] = files[BPMN_FILE].replace(SCRIPT, b"<bpmn:script>service_error = 1")
     files["eligibility.dmn"] = files["eligibility.dmn"].replace(
         b'<inputEntry id="InputEntry_NotACitizen_2"><text>False</text>',
         b'<inputEntry id="InputEntry_NotACitizen_2"><text>True</text>',

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from webapp.db.models import Deployment, DeploymentFile, ProcessVersion
 
-from . import deployments
+from . import deployments, texts
 from .deployments import APPROVED, PENDING, REJECTED, DeploymentView
 from .errors import Conflict, InvalidDiagram, Problem
 from .specs import Bundle, parse_bundle
@@ -25,10 +25,12 @@ class Deploying:
     def validate(self, files: Mapping[str, bytes]) -> list[Problem]:
         """Return every problem of a bundle; empty when it would deploy."""
         try:
-            parse_bundle(files, self.operators, self.format_names, self.writer_processes)
+            bundle = parse_bundle(
+                files, self.operators, self.format_names, self.writer_processes, self.languages
+            )
         except InvalidDiagram as error:
             return error.problems
-        return []
+        return list(bundle.warnings)
 
     def deploy(self, files: Mapping[str, bytes], deployed_by: str | None = None):
         """Deploy a bundle in effect at once: a new version of each process in it, or nothing
@@ -45,7 +47,11 @@ class Deploying:
 
     def _deploy_bundle(self, files: Mapping[str, bytes], deployed_by: str | None, status: str):
         """Parse a bundle and deploy it with `status`; a concurrent twin is a conflict."""
-        bundle = parse_bundle(files, self.operators, self.format_names, self.writer_processes)
+        bundle = parse_bundle(
+            files, self.operators, self.format_names, self.writer_processes, self.languages
+        )
+        if status == APPROVED and any(p.stops_effect for p in bundle.warnings):
+            raise InvalidDiagram([p for p in bundle.warnings if p.stops_effect])
         try:
             with self.transaction() as session:
                 return self._deploy(session, bundle, deployed_by, status)
@@ -132,9 +138,27 @@ class Deploying:
     def _decide(self, deployment_id: int, actor: str, status: str) -> DeploymentView:
         """Approve or reject a pending deployment."""
         with self.transaction() as session:
+            if status == APPROVED:
+                self._check_texts(session, deployment_id)
             decided = deployments.decide(session, deployment_id, actor, status, self.clock())
         log.info("deployment %s %s by %s", deployment_id, status, actor)
         return decided
+
+    def _check_texts(self, session: Session, deployment_id: int) -> None:
+        """Refuse to put in effect a deployment whose texts are not all translated."""
+        rows = session.execute(
+            select(DeploymentFile.name, DeploymentFile.content).where(
+                DeploymentFile.deployment_id == deployment_id
+            )
+        )
+        found = texts.problems({name: content for name, content in rows}, self.languages)
+        problems = [p for p in found if p.stops_effect]
+        if problems:
+            raise Conflict(
+                f"deployment {deployment_id} cannot take effect: {len(problems)} of its texts"
+                f" are not translated ({problems[0]}); complete them on its Texts page and"
+                " propose that version"
+            )
 
     def deployment_file(self, deployment_id: int, name: str) -> bytes:
         """Return one file of a deployment."""

@@ -60,12 +60,15 @@ class Runtime(Deploying, Starting, Claims, Messaging, Administration, Reading):
         verifier: signatures.SignatureVerifier | None = None,
         directory: Directory | None = None,
         documents: signatures.DocumentRenderer = signatures.json_renderer,
+        languages: Collection[str] = (),
     ):
         self.session_factory = session_factory
         self.operators = dict(operators)
         self.config = dict(config or {})
         # Operators marked `writes` (registry writes) run only in the processes this names.
         self.writer_processes = frozenset(writer_processes)
+        # The languages besides the diagrams' English that a translated bundle must have.
+        self.languages = tuple(languages)
         self.clock = clock
         self.business_key_field = business_key_field
         self.summary_fields = summary_fields

@@ -55,12 +55,20 @@ class InvalidData(TirkeuError):
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem found in a diagram, a decision table or a form file."""
+    """One problem found in a diagram, a decision table, a form file or a translation.
+
+    A `warning` lets a version be proposed. One that `stops_effect` (a text missing in a
+    language) keeps it from taking effect, so that its texts are completed first: `tirkeu
+    deploy` and approval refuse it; one that does not (a translation the process no longer
+    uses) is only reported.
+    """
 
     file: str
     line: int | None
     element: str | None
     message: str
+    warning: bool = False
+    stops_effect: bool = True
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line or 0}"

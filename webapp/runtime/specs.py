@@ -29,7 +29,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
 
-from . import decisions, inputs, scripting, signatures
+from . import decisions, inputs, scripting, signatures, texts
 from .errors import InvalidDiagram, Problem, ScriptError
 from .forms import FORMATS, schema_problems
 from .scripting import IDEMPOTENCY_KEY, check_source, takes_idempotency_key
@@ -77,6 +77,8 @@ class Bundle:
     files: dict[str, bytes]
     content_hash: str
     processes: dict[str, ParsedProcess] = field(default_factory=dict)
+    # What keeps the bundle from taking effect, though it may be proposed: missing texts.
+    warnings: tuple[Problem, ...] = ()
 
 
 def content_hash(files: Mapping[str, bytes]) -> str:
@@ -406,11 +408,13 @@ def parse_bundle(
     operators: Mapping[str, Callable],
     formats: Collection[str] = FORMATS,
     writers: Collection[str] = frozenset(),
+    languages: Collection[str] = (),
 ) -> Bundle:
     """Parse and check a bundle; raise InvalidDiagram listing every problem found.
 
     `formats` are the JSON Schema formats the runtime checks, which forms may use; `writers`
-    names the processes that may call operators that write (take an idempotency key).
+    names the processes that may call operators that write (take an idempotency key);
+    `languages` those every text of a translated bundle must have (see `texts`).
     """
     check = _Checker()
     files = dict(files)
@@ -419,9 +423,11 @@ def parse_bundle(
     trees = {}
     for name, content in sorted(files.items()):
         suffix = next((s for s in SUFFIXES if name.lower().endswith(s)), None)
+        if texts.is_catalogue_file(name):
+            continue  # checked with the texts it translates, once the diagrams parse
         if PurePath(name).name != name or suffix is None:
-            check.add("only .bpmn, .bpmn20.xml, .dmn and .json files, named without folders",
-                      file=name)  # fmt: skip
+            check.add("only .bpmn, .bpmn20.xml, .dmn and .json files, named without folders,"
+                      " and translations/<language>.po catalogues", file=name)  # fmt: skip
         elif suffix == ".json":
             try:
                 if len(content) > MAX_JSON_BYTES:
@@ -497,9 +503,16 @@ def parse_bundle(
             subprocess_specs=subprocess_specs,
             message_starts=_message_starts(spec),
         )
-    if check.problems:
-        raise InvalidDiagram(_unique(check.problems))
-    return Bundle(files=files, content_hash=content_hash(files), processes=processes)
+    text_problems = texts.problems(files, languages)
+    if check.problems or not all(p.warning for p in text_problems):
+        # Texts to translate are for a bundle that would run: with errors, only errors.
+        raise InvalidDiagram(_unique(check.problems + [p for p in text_problems if not p.warning]))
+    return Bundle(
+        files=files,
+        content_hash=content_hash(files),
+        processes=processes,
+        warnings=tuple(text_problems),
+    )
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:

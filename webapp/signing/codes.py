@@ -102,6 +102,14 @@ def mask_phone(phone: str) -> str:
     return head + "*" * max(len(phone) - len(head) - len(visible_tail), 0) + visible_tail
 
 
+def code_message(code: str, document: str, minutes: int) -> str:
+    """Return the text of a code message in English."""
+    return (
+        f"Tirkeu: {code} is your code to sign document {document}. "
+        f"Valid {minutes} min. Never tell it to anyone."
+    )
+
+
 def request_code(
     session: Session,
     *,
@@ -111,8 +119,10 @@ def request_code(
     send: Callable[[str, str], None],
     now: datetime,
     settings: Mapping[str, Any] | None = None,
+    message: Callable[[str, str, int], str] | None = None,
 ) -> CodeChallenge:
-    """Send a new one-time code for this signer and the document's bytes by `send(phone, text)`."""
+    """Send a new one-time code for this signer and the document's bytes by `send(phone, text)`;
+    the text is `message(code, document digest prefix, minutes valid)`, in the signer's language."""
     if not phone:
         raise PhoneUnknown(
             "The signer's phone is not in the mobile citizens database, so a one-time code "
@@ -151,10 +161,7 @@ def request_code(
     # transaction held open across the call would lock it out.
     session.commit()
     minutes = max(int(limits.lifetime.total_seconds() // 60), 1)
-    text = (
-        f"Tirkeu: {code} is your code to sign document {digest[:8]}. "
-        f"Valid {minutes} min. Never tell it to anyone."
-    )
+    text = (message or code_message)(code, digest[:8], minutes)
     try:
         send(phone, text)
     except Exception:

@@ -20,13 +20,17 @@ from . import (
     errors,
     home,
     i18n,
+    labels,
     limits,
     portal,
+    process_texts,
     processes,
     receipts,
     security,
     simulation,
     tasks,
+    texts,
+    ui_messages,
     visits,
 )
 
@@ -116,10 +120,14 @@ def create_app(settings: Any = None) -> Flask:
     app.register_blueprint(receipts.bp)
     app.register_blueprint(api.bp)
     portal.init_app(app)
+    texts.init_app(app)
+    labels.init_app(app)
+    ui_messages.init_app(app)
     app.register_blueprint(visits.bp)
     app.register_blueprint(analytics.bp)
     app.register_blueprint(analytics.metrics_bp)
     app.register_blueprint(processes.bp)
+    app.register_blueprint(process_texts.bp)
     app.register_blueprint(simulation.bp)
     app.register_blueprint(admin.bp)
     security.exempt_blueprint(api.bp)

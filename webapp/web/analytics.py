@@ -27,7 +27,9 @@ from webapp.analytics.metrics import CONTENT_TYPE, prometheus_text
 from webapp.analytics.trace import instance_trace, process_file
 from webapp.db.models import Instance, ProcessVersion
 from webapp.privacy import View
+from webapp.runtime.texts import Catalogue
 
+from . import texts
 from .auth import authenticate_bearer, personal_view, role_required
 from .database import db, runtime
 from .i18n import local_time
@@ -139,11 +141,16 @@ def index() -> Any:
         view=personal_view(),
     )
     args = {k: v for k, v in request.args.items() if k != "after"}
+    versions = process_versions()
+    # The labels of the list's code values: those of the process filtered on, else the first.
+    shown = request.args.get("process") or next((p for p, _v in versions), None)
+    if shown:
+        texts.use(texts.of_process(shown))
     return render_template(
         "analytics/instances.html",
         page=page,
         args=args,
-        versions=process_versions(),
+        versions=versions,
         next_url=url_for(".index", **args, after=page.next_after) if page.next_after else None,
     )
 
@@ -170,6 +177,7 @@ def instance(instance_id: int) -> Any:
         view=personal_view(),
         process=request.args.get("process") or None,
     )
+    texts.use(texts.of_instance(instance_id))
     return render_template(
         "analytics/instance.html",
         trace=trace,
@@ -192,9 +200,18 @@ def event_label(kind: str) -> str:
     return str(EVENT_LABELS.get(kind, kind.replace("_", " ").capitalize()))
 
 
-def field_label(name: str) -> str:
-    """Return a data field's label: the summary's own, or its name in words."""
-    return str(FIELD_LABELS.get(name, name.replace("_", " ").capitalize()))
+def field_label(name: str) -> str | None:
+    """Return a data field's label: the summary's own, else the title a form of the process
+    gives it; else its name in words for an English reader, and None (shown as the code it
+    is) for any other, as the name is English."""
+    if name in FIELD_LABELS:
+        return str(FIELD_LABELS[name])
+    title = texts.field_title(name)
+    if title is not None:
+        return title
+    if texts.language() == texts.SOURCE_LANGUAGE:
+        return name.replace("_", " ").capitalize()
+    return None
 
 
 def bpmn_file(version_filter, process: str | None = None) -> Response:
@@ -257,6 +274,7 @@ def dashboard() -> Any:
     )
     since = parse_day(request.args.get("since")) or until - timedelta(days=6)
     term = runtime().config.get("service_term", DEFAULT_TERM)
+    texts_of = texts.use(texts.of_version(process_id, version or max(deployed)))
     figures = process_dashboard(db(), process_id, version, since, until + timedelta(days=1), term)
     # The diagram shown: the version's own, or that of a process its call activities started.
     shown = request.args.get("diagram") or None
@@ -279,19 +297,23 @@ def dashboard() -> Any:
         all_elements=all_elements,
         elements=figures.elements if all_elements else figures.major_elements,
         heatmap=json.dumps(figures.heatmap(shown)),
-        charts=dashboard_charts(figures),
+        charts=dashboard_charts(figures, texts_of),
         duration=seconds_text,
     )
 
 
-def dashboard_charts(figures) -> dict[str, str]:
-    """Return the dashboard's SVG charts."""
+def dashboard_charts(figures, texts_of: Catalogue) -> dict[str, str]:
+    """Return the dashboard's SVG charts, labelled in the reader's language."""
     days = [local_time(d.day, "day") for d in figures.throughput]
-    lead = [
-        f"{t.channel or _('all')} · {t.registration_type or _('all')}" for t in figures.lead_times
-    ]
+
+    def value(code: str | None) -> str:
+        return str(texts.value_label(texts_of, code)) if code else _("all")
+
+    lead = [f"{value(t.channel)} · {value(t.registration_type)}" for t in figures.lead_times]
     tasks = [
-        " · ".join(filter(None, (s.name or s.bpmn_id, s.called_process)))
+        " · ".join(
+            filter(None, (str(texts.element_name(texts_of, s.bpmn_id, s.name)), s.called_process))
+        )
         for s in figures.task_split
     ]
     outcomes = sorted(figures.outcomes.items(), key=lambda item: -item[1])
@@ -326,7 +348,7 @@ def dashboard_charts(figures) -> dict[str, str]:
         ),
         "outcomes": bar_chart(
             _("Outcomes"),
-            [outcome or _("running") for outcome, _count in outcomes],
+            [str(texts.value_label(texts_of, o)) if o else _("running") for o, _count in outcomes],
             [(_("instances"), [n for _outcome, n in outcomes])],
         ),
     }

@@ -1,5 +1,7 @@
-"""Labels for the codes the process uses: refusal reasons and the documents of the checklist."""
+"""Labels for the codes people see: refusal reasons, the documents of the checklist, and the
+runtime's states and audit events."""
 
+from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 REFUSAL_REASONS = {
@@ -38,3 +40,46 @@ def refusal_label(code: str) -> str:
 def document_label(code: str) -> str:
     """Return the label of a document code, or the text itself when it is not a code of ours."""
     return str(DOCUMENTS.get(code, code))
+
+
+STATUSES = {
+    "waiting": _l("waiting"),
+    "completed": _l("completed"),
+    "error": _l("error"),
+    "suspended": _l("suspended"),
+    "terminated": _l("terminated"),
+    "ready": _l("ready"),
+    "claimed": _l("claimed"),
+    "cancelled": _l("cancelled"),
+    "active": _l("active"),
+    "open": _l("open"),
+    "resolved": _l("resolved"),
+}
+EVENTS = {
+    "instance_started": _l("instance started"),
+    "instance_completed": _l("instance completed"),
+    "instance_terminated": _l("instance terminated"),
+    "instance_suspended": _l("instance suspended"),
+    "instance_resumed": _l("instance resumed"),
+    "instance_migrated": _l("moved to another version"),
+    "task_ready": _l("task ready"),
+    "task_waiting": _l("waiting"),
+    "task_completed": _l("task completed"),
+    "task_cancelled": _l("task cancelled"),
+    "task_error": _l("task failed"),
+    "claimed": _l("claimed"),
+    "unclaimed": _l("released"),
+    "assigned": _l("assigned"),
+    "timer_fired": _l("timer fired"),
+    "message_received": _l("message received"),
+    "message_undelivered": _l("message not delivered"),
+    "error_thrown": _l("error thrown"),
+    "incident_opened": _l("incident opened"),
+    "retry": _l("retried"),
+}
+
+
+def init_app(app: Flask) -> None:
+    """Give templates the labels of states and audit events (`status_label`, `event_label`)."""
+    app.add_template_filter(lambda code: str(STATUSES.get(code, code)), "status_label")
+    app.add_template_filter(lambda code: str(EVENTS.get(code, code)), "event_label")

@@ -349,6 +349,15 @@ def refused(error: SigningError) -> Any:
     return redirect(url_for("portal.sign"), 303)
 
 
+def code_message(code: str, document: str, minutes: int) -> str:
+    """Return the text of a one-time code message in the signer's language."""
+    return _(
+        "Tirkeu: %(code)s is your code to sign document %(document)s. Valid %(minutes)s min."
+        " Never tell it to anyone.",
+        code=code, document=document, minutes=minutes,
+    )  # fmt: skip
+
+
 @bp.post("/sign/code")
 @role_required("applicant")
 def send_code() -> Any:
@@ -360,6 +369,7 @@ def send_code() -> Any:
         challenge = request_code(
             db(), signer_iin=iin, content=rendered.content, phone=phone_of(iin),
             send=sms_gateway().send, now=utcnow(), settings=current_app.config.get("SIGNING"),
+            message=code_message,
         )  # fmt: skip
     except SigningError as error:
         return refused(error)

@@ -16,12 +16,15 @@ from webapp.diagram_diff import DiagramDiff, diff_diagrams, elements
 from webapp.runtime import inputs
 from webapp.runtime.deployments import APPROVED, PENDING
 from webapp.runtime.errors import Conflict, Forbidden, InvalidDiagram
+from webapp.runtime.texts import Catalogue
 
 from . import process_catalogue as catalogue
 from . import schemaforms
 from .auth import role_required
 from .bodies import body_limit
 from .database import db, runtime
+from .texts import catalogue as deployment_texts
+from .texts import localised_fields, use
 
 bp = Blueprint("processes", __name__, url_prefix="/processes")
 ROLES = ("process_owner", "administrator")
@@ -36,12 +39,16 @@ def _bundle(process_id: str, number: int) -> tuple[catalogue.VersionRow, dict[st
         return row, catalogue.files(session, row.deployment_id)
 
 
-def _form_previews(bundle: dict[str, bytes], bpmn_file: str) -> list[dict[str, Any]]:
+def _form_previews(
+    bundle: dict[str, bytes], bpmn_file: str, texts_of: Catalogue
+) -> list[dict[str, Any]]:
+    """Return each user task's form as its performer sees it, in the reader's language."""
     previews = []
     for form in catalogue.user_task_forms(bundle[bpmn_file]):
         schema = catalogue.json_file(bundle, form.schema_file)
         ui_schema = catalogue.json_file(bundle, form.ui_file)
         fields = schemaforms.form_fields(schema, ui_schema) if schema is not None else []
+        fields = localised_fields(texts_of, fields, schema or {}, form.schema_file, form.ui_file)
         previews.append({"task": form, "fields": fields})
     return previews
 
@@ -69,13 +76,14 @@ def viewer(process_id: str, number: int) -> Any:
         rows = catalogue.versions(session, process_id)
         waiting = catalogue.waiting_instances(session, row.id)
     others = [v.version for v in rows]
+    texts_of = use(deployment_texts(row.deployment_id))
     return render_template(
         "processes/viewer.html",
         row=row,
         latest=next((v.version for v in rows if v.latest), None),
         waiting=waiting,
         decisions=sorted(name for name in bundle if name.endswith(".dmn")),
-        previews=_form_previews(bundle, row.bpmn_file),
+        previews=_form_previews(bundle, row.bpmn_file, texts_of),
         tests=sorted(name for name in bundle if process_tests.is_test_file(name)),
         versions=others,
     )
@@ -114,7 +122,13 @@ def editor(process_id: str, number: int) -> Any:
 
 def _problems(problems) -> list[dict[str, Any]]:
     return [
-        {"file": p.file, "line": p.line, "element": p.element, "message": p.message}
+        {
+            "file": p.file,
+            "line": p.line,
+            "element": p.element,
+            "message": p.message,
+            "warning": p.warning,
+        }
         for p in problems
     ]
 
@@ -129,9 +143,10 @@ def save(process_id: str, number: int, name: str) -> Any:
     if name not in bundle:
         abort(404)
     bundle[name] = request.get_data(cache=False)
-    if request.args.get("deploy") != "1":
-        problems = _problems(runtime().validate(bundle))
-        return {"problems": problems}, 422 if problems else 200
+    # Warnings (texts to translate) are shown but do not stop a proposal: approval waits for them.
+    problems = runtime().validate(bundle)
+    if request.args.get("deploy") != "1" or not all(p.warning for p in problems):
+        return {"problems": _problems(problems)}, 200 if all(p.warning for p in problems) else 422
     try:
         deployed = runtime().propose(bundle, author=current_user.username)
     except InvalidDiagram as error:
@@ -140,7 +155,7 @@ def save(process_id: str, number: int, name: str) -> Any:
         problem = {"file": name, "line": None, "element": None, "message": error.message}
         return {"problems": [problem]}, 409
     return {
-        "problems": [],
+        "problems": _problems(problems),
         "deployed": [
             {
                 "process_id": d.process_id,

@@ -23,7 +23,7 @@ from webapp.db.models import HumanTask
 from webapp.runtime import forms
 from webapp.runtime.errors import Conflict, InvalidData, TakenKey
 
-from . import schemaforms
+from . import schemaforms, texts
 from .auth import personal_view, role_required
 from .database import db, runtime
 from .i18n import local_today
@@ -159,7 +159,10 @@ def render_task(
     if task.state in OPEN_STATES:
         schema, ui_schema = task_form(task)
         data = runtime().task_data(task.id)
-        fields = decision_fields(schema, ui_schema, data)
+        texts_of = texts.use(texts.of_instance(task.instance_id))
+        fields = texts.localised_fields(
+            texts_of, decision_fields(schema, ui_schema, data), schema, task.form, task.ui_form
+        )
     fields = fields or []
     if values is None:
         values = schemaforms.display_values(data, fields)
@@ -189,6 +192,7 @@ def render_task(
         mine=task.claimed_by == current_user.username,
         kept=kept,
         now=utcnow(),
+        instructions=texts.instructions(texts.of_instance(task.instance_id), task, data),
     )
     return page, status
 
@@ -404,6 +408,10 @@ def counter() -> Any:
     """Start a service-centre application from the application document's form."""
     schema = counter_schema()
     fields = [f for f in schemaforms.form_fields(schema) if f.name not in COUNTER_SETS]
+    texts_of = texts.of_process(current_app.config["COUNTER_PROCESS_ID"])
+    fields = texts.localised_fields(
+        texts_of, fields, schema, Path(current_app.config["COUNTER_SCHEMA_PATH"]).name, None
+    )
     if request.method == "GET":
         # A booked visitor's details come prefilled from the bookings page.
         values = schemaforms.display_values(request.args.to_dict(), fields)

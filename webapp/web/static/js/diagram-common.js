@@ -43,6 +43,16 @@ export function library(globalName, bundle) {
   return found;
 }
 
+let messages;
+
+/** Return a text of our scripts in the page's language (the page's `#ui-messages` JSON), with
+ * `%(name)s` placeholders filled from values; English where the page carries none. */
+export function t(text, values = {}) {
+  messages ??= JSON.parse(document.getElementById("ui-messages")?.textContent || "{}");
+  const shown = messages[text] || text;
+  return shown.replace(/%\((\w+)\)s/g, (_match, name) => String(values[name] ?? ""));
+}
+
 // Below this scale a diagram's labels cannot be read: a large diagram opens at a readable scale
 // at its top left (where it starts) instead of fitted whole; the reader pans and zooms on.
 export const MIN_READABLE_SCALE = 0.75;

@@ -23,6 +23,7 @@ import {
   jsonAttribute,
   library,
   MIN_READABLE_SCALE,
+  t,
   zoomAtStart,
   zoomControls,
 } from "./diagram-common.js";
@@ -77,6 +78,7 @@ const LABELS = {
   unchanged: "%(process)s is unchanged: version %(version)s already has this content.",
   review: "Review the change",
   openVersion: "Open version %(version)s",
+  textsToTranslate: "Texts to translate before the version can take effect: %(n)s",
 };
 
 /** Return a text of LABELS in the container's language with its values put in. */
@@ -84,6 +86,8 @@ function label(container, key, values = {}) {
   const texts = { ...LABELS, ...jsonAttribute(container, "labels", {}) };
   return texts[key].replace(/%\((\w+)\)s/g, (_, name) => String(values[name] ?? ""));
 }
+// Problems that let a version be proposed but not take effect: texts still to translate.
+const isWarning = (problem) => problem.warning === true;
 
 const editors = new WeakMap();
 let spiffDescriptor;
@@ -128,37 +132,43 @@ function deployedItem(container, entry) {
   return item;
 }
 
+/** Return a list of problems, each with where it is and a button that selects its element. */
+function problemList(container, problems, className, onElement) {
+  const list = el("ol", { className });
+  for (const problem of problems) {
+    const where = [problem.file, problem.line && label(container, "line", { n: problem.line })]
+      .filter(Boolean)
+      .join(", ");
+    const item = el("li", {}, el("span", { className: "problem-where", textContent: where }));
+    if (problem.element) {
+      const link = el("button", {
+        type: "button",
+        className: "problem-element",
+        textContent: problem.element,
+      });
+      link.addEventListener("click", () => onElement(problem.element));
+      item.append(" ", link);
+    }
+    item.append(" ", el("span", { className: "problem-message", textContent: problem.message }));
+    list.append(item);
+  }
+  return list;
+}
+
 /** Show the server's answer to a save: its problems or a clean bill, and what it deployed. */
 function showAnswer(results, status, answer, onElement) {
   const container = results.closest(".diagram-editor");
-  const problems = answer.problems || [];
+  const problems = (answer.problems || []).filter((problem) => !isWarning(problem));
+  const warnings = (answer.problems || []).filter(isWarning);
   const deployed = answer.deployed || [];
   results.replaceChildren();
   results.dataset.outcome = problems.length ? "problems" : status < 400 ? "ok" : "error";
   if (problems.length) {
-    const list = el("ol", { className: "problems" });
-    for (const problem of problems) {
-      const where = [problem.file, problem.line && label(container, "line", { n: problem.line })]
-        .filter(Boolean)
-        .join(", ");
-      const item = el("li", {}, el("span", { className: "problem-where", textContent: where }));
-      if (problem.element) {
-        const link = el("button", {
-          type: "button",
-          className: "problem-element",
-          textContent: problem.element,
-        });
-        link.addEventListener("click", () => onElement(problem.element));
-        item.append(" ", link);
-      }
-      item.append(" ", el("span", { className: "problem-message", textContent: problem.message }));
-      list.append(item);
-    }
     const count =
       problems.length === 1
         ? label(container, "oneProblem")
         : label(container, "problems", { n: problems.length });
-    results.append(el("h3", { textContent: count }), list);
+    results.append(el("h3", { textContent: count }), problemList(container, problems, "problems", onElement));
   } else if (status < 400) {
     results.append(el("p", { textContent: label(container, "noProblems") }));
   } else {
@@ -171,6 +181,13 @@ function showAnswer(results, status, answer, onElement) {
     list.append(...deployed.map((entry) => deployedItem(container, entry)));
     results.dataset.outcome = "ok";
     results.replaceChildren(list);
+  }
+  if (warnings.length) {
+    const heading = label(container, "textsToTranslate", { n: warnings.length });
+    results.append(
+      el("h3", { textContent: heading }),
+      problemList(container, warnings, "warnings", onElement),
+    );
   }
 }
 
@@ -191,7 +208,7 @@ async function postXml(container, modeler, url) {
   try {
     answer = await response.json();
   } catch {
-    answer = { error: `The server answered ${response.status} ${response.statusText}.` };
+    answer = { error: t("The server answered %(status)s.", { status: response.status }) };
   }
   return { status: response.status, answer };
 }
@@ -623,9 +640,9 @@ class PropertiesPanel {
     row.dataset.parameterIndex = String(index);
     for (const name of ["id", "type", "value"]) {
       const input = el("input", { value: parameter[name] ?? "", name: `parameter-${name}` });
-      input.setAttribute("aria-label", `Parameter ${index + 1} ${name}`);
+      input.setAttribute("aria-label", t("Parameter %(n)s %(name)s", { n: index + 1, name }));
       if (name === "value") {
-        input.title = "A Python expression over the task data";
+        input.title = t("A Python expression over the task data");
       }
       input.addEventListener("change", () =>
         this.apply((ext) => ext.update(parameter, { [name]: input.value.trim() })),

@@ -10,6 +10,8 @@
 // The preview follows typing (debounced); UI schema files preview with their form schema.
 // Saving POSTs the text and shows the server's problems, or the deployed versions.
 
+import { t } from "./diagram-common.js";
+
 const DELAY_MS = 300;
 
 function csrfToken() {
@@ -62,7 +64,7 @@ async function save(editor, action) {
     });
   } catch (error) {
     editor.dataset.outcome = "problems";
-    status.textContent = "The server could not be reached; try again.";
+    status.textContent = t("The server could not be reached; try again.");
     return;
   }
   const answer = await response.json().catch(() => ({ problems: [] }));
@@ -77,14 +79,15 @@ async function save(editor, action) {
   for (const deployed of answer.deployed ?? []) {
     const item = document.createElement("li");
     pending ||= deployed.status === "pending";
-    const waiting = deployed.status === "pending" ? " (awaiting approval)" : "";
+    const waiting = deployed.status === "pending" ? ` (${t("awaiting approval")})` : "";
     item.textContent = `${deployed.process_id} v${deployed.version}${waiting}`;
     list.append(item);
   }
-  const ok = response.ok && !(answer.problems ?? []).length;
+  // Texts still to translate are listed but let a version be proposed; approval waits for them.
+  const ok = response.ok && !(answer.problems ?? []).some((problem) => !problem.warning);
   editor.dataset.outcome = ok ? "ok" : "problems";
-  const done = pending ? "Awaiting approval" : "Deployed";
-  status.textContent = ok ? (action === "deploy" ? done : "Valid") : "Problems found";
+  const done = pending ? t("Awaiting approval") : t("Deployed");
+  status.textContent = ok ? (action === "deploy" ? done : t("Valid")) : t("Problems found");
 }
 
 for (const editor of document.querySelectorAll("[data-form-editor]")) {
