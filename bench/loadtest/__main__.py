@@ -104,7 +104,8 @@ def main() -> int:
     _key, ca_path = signer.ca.save(folder / "pki")
     cluster.env["TIRKEU_TRUSTED_CAS"] = str(ca_path)
     timings = Timings()
-    driver = Driver(cluster.url, tokens, cluster.database_url, timings, signer)
+    registries = cluster.env["TIRKEU_REGISTRY_URL"]
+    driver = Driver(cluster.url, tokens, cluster.database_url, timings, signer, registries)
     stop, killed, failures = threading.Event(), [], []
     try:
         cluster.start()

@@ -10,10 +10,12 @@ from urllib.parse import urlsplit
 import urllib3
 from sqlalchemy import create_engine, select
 
+from service_tasks.operators import build_operators
 from webapp.accounts import issue_token
 from webapp.db.accounts import User, UserRole
 from webapp.db.models import Instance
 from webapp.db.session import make_session_factory
+from webapp.online.documents import Documents
 from webapp.runtime.engine import Runtime
 from webapp.signing import DemoSigner
 
@@ -87,6 +89,7 @@ class Driver:
         database_url: str,
         timings: Timings,
         signer: DemoSigner,
+        registry_url: str,
     ):
         self.url = url
         self.tokens = tokens
@@ -95,9 +98,11 @@ class Driver:
         self.engine = create_engine(database_url, pool_size=2, max_overflow=2)
         self.ambiguous_starts = 0
         # Applicants and owners sign as the portal's people do, under a CA the web trusts; the
-        # documents they sign are the runtime's, read from the database under test.
+        # documents they sign are the product's, read from the database and registries under
+        # test (directly: a citizen's page shows the document before any fault).
         self.signer = signer
-        self.documents = Runtime(make_session_factory(self.engine), {})
+        renderer = Documents(build_operators({"registry_url": registry_url}))
+        self.documents = Runtime(make_session_factory(self.engine), {}, documents=renderer)
 
     def client(self) -> urllib3.HTTPConnectionPool:
         """Return this thread's keep-alive connection to the web processes.

@@ -18,7 +18,9 @@ from typing import Any
 
 from babel.support import NullTranslations, Translations
 
+from service_tasks.errors import BusinessError
 from webapp.privacy import POLICY, View
+from webapp.runtime.errors import Unavailable
 from webapp.runtime.signatures import Rendered
 from webapp.signing.canonical import canonical_bytes
 from webapp.signing.errors import DocumentLanguageUnknown
@@ -236,14 +238,18 @@ class Documents:
         self.translations = translations or (lambda language: catalogue(language).gettext)
 
     def lookup(self, operator: str, key: str) -> dict[str, Any] | None:
-        """Ask a registry; an unknown key or a registry that fails gives None (shown as such)."""
+        """Ask a registry; an unknown key gives None (shown as such). A registry that does not
+        answer stops the act with nothing changed: a document must read the same each time it
+        is rendered, or its signature could not be checked."""
         call = self.operators.get(operator)
         if call is None:
             return None
         try:
             return call(key)
-        except Exception:  # noqa: BLE001  (the text says "not found"; the step re-checks it)
+        except (BusinessError, ValueError):  # no such record, or a key no record can have
             return None
+        except Exception as error:  # noqa: BLE001  (a connector's failure, whatever its kind)
+            raise Unavailable(f"the {operator} registry did not answer: try again") from error
 
     def request_text(self, number: str, owner: str, context: Mapping, language: str) -> str:
         """Return the text of a consent request as its answer will show it, before the answer."""

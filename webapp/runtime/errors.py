@@ -24,6 +24,13 @@ class Forbidden(TirkeuError):
     code = "forbidden"
 
 
+class Unavailable(TirkeuError):
+    """A registry the act needs did not answer: nothing changed, the caller may try again."""
+
+    status = 503
+    code = "unavailable"
+
+
 class Conflict(TirkeuError):
     status = 409
     code = "conflict"
