@@ -7,6 +7,8 @@ page logs no error or warning and is no wider than the window.
 
 import pytest
 
+from webapp.bootstrap import bundles, read_bundle
+
 from .test_process_owner import FOLDER, app, owners_room, runtime, sign_in  # noqa: F401
 
 EDITOR = "#bpmn-editor"
@@ -150,7 +152,7 @@ def test_version_diff_highlights_the_changed_rule_and_lists_each_change(
     screenshot,
 ):
     url, product = owners_room
-    files = {p.name: p.read_bytes() for p in FOLDER.iterdir() if p.suffix != ".md"}
+    files = read_bundle(bundles([FOLDER])[0])
     files["eligibility.dmn"] = files["eligibility.dmn"].replace(
         b'<inputEntry id="InputEntry_NotACitizen_2"><text>False</text>',
         b'<inputEntry id="InputEntry_NotACitizen_2"><text>True</text>',
@@ -158,6 +160,11 @@ def test_version_diff_highlights_the_changed_rule_and_lists_each_change(
     files["residence_registration.bpmn"] = files["residence_registration.bpmn"].replace(
         b'name="Check documents at the counter"', b'name="Check the documents"'
     )
+    for catalogue in ("translations/kk.po", "translations/ru.po"):  # the renamed task's texts
+        files[catalogue] = files[catalogue].replace(
+            b'msgctxt "Task_CheckDocuments:name"\nmsgid "Check documents at the counter"',
+            b'msgctxt "Task_CheckDocuments:name"\nmsgid "Check the documents"',
+        )
     product.deploy(files, deployed_by="owner")
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
