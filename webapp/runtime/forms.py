@@ -50,23 +50,14 @@ SCHEMA_KEYS = {
     "then",
     "else",
 }
-FIELD_KEYS = {
+FIELD_KEYS = CONSTRAINT_KEYS | {
     "type",
     "title",
     "description",
     "default",
-    "enum",
     "oneOf",
     "anyOf",
-    "const",
     "format",
-    "minimum",
-    "maximum",
-    "exclusiveMinimum",
-    "exclusiveMaximum",
-    "minLength",
-    "maxLength",
-    "pattern",
     "examples",
     "readOnly",
 }
