@@ -4,6 +4,7 @@ from collections import Counter
 
 from webapp.simulation.model import learn, percentile
 from webapp.simulation.report import Request, compare
+from webapp.simulation.staffing import hour_of_week
 
 from .conftest import COUNT, MONDAY, arrival
 
@@ -28,17 +29,20 @@ def test_model_learns_the_hand_known_task_times_choices_and_arrivals(known):
     )
     assert check.lane == "Clerk"
     assert len(model.arrivals) == COUNT
+    # Hours of the week are Almaty's: the applications came from 14:00 there.
     hours = Counter(
-        f"{'online' if n % 2 else 'service_centre'}|{arrival(n).weekday() * 24 + arrival(n).hour}"
+        f"{'online' if n % 2 else 'service_centre'}|{hour_of_week(arrival(n))}"
         for n in range(COUNT)
     )
+    assert hour_of_week(arrival(0)) == 14
     assert model.rates == {key: float(n) for key, n in sorted(hours.items())}
     assert model.outcomes == {
         "refused": known.refused / COUNT,
         "registered": 1 - known.refused / COUNT,
     }
-    # One clerk completed every check, each in the hour its application came.
-    assert model.staffing["Clerk"][9] == 1 and model.staffing["Clerk"][3] == 0
+    # One clerk completed every check, each in the hour its application came, one at a time.
+    assert model.staffing["Clerk"][14] == 1 and model.staffing["Clerk"][3] == 0
+    assert model.duty["Task_Check"][14] and not model.duty["Task_Check"][3]
     assert sorted(lead for _c, lead in model.observed) == sorted(known.leads)
 
 

@@ -10,15 +10,16 @@ import math
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.analytics.sql import seconds_between
 from webapp.db.models import HumanTask, Instance, InstanceEvent, ProcessVersion
 
-HOURS_PER_WEEK = 168
+from .staffing import HOURS_PER_WEEK, Claim, hour_of_week, learn_staffing, on_duty
+
 # The start data of at most this many applications are kept, drawn at random: the routing
 # cost of a simulation grows with the distinct data it routes, not with the arrivals.
 MAX_SAMPLES = 400
@@ -41,8 +42,11 @@ class TaskModel:
     # sampled together (a refusal may be quicker than an acceptance).
     made: list[int] = field(default_factory=list)
     task_ids: list[str] = field(default_factory=list)
-    # Tasks never answered: cancelled while still unclaimed (by a timer, mostly). Their
-    # waiting is censored; dropping them would make every owner answer in time.
+    # Applications the task came to (`cases`) and those where it was never answered: each of
+    # its tasks cancelled while unclaimed (by a timer, mostly), none completed. Their waiting is
+    # censored; dropping them would make every owner answer in time. Counted per application,
+    # not per task: the owners of one flat tend to answer, or not, together.
+    cases: int = 0
     unanswered: int = 0
 
 
@@ -56,7 +60,7 @@ class Model:
     version: int | None
     # (seconds after `start`, sample index) of each application that came, in order.
     arrivals: list[tuple[float, int]] = field(default_factory=list)
-    # Applications per hour, keyed by "channel|hour of the week" (0 = Monday 00:00 UTC).
+    # Applications per hour, keyed by "channel|local hour of the week" (0 = Monday 00:00).
     rates: dict[str, float] = field(default_factory=dict)
     samples: list[dict] = field(default_factory=list)
     tasks: dict[str, TaskModel] = field(default_factory=dict)
@@ -65,11 +69,15 @@ class Model:
     # Per service task that writes, the answers recorded in the log (its result variable).
     answers: dict[str, list[dict]] = field(default_factory=dict)
     outcomes: dict[str, float] = field(default_factory=dict)
-    # Lane -> people at work per hour of the week (168 values), learned from each person's
-    # working days: from their first claim to their last completion of the day.
+    # Lane -> clerks per local hour of the week (168 values): the most tasks held at once.
     staffing: dict[str, list[int]] = field(default_factory=dict)
+    # Task (or lane) -> the local hours of the week it is picked up in (see `staffing`).
+    duty: dict[str, list[bool]] = field(default_factory=dict)
     # The period as it happened: lead time seconds per ended instance and its channel.
     observed: list[tuple[str, float]] = field(default_factory=list)
+    # Seconds after `start` when the log was last written to for the period's instances: an
+    # instance still open then has no lead time in `observed`.
+    cutoff: float = 0.0
 
     @property
     def weeks(self) -> float:
@@ -92,6 +100,7 @@ class Model:
                     "waiting": quantiles(t.waiting),
                     "working": quantiles(t.working),
                     "choices": len(t.choices),
+                    "cases": t.cases,
                     "unanswered": t.unanswered,
                 }
                 for bpmn_id, t in self.tasks.items()
@@ -119,11 +128,6 @@ def percentile(ordered: list[float], p: float) -> float:
         return 0.0
     rank = max(math.ceil(p / 100 * len(ordered)), 1)
     return float(ordered[rank - 1])
-
-
-def hour_of_week(at: datetime) -> int:
-    """Return the hour of the week of a UTC time, Monday 00:00 being 0."""
-    return at.weekday() * 24 + at.hour
 
 
 def aware(value: datetime) -> datetime:
@@ -197,6 +201,8 @@ def _learn_arrivals(model: Model, rows, events, rng: random.Random) -> None:
         if row.completed_at is not None:
             lead = (aware(row.completed_at) - created).total_seconds()
             model.observed.append((channel, lead))
+            ended = (aware(row.completed_at) - model.start).total_seconds()
+            model.cutoff = max(model.cutoff, ended)
     # An application whose data was not kept routes like a kept one of its channel.
     by_channel = defaultdict(list)
     for n, sample in enumerate(model.samples):
@@ -218,17 +224,18 @@ def _learn_arrivals(model: Model, rows, events, rng: random.Random) -> None:
 def _learn_tasks(model: Model, session: Session, ids: list[int], events) -> None:
     """Learn each user task's waiting and working times, completion data and the staffing."""
     claimed = HumanTask.claimed_at
-    # lane -> (person, day) -> [first claim, last completion]
-    days: dict[str, dict[tuple[str, object], list[datetime]]] = defaultdict(dict)
-    done: Counter = Counter()
+    claims: list[tuple[TaskModel, Claim, int]] = []
+    pooled: Counter = Counter()
+    answered: set[tuple[str, int]] = set()
     for n in range(0, len(ids), 1000):
         for row in session.execute(
             select(
                 HumanTask.id,
+                HumanTask.instance_id,
                 HumanTask.bpmn_id,
                 HumanTask.lane,
-                HumanTask.completed_by,
                 HumanTask.assignee,
+                HumanTask.created_at,
                 HumanTask.claimed_at,
                 HumanTask.completed_at,
                 seconds_between(HumanTask.created_at, claimed).label("waiting"),
@@ -242,41 +249,41 @@ def _learn_tasks(model: Model, session: Session, ids: list[int], events) -> None
             task.waiting.append(round(max(float(waiting or 0.0), 0.0), 3))
             task.working.append(round(max(float(row.working or 0.0), 0.0), 3))
             task.task_ids.append(row.id)
+            answered.add((row.bpmn_id, row.instance_id))
             lane = row.lane or ""
             # A task made for one named person (an owner's consent) waits on that person; the
             # lanes whose tasks go to a role's queue are worked by a pool of staff.
-            done[lane] += 1 if row.assignee is None else -1
-            if row.completed_by:
-                end = aware(row.completed_at)
-                begin = aware(row.claimed_at or row.completed_at)
-                span = days[lane].setdefault((row.completed_by, end.date()), [begin, end])
-                span[0], span[1] = min(span[0], begin), max(span[1], end)
+            pooled[lane] += 1 if row.assignee is None else -1
+            completed = aware(row.completed_at)
+            begun = aware(row.claimed_at) if row.claimed_at else completed
+            claim = Claim(lane, row.bpmn_id, aware(row.created_at), begun, completed)
+            claims.append((task, claim, len(task.waiting) - 1))
+    unanswered: set[tuple[str, int]] = set()
     for n in range(0, len(ids), 1000):
-        for bpmn_id, lane, count in session.execute(
-            select(HumanTask.bpmn_id, HumanTask.lane, func.count())
-            .where(
+        for bpmn_id, instance_id, lane in session.execute(
+            select(HumanTask.bpmn_id, HumanTask.instance_id, HumanTask.lane).where(
                 HumanTask.instance_id.in_(ids[n : n + 1000]),
                 HumanTask.state == "cancelled",
                 HumanTask.claimed_at.is_(None),
             )
-            .group_by(HumanTask.bpmn_id, HumanTask.lane)
         ):
-            model.tasks.setdefault(bpmn_id, TaskModel(lane)).unanswered += count
+            model.tasks.setdefault(bpmn_id, TaskModel(lane))
+            unanswered.add((bpmn_id, instance_id))
+    for bpmn_id, _instance_id in answered | unanswered:
+        model.tasks[bpmn_id].cases += 1
+    for bpmn_id, _instance_id in unanswered - answered:
+        model.tasks[bpmn_id].unanswered += 1
     completions = {e.task_id: e.data or {} for e in events if e.kind == "task_completed"}
     for task in model.tasks.values():
         values = [completions.get(task_id, {}) for task_id in task.task_ids]
         task.choices, task.weights, task.made = data_classes(values)
         task.task_ids = []
-    for lane, spans in days.items():
-        if done[lane] <= 0:
-            continue
-        plan = [0] * HOURS_PER_WEEK
-        for begin, end in spans.values():
-            hour = begin.replace(minute=0, second=0, microsecond=0)
-            while hour <= end:
-                plan[hour_of_week(hour)] += 1
-                hour += timedelta(hours=1)
-        model.staffing[lane] = [math.ceil(n / model.weeks) if n else 0 for n in plan]
+    staffed = [(t, c, n) for t, c, n in claims if pooled[c.lane] > 0]
+    model.staffing, model.duty = learn_staffing([c for _t, c, _n in staffed])
+    # A pooled task waits for a clerk only while its clerks are at work: the night before a
+    # counter opens is not part of its waiting.
+    for task, claim, n in staffed:
+        task.waiting[n] = round(on_duty(claim.created, claim.claimed, model.duty[claim.bpmn_id]), 3)
 
 
 def _learn_services(model: Model, events) -> None:

@@ -107,7 +107,7 @@ def compare(
             str(runtime.setting("service_term") or DEFAULT_TERM)
         )
     ).total_seconds()
-    summaries = {}
+    summaries, ran = {}, []
     for name, version in (("current", model.version), ("candidate", request.version)):
         router = router_for(runtime, session, model, version)
         runs = []
@@ -118,6 +118,7 @@ def compare(
             "version": version,
             "engine_runs": router.engine_runs,
         }
+        ran = ran or runs
     return {
         "process_id": request.process_id,
         "from": request.start.isoformat(),
@@ -126,8 +127,42 @@ def compare(
         "term_seconds": term,
         "applications": len(model.arrivals),
         "observed": observed(model, term),
+        "backtest": backtest(model, ran, term),
         "model": model.as_json(),
         **summaries,
+    }
+
+
+def headline(
+    runs: list[RunResult], term: float, cutoff: float | None = None
+) -> tuple[list[float], list[float]]:
+    """Return each run's share within the term and p90 lead, of the cases ended by `cutoff`."""
+    shares, p90s = [], []
+    for r in runs:
+        leads = sorted(lead for *_k, lead, end in r.leads if cutoff is None or end <= cutoff)
+        shares.append(sum(lead <= term for lead in leads) / max(len(leads), 1))
+        p90s.append(percentile(leads, 90))
+    return shares, p90s
+
+
+def backtest(model: Model, runs: list[RunResult], term: float) -> dict:
+    """Return the period as it happened beside its simulation with the version that ran.
+
+    Both count the applications that had ended when the log was last written to: one still
+    open then has no lead time in the log, and leaving it in the simulation only would weigh
+    the slow ones more there. Each figure is within 10% of what happened, or it is not.
+    """
+    happened = observed(model, term)
+    shares, p90s = headline(runs, term, model.cutoff)
+    simulated = {"share_within_term": interval(shares), "lead_p90": interval(p90s)}
+    return {
+        "version": model.version,
+        "observed": happened,
+        "simulated": simulated,
+        "within_10_percent": {
+            key: abs(simulated[key]["mean"] - happened[key]) <= 0.1 * happened[key]
+            for key in happened
+        },
     }
 
 
@@ -142,11 +177,10 @@ def observed(model: Model, term: float) -> dict:
 
 def summarise(runs: list[RunResult], term: float) -> dict:
     """Return the means over runs, with 95% confidence intervals on the headline figures."""
-    shares = [sum(lead <= term for *_k, lead in r.leads) / max(len(r.leads), 1) for r in runs]
-    p90s = [percentile(sorted(lead for *_k, lead in r.leads), 90) for r in runs]
+    shares, p90s = headline(runs, term)
     groups: dict[str, list[float]] = {}
     for r in runs:
-        for channel, kind, lead in r.leads:
+        for channel, kind, lead, _end in r.leads:
             groups.setdefault(f"{channel}|{kind}", []).append(lead)
     waits: dict[str, list[float]] = {}
     for r in runs:
@@ -232,7 +266,23 @@ def text_table(result: dict) -> str:
         f" lead p90 {observed['lead_p90'] / 60:.1f} min",
     ]
     lines += [f"{a:<{width}}  {b:>22}  {c:>22}" for a, b, c in rows]
-    return "\n".join(lines)
+    return "\n".join([*lines, *backtest_lines(result["backtest"])])
+
+
+def backtest_lines(test: dict) -> list[str]:
+    """Return the back-test as plain text lines: observed, simulated, within 10%."""
+    seen, simulated, close = test["observed"], test["simulated"], test["within_10_percent"]
+    share, p90 = simulated["share_within_term"], simulated["lead_p90"]
+    return [
+        f"back-test, version {test['version']} that ran"
+        " (applications ended when the log was read):",
+        f"  within term: observed {seen['share_within_term'] * 100:.1f}%,"
+        f" simulated {share['mean'] * 100:.1f} ± {share['ci95'] * 100:.1f}%,"
+        f" {'within' if close['share_within_term'] else 'NOT within'} 10%",
+        f"  lead p90: observed {seen['lead_p90'] / 60:.1f} min,"
+        f" simulated {p90['mean'] / 60:.1f} ± {p90['ci95'] / 60:.1f} min,"
+        f" {'within' if close['lead_p90'] else 'NOT within'} 10%",
+    ]
 
 
 def _ps(figures: dict) -> str:

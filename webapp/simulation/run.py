@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from .model import HOURS_PER_WEEK, Model, TaskModel, hour_of_week
+from .model import Model, TaskModel
 from .routing import Node, Ready, Router
+from .staffing import HOUR, HOURS_PER_WEEK, until_on_duty, week_seconds
 
-HOUR = 3600.0
 ABSENT = -1  # the priority of an absence: it goes before every waiting case
 # How long after the last arrival the run goes on for the cases still open.
 HORIZON = 14 * 24 * HOUR
@@ -25,7 +25,8 @@ HORIZON = 14 * 24 * HOUR
 class RunResult:
     """What one run measured."""
 
-    leads: list[tuple[str, str, float]] = field(default_factory=list)  # channel, type, seconds
+    # channel, type, lead seconds, and when it ended (seconds after the period's start)
+    leads: list[tuple[str, str, float, float]] = field(default_factory=list)
     waits: dict[str, list[float]] = field(default_factory=dict)  # bpmn id -> queue seconds
     busy: dict[str, list[float]] = field(default_factory=dict)  # lane -> seconds per hour of week
     staffed: dict[str, list[float]] = field(default_factory=dict)  # lane -> clerk seconds
@@ -71,11 +72,12 @@ class Pool:
 class Simulation:
     """One run: arrivals, cases, pools and what they measured."""
 
-    def __init__(self, model: Model, router: Router, staffing: dict, seed: int, start_hour: int):
+    def __init__(self, model: Model, router: Router, staffing: dict, seed: int):
         self.model, self.router = model, router
         self.rng = random.Random(seed)  # nosec B311
-        self.env = simpy.Environment(initial_time=start_hour * HOUR)
-        self.offset = start_hour * HOUR
+        # Simulated time is seconds from a local Monday 00:00: its hour is the plan's hour.
+        self.offset = week_seconds(model.start)
+        self.env = simpy.Environment(initial_time=self.offset)
         self.result = RunResult()
         self.pools = {
             lane: Pool(self.env, lane, plan, self.result) for lane, plan in staffing.items()
@@ -105,9 +107,14 @@ class Simulation:
                 until=self.env.any_of([self.done, self.env.timeout(horizon - self.offset)])
             )
         for channel, kind, began in self.unfinished.values():
-            self.result.leads.append((channel, kind, self.env.now - began))
+            self.result.leads.append((channel, kind, self.env.now - began, self.ended))
             self.result.outcomes["unfinished"] += 1
         return self.result
+
+    @property
+    def ended(self) -> float:
+        """Return the simulated time as seconds after the period's start."""
+        return self.env.now - self.offset
 
     def arrive(self, arrivals: list[tuple[float, int]]):
         """Start each case at its arrival time."""
@@ -130,10 +137,11 @@ class Simulation:
         node = self.router.node(path)
         working: dict[str, simpy.Process] = {}
         timers: dict[str, simpy.Event] = {}
+        silent: dict[str, bool] = {}  # per task of the diagram: whether this case's go unanswered
         while not node.ended:
             for ready in node.ready:
                 if ready.task_id not in working:
-                    working[ready.task_id] = self.env.process(self.work(ready))
+                    working[ready.task_id] = self.env.process(self.work(ready, silent))
             for task_id, delay, _bpmn_id in node.timers:
                 if task_id not in timers:
                     timers[task_id] = self.env.timeout(delay, value=task_id)
@@ -143,7 +151,7 @@ class Simulation:
             yield self.env.any_of(pending)
             path, node = self._next(path, node, working, timers)
         del self.unfinished[me]
-        self.result.leads.append((*kind, self.env.now - began))
+        self.result.leads.append((*kind, self.env.now - began, self.ended))
         self.result.outcomes[node.outcome] += 1
         self.open -= 1
         if self.open == 0 and self.arrived:
@@ -175,13 +183,15 @@ class Simulation:
                 del timers[task_id]
         return path, new
 
-    def work(self, ready: Ready):
-        """Have a task worked: queue for a clerk of its lane, or wait for its person."""
+    def work(self, ready: Ready, silent: dict[str, bool]):
+        """Have a task worked: queue for a clerk of its lane, or wait for its person (who, as
+        the log's share of applications says, may never answer: drawn once per case)."""
         task = self.task_model(ready.bpmn_id, ready.lane)
         pool = self.pools.get(ready.lane or "")
         known = self.model.tasks.get(ready.bpmn_id)
-        answered, unanswered = (len(known.working), known.unanswered) if known else (0, 0)
-        if pool is None and unanswered and self.rng.random() * (answered + unanswered) >= answered:
+        if pool is None and known and known.unanswered and ready.bpmn_id not in silent:
+            silent[ready.bpmn_id] = self.rng.random() * known.cases < known.unanswered
+        if pool is None and silent.get(ready.bpmn_id):
             try:
                 yield self.env.event()  # never answered: only a timer or an end stops it
             except simpy.Interrupt:
@@ -197,7 +207,10 @@ class Simulation:
             # Claimed when its clerk would have picked it up (the waiting the log shows) or,
             # if later, when a clerk is free: cases keep their place by when they queued.
             queued = self.env.now
-            yield self.env.timeout(task.waiting[n])
+            hours = self.model.duty.get(ready.bpmn_id) or self.model.duty.get(ready.lane or "")
+            yield self.env.timeout(
+                until_on_duty(queued, task.waiting[n], hours) if hours else task.waiting[n]
+            )
             with pool.resource.request(priority=queued) as request:
                 yield request
                 self.result.waits.setdefault(ready.bpmn_id, []).append(self.env.now - queued)
@@ -232,8 +245,7 @@ def simulate(
     arrivals: list[tuple[float, int]] | None = None,
 ) -> RunResult:
     """Run one seeded simulation of the model's period (or of other arrivals) on a router."""
-    start_hour = hour_of_week(model.start)
-    return Simulation(model, router, staffing, seed, start_hour).run(
+    return Simulation(model, router, staffing, seed).run(
         model.arrivals if arrivals is None else arrivals
     )
 
@@ -244,9 +256,9 @@ def poisson_arrivals(model: Model, count: int, seed: int) -> list[tuple[float, i
     weights = [0.0] * HOURS_PER_WEEK
     for key, rate in model.rates.items():
         weights[int(key.rsplit("|", 1)[1])] += rate
-    start_hour = hour_of_week(model.start)
+    first = int(week_seconds(model.start) // HOUR)
     hours = int((model.end - model.start).total_seconds() // HOUR)
-    per_hour = [weights[(start_hour + h) % HOURS_PER_WEEK] for h in range(hours)]
+    per_hour = [weights[(first + h) % HOURS_PER_WEEK] for h in range(hours)]
     chosen = rng.choices(range(hours), per_hour, k=count) if sum(per_hour) else []
     times = sorted(h * HOUR + rng.random() * HOUR for h in chosen)
     return [(t, rng.randrange(len(model.samples))) for t in times]

@@ -1,0 +1,107 @@
+"""When each lane is at work, in local hours of the week (Asia/Almaty), learned from the log.
+
+A lane's clerks per hour of the week are the most tasks of the lane its people held at once in
+that hour, over the weeks of the period; a task is picked up only in the hours of the week
+the log shows it picked up in (see `learn_staffing`). Waiting for a clerk is measured in those
+hours only, so a task that came at night and was claimed at nine waited what a daytime task
+waits.
+"""
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+LOCAL = ZoneInfo("Asia/Almaty")
+HOURS_PER_WEEK = 168
+HOUR = 3600.0
+WEEK = HOURS_PER_WEEK * HOUR
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One completed task of a staffed lane: when it came, was claimed and was completed."""
+
+    lane: str
+    bpmn_id: str
+    created: datetime
+    claimed: datetime
+    completed: datetime
+
+
+def hour_of_week(at: datetime) -> int:
+    """Return the local hour of the week of a time, Monday 00:00 in Almaty being 0."""
+    local = at.astimezone(LOCAL)
+    return local.weekday() * 24 + local.hour
+
+
+def week_seconds(at: datetime) -> float:
+    """Return the seconds from the local Monday 00:00 before a time to the time."""
+    local = at.astimezone(LOCAL)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return local.weekday() * 24 * HOUR + (local - midnight).total_seconds()
+
+
+def learn_staffing(claims: list[Claim]) -> tuple[dict[str, list[int]], dict[str, list[bool]]]:
+    """Return each lane's clerks per hour of the week and each task's (and lane's) pick-up hours.
+
+    A task is picked up on the days of the week its claims show, from the earliest to the
+    latest hour of the day they show: a month holds too few claims of a rare task to fill
+    every hour it could have been picked up in. Pick-up hours are keyed by BPMN id, and by
+    lane (every task of it) for a task the log has not seen. A lane has at least one clerk in
+    every hour one of its tasks is picked up in.
+    """
+    days: dict[str, set[int]] = defaultdict(set)
+    hours_of_day: dict[str, set[int]] = defaultdict(set)
+    for claim in claims:
+        at = hour_of_week(claim.claimed)
+        for key in (claim.bpmn_id, claim.lane):
+            days[key].add(at // 24)
+            hours_of_day[key].add(at % 24)
+    hours = {
+        key: [
+            h // 24 in days[key] and min(hours_of_day[key]) <= h % 24 <= max(hours_of_day[key])
+            for h in range(HOURS_PER_WEEK)
+        ]
+        for key in days
+    }
+    plans = {}
+    for lane in {claim.lane for claim in claims}:
+        plan = [int(on) for on in hours[lane]]
+        mine = [c for c in claims if c.lane == lane]
+        changes = [(c.claimed, 1) for c in mine] + [(max(c.completed, c.claimed), -1) for c in mine]
+        count = 0
+        # Ends before starts at the same moment: a clerk who completes and claims holds one.
+        for at, change in sorted(changes, key=lambda c: (c[0], c[1])):
+            slot = hour_of_week(at)
+            plan[slot] = max(plan[slot], count + max(change, 0))
+            count += change
+        plans[lane] = plan
+    return plans, hours
+
+
+def on_duty(start: datetime, end: datetime, hours: list[bool]) -> float:
+    """Return the seconds between two times that fall in the given hours of the week."""
+    total, at = 0.0, start
+    while at < end:
+        boundary = at.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        if hours[hour_of_week(at)]:
+            total += (min(boundary, end) - at).total_seconds()
+        at = boundary
+    return total
+
+
+def until_on_duty(now: float, seconds: float, hours: list[bool]) -> float:
+    """Return how long from `now` (seconds into the simulated weeks) until `seconds` of the
+    given hours of the week have passed; plain `seconds` if no hour is on duty."""
+    if not any(hours):
+        return seconds
+    at, left = now, seconds
+    while True:
+        boundary = (math.floor(at / HOUR) + 1) * HOUR
+        if hours[int(at // HOUR) % HOURS_PER_WEEK]:
+            if left <= boundary - at:
+                return at + left - now
+            left -= boundary - at
+        at = boundary
