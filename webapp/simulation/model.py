@@ -105,7 +105,10 @@ class Model:
                 }
                 for bpmn_id, t in self.tasks.items()
             },
-            "services": self.services,
+            "services": {
+                bpmn_id: service | {"delays": quantiles(service["delays"])}
+                for bpmn_id, service in self.services.items()
+            },
             "outcomes": self.outcomes,
             "staffing": self.staffing,
         }
@@ -172,6 +175,7 @@ def _events(session: Session, ids: list[int]) -> list:
                 InstanceEvent.task_id,
                 InstanceEvent.task_type,
                 InstanceEvent.data,
+                InstanceEvent.at,
             )
             .where(InstanceEvent.instance_id.in_(ids[n : n + 1000]), InstanceEvent.kind.in_(kinds))
             .order_by(InstanceEvent.id)
@@ -287,23 +291,42 @@ def _learn_tasks(model: Model, session: Session, ids: list[int], events) -> None
 
 
 def _learn_services(model: Model, events) -> None:
-    """Learn each service task's calls and failures, and the answers of those that write."""
-    calls: Counter = Counter()
-    failures: Counter = Counter()
+    """Learn each service task's failures and the delay they cost, and the answers of writes.
+
+    A task failed when an incident opened on it (the runtime's retries on their backoff, then
+    an administrator, follow); the delay it cost runs from its first incident to its
+    completion. One never completed in the log is `stuck`: its instance stays in error.
+    """
+    ran: dict[str, set[str]] = defaultdict(set)
+    failed: dict[str, datetime] = {}
+    done: dict[str, datetime] = {}
+    names: dict[str, str] = {}
     for e in events:
         if e.task_type == "ServiceTask" and e.kind == "task_completed":
-            calls[e.bpmn_id] += 1
+            ran[e.bpmn_id].add(e.task_id)
+            done[e.task_id] = aware(e.at)
             if e.data and len(model.answers.get(e.bpmn_id, [])) < 20:
                 model.answers.setdefault(e.bpmn_id, []).append(e.data)
-        elif e.kind == "incident_opened":
-            failures[e.bpmn_id] += 1
+        elif e.kind == "incident_opened" and e.task_id:
+            ran[e.bpmn_id].add(e.task_id)
+            failed.setdefault(e.task_id, aware(e.at))
+            names[e.task_id] = e.bpmn_id
+    delays: dict[str, list[float]] = defaultdict(list)
+    stuck: Counter = Counter()
+    for task_id, at in failed.items():
+        if task_id in done:
+            delays[names[task_id]].append((done[task_id] - at).total_seconds())
+        else:
+            stuck[names[task_id]] += 1
     model.services = {
         bpmn_id: {
-            "calls": calls[bpmn_id],
-            "failures": failures[bpmn_id],
-            "failure_rate": failures[bpmn_id] / max(calls[bpmn_id] + failures[bpmn_id], 1),
+            "calls": len(tasks),
+            "failures": len(delays[bpmn_id]) + stuck[bpmn_id],
+            "failure_rate": (len(delays[bpmn_id]) + stuck[bpmn_id]) / len(tasks),
+            "delays": sorted(delays[bpmn_id]),
+            "stuck": stuck[bpmn_id],
         }
-        for bpmn_id in sorted(set(calls) | set(failures))
+        for bpmn_id, tasks in sorted(ran.items())
     }
 
 

@@ -215,6 +215,10 @@ def summarise(runs: list[RunResult], term: float) -> dict:
             for name in sorted(set().union(*(r.timers for r in runs)))
         },
         "outcomes": dict(sorted(outcomes.items())),
+        "incidents": {
+            name: sum(r.incidents[name] for r in runs) / len(runs)
+            for name in sorted(set().union(*(r.incidents for r in runs)))
+        },
     }
 
 
@@ -257,6 +261,9 @@ def text_table(result: dict) -> str:
     for key in sorted(set(current["timers_fired"]) | set(candidate["timers_fired"])):
         a, b = current["timers_fired"].get(key, 0.0), candidate["timers_fired"].get(key, 0.0)
         rows.append((f"timer {key} fired", f"{a:.1f}", f"{b:.1f}"))
+    for key in sorted(set(current["incidents"]) | set(candidate["incidents"])):
+        a, b = current["incidents"].get(key, 0.0), candidate["incidents"].get(key, 0.0)
+        rows.append((f"incidents {key}", f"{a:.1f}", f"{b:.1f}"))
     for key in sorted(set(current["lead_times"]) | set(candidate["lead_times"])):
         a, b = current["lead_times"].get(key, {}), candidate["lead_times"].get(key, {})
         rows.append((f"lead p50/p90/p99 {key}, min", _ps(a), _ps(b)))

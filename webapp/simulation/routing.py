@@ -8,11 +8,12 @@ with the sandbox registries for reads; writes are answered from the log, never s
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.spiff.specs.defaults import ServiceTask
 from SpiffWorkflow.util.task import TaskState
 
 from webapp.runtime.running import advance
@@ -43,6 +44,8 @@ class Node:
     ended: bool
     outcome: str
     failed: str | None = None
+    # The BPMN ids of the service tasks the step that led here ran: each may fail and cost time.
+    services: tuple[str, ...] = ()
 
 
 class _Instance:
@@ -101,6 +104,7 @@ class Router:
         """Run the engine one step further than the parent path's saved state."""
         self.engine_runs += 1
         key = f"SIM-{path[0]}"
+        ran: set = set()
         if len(path) == 1:
             workflow = BpmnWorkflow(self.spec, self.subprocess_specs, script_engine=self.engine)
             for task in workflow.get_tasks(state=TaskState.READY):
@@ -110,6 +114,7 @@ class Router:
             workflow = self.serializer.load(
                 parent.state, self.spec, self.subprocess_specs, self.engine
             )
+            ran = {t.id for t in _services(workflow)}
             kind, task_id, choice = path[-1]
             task = next(t for t in workflow.get_tasks() if str(t.id) == task_id)
             if kind == "timer":
@@ -120,7 +125,18 @@ class Router:
                 task.run()
         step = _Step(workflow, key)
         advance(step)
-        return _node(workflow, self.serializer.dump(workflow), step.failures)
+        node = _node(workflow, self.serializer.dump(workflow), step.failures)
+        services = tuple(t.task_spec.bpmn_id for t in _services(workflow) if t.id not in ran)
+        return replace(node, services=services)
+
+
+def _services(workflow) -> list:
+    """Return the service tasks a workflow has completed."""
+    return [
+        t
+        for t in workflow.get_tasks(state=TaskState.COMPLETED)
+        if isinstance(t.task_spec, ServiceTask)
+    ]
 
 
 def _expire(task) -> None:

@@ -3,7 +3,8 @@
 Clerks are SimPy resources, one pool per staffed lane, whose size follows the staffing plan
 hour by hour (an absent clerk is a high-priority request that holds a place). A task of an
 unstaffed lane (an owner's consent) waits its sampled waiting and working time. Timers are
-SimPy timeouts racing the tasks they are attached to.
+SimPy timeouts racing the tasks they are attached to. A service task fails at its learned rate
+and holds its case for a delay the log's incidents took, or for good.
 """
 
 import random
@@ -33,6 +34,7 @@ class RunResult:
     outcomes: Counter = field(default_factory=Counter)
     timers: Counter = field(default_factory=Counter)  # timer bpmn id -> times fired
     tasks: Counter = field(default_factory=Counter)  # bpmn id -> completions
+    incidents: Counter = field(default_factory=Counter)  # service task bpmn id -> failures
 
 
 class Pool:
@@ -75,6 +77,9 @@ class Simulation:
     def __init__(self, model: Model, router: Router, staffing: dict, seed: int):
         self.model, self.router = model, router
         self.rng = random.Random(seed)  # nosec B311
+        # Registry failures draw from their own stream: a what-if on them leaves people's
+        # times and decisions as they were.
+        self.failing = random.Random(seed)  # nosec B311
         # Simulated time is seconds from a local Monday 00:00: its hour is the plan's hour.
         self.offset = week_seconds(model.start)
         self.env = simpy.Environment(initial_time=self.offset)
@@ -138,24 +143,50 @@ class Simulation:
         working: dict[str, simpy.Process] = {}
         timers: dict[str, simpy.Event] = {}
         silent: dict[str, bool] = {}  # per task of the diagram: whether this case's go unanswered
-        while not node.ended:
+        while (lost := self.incidents(node)) is not None:
+            if lost:
+                yield self.env.timeout(lost)
+            if node.ended:
+                break
             for ready in node.ready:
                 if ready.task_id not in working:
                     working[ready.task_id] = self.env.process(self.work(ready, silent))
-            for task_id, delay, _bpmn_id in node.timers:
+            for task_id, due, _bpmn_id in node.timers:
                 if task_id not in timers:
-                    timers[task_id] = self.env.timeout(delay, value=task_id)
+                    timers[task_id] = self.env.timeout(due, value=task_id)
             pending = [p for p in working.values() if not p.triggered] + [
                 t for t in timers.values() if not t.processed
             ]
             yield self.env.any_of(pending)
             path, node = self._next(path, node, working, timers)
         del self.unfinished[me]
-        self.result.leads.append((*kind, self.env.now - began, self.ended))
-        self.result.outcomes[node.outcome] += 1
+        if lost is None:
+            # An incident nobody resolved: the instance stays in error, with no lead time.
+            for process in working.values():
+                if process.is_alive:
+                    process.interrupt()
+            self.result.outcomes["incident"] += 1
+        else:
+            self.result.leads.append((*kind, self.env.now - began, self.ended))
+            self.result.outcomes[node.outcome] += 1
         self.open -= 1
         if self.open == 0 and self.arrived:
             self.done.succeed()
+
+    def incidents(self, node: Node) -> float | None:
+        """Return the time the service tasks the node's step ran lost to failures, or None
+        when one failed for good; each fails at its learned rate, costing a learned delay."""
+        lost = 0.0
+        for bpmn_id in node.services:
+            service = self.model.services.get(bpmn_id)
+            if not service or self.failing.random() >= service["failure_rate"]:
+                continue
+            self.result.incidents[bpmn_id] += 1
+            n = self.failing.randrange(service["failures"])
+            if n >= len(service["delays"]):
+                return None
+            lost += service["delays"][n]
+        return lost
 
     def _next(self, path: tuple, node: Node, working: dict, timers: dict) -> tuple[tuple, Node]:
         """Apply the first thing that finished (a task, else a timer) and return the new node."""
