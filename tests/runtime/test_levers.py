@@ -50,6 +50,7 @@ from .test_corpus import (
 ROOT = Path(__file__).resolve().parents[2]
 PROCESS_CASES = ROOT / "processes" / "residence_registration" / "test_residence_registration.json"
 MAX_STEPS = 40
+CALLS = ("call_parent.bpmn", "call_child.bpmn")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)?")
 # Diagrams the in-memory drive cannot start, and why (the runtime's own test drives them).
@@ -260,3 +261,21 @@ def test_the_levers_cover_the_corpus(record_property):
     print(f"\nlevers identity: {len(COVERAGE)} runs: {counts}")
     print("\n".join(f"  {name}: {kind}" for name, kind in sorted(COVERAGE.items())))
     assert counts.get("ended", 0) + counts.get("waits", 0) >= 60
+
+
+def test_state_documents_load_both_ways_and_the_runtime_restores_tuned_workflows(runtime):
+    files = {n: (Path(__file__).with_name("diagrams") / n).read_bytes() for n in CALLS}
+    process = parse_bundle(files, {}).processes["call_parent"]
+    spec, subprocess_specs = process.spec, process.subprocess_specs
+    stock = BpmnWorkflow(spec, subprocess_specs, script_engine=runtime.script_engine)
+    stock.do_engine_steps()
+    assert stock.subprocesses
+    plain = StateSerializer()
+
+    restored = runtime.serializer.load(plain.dump(stock), spec, subprocess_specs, None)
+    assert isinstance(restored, levers.TunedWorkflow)
+    sub = next(iter(restored.subprocesses.values()))
+    assert isinstance(sub, levers.TunedWorkflow.subworkflow_class)
+    assert all(type(t) is levers.QuietTask for t in [*restored.tasks.values(), *sub.tasks.values()])
+    back = plain.load(runtime.serializer.dump(restored), spec, subprocess_specs, None)
+    assert type(back) is BpmnWorkflow and tree(back) == tree(stock)

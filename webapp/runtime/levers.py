@@ -17,7 +17,7 @@ get the decision lever from `cache_decisions` where they are cached.
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import cache, lru_cache
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -75,21 +75,15 @@ def _min_state(state: int) -> int:
     return TaskState.COMPLETED
 
 
-def _matcher(task_filter: TaskFilter) -> Callable[[Task], bool]:
-    """Return the filter's test, reduced to a state check where the filter asks only that."""
-    plain = type(task_filter) in (TaskFilter, BpmnTaskFilter) and (
+def _state_only(task_filter: TaskFilter) -> bool:
+    """Tell whether a filter asks nothing but a state (and perhaps whether tasks are manual)."""
+    return type(task_filter) in (TaskFilter, BpmnTaskFilter) and (
         task_filter.updated_ts == 0
         and task_filter.spec_name is None
         and task_filter.spec_class is None
         and getattr(task_filter, "catches_event", None) is None
         and getattr(task_filter, "lane", None) is None
     )
-    if not plain:
-        return task_filter.matches
-    state, manual = task_filter.state, task_filter.manual
-    if manual is None:
-        return lambda task: task._state & state != 0
-    return lambda task: task._state & state != 0 and task.task_spec.manual == manual
 
 
 def depth_first(
@@ -106,14 +100,15 @@ def depth_first(
     depth is each task's own; the stock count can drift after a subprocess, which matters only
     beyond its 1,000 levels.
     """
-    min_state = _min_state(task_filter.state)
-    matches = _matcher(task_filter)
-    finished_only = task_filter.state <= TaskState.FINISHED_MASK
+    state, manual = task_filter.state, task_filter.manual
+    min_state = _min_state(state)
+    matches = None if _state_only(task_filter) else task_filter.matches
+    finished_only = state <= TaskState.FINISHED_MASK
     subprocesses = first.workflow.top_workflow.subprocesses
     stack = [(first, 0)]
     while stack:
         task, depth = stack.pop()
-        subprocess = subprocesses.get(task.id)
+        subprocess = subprocesses.get(task.id) if subprocesses else None
         if depth < max_depth and task.task_spec.name != end_at_spec:
             if subprocess is not None:
                 following = task.children
@@ -121,11 +116,14 @@ def depth_first(
                     skip_subprocesses or (task._state >= TaskState.FINISHED_MASK and finished_only)
                 ):
                     following.insert(0, subprocess.task_tree)
-                stack.extend((child, depth + 1) for child in reversed(following))
+                stack.extend([(child, depth + 1) for child in reversed(following)])
             elif task._children and task._state >= min_state:
-                tasks = task.workflow.tasks
-                stack.extend((tasks.get(c), depth + 1) for c in reversed(task._children))
-        if matches(task):
+                get, depth = task.workflow.tasks.get, depth + 1
+                stack.extend([(get(child), depth) for child in reversed(task._children)])
+        if matches is None:
+            if task._state & state and (manual is None or task.task_spec.manual == manual):
+                yield task
+        elif matches(task):
             yield task
 
 
