@@ -4,7 +4,8 @@ Each diagram of the shared corpus (SpiffWorkflow's own test diagrams) and of `pr
 twice in memory, once with stock SpiffWorkflow (its workflow, task and iterator classes, the
 stock DMN engine, the plain state serializer) and once with every lever on. Both runs start
 with the same data, complete the first ready user task with the same data, let every timer
-fall due, and save and load the state between steps, until the workflow ends or stands still.
+fall due (the timers' clock stopped), and save and load the state between steps, until the
+workflow ends or stands still.
 After every step the task tree (spec names, states, parent and child order, in depth-first
 order), every task's data and the state document must be equal. Task ids, times and thread
 ids differ between any two runs and are compared by position.
@@ -13,10 +14,12 @@ ids differ between any two runs and are compared by position.
 import json
 import re
 import zlib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions import timer
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
@@ -33,7 +36,7 @@ from webapp.runtime.serializer import StateSerializer
 from webapp.runtime.specs import parse_bundle
 from webapp.runtime.versions import wire_event_subprocess_triggers
 from webapp.settings import REGISTRY_WRITERS as WRITERS
-from webapp.simulation.routing import _expire
+from webapp.simulation import routing
 
 from .test_corpus import (
     CORPUS,
@@ -57,6 +60,26 @@ INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{
 NOT_DRIVEN = {
     "bpmn/data/collaboration.bpmn": "its processes start from each other's messages",
 }
+
+
+class FrozenClock(datetime):
+    """The wall clock SpiffWorkflow's timers read, stopped: a timer falls due when made to."""
+
+    instant = datetime.now(UTC).replace(microsecond=0)
+
+    @classmethod
+    def now(cls, tz=None):
+        return cls.instant.astimezone(tz) if tz else cls.instant.replace(tzinfo=None)
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock(monkeypatch):
+    """Stop the clock for timers and for making them due, so both runs see the same time.
+
+    On a busy machine a short timer could fall due in one run and not the other.
+    """
+    monkeypatch.setattr(timer, "datetime", FrozenClock)
+    monkeypatch.setattr(routing, "datetime", FrozenClock)
 
 
 class Variant:
@@ -130,7 +153,7 @@ def _fire_timers(workflow) -> bool:
         and isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition)
     ]
     for task in timers:
-        _expire(task)
+        routing._expire(task)
     workflow.refresh_timers()
     return bool(timers)
 
