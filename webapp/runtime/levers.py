@@ -162,7 +162,12 @@ class WaitingLever:
         """Update every WAITING task, in the depth-first order the stock walk visits them.
 
         A task that an earlier update took out of WAITING is left alone, as the stock walk
-        (which checks each task's state when it reaches it) leaves it.
+        (which checks each task's state when it reaches it) leaves it. A task an update makes
+        WAITING is left to the next pass; the stock walk would reach it in this one only if it
+        lay under a task not yet walked, which SpiffWorkflow's specs do not do (the tasks they
+        add in an update are children of the task updated, already walked, and updated by
+        it). The order kept is the stock one, though creation order gives the same results on
+        every diagram of the identity test.
         """
         waiting = TaskState.WAITING
         found = [task for task in self.tasks.values() if task._state == waiting]
