@@ -12,7 +12,8 @@ import pytest
 from service_tasks.dataset import DEFAULT_DATASET_PATH, DatasetError
 from service_tasks.errors import BusinessError
 from service_tasks.identifiers import is_valid_arc, is_valid_iin
-from service_tasks.sandbox import SandboxStore, add_months
+from service_tasks.sandbox import SandboxStore
+from service_tasks.sandbox_registries import add_months
 
 APPLICANT = "850314304175"
 AST_SOLE = "0201300012740054"
