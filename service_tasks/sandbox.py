@@ -214,13 +214,11 @@ class SandboxStore:
         row = _log_row(operation, idempotency_key, values, result)
         with self.engine.connect() as conn:
             row_id = conn.execute(statement, row).scalar_one_or_none()
-            if row_id is not None:
-                return write_answer(operation, row_id, result), True
-            if for_known_person and conn.execute(PERSON_DOC, row).first() is None:
-                raise TechnicalError(
-                    f"the registration point knows no person with IIN {row['iin']}"
-                )
-        return self._first_answer(operation, idempotency_key, values), False
+        if row_id is not None:
+            return write_answer(operation, row_id, result), True
+        # Nothing inserted: the key is logged, or else the person is unknown.
+        unknown = _unknown_person(values["iin"]) if for_known_person else None
+        return self._first_answer(operation, idempotency_key, values, unknown), False
 
     def change_person_once(
         self,
@@ -238,9 +236,7 @@ class SandboxStore:
         with transaction(self.engine) as conn:
             doc = conn.execute(PERSON_DOC_FOR_UPDATE, {"iin": values["iin"]}).scalar_one_or_none()
             if doc is None:
-                raise TechnicalError(
-                    f"the registration point knows no person with IIN {values['iin']}"
-                )
+                raise _unknown_person(values["iin"])
             doc = dict(doc)
             result, added = change(doc)
             logged = {**values, "payload": {**values["payload"], **added}}
@@ -252,20 +248,34 @@ class SandboxStore:
         return self._first_answer(operation, idempotency_key, values), False
 
     def _first_answer(
-        self, operation: str, idempotency_key: str, values: dict[str, Any]
+        self,
+        operation: str,
+        idempotency_key: str,
+        values: dict[str, Any],
+        unlogged: TechnicalError | None = None,
     ) -> dict[str, Any]:
-        """Return the answer of the write logged under a key, or refuse other content."""
+        """Return the answer of the write logged under a key, or refuse other content.
+
+        When no write is logged under the key, raise `unlogged` (a load removed it otherwise).
+        """
         key = {"operation": operation, "idempotency_key": idempotency_key}
         with self.engine.connect() as conn:
             first = conn.execute(LOGGED_WRITE, key).mappings().one_or_none()
         if first is None:
-            raise TechnicalError(f"the {operation} under {idempotency_key!r} was just removed")
+            raise unlogged or TechnicalError(
+                f"the {operation} under {idempotency_key!r} was removed by a data set load"
+            )
         if not _same_content(first, values):
             raise KeyReused(
                 f"the registration point holds another {operation} under the idempotency"
                 f" key {idempotency_key!r}"
             )
         return write_answer(operation, first["id"], first["result"])
+
+
+def _unknown_person(iin: str) -> TechnicalError:
+    """Return the fault of a write for a person the registry does not know."""
+    return TechnicalError(f"the registration point knows no person with IIN {iin}")
 
 
 def _log_row(
