@@ -25,7 +25,7 @@ lint: $(VENV)/.installed
 	$(BIN)/bandit -q -r webapp service_tasks
 
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench
