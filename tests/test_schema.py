@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.exc import SAWarning
 
-from webapp.db import accounts, analytics, models  # noqa: F401  (registers every table)
+from webapp.db import accounts, analytics, models, simulation  # noqa: F401  (registers every table)
 from webapp.db.base import Base
 from webapp.db.session import make_engine, upgrade
 

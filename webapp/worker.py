@@ -1,4 +1,5 @@
-"""The worker: fires due timers and retries, delivers thrown messages, keeps dashboard days.
+"""The worker: fires due timers and retries, delivers thrown messages, keeps dashboard days,
+runs the process owners' simulations.
 
 `tirkeu worker` runs it in its own process; `tirkeu serve` runs one in a thread beside waitress.
 """
@@ -10,6 +11,7 @@ from datetime import datetime, timedelta
 
 from .analytics.days import keep_days
 from .runtime.engine import Runtime
+from .simulation import jobs
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +54,22 @@ class JobWorker(threading.Thread):
             except Exception:
                 log.exception("keeping the dashboard's days failed")
         try:
-            return self.runtime.run_due_jobs(
+            ran = self.runtime.run_due_jobs(
                 now=self.now, worker=self.identity, limit=self.batch, lease=self.lease
             )
         except Exception:
             log.exception("worker sweep failed")
-            return 0
+            ran = 0
+        if ran < self.batch:
+            self.simulate()
+        return ran
+
+    def simulate(self) -> None:
+        """Run one waiting simulation; a failing one is recorded by `jobs.run`, not raised."""
+        try:
+            jobs.run_next(self.runtime, self.identity)
+        except Exception:
+            log.exception("claiming a simulation failed")
 
     def run(self) -> None:
         """Sweep until stopped; a full batch means more may be due, so sweep again at once."""

@@ -79,6 +79,8 @@ ALLOWED: dict[str, set[str] | str] = {
     "processes.diff": OWNERS,
     "processes.run_tests": OWNERS,
     "simulation.simulate": OWNERS,
+    "simulation.job": OWNERS,
+    "simulation.progress": OWNERS,
     "processes.deployments": OWNERS,
     "processes.review": OWNERS,
     "processes.decide": OWNERS,
@@ -119,6 +121,7 @@ ARGUMENTS = {
     "deployment_id": "999999",
     "decision": "approve",
     "token_id": "999999",
+    "job_id": "999999",
 }
 CALLERS = [None, *ROLES]
 

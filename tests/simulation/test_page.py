@@ -1,11 +1,14 @@
-"""The process owner's Simulate page: the form, both versions side by side, bad input refused."""
+"""The process owner's Simulate page: recorded as a job, run by the worker's sweep, then shown."""
 
 import pytest
+from sqlalchemy import func, select
 
 from tests.analytics.conftest import signed_in
 from webapp.db.accounts import User, UserRole
 from webapp.db.base import Base
+from webapp.db.simulation import SimulationJob
 from webapp.web import create_app
+from webapp.worker import JobWorker
 
 URL = "/processes/review/2/simulate"
 WEEK = {"from": "2026-11-02", "to": "2026-11-09", "runs": "2"}
@@ -30,22 +33,90 @@ def app(known, sqlite_url):
     )
 
 
-def test_owner_simulates_a_candidate_beside_the_version_that_ran(app, known):
+def jobs_recorded(known) -> int:
+    """Return how many simulations are recorded."""
+    with known.session_factory() as session:
+        return session.scalar(select(func.count()).select_from(SimulationJob))
+
+
+def test_owner_simulates_in_the_background_and_sees_the_result(app, known):
     owner = signed_in(app, known, "process_owner")
     form = owner.get(URL)
-    assert form.status_code == 200 and b'name="from"' in form.data
-    result = owner.post(URL, data=WEEK)
-    page = result.get_data(as_text=True)
-    assert result.status_code == 200
+    assert form.status_code == 200 and b'name="staffing"' in form.data
+    asked = owner.post(URL, data=WEEK)
+    assert asked.status_code == 303
+    page_url = asked.headers["Location"]
+    assert page_url.endswith("/processes/review/simulations/1")
+    waiting = owner.get(page_url).get_data(as_text=True)
+    assert "waiting for the worker" in waiting and "js/simulation-progress.js" in waiting
+    assert "<script>" not in waiting  # the page's own script is a file: the CSP allows no inline
+    assert owner.get(page_url + "/progress").json == {
+        "status": "pending",
+        "done": 0,
+        "total": 4,
+        "text": "waiting for the worker",
+    }
+
+    JobWorker(known.runtime, identity="worker-1").sweep()
+
+    assert owner.get(page_url + "/progress").json["status"] == "done"
+    assert owner.get(page_url + "/progress").json["done"] == 4
+    page = owner.get(page_url).get_data(as_text=True)
     assert "Version 1 (ran)" in page and "Version 2" in page and "Task_SecondCheck" in page
     # The diagram's badges: the candidate's new task among the queue waits.
     assert "a new task" in page and 'data-bpmn-url="/processes/review/2/files/review.bpmn"' in page
+    assert "js/simulation-progress.js" not in page
+    assert 'href="/processes/review/simulations/1"' in owner.get(URL).get_data(as_text=True)
 
 
-def test_bad_period_is_refused_by_field_and_a_clerk_may_not_simulate(app, known):
+def test_a_failing_simulation_is_recorded_and_the_worker_carries_on(app, known):
     owner = signed_in(app, known, "process_owner")
-    bad = owner.post(URL, data={**WEEK, "to": "2026-11-01"})
-    assert bad.status_code == 422 and "must be after from" in bad.get_data(as_text=True)
-    wrong = owner.post(URL, data={**WEEK, "runs": "500"})
-    assert wrong.status_code == 422
-    assert signed_in(app, known, "clerk").get(URL).status_code == 403
+    empty = owner.post(URL, data={**WEEK, "from": "2025-01-06", "to": "2025-01-13"})
+    good = owner.post(URL, data={**WEEK, "runs": "1"})
+    worker = JobWorker(known.runtime, identity="worker-1")
+    worker.sweep()
+    worker.sweep()
+    failed = owner.get(empty.headers["Location"]).get_data(as_text=True)
+    assert "The simulation failed" in failed and "no application of this process" in failed
+    assert "Version 1 (ran)" in owner.get(good.headers["Location"]).get_data(as_text=True)
+    # Latest first in the process's list: the good one, then the failed one.
+    listing = owner.get(URL).get_data(as_text=True)
+    assert listing.index("/simulations/2") < listing.index("/simulations/1")
+    assert "failed" in listing and "done" in listing
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("to", "2026-11-01", "must be after from"),
+        ("from", "yesterday", "not a date"),
+        ("runs", "500", "1 to 10"),
+        ("runs", "two", "1 to 10"),
+        ("staffing", "{not json", "not JSON"),
+        ("staffing", '{"Clerk": "many"}', "needs a count, 168 hourly counts"),
+    ],
+)
+def test_bad_input_is_refused_by_field_and_nothing_is_recorded(app, known, field, value, reason):
+    owner = signed_in(app, known, "process_owner")
+    bad = owner.post(URL, data={**WEEK, field: value})
+    assert bad.status_code == 422
+    assert field in bad.get_data(as_text=True) and reason in bad.get_data(as_text=True)
+    assert jobs_recorded(known) == 0
+
+
+def test_an_unknown_version_or_simulation_is_not_found(app, known):
+    owner = signed_in(app, known, "process_owner")
+    assert owner.post("/processes/review/9/simulate", data=WEEK).status_code == 404
+    assert owner.get("/processes/review/simulations/1").status_code == 404
+    assert jobs_recorded(known) == 0
+
+
+def test_a_clerk_may_neither_simulate_nor_see_a_simulation(app, known):
+    owner = signed_in(app, known, "process_owner")
+    page_url = owner.post(URL, data=WEEK).headers["Location"]
+    clerk = signed_in(app, known, "clerk")
+    assert clerk.get(URL).status_code == 403
+    assert clerk.post(URL, data=WEEK).status_code == 403
+    assert clerk.get(page_url).status_code == 403
+    assert clerk.get(page_url + "/progress").status_code == 403
+    assert jobs_recorded(known) == 1

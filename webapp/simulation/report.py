@@ -39,9 +39,18 @@ class Request:
 def read_staffing(path: Path) -> dict[str, list[int]]:
     """Read a staffing plan: {lane: N or [168 hourly values] or {"default": N, "hours": {h: N}}}."""
     try:
-        document = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise refused("staffing", f"{path.name} is not a readable JSON file: {error}") from error
+        text = path.read_text()
+    except OSError as error:
+        raise refused("staffing", f"{path.name} is not a readable file: {error}") from error
+    return parse_staffing(text)
+
+
+def parse_staffing(text: str) -> dict[str, list[int]]:
+    """Return the hourly clerk counts per lane of a staffing plan's JSON text."""
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        raise refused("staffing", f"not JSON: {error}") from error
     if not isinstance(document, dict):
         raise refused("staffing", "the plan must be a JSON object of lanes")
     return {str(lane): _plan(str(lane), value) for lane, value in document.items()}

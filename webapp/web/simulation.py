@@ -1,14 +1,17 @@
-"""The process owner's "Simulate": a candidate version beside the one that ran, over a period."""
+"""The process owner's "Simulate": recorded as a job the worker runs, then shown side by side."""
 
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 
+from webapp.db.simulation import SimulationJob
 from webapp.runtime.errors import InvalidData
-from webapp.simulation.report import Request, compare
+from webapp.simulation import jobs
+from webapp.simulation.report import Request, parse_staffing
 
 from . import process_catalogue as catalogue
 from .auth import role_required
@@ -22,25 +25,69 @@ MAX_RUNS = 10
 @bp.route("/<process_id>/<int:number>/simulate", methods=["GET", "POST"])
 @role_required(*ROLES)
 def simulate(process_id: str, number: int) -> Any:
-    """Show the simulation form; on POST, simulate and show both versions side by side."""
+    """Show the form and the process's simulations; on POST, record one for the worker."""
     session = db()
     with session.begin():
         row = catalogue.version(session, process_id, number)
+        if request.method == "GET":
+            kept = jobs.listed(session, process_id)
     today = datetime.now(UTC).date()
     values = {
         "from": request.form.get("from", (today - timedelta(days=30)).isoformat()),
         "to": request.form.get("to", today.isoformat()),
         "runs": request.form.get("runs", "5"),
+        "staffing": request.form.get("staffing", ""),
     }
     if request.method == "GET":
-        return render_template("simulation/simulate.html", row=row, values=values, result=None)
-    parsed = _parse(values)
-    the_runtime = runtime()
-    with the_runtime.transaction() as work:
-        result = compare(the_runtime, work, Request(process_id, number, *parsed))
+        return render_template("simulation/simulate.html", row=row, values=values, jobs=kept)
+    start, end, runs = _parse(values)
+    staffing = parse_staffing(values["staffing"]) if values["staffing"].strip() else None
+    asked = Request(process_id, number, start, end, runs, staffing=staffing)
+    now = runtime().clock()
+    with session.begin():
+        job_id = jobs.submit(session, asked, current_user.username, now)
+    return redirect(url_for(".job", process_id=process_id, job_id=job_id), 303)
+
+
+@bp.route("/<process_id>/simulations/<int:job_id>")
+@role_required(*ROLES)
+def job(process_id: str, job_id: int) -> Any:
+    """Show a simulation: its progress while it runs, then both versions side by side."""
+    session = db()
+    with session.begin():
+        found = _job(session, process_id, job_id)
+        row = catalogue.version(session, process_id, found.version)
+    result = found.result if found.status == "done" else None
     return render_template(
-        "simulation/simulate.html", row=row, values=values, result=result, heatmap=heatmap(result)
+        "simulation/job.html",
+        row=row,
+        job=found,
+        result=result,
+        heatmap=heatmap(result) if result else None,
     )
+
+
+@bp.route("/<process_id>/simulations/<int:job_id>/progress")
+@role_required(*ROLES)
+def progress(process_id: str, job_id: int) -> Any:
+    """Return a simulation's state and runs done for its page to poll."""
+    session = db()
+    with session.begin():
+        found = _job(session, process_id, job_id)
+        return jsonify(
+            status=found.status,
+            done=found.runs_done,
+            total=2 * found.runs,
+            text=render_template("simulation/_state.html", j=found).strip(),
+        )
+
+
+def _job(session, process_id: str, job_id: int) -> SimulationJob:
+    """Return a simulation of the process, or answer 404."""
+    found = session.get(SimulationJob, job_id)
+    if found is None or found.process_id != process_id:
+        abort(404)
+    return found
 
 
 def heatmap(result: dict) -> str:

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from webapp.db import accounts, analytics, booking, models, online, signing  # noqa: F401  (registers the tables)
+from webapp.db import accounts, analytics, booking, models, online, signing, simulation  # noqa: F401  (registers the tables)
 from webapp.db.base import Base
 
 config = context.config
