@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.analytics.conftest import signed_in
+from webapp.accounts import create_user
 from webapp.db.accounts import User, UserRole
 from webapp.db.base import Base
 from webapp.db.simulation import SimulationJob
@@ -11,6 +12,7 @@ from webapp.web import create_app
 from webapp.worker import JobWorker
 
 URL = "/processes/review/2/simulate"
+PASSWORD = "correct horse battery"
 WEEK = {"from": "2026-11-02", "to": "2026-11-09", "runs": "2"}
 
 
@@ -120,3 +122,33 @@ def test_a_clerk_may_neither_simulate_nor_see_a_simulation(app, known):
     assert clerk.get(page_url).status_code == 403
     assert clerk.get(page_url + "/progress").status_code == 403
     assert jobs_recorded(known) == 1
+
+
+def test_the_page_follows_the_worker_in_a_browser_under_the_csp(app, known, live_url, browser):
+    with known.session_factory.begin() as session:
+        create_user(session, "owner", PASSWORD, ["process_owner"])
+    context = browser.new_context()
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    page.goto(f"{live_url}/login")
+    page.fill("#username", "owner")
+    page.fill("#password", PASSWORD)
+    page.press("#password", "Enter")
+    page.wait_for_url(f"{live_url}/")
+    page.goto(live_url + URL)
+    page.fill("input[name=from]", WEEK["from"])
+    page.fill("input[name=to]", WEEK["to"])
+    page.fill("input[name=runs]", WEEK["runs"])
+    page.click("form.filters button[type=submit]")
+    page.wait_for_selector("text=waiting for the worker")
+
+    JobWorker(known.runtime, identity="worker-1").sweep()
+
+    # The page's script notices the end and reloads: the comparison and the diagram appear.
+    page.wait_for_selector("text=Version 1 (ran)")
+    page.wait_for_selector("#diagram svg")
+    context.close()
+    assert not problems
