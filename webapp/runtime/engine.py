@@ -13,11 +13,9 @@ from datetime import datetime
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from webapp.db.base import utcnow
-from webapp.db.models import HumanTask
 
 from . import dated, forms, inputs, records, signatures
 from .administration import Administration
@@ -35,6 +33,7 @@ from .scripting import restricted_engine
 from .serializer import StateSerializer
 from .starting import Starting
 from .steps import Step
+from .task_list import ACTIVE_TASK_STATES
 from .versions import Versions
 from .views import InstanceView
 
@@ -172,12 +171,11 @@ class Runtime(Deploying, Starting, Claims, Messaging, Administration, Reading):
         data = json_safe(dict(data))
         task_id = str(task_id)
         with self.step_latency.measure("complete"), self.transaction() as session:
-            record = records.lock_of_task(session.connection(), task_id)
+            record, row = records.lock_of_task(session.connection(), task_id)
             step = self._locked_step(session, record, actor)
-            row = step.open_tasks().get(task_id)
-            if row is None:
-                state = session.scalar(select(HumanTask.state).where(HumanTask.id == task_id))
-                raise Conflict(f"task {task_id} is {state}, not ready")
+            step.know(row)
+            if row.state not in ACTIVE_TASK_STATES:
+                raise Conflict(f"task {task_id} is {row.state}, not ready")
             check_actor(self.directory, session, task_id, row.assignee, actor)
             if actor and row.claimed_by and row.claimed_by != actor:
                 raise Conflict(f"task {task_id} is claimed by {row.claimed_by}")
