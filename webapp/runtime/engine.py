@@ -24,7 +24,6 @@ from .claims import Claims
 from .deploying import Deploying
 from .errors import Conflict, InvalidData
 from .incidents import RetryPolicy
-from .instance_data import json_safe
 from .messaging import Messaging
 from .metrics import LatencyHistogram
 from .reading import Reading
@@ -167,8 +166,7 @@ class Runtime(Deploying, Starting, Claims, Messaging, Administration, Reading):
         """Complete a ready user task with its form data, then run until the instance waits."""
         if not isinstance(data, Mapping):
             raise InvalidData("task data must be a JSON object", {"data": "not an object"})
-        inputs.check_data(data, "task data")
-        data = json_safe(dict(data))
+        data = inputs.check_data(data, "task data")
         task_id = str(task_id)
         with self.step_latency.measure("complete"), self.transaction() as session:
             record, row = records.lock_of_task(session.connection(), task_id)

@@ -59,8 +59,7 @@ class Starting:
         Other starts carry their signature where the start event requires one; message start
         events are signed by no one.
         """
-        inputs.check_data(data, "start data")
-        data = json_safe(dict(data))
+        data = inputs.check_data(data, "start data")
         name, checked = (message[0], message[1]) if message else (None, data)
         for form in start_forms(info.spec, name):
             schema = self.versions.form(session, info.deployment_id, form)
