@@ -8,12 +8,24 @@ import sys
 
 from sqlalchemy.exc import OperationalError
 
-from . import analytics, cli, evaluation, http, levers, registration, runtime, simulation, tasklist
+from . import (
+    analytics,
+    cli,
+    evaluation,
+    http,
+    levers,
+    registration,
+    registries,
+    runtime,
+    simulation,
+    tasklist,
+)
 
 try:
     registration.run()
 except OperationalError as error:
     print(f"\nregistration benchmark skipped, no PostgreSQL: {error.orig}", file=sys.stderr)
+registries.run()
 http.run()
 runtime.run()
 levers.run()
