@@ -49,9 +49,7 @@ def found(sessions, token):
         return user_for_token(session, token)
 
 
-def test_a_token_found_valid_is_answered_without_the_database_and_its_use_is_noted(
-    sessions, token
-):
+def test_a_token_found_valid_is_answered_without_the_database_and_its_use_is_noted(sessions, token):
     seen = statements(sessions)
     assert found(sessions, token).username == "robot"
     assert seen

@@ -1,27 +1,24 @@
-"""Rate limits on sign-in, one-time codes and the API (Flask-Limiter, memory or Redis storage).
+"""Rate limits on sign-in, one-time codes and the API (the `limits` library, memory or Redis).
 
-The limits are kept per app: each app gets its own limiter and storage, in memory unless
+The limits are kept per app: each app gets its own storage, in memory unless
 `TIRKEU_RATELIMIT_STORAGE` names a shared store (`redis://host:6379/0`), which several web
-processes need to count together.
-
-Pages are limited by Flask-Limiter's decorators. Calls with a bearer token (the API, the
-metrics) are limited on the same storage and strategy, but with limits parsed once: Flask-Limiter
-resolves and parses a view's limits again on every request, which cost more than the rest of an
-API call's edge together.
+processes need to count together. Each limit is parsed once, when the app is made, and a
+request spends one storage call per limit: an API call runs this, and resolving limits per
+request (as Flask-Limiter does) cost more than the rest of the call's edge together.
 """
 
 import hashlib
 import os
 import time
+from collections.abc import Callable, Iterable
+from functools import wraps
 from typing import Any
 
 from flask import Flask, Response, request
 from flask_babel import lazy_gettext as _l
-from flask_limiter import Limiter, RateLimitExceeded
-from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage
-from limits.strategies import RateLimiter
+from limits.storage import MemoryStorage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 
 from .errors import error_response
 
@@ -33,6 +30,8 @@ CODE_MARKERS = ("code", "verify")
 # Blueprints whose callers present a bearer token; its failures are limited per address,
 # since a guesser's every token is new and limits keyed by token never count twice.
 BEARER_BLUEPRINTS = ("api", "metrics")
+# Only requests that change something spend a page's limit.
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
 DEFAULTS = {
     "RATELIMIT_SIGNIN": "10 per minute; 100 per hour",
     "RATELIMIT_CODES": "5 per minute; 30 per hour",
@@ -78,58 +77,25 @@ class SweptMemoryStorage(MemoryStorage):
                 self.locks.pop(key, None)
 
 
+def client_address() -> str:
+    """Return the address limits are kept by (the proxies' one when they are trusted)."""
+    return request.remote_addr or "127.0.0.1"
+
+
 def api_caller() -> str:
     """Key API calls by their bearer token (hashed), or by address when there is none."""
     header = request.headers.get("Authorization", "")
     if header:
         return "token:" + hashlib.sha256(header.encode()).hexdigest()[:32]
-    return get_remote_address()
+    return client_address()
 
 
-def too_many_requests(_error: RateLimitExceeded | None = None) -> tuple[Response | str, int]:
-    """Answer a request over its limit with 429 (Flask-Limiter adds when to come back)."""
+def too_many_requests(limit_ends_at: float) -> tuple[Any, int, dict[str, str]]:
+    """Answer a request over its limit with 429 and in how many seconds to come back."""
     body, status = error_response(
         429, str(_l("Too many attempts. Wait a minute and try again.")), "too_many_requests"
     )
-    return body, status
-
-
-class BearerLimits:
-    """The limits of calls with a bearer token: per token, and on refused tokens per address."""
-
-    def __init__(self, app: Flask, strategy: RateLimiter) -> None:
-        self.strategy = strategy
-        self.calls = parse_many(setting(app, "RATELIMIT_API"))
-        self.failures = parse_many(setting(app, "RATELIMIT_BEARER_FAILURES"))
-
-    def check(self) -> Any:
-        """Refuse a call over a limit with 429 before anything else reads it; count it."""
-        if request.blueprint not in BEARER_BLUEPRINTS:
-            return None
-        address = get_remote_address()
-        spent = [f for f in self.failures if not self.strategy.test(f, "failures", address)]
-        if spent:
-            return self.refused(spent[0], "failures", address)
-        if request.blueprint == "api":
-            caller = api_caller()
-            over = [c for c in self.calls if not self.strategy.hit(c, "api", caller)]
-            if over:
-                return self.refused(over[0], "api", caller)
-        return None
-
-    def count_failure(self, response: Response) -> Response:
-        """Count a refused bearer token against the caller's address."""
-        if response.status_code == 401 and request.blueprint in BEARER_BLUEPRINTS:
-            address = get_remote_address()
-            for limit in self.failures:
-                self.strategy.hit(limit, "failures", address)
-        return response
-
-    def refused(self, limit: RateLimitItem, *identifiers: str) -> tuple[Any, int, dict[str, str]]:
-        """Answer 429, saying in how many seconds the limit's window ends."""
-        body, status = too_many_requests()
-        reset = self.strategy.get_window_stats(limit, *identifiers).reset_time
-        return body, status, {"Retry-After": str(max(int(reset - time.time()) + 1, 1))}
+    return body, status, {"Retry-After": str(max(int(limit_ends_at - time.time()) + 1, 1))}
 
 
 def code_endpoints(app: Flask) -> list[str]:
@@ -148,33 +114,77 @@ def setting(app: Flask, name: str) -> str:
     return app.config.get(name) or os.environ.get(f"TIRKEU_{name}") or DEFAULTS[name]
 
 
-def init_app(app: Flask) -> Limiter:
-    """Give the app its limiter; call it after every blueprint is registered."""
-    storage = app.config.get("RATELIMIT_STORAGE_URI") or os.environ.get(
-        "TIRKEU_RATELIMIT_STORAGE", "swept-memory://"
-    )
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
-    limiter = Limiter(get_remote_address, app=app, storage_uri=storage, default_limits=[])
-    writes = ("POST", "PUT", "PATCH", "DELETE")
+class RateLimits:
+    """The app's limits and their counts; `enabled` may be turned off (browser tours)."""
+
+    def __init__(self, app: Flask) -> None:
+        storage = app.config.get("RATELIMIT_STORAGE_URI") or os.environ.get(
+            "TIRKEU_RATELIMIT_STORAGE", "swept-memory://"
+        )
+        self.strategy = FixedWindowRateLimiter(storage_from_string(storage))
+        self.enabled = bool(app.config.get("RATELIMIT_ENABLED", True))
+        self.calls = parse_many(setting(app, "RATELIMIT_API"))
+        self.failures = parse_many(setting(app, "RATELIMIT_BEARER_FAILURES"))
+
+    def spend(self, limits: Iterable[RateLimitItem], *identifiers: str) -> Any:
+        """Count a request against each limit; answer 429 when one is over."""
+        for limit in limits:
+            if not self.strategy.hit(limit, *identifiers):
+                ends = self.strategy.get_window_stats(limit, *identifiers).reset_time
+                return too_many_requests(ends)
+        return None
+
+    def check_bearer(self) -> Any:
+        """Refuse a bearer call over its limits before anything else reads it; count it."""
+        if not self.enabled or request.blueprint not in BEARER_BLUEPRINTS:
+            return None
+        address = client_address()
+        for limit in self.failures:
+            if not self.strategy.test(limit, "failures", address):
+                ends = self.strategy.get_window_stats(limit, "failures", address).reset_time
+                return too_many_requests(ends)
+        if request.blueprint == "api":
+            return self.spend(self.calls, "api", api_caller())
+        return None
+
+    def count_failure(self, response: Response) -> Response:
+        """Count a refused bearer token against the caller's address."""
+        refused = response.status_code == 401 and request.blueprint in BEARER_BLUEPRINTS
+        if self.enabled and refused:
+            for limit in self.failures:
+                self.strategy.hit(limit, "failures", client_address())
+        return response
+
+    def guard(self, view: Callable, endpoint: str, limit: str) -> Callable:
+        """Return the view with its changing requests limited per address."""
+        items = parse_many(limit)
+
+        @wraps(view)
+        def limited(*args: Any, **kwargs: Any) -> Any:
+            if self.enabled and request.method in WRITES:
+                refused = self.spend(items, endpoint, client_address())
+                if refused is not None:
+                    return refused
+            return view(*args, **kwargs)
+
+        return limited
+
+
+def init_app(app: Flask) -> RateLimits:
+    """Give the app its limits; call it after every blueprint is registered."""
+    limits = RateLimits(app)
     for endpoint in SIGN_IN_ENDPOINTS:
-        limit_view(app, limiter, endpoint, setting(app, "RATELIMIT_SIGNIN"), writes)
+        limit_view(app, limits, endpoint, setting(app, "RATELIMIT_SIGNIN"))
     for endpoint in code_endpoints(app):
-        limit_view(app, limiter, endpoint, setting(app, "RATELIMIT_CODES"), writes)
-    limiter.request_filter(lambda: request.blueprint in BEARER_BLUEPRINTS)
-    if limiter.enabled:
-        bearer = BearerLimits(app, limiter.limiter)
-        app.before_request(bearer.check)
-        app.after_request(bearer.count_failure)
-    app.register_error_handler(RateLimitExceeded, too_many_requests)
-    # The limit decorators hold the limiter weakly: the app keeps it alive.
-    app.extensions["tirkeu_limiter"] = limiter
-    return limiter
+        limit_view(app, limits, endpoint, setting(app, "RATELIMIT_CODES"))
+    app.before_request(limits.check_bearer)
+    app.after_request(limits.count_failure)
+    app.extensions["tirkeu_limiter"] = limits
+    return limits
 
 
-def limit_view(
-    app: Flask, limiter: Limiter, endpoint: str, limit: str, methods: tuple[str, ...]
-) -> Any:
+def limit_view(app: Flask, limits: RateLimits, endpoint: str, limit: str) -> None:
     """Put a limit on one endpoint's changing requests."""
     view = app.view_functions.get(endpoint)
     if view is not None:
-        app.view_functions[endpoint] = limiter.limit(limit, methods=list(methods))(view)
+        app.view_functions[endpoint] = limits.guard(view, endpoint, limit)
