@@ -8,14 +8,27 @@ import sys
 
 from sqlalchemy.exc import OperationalError
 
-from . import analytics, cli, evaluation, http, registration, runtime, simulation, tasklist
+from . import (
+    analytics,
+    cli,
+    evaluation,
+    http,
+    levers,
+    registration,
+    registries,
+    runtime,
+    simulation,
+    tasklist,
+)
 
 try:
     registration.run()
 except OperationalError as error:
     print(f"\nregistration benchmark skipped, no PostgreSQL: {error.orig}", file=sys.stderr)
+registries.run()
 http.run()
 runtime.run()
+levers.run()
 tasklist.run()
 analytics.run()
 evaluation.run()

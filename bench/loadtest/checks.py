@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import create_engine, func, select
 
-from service_tasks.sandbox import person_table, write_table
+from service_tasks.sandbox_tables import person_table, write_answer, write_table
 from webapp.db.models import HumanTask, Incident, Instance, InstanceEvent
 
 EXPECTED = {"consent": "registered", "counter": "registered", "timeout": "cancelled"}
@@ -75,12 +75,14 @@ def check(database_url: str, registry_url: str, applications: list[dict]) -> Fin
         }
     with registries.connect() as connection:
         logged = connection.execute(
-            select(write_table.c.application_number, write_table.c.operation,
-                   write_table.c.result)
+            select(write_table.c.id, write_table.c.application_number,
+                   write_table.c.operation, write_table.c.result)
         ).all()  # fmt: skip
         writes = Counter((row.application_number, row.operation) for row in logged)
         registration_ids = {
-            row.application_number: (row.result or {}).get("registration_id")
+            row.application_number: write_answer(row.operation, row.id, row.result)[
+                "registration_id"
+            ]
             for row in logged
             if row.operation == "register"
         }

@@ -2,17 +2,20 @@
 
 import copy
 import json
-import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from functools import partial
 from threading import Barrier
 
 import pytest
+from sqlalchemy import event
 
 from service_tasks.dataset import DEFAULT_DATASET_PATH, DatasetError
-from service_tasks.errors import BusinessError
+from service_tasks.errors import BusinessError, KeyReused, TechnicalError
 from service_tasks.identifiers import is_valid_arc, is_valid_iin
-from service_tasks.sandbox import SandboxStore, add_months
+from service_tasks.sandbox import SandboxStore
+from service_tasks.sandbox_registries import add_months
 
 APPLICANT = "850314304175"
 AST_SOLE = "0201300012740054"
@@ -194,17 +197,40 @@ def test_eight_threads_registering_one_application_make_one_row(store: SandboxSt
     assert_concurrent_registrations_make_one_row(store)
 
 
+@pytest.fixture
+def postgres(postgres_url: str) -> Iterator[SandboxStore]:
+    """Return a sandbox store in a PostgreSQL schema of its own holding the default data set."""
+    store = SandboxStore(postgres_url)
+    store.load_dataset_file(DEFAULT_DATASET_PATH)
+    yield store
+    store.dispose()
+
+
 @pytest.mark.postgres
-def test_eight_threads_registering_one_application_make_one_row_on_postgresql() -> None:
-    url = os.environ.get("TIRKEU_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("TIRKEU_TEST_POSTGRES_URL is not set")
-    postgres = SandboxStore(url)
-    try:
-        postgres.load_dataset_file(DEFAULT_DATASET_PATH)
-        assert_concurrent_registrations_make_one_row(postgres)
-    finally:
-        postgres.dispose()
+def test_eight_threads_registering_one_application_make_one_row_on_postgresql(
+    postgres: SandboxStore,
+) -> None:
+    assert_concurrent_registrations_make_one_row(postgres)
+    assert_concurrent_notices_make_one_row(postgres)
+
+
+def test_eight_threads_sending_one_notice_make_one_row(store: SandboxStore) -> None:
+    assert_concurrent_notices_make_one_row(store)
+
+
+def assert_concurrent_notices_make_one_row(store: SandboxStore) -> None:
+    """Send one notice from eight threads at once and check it was logged once."""
+    notify = store.registries().notify
+    barrier = Barrier(8)
+
+    def send(_: int) -> dict:
+        barrier.wait()
+        return notify.send("A-0107:n", "A-0107", APPLICANT, "sms", "registered", {"n": 1})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(send, range(8)))
+    assert len({r["delivery_id"] for r in results}) == 1
+    assert len(store.writes(operation="notify", application_number="A-0107")) == 1
 
 
 def assert_concurrent_registrations_make_one_row(store: SandboxStore) -> None:
@@ -241,6 +267,81 @@ def test_notices_are_sent_once_per_key(store: SandboxStore) -> None:
     notify.send("A-0106:c", "A-0106", APPLICANT, "account", "consent_requested", {})
     assert len(store.writes(operation="notify")) == 3
     assert store.writes(application_number="A-0106")[0]["payload"]["params"] == {"arc": AST_SOLE}
+
+
+def test_a_notice_key_reused_with_other_content_is_refused_and_writes_nothing(
+    store: SandboxStore,
+) -> None:
+    notify = store.registries().notify
+    first = notify.send("A-0108:n", "A-0108", APPLICANT, "sms", "registered", {"n": 1})
+    with pytest.raises(KeyReused, match="A-0108:n"):
+        notify.send("A-0108:n", "A-0108", APPLICANT, "sms", "registered", {"n": 2})
+    (write,) = store.writes(operation="notify")
+    assert write["result"] == first and write["payload"]["params"] == {"n": 1}
+
+
+def test_writes_for_a_person_the_registry_does_not_know_are_faults_that_log_nothing(
+    store: SandboxStore,
+) -> None:
+    registries = store.registries()
+    unknown = "900701300108"
+    with pytest.raises(TechnicalError, match="knows no person"):
+        registries.idcard.rewrite_address("A-0109:c", "A-0109", unknown, AST_SOLE)
+    with pytest.raises(TechnicalError, match="knows no person"):
+        registries.registration.register("A-0109:r", "A-0109", unknown, AST_SOLE, "permanent", None)
+    assert store.writes() == []
+
+
+def test_each_call_is_one_statement_but_a_registration(store: SandboxStore) -> None:
+    assert_fewest_statements(store)
+
+
+@pytest.mark.postgres
+def test_each_call_is_one_statement_but_a_registration_on_postgresql(
+    postgres: SandboxStore,
+) -> None:
+    assert_fewest_statements(postgres)
+
+
+def assert_fewest_statements(store: SandboxStore) -> None:
+    """Check the statements each call sends: lookups, notices and ID card rewrites one, a
+    registration BEGIN, the person for update, the log entry, the person saved, COMMIT."""
+    sent: list[str] = []
+    event.listen(store.engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    event.listen(store.engine, "commit", lambda _conn: sent.append("COMMIT"))
+    registries = store.registries()
+
+    def statements(call) -> list[str]:
+        sent.clear()
+        call()
+        return [statement.split()[0] for statement in sent]
+
+    for lookup in (
+        partial(registries.population.person, APPLICANT),
+        partial(registries.mobile.phone, APPLICANT),
+        partial(registries.consular.deregistration, APPLICANT),
+        partial(registries.address.premises, AST_SOLE),
+        partial(registries.realestate.title, AST_SOLE),
+    ):
+        assert statements(lookup) == ["SELECT"]
+    for write in (
+        partial(registries.idcard.rewrite_address, "A-0110:c", "A-0110", APPLICANT, AST_SOLE),
+        partial(registries.notify.send, "A-0110:n", "A-0110", APPLICANT, "sms", "done", {}),
+    ):
+        assert statements(write) == ["INSERT"]
+        # A repeated write inserts nothing and reads the first one's answer.
+        assert statements(write) == ["INSERT", "SELECT"]
+    register = partial(
+        registries.registration.register,
+        "A-0110:r",
+        "A-0110",
+        APPLICANT,
+        AST_SOLE,
+        "permanent",
+        None,
+    )
+    assert statements(register) == ["BEGIN", "SELECT", "INSERT", "UPDATE", "COMMIT"]
+    assert len(store.writes()) == 3
 
 
 @pytest.mark.parametrize(
