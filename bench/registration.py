@@ -1,6 +1,6 @@
-"""One counter registration (start, claim, complete) measured in CPU time, side by side.
+"""One counter registration (start, complete) measured in CPU time, side by side.
 
-Four variants take turns, one registration each per round, so the machine's load falls on all
+Three variants take turns, one registration each per round, so the machine's load falls on all
 of them alike:
 - stock SpiffWorkflow in memory: the same parsed specs and script engine, registry answers
   replayed at once, the state saved and loaded between the steps;
@@ -45,6 +45,8 @@ SERVER = os.environ.get(
 ROOT = Path(__file__).resolve().parents[1]
 PROCESS_ID = "residence_registration"
 RUNS = 60
+# The API calls of one registration: start it, complete the check.
+CALLS = 2
 WARMUP = 5
 TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 
@@ -161,8 +163,9 @@ class Bench:
     def in_process(self, start_data: dict) -> None:
         """Register through the runtime's functions, as a web request would call them."""
         view = self.runtime.start(PROCESS_ID, start_data, actor="load-clerk-0")
+        # The clerk who starts a counter application holds its check from the start.
         [task] = [t for t in view.ready_tasks if t.bpmn_id == "Task_CheckDocuments"]
-        self.runtime.claim(task.id, "load-clerk-0")
+        assert task.claimed_by == "load-clerk-0", task.claimed_by
         done = self.runtime.complete(task.id, CHECK, actor="load-clerk-0")
         assert done.status == "completed", done.status
 
@@ -173,8 +176,7 @@ class Bench:
         answer = self.client.post("/api/v1/instances", json=body, headers=headers)
         assert answer.status_code == 201, answer.text
         [task] = [t for t in answer.json["ready_tasks"] if t["bpmn_id"] == "Task_CheckDocuments"]
-        claimed = self.client.post(f"/api/v1/tasks/{task['id']}/claim", json={}, headers=headers)
-        assert claimed.status_code == 200, claimed.text
+        assert task["claimed_by"] == "load-clerk-0", task
         done = self.client.post(
             f"/api/v1/tasks/{task['id']}/complete", json={"data": CHECK}, headers=headers
         )
@@ -216,6 +218,27 @@ class InMemory:
 def _canned(answer: dict) -> Callable[..., dict]:
     """Return an operator that answers at once with a recorded answer."""
     return lambda **_params: answer
+
+
+class Clock:
+    """The CPU time spent inside some methods of an object, added up in `ms`."""
+
+    def __init__(self, owner: object, *names: str) -> None:
+        self.ms = 0.0
+        for name in names:
+            setattr(owner, name, self.timed(getattr(owner, name)))
+
+    def timed(self, function: Callable) -> Callable:
+        """Return the function, its CPU time added to `ms`."""
+
+        def call(*args, **kwargs):
+            began = time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.ms += (time.process_time() - began) * 1000
+
+        return call
 
 
 def recorded_answers(runtime, run: Callable[[], None]) -> dict[str, dict]:
@@ -264,14 +287,24 @@ def _measure(bench: Bench, runs: int) -> dict[str, float]:
     answers = recorded_answers(bench.runtime, lambda: bench.in_process(bench.start_data(first)))
     memory = InMemory(bench.runtime, answers)
 
-    def ours(work: Callable[[dict], None]) -> Callable[[], tuple[float, float]]:
+    # The edge of an API call: what the app does outside the runtime's functions (the test
+    # client's own work is left out).
+    inside = Clock(bench.runtime, "start", "complete")
+    app = Clock(bench.app, "wsgi_app")
+
+    def ours(
+        work: Callable[[dict], None], edges: list[float] | None = None
+    ) -> Callable[[], tuple[float, float]]:
         def measured() -> tuple[float, float]:
             # The start data is signed by the client before the call, outside the measure.
             start_data = bench.start_data(next(applications))
             server = bench.postgres.cpu_ms()
+            inside.ms = app.ms = 0.0
             began = time.process_time()
             work(start_data)
             mine = (time.process_time() - began) * 1000
+            if edges is not None:
+                edges.append((app.ms - inside.ms) / CALLS)
             return mine, bench.postgres.cpu_ms() - server
 
         return measured
@@ -284,6 +317,7 @@ def _measure(bench: Bench, runs: int) -> dict[str, float]:
         return (time.process_time() - began) * 1000
 
     split: dict[str, list[tuple[float, float]]] = {"process": [], "api": []}
+    api_edges: list[float] = []
 
     def keep(name: str, work: Callable[[], tuple[float, float]]) -> Callable[[], float]:
         def kept() -> float:
@@ -296,11 +330,12 @@ def _measure(bench: Bench, runs: int) -> dict[str, float]:
     works = {
         "memory": in_memory,
         "process": keep("process", ours(bench.in_process)),
-        "api": keep("api", ours(bench.through_api)),
+        "api": keep("api", ours(bench.through_api, api_edges)),
     }
     cpu_medians(works, WARMUP)
     for values in split.values():
         values.clear()
+    api_edges.clear()
     medians = cpu_medians(works, runs)
     # PostgreSQL's CPU is counted in clock ticks (10 ms): its mean over the runs is the figure.
     ours_ms = {name: statistics.median(m for m, _ in runs_) for name, runs_ in split.items()}
@@ -318,13 +353,20 @@ def _measure(bench: Bench, runs: int) -> dict[str, float]:
         ("variant", "CPU ms", "ours + PostgreSQL", "ratio"),
         [(name, f"{ms:.2f}", split_text, f"{ratio:.2f}") for name, ms, split_text, ratio in rows],
     )
-    # The API's three calls run the same runtime functions as the in-process variant: the
+    # The API's two calls run the same runtime functions as the in-process variant: the
     # difference is what a request adds (authentication, rate limiter, session, JSON, checks).
-    medians["request"] = (medians["api"] - medians["process"]) / 3
+    medians["request"] = (medians["api"] - medians["process"]) / CALLS
+    # Of the API variant, the app's CPU outside the runtime's functions, per call: the edge
+    # measured within each run, free of the two variants' run-to-run noise.
+    medians["edge"] = statistics.median(api_edges)
     table(
-        "Per-request overhead: (through the API - in process) / 3 calls (target: <= 1 ms CPU)",
+        f"Per-request overhead, CPU ms per API call ({CALLS} calls a registration; "
+        "target: <= 1 ms)",
         ("measure", "CPU ms"),
-        [("per API call, ours + PostgreSQL", f"{medians['request']:.2f}")],
+        [
+            ("(API - in process) / calls, ours + PostgreSQL", f"{medians['request']:.2f}"),
+            ("API, ours in the app outside the runtime's functions", f"{medians['edge']:.2f}"),
+        ],
     )
     return medians
 

@@ -1,12 +1,13 @@
 """Hardening: rate limits, personal data masked in logs, security headers."""
 
 import logging
+import threading
 
 import pytest
 
 from tests.operations.conftest import PASSWORD, csrf_of
 from webapp.logmask import install, mask
-from webapp.web import create_app
+from webapp.web import create_app, limits
 
 
 @pytest.fixture
@@ -55,8 +56,48 @@ def test_api_calls_are_limited_per_token_with_a_json_answer(limited_app, ops_run
     assert codes == [200] * 5 + [429]
     refused = client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {first}"})
     assert refused.get_json()["error"] == "too_many_requests"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 61
     other = client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {second}"})
     assert other.status_code == 200
+
+
+def test_a_bearer_call_gets_no_session_cookie(limited_app, ops_runtime):
+    from webapp.accounts import issue_token
+
+    with ops_runtime.session_factory.begin() as session:
+        token = issue_token(session, "clerk")
+    answer = limited_app.test_client().get(
+        "/api/v1/tasks", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert answer.status_code == 200 and "Set-Cookie" not in answer.headers
+
+
+def test_the_memory_counts_end_with_their_window_and_are_swept(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(limits.time, "time", lambda: now[0])
+    storage = limits.SweptMemoryStorage()
+    assert [storage.incr("caller", 60) for _ in range(3)] == [1, 2, 3]
+    storage.incr("other", 600)
+    now[0] += 61
+    assert storage.get("caller") == 0
+    storage.incr("caller", 60)
+    assert storage.incr("caller", 60) == 2
+    now[0] += limits.SweptMemoryStorage.SWEEP_SECONDS + 1
+    storage.incr("third", 60)
+    assert set(storage.expirations) == {"other", "third"}
+
+
+def test_the_api_limit_counts_without_starting_threads(limited_app, ops_runtime, monkeypatch):
+    from webapp.accounts import issue_token
+
+    with ops_runtime.session_factory.begin() as session:
+        token = issue_token(session, "clerk")
+    client = limited_app.test_client()
+    client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"})
+    started = []
+    monkeypatch.setattr(threading.Thread, "start", lambda thread: started.append(thread))
+    client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"})
+    assert started == []
 
 
 def test_mask_hides_iins_and_phone_numbers_but_not_other_numbers():

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from webapp.db.accounts import ApiToken, User, UserRole
 from webapp.db.base import utcnow
 
+from .known_tokens import known_tokens
 from .users import AccountError, find_user
 
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
@@ -114,10 +115,18 @@ NOTE_TOKEN_USE = (
 def user_for_token(session: Session, token: str) -> Account | None:
     """Return the active user a valid (unrevoked) bearer token belongs to, or None.
 
-    Every API call asks this: one query answers it (a row per role), without ORM objects.
+    Every API call asks this. A token found valid within the last seconds is answered from
+    memory (`known_tokens`: a revocation or a disabled account takes effect at once in this
+    process); else one query answers it (a row per role), without ORM objects.
     """
+    digest = _digest(token)
+    known = known_tokens(session.get_bind())
+    account = known.get(digest)
+    if account is not None:
+        return account
+    generation = known.generation
     db = session.connection()
-    rows = db.execute(TOKEN_OWNER, {"digest": _digest(token)}).all()
+    rows = db.execute(TOKEN_OWNER, {"digest": digest}).all()
     if not rows:
         return None
     first = rows[0]
@@ -128,4 +137,6 @@ def user_for_token(session: Session, token: str) -> Account | None:
     if first.last_used_at is None or first.last_used_at < stale:
         db.execute(NOTE_TOKEN_USE, {"token_id": first.token_id, "stale": stale, "now": now})
     roles = frozenset(row.role for row in rows if row.role is not None)
-    return Account(first.id, first.username, first.full_name, first.iin, roles)
+    account = Account(first.id, first.username, first.full_name, first.iin, roles)
+    known.keep(digest, account, generation)
+    return account

@@ -12,11 +12,9 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from webapp.db.base import utcnow
-from webapp.db.models import HumanTask
 
 from . import dated, forms, inputs, records, signatures
 from .administration import Administration
@@ -25,7 +23,6 @@ from .claims import Claims
 from .deploying import Deploying
 from .errors import Conflict, InvalidData
 from .incidents import RetryPolicy
-from .instance_data import json_safe
 from .levers import TunedSerializer, new_workflow
 from .messaging import Messaging
 from .metrics import LatencyHistogram
@@ -34,6 +31,7 @@ from .records import InstanceRecord
 from .scripting import restricted_engine
 from .starting import Starting
 from .steps import Step
+from .task_list import ACTIVE_TASK_STATES
 from .versions import Versions
 from .views import InstanceView
 
@@ -165,16 +163,14 @@ class Runtime(Deploying, Starting, Claims, Messaging, Administration, Reading):
         """Complete a ready user task with its form data, then run until the instance waits."""
         if not isinstance(data, Mapping):
             raise InvalidData("task data must be a JSON object", {"data": "not an object"})
-        inputs.check_data(data, "task data")
-        data = json_safe(dict(data))
+        data = inputs.check_data(data, "task data")
         task_id = str(task_id)
         with self.step_latency.measure("complete"), self.transaction() as session:
-            record = records.lock_of_task(session.connection(), task_id)
+            record, row = records.lock_of_task(session.connection(), task_id)
             step = self._locked_step(session, record, actor)
-            row = step.open_tasks().get(task_id)
-            if row is None:
-                state = session.scalar(select(HumanTask.state).where(HumanTask.id == task_id))
-                raise Conflict(f"task {task_id} is {state}, not ready")
+            step.know(row)
+            if row.state not in ACTIVE_TASK_STATES:
+                raise Conflict(f"task {task_id} is {row.state}, not ready")
             check_actor(self.directory, session, task_id, row.assignee, actor)
             if actor and row.claimed_by and row.claimed_by != actor:
                 raise Conflict(f"task {task_id} is claimed by {row.claimed_by}")

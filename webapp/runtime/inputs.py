@@ -61,7 +61,7 @@ def _walk(value: object) -> Iterator[tuple[str, object, int]]:
 
 
 def data_problems(data: Mapping) -> dict[str, str]:
-    """Return why data may not enter an instance, by path; empty when it may."""
+    """Return why the shape of data keeps it out of an instance, by path; empty when it may."""
     problems: dict[str, str] = {}
     for path, value, depth in _walk(data):
         if len(problems) >= MAX_REPORTED:
@@ -75,15 +75,21 @@ def data_problems(data: Mapping) -> dict[str, str]:
                     problems[f"{path}.{key}" if path else key] = RESERVED
         elif isinstance(value, float) and not math.isfinite(value):
             problems[path] = f"{value} is not a finite number"
-    if not problems:
-        size = len(json.dumps(data, default=str, ensure_ascii=False).encode())
-        if size > MAX_DATA_BYTES:
-            problems["data"] = f"{size} bytes as JSON, more than the {MAX_DATA_BYTES} allowed"
     return problems
 
 
-def check_data(data: Mapping, what: str) -> None:
-    """Raise InvalidData naming each refused path of the data, or return if it may enter."""
+def check_data(data: Mapping, what: str) -> dict:
+    """Return data that may enter an instance as plain JSON (dates become ISO strings), or
+    raise InvalidData naming each refused path.
+
+    The one encoding that measures the data also makes the plain copy.
+    """
     problems = data_problems(data)
     if problems:
         raise InvalidData(f"the {what} was refused", problems)
+    text = json.dumps(dict(data), default=str, ensure_ascii=False)
+    size = len(text.encode())
+    if size > MAX_DATA_BYTES:
+        reason = f"{size} bytes as JSON, more than the {MAX_DATA_BYTES} allowed"
+        raise InvalidData(f"the {what} was refused", {"data": reason})
+    return json.loads(text)

@@ -9,6 +9,7 @@ from webapp.db.models import HumanTask, Instance
 
 from .errors import Conflict, NotFound
 from .serializer import SERIALIZER_VERSION
+from .views import TaskView
 
 
 @dataclass
@@ -30,10 +31,18 @@ class InstanceRecord:
 RECORD = select(*(getattr(Instance, name) for name in InstanceRecord.__dataclass_fields__))
 READ_RECORD = RECORD.where(Instance.id == bindparam("instance_id"))
 LOCK_RECORD = READ_RECORD.with_for_update()
-LOCK_RECORD_OF_TASK = RECORD.where(
-    Instance.id
-    == select(HumanTask.instance_id).where(HumanTask.id == bindparam("task_id")).scalar_subquery()
-).with_for_update()
+# A task's row comes with the lock of its instance: what completing it checks, in one round
+# trip. Only the instance row is locked, as every step locks it: locking the task row too
+# would deadlock against a step of the instance that closes that row.
+LOCK_RECORD_OF_TASK = (
+    select(
+        *RECORD.selected_columns, *(getattr(HumanTask, n) for n in TaskView.__dataclass_fields__)
+    )
+    .join_from(HumanTask, Instance, HumanTask.instance_id == Instance.id)
+    .where(HumanTask.id == bindparam("task_id"))
+    .with_for_update(of=Instance)
+)
+RECORD_WIDTH = len(InstanceRecord.__dataclass_fields__)
 SAVE_INSTANCE = update(Instance).where(
     Instance.id == bindparam("instance_id"), Instance.lock_version == bindparam("locked_version")
 )
@@ -48,12 +57,13 @@ def read(db: Connection, instance_id: int, lock: bool = True) -> InstanceRecord:
     return InstanceRecord(*row)
 
 
-def lock_of_task(db: Connection, task_id: str) -> InstanceRecord:
-    """Read and lock the row of the instance a user task belongs to."""
+def lock_of_task(db: Connection, task_id: str) -> tuple[InstanceRecord, TaskView]:
+    """Read and lock the row of the instance a user task belongs to; return it with the
+    task's own task-list row, in whatever state that row is."""
     row = db.execute(LOCK_RECORD_OF_TASK, {"task_id": task_id}).first()
     if row is None:
         raise NotFound(f"no task {task_id}")
-    return InstanceRecord(*row)
+    return InstanceRecord(*row[:RECORD_WIDTH]), TaskView(*row[RECORD_WIDTH:])
 
 
 def save(db: Connection, instance: InstanceRecord, state: bytes, summary: dict, now) -> None:

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,11 +22,6 @@ from .versions import VersionInfo
 from .views import InstanceView
 
 INSERT_INSTANCE = insert(Instance).returning(Instance.id)
-NUMBER_INSTANCE = (
-    update(Instance)
-    .where(Instance.id == bindparam("instance_id"))
-    .values(business_key=bindparam("key"))
-)
 BUSINESS_KEY_LENGTH = Instance.business_key.type.length
 NUMBERED_KEY = re.compile(r"A-[0-9]{6,}")
 
@@ -64,8 +59,7 @@ class Starting:
         Other starts carry their signature where the start event requires one; message start
         events are signed by no one.
         """
-        inputs.check_data(data, "start data")
-        data = json_safe(dict(data))
+        data = inputs.check_data(data, "start data")
         name, checked = (message[0], message[1]) if message else (None, data)
         for form in start_forms(info.spec, name):
             schema = self.versions.form(session, info.deployment_id, form)
@@ -168,8 +162,9 @@ class Starting:
                 },
             )
             if field and business_key is None:
+                # Written with the state at the end of the step: the row is this step's alone
+                # until then, and no supplied key can take this form.
                 business_key = data[field] = f"A-{instance_id:06d}"
-                db.execute(NUMBER_INSTANCE, {"instance_id": instance_id, "key": business_key})
         except IntegrityError as error:
             reason = "another application already has this number"
             raise TakenKey(

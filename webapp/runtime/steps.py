@@ -87,16 +87,29 @@ class Step:
         )
         # Job rows of the messages this step threw to other instances.
         self.outbox: list[dict] = []
-        self._open_tasks: dict[str, TaskView] | None = None
+        # The open task-list rows known so far, by task id; all of them once `_all_rows`.
+        self._rows: dict[str, TaskView] = {}
+        self._all_rows = False
         # The hot path writes through Core on the session's connection: the ORM's unit of
         # work costs more than the engine itself for these append-only and bulk rows.
         self.db = session.connection()
 
     def open_tasks(self) -> dict[str, TaskView]:
         """Return the instance's open task-list rows as the step found them, by task id."""
-        if self._open_tasks is None:
-            self._open_tasks = task_list.open_rows(self.db, self.instance.id)
-        return self._open_tasks
+        if not self._all_rows:
+            self._rows = task_list.open_rows(self.db, self.instance.id)
+            self._all_rows = True
+        return self._rows
+
+    def open_rows(self, task_ids) -> list[TaskView]:
+        """Return the open task-list rows of these tasks, reading them only when not known."""
+        rows = self._rows if self._all_rows or task_ids <= self._rows.keys() else self.open_tasks()
+        return [row for task_id, row in rows.items() if task_id in task_ids]
+
+    def know(self, row: TaskView) -> None:
+        """Keep a task-list row read with the instance's lock, when it is open."""
+        if row.state in task_list.ACTIVE_TASK_STATES:
+            self._rows[row.id] = row
 
     def task(self, task_id: str):
         """Return the workflow task with this id, or None."""
@@ -194,7 +207,7 @@ class Step:
                     .where(HumanTask.id == str(task.id))
                     .values(name=getattr(spec, "bpmn_name", None) or spec.bpmn_id)
                 )
-        self._open_tasks = None  # renamed: the instance view reads them again
+        self._rows, self._all_rows = {}, False  # renamed: the instance view reads them again
 
     def set_status(self, status: str | None) -> None:
         """Suspend (a status) or resume (None) the instance."""

@@ -48,7 +48,7 @@ def sync(step: "Step", tasks: list) -> tuple[TaskView, ...]:
     ready = {str(t.id): t for t in tasks if t.state == TaskState.READY and t.task_spec.manual}
     before = step.ready_before
     kept = before.keys() & ready.keys()
-    views = [row for i, row in step.open_tasks().items() if i in kept] if kept else []
+    views = step.open_rows(kept) if kept else []
     gone = before.keys() - ready.keys()
     if gone:
         completed = {i for i in gone if _state(step.task(i)) == TaskState.COMPLETED}

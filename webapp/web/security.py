@@ -3,8 +3,8 @@
 import base64
 import hashlib
 
-from flask import Blueprint, Flask, Response, request
-from flask.sessions import SecureCookieSessionInterface
+from flask import Blueprint, Flask, Request, Response, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -63,6 +63,23 @@ class SessionCookies(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return super().get_cookie_secure(app) or request.is_secure
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """Open the request's session; a request without the cookie (API calls) gets an empty one.
+
+        Flask builds the cookie's signing serializer first, which is most of the work.
+        """
+        if app.secret_key and self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Save the session; an empty one never set needs no cookie's settings worked out."""
+        if not session and not session.modified:
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)
 
 
 def exempt_blueprint(blueprint: Blueprint) -> None:
