@@ -1,6 +1,6 @@
 """the process owner's simulations, run by the worker in the background
 
-Revision ID: 0014
+Revision ID: 0012
 Revises: 0011
 """
 
@@ -9,7 +9,7 @@ from alembic import op
 
 import webapp.db.base
 
-revision = "0014"
+revision = "0012"
 down_revision = "0011"
 branch_labels = None
 depends_on = None
