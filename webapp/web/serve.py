@@ -25,9 +25,10 @@ def configure_logging(level: int = logging.INFO) -> None:
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
         root.addHandler(handler)
     root.setLevel(level)
-    # SpiffWorkflow notes every task's change of state at INFO: the audit log already keeps
-    # what matters of it, and writing it costs a fifth of a step.
-    logging.getLogger("spiff").setLevel(max(level, logging.WARNING))
+    # SpiffWorkflow notes every task's change of state at INFO, and httpx every registry call:
+    # the audit log already keeps what matters of them, and writing them costs a fifth of a step.
+    for chatty in ("spiff", "httpx"):
+        logging.getLogger(chatty).setLevel(max(level, logging.WARNING))
 
 
 def serve(
