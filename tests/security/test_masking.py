@@ -165,6 +165,7 @@ def readable_paths(app, instance_id: int) -> list[str]:
         "deployment_id": "1",
         "decision": "approve",
         "token_id": "1",
+        "job_id": "1",
     }
     paths = []
     for rule in app.url_map.iter_rules():
