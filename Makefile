@@ -24,8 +24,9 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/bandit -q -r webapp service_tasks
 
+# Each test file runs whole on one worker: the corpus tests end with a summary of the file's runs.
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist loadfile
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench

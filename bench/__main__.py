@@ -8,7 +8,7 @@ import sys
 
 from sqlalchemy.exc import OperationalError
 
-from . import analytics, cli, evaluation, http, registration, runtime, simulation, tasklist
+from . import analytics, cli, evaluation, http, levers, registration, runtime, simulation, tasklist
 
 try:
     registration.run()
@@ -16,6 +16,7 @@ except OperationalError as error:
     print(f"\nregistration benchmark skipped, no PostgreSQL: {error.orig}", file=sys.stderr)
 http.run()
 runtime.run()
+levers.run()
 tasklist.run()
 analytics.run()
 evaluation.run()

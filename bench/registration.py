@@ -28,6 +28,8 @@ from sqlalchemy import create_engine, make_url, text
 
 from webapp.bootstrap import build, bundles, initialise, read_bundle
 from webapp.runtime.scripting import restricted_engine, writes_keyed_by
+from webapp.runtime.serializer import StateSerializer
+from webapp.runtime.versions import wire_event_subprocess_triggers
 from webapp.settings import Settings
 from webapp.signing import DemoSigner
 from webapp.web import create_app
@@ -180,15 +182,19 @@ class Bench:
 
 
 class InMemory:
-    """Stock SpiffWorkflow on the same specs, registries answering at once, state saved."""
+    """Stock SpiffWorkflow, no engine levers: same specs, instant registry answers, state saved."""
 
     def __init__(self, runtime, answers: dict[str, dict]) -> None:
         with runtime.transaction() as session:
             info = runtime.versions.latest(session, PROCESS_ID)
-        self.spec, self.subprocess_specs = info.spec, info.subprocess_specs
+        # Stock: spec objects of its own with SpiffWorkflow's DMN engine (the runtime's carry
+        # the decision lever) and the plain serializer, which restores stock workflows.
+        self.serializer = StateSerializer()
+        specs = self.serializer.dump_specs(info.spec, info.subprocess_specs)
+        self.spec, self.subprocess_specs = self.serializer.load_specs(specs)
+        wire_event_subprocess_triggers(self.spec)
         canned = {name: _canned(answer) for name, answer in answers.items()}
         self.engine = restricted_engine({"config": runtime.setting}, canned)
-        self.serializer = runtime.serializer
 
     def registration(self, application: dict, start_data: dict) -> None:
         """Start, save; load, complete the check, run, save."""

@@ -16,6 +16,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from webapp.db.session import make_engine, make_session_factory, upgrade
 from webapp.runtime.engine import Runtime
+from webapp.runtime.serializer import StateSerializer
 from webapp.runtime.specs import parse_bundle
 
 from .report import medians_ms, table
@@ -43,7 +44,7 @@ def files() -> dict[str, bytes]:
 
 
 class InMemory:
-    """SpiffWorkflow alone, keeping each instance as its state document between steps.
+    """Stock SpiffWorkflow alone, no engine levers, keeping each instance as its state document.
 
     This is the limit a persisted server approaches: the same parsed specs, script engine and
     state document as ours, with no database.
@@ -53,7 +54,7 @@ class InMemory:
         process = parse_bundle(files(), runtime.operators).processes["bench"]
         self.spec, self.subprocess_specs = process.spec, process.subprocess_specs
         self.engine = runtime.script_engine
-        self.serializer = runtime.serializer
+        self.serializer = StateSerializer()
 
     def start(self) -> bytes:
         workflow = BpmnWorkflow(self.spec, self.subprocess_specs, script_engine=self.engine)

@@ -11,7 +11,6 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 
-from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,12 +26,12 @@ from .deploying import Deploying
 from .errors import Conflict, InvalidData
 from .incidents import RetryPolicy
 from .instance_data import json_safe
+from .levers import TunedSerializer, new_workflow
 from .messaging import Messaging
 from .metrics import LatencyHistogram
 from .reading import Reading
 from .records import InstanceRecord
 from .scripting import restricted_engine
-from .serializer import StateSerializer
 from .starting import Starting
 from .steps import Step
 from .versions import Versions
@@ -84,7 +83,7 @@ class Runtime(Deploying, Starting, Claims, Messaging, Administration, Reading):
         self.directory = directory
         # Turns the document of a signed act into the bytes signed, in the signer's language.
         self.documents = documents
-        self.serializer = StateSerializer()
+        self.serializer = TunedSerializer()
         self.versions = Versions(self.serializer)
         self.script_engine = restricted_engine({"config": self.setting}, self.operators)
         self.step_latency = LatencyHistogram()
@@ -129,9 +128,7 @@ class Runtime(Deploying, Starting, Claims, Messaging, Administration, Reading):
                 instance.state, info.spec, info.subprocess_specs, self.script_engine
             )
         else:
-            workflow = BpmnWorkflow(
-                info.spec, info.subprocess_specs, script_engine=self.script_engine
-            )
+            workflow = new_workflow(info.spec, info.subprocess_specs, self.script_engine)
         return Step(self, session, instance, info, workflow, actor, now or self.clock())
 
     def _locked_step(

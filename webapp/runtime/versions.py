@@ -13,6 +13,7 @@ from webapp.db.models import Deployment, DeploymentFile, ProcessVersion
 
 from .deployments import IN_EFFECT
 from .errors import NotFound
+from .levers import cache_decisions
 from .serializer import StateSerializer
 
 LATEST_VERSION = (
@@ -51,6 +52,7 @@ class Versions:
             row = session.get(ProcessVersion, version_id)
             spec, subprocess_specs = self.serializer.load_specs(row.spec)
             wire_event_subprocess_triggers(spec)
+            cache_decisions(spec, subprocess_specs)
             info = VersionInfo(
                 row.id, row.process_id, row.version, row.deployment_id, spec, subprocess_specs
             )

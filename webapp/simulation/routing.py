@@ -11,13 +11,12 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
+from webapp.runtime.levers import TunedSerializer, new_workflow
 from webapp.runtime.running import advance
 from webapp.runtime.scripting import ScriptEngine
-from webapp.runtime.serializer import StateSerializer
 
 # A path step: ("task", task id, choice index) or ("timer", task id, 0).
 Action = tuple[str, str, int]
@@ -85,7 +84,7 @@ class Router:
         self.spec, self.subprocess_specs = spec, subprocess_specs
         self.engine = engine
         self.samples = samples
-        self.serializer = StateSerializer()
+        self.serializer = TunedSerializer()
         self.nodes: dict[tuple, Node] = {}
         self.choices: dict[str, list[dict]] = {}
         self.engine_runs = 0
@@ -102,7 +101,7 @@ class Router:
         self.engine_runs += 1
         key = f"SIM-{path[0]}"
         if len(path) == 1:
-            workflow = BpmnWorkflow(self.spec, self.subprocess_specs, script_engine=self.engine)
+            workflow = new_workflow(self.spec, self.subprocess_specs, self.engine)
             for task in workflow.get_tasks(state=TaskState.READY):
                 task.set_data(**self.samples[path[0]])
         else:

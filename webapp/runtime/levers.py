@@ -1,0 +1,315 @@
+"""Engine levers: SpiffWorkflow 3.2 doing the same work for less CPU.
+
+Each lever keeps the task tree, the data and the state document exactly as stock SpiffWorkflow
+makes them (tests/runtime/test_levers.py runs every corpus diagram both ways to prove it):
+- `iterator`: depth-first task queries on a stack, in the stock order, without the stock
+  iterator's list copies and its depth bookkeeping by parent walks;
+- `waiting`: after each completed task, update the WAITING tasks found in the task table,
+  visited in depth-first order, instead of walking the whole tree to find them;
+- `quiet`: no log extras (a dict per change of state, the whole tree at a workflow's start and
+  end) built while SpiffWorkflow's loggers are off for INFO;
+- `decisions`: each DMN cell's `?` placeholder substituted once, not by a regex per evaluation.
+
+The runtime builds and loads every workflow through `new_workflow` and `TunedSerializer`; specs
+get the decision lever from `cache_decisions` where they are cached.
+"""
+
+import logging
+import re
+import time
+from collections.abc import Iterator
+from functools import cache, lru_cache
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
+from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter
+from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskFilter, TaskState
+
+from .decisions import DecisionEngine
+from .serializer import StateSerializer
+
+WORKFLOW_LEVERS = ("iterator", "waiting", "quiet")
+ALL = frozenset((*WORKFLOW_LEVERS, "decisions"))
+# SpiffWorkflow's own loggers: a lever builds their extras only when they would be written.
+TASK_LOG = logging.getLogger("spiff.task")
+WORKFLOW_LOG = logging.getLogger("spiff.workflow")
+# SpiffWorkflow's DMN engine marks `?` outside quotes as the input with this regex.
+PLACEHOLDER = re.compile(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)")
+INPUT_NAME = "dmninputexpr"
+
+
+class QuietTask(Task):
+    """A task that builds its state-change log record only when the log would take it."""
+
+    def _set_state(self, value: int) -> None:
+        """Set the state; log as stock does when the task logger is on for INFO."""
+        if TASK_LOG.isEnabledFor(logging.INFO):
+            super()._set_state(value)
+        elif value != self._state:
+            self.last_state_change = time.time()
+            self._state = value
+
+    def _add_child(self, task_spec, state: int = TaskState.MAYBE) -> Task:
+        """Add a child of this class; the stock method always builds a plain `Task`."""
+        predicted = TaskState.PREDICTED_MASK
+        if self._state & predicted and not state & predicted:
+            raise WorkflowException(
+                "Attempt to add non-predicted child to predicted task", task_spec=self.task_spec
+            )
+        child = type(self)(self.workflow, task_spec, self, state=state)
+        child.thread_id = self.thread_id
+        if state == TaskState.READY:
+            child._ready()
+        return child
+
+
+def _min_state(state: int) -> int:
+    """Return the lowest state a query still descends through (as SpiffWorkflow decides)."""
+    if state & TaskState.PREDICTED_MASK:
+        return TaskState.MAYBE
+    if state & TaskState.DEFINITE_MASK:
+        return TaskState.FUTURE
+    return TaskState.COMPLETED
+
+
+def _state_only(task_filter: TaskFilter) -> bool:
+    """Tell whether a filter asks nothing but a state (and perhaps whether tasks are manual)."""
+    return type(task_filter) in (TaskFilter, BpmnTaskFilter) and (
+        task_filter.updated_ts == 0
+        and task_filter.spec_name is None
+        and task_filter.spec_class is None
+        and getattr(task_filter, "catches_event", None) is None
+        and getattr(task_filter, "lane", None) is None
+    )
+
+
+def depth_first(
+    first: Task,
+    task_filter: TaskFilter,
+    end_at_spec: str | None = None,
+    max_depth: int = 1000,
+    skip_subprocesses: bool = False,
+) -> Iterator[Task]:
+    """Yield the tasks a depth-first `BpmnTaskIterator` yields, in its order.
+
+    Like the stock iterator, a task's children (and its subprocess's root) are taken when the
+    task is reached, so a tree changed by the caller between two tasks is walked alike. The
+    depth is each task's own; the stock count can drift after a subprocess, which matters only
+    beyond its 1,000 levels.
+    """
+    state, manual = task_filter.state, task_filter.manual
+    min_state = _min_state(state)
+    matches = None if _state_only(task_filter) else task_filter.matches
+    finished_only = state <= TaskState.FINISHED_MASK
+    subprocesses = first.workflow.top_workflow.subprocesses
+    stack = [(first, 0)]
+    while stack:
+        task, depth = stack.pop()
+        subprocess = subprocesses.get(task.id) if subprocesses else None
+        if depth < max_depth and task.task_spec.name != end_at_spec:
+            if subprocess is not None:
+                following = task.children
+                if not (
+                    skip_subprocesses or (task._state >= TaskState.FINISHED_MASK and finished_only)
+                ):
+                    following.insert(0, subprocess.task_tree)
+                stack.extend([(child, depth + 1) for child in reversed(following)])
+            elif task._children and task._state >= min_state:
+                get, depth = task.workflow.tasks.get, depth + 1
+                stack.extend([(get(child), depth) for child in reversed(task._children)])
+        if matches is None:
+            if task._state & state and (manual is None or task.task_spec.manual == manual):
+                yield task
+        elif matches(task):
+            yield task
+
+
+def _tree_position(task: Task) -> list[int]:
+    """Return the child indexes from the root down to a task: sorted, depth-first order."""
+    position, tasks = [], task.workflow.tasks
+    while task._parent is not None:
+        parent = tasks[task._parent]
+        position.append(parent._children.index(task.id))
+        task = parent
+    position.reverse()
+    return position
+
+
+class IteratorLever:
+    """Lever `iterator`: task queries on `depth_first`."""
+
+    def get_tasks_iterator(self, first_task=None, **kwargs):
+        """Return the tasks a query asks for, in SpiffWorkflow's order."""
+        if not kwargs.get("depth_first", True):
+            return super().get_tasks_iterator(first_task, **kwargs)
+        options = {
+            name: kwargs.pop(name)
+            for name in ("end_at_spec", "max_depth", "skip_subprocesses")
+            if name in kwargs
+        }
+        kwargs.pop("depth_first", None)
+        task_filter = kwargs.pop("task_filter", None) or BpmnTaskFilter(**kwargs)
+        return depth_first(first_task or self.task_tree, task_filter, **options)
+
+
+class WaitingLever:
+    """Lever `waiting`: update the WAITING tasks without walking the tree to find them."""
+
+    def update_waiting_tasks(self) -> None:
+        """Update every WAITING task, in the depth-first order the stock walk visits them.
+
+        A task that an earlier update took out of WAITING is left alone, as the stock walk
+        (which checks each task's state when it reaches it) leaves it. A task an update makes
+        WAITING is left to the next pass; the stock walk would reach it in this one only if it
+        lay under a task not yet walked, which SpiffWorkflow's specs do not do (the tasks they
+        add in an update are children of the task updated, already walked, and updated by
+        it). The order kept is the stock one, though creation order gives the same results on
+        every diagram of the identity test.
+        """
+        waiting = TaskState.WAITING
+        found = [task for task in self.tasks.values() if task._state == waiting]
+        if len(found) > 1:
+            found.sort(key=_tree_position)
+        for task in found:
+            if task._state == waiting:
+                task.task_spec._update(task)
+
+
+class QuietLever:
+    """Lever `quiet`: tasks of `QuietTask`, workflow log extras built only when logged."""
+
+    task_class = QuietTask
+
+    def collect_log_extras(self, dct=None) -> dict:
+        """Return the workflow's log extras, or nothing while its logger is off for INFO."""
+        if not WORKFLOW_LOG.isEnabledFor(logging.INFO):
+            return {}
+        return super().collect_log_extras(dct)
+
+
+class _Planted:
+    """A workflow whose root task is of `task_class`, so the tasks grown from it are too."""
+
+    task_class: type[Task] = Task
+
+    def _plant(self) -> None:
+        """Create the root task and its predicted tree, as SpiffWorkflow's constructor does."""
+        self.task_tree = self.task_class(self, self.spec.start, state=TaskState.FUTURE)
+        self.task_tree.task_spec._predict(self.task_tree, mask=TaskState.NOT_FINISHED_MASK)
+        WORKFLOW_LOG.info("Initialized workflow", extra=self.collect_log_extras())
+        self.task_tree._ready()
+
+
+class _TunedSubWorkflow(_Planted, BpmnSubWorkflow):
+    """A subprocess of a tuned workflow."""
+
+    def __init__(self, spec, parent_task_id, top_workflow, deserializing: bool = False):
+        super().__init__(spec, parent_task_id, top_workflow, deserializing=True)
+        if not deserializing:
+            self._plant()
+
+
+class _TunedWorkflow(_Planted, BpmnWorkflow):
+    """A top workflow whose subprocesses are of `subworkflow_class`."""
+
+    subworkflow_class: type[BpmnSubWorkflow] = _TunedSubWorkflow
+
+    def __init__(self, spec, subprocess_specs=None, script_engine=None, deserializing=False):
+        super().__init__(spec, subprocess_specs, script_engine, deserializing=True)
+        if not deserializing:
+            self._plant()
+
+    def create_subprocess(self, my_task, spec_name):
+        """Create the subprocess of a task, of this workflow's subprocess class."""
+        subprocess = self.subworkflow_class(
+            self.subprocess_specs[spec_name], parent_task_id=my_task.id, top_workflow=self
+        )
+        self.subprocesses[my_task.id] = subprocess
+        return subprocess
+
+
+LEVER_MIXINS = {"iterator": IteratorLever, "waiting": WaitingLever, "quiet": QuietLever}
+
+
+@cache
+def workflow_class(levers: frozenset[str]) -> type[BpmnWorkflow]:
+    """Return the workflow class with the named workflow levers (`WORKFLOW_LEVERS`) on."""
+    mixins = tuple(LEVER_MIXINS[name] for name in WORKFLOW_LEVERS if name in levers)
+    sub = type("TunedSubWorkflow", (*mixins, _TunedSubWorkflow), {})
+    return type("TunedWorkflow", (*mixins, _TunedWorkflow), {"subworkflow_class": sub})
+
+
+TunedWorkflow = workflow_class(ALL)
+
+
+def new_workflow(spec, subprocess_specs: dict, script_engine) -> BpmnWorkflow:
+    """Return a new workflow of a process with every lever on: the product's one way."""
+    return TunedWorkflow(spec, subprocess_specs, script_engine=script_engine)
+
+
+def _converter_class(registry, typename: str) -> type:
+    """Return the class of the converter a serializer registry restores a type name with."""
+    return registry.convert_from_dict[typename].args[0].__self__.__class__
+
+
+def register(registry, workflow: type[BpmnWorkflow]) -> None:
+    """Make a serializer registry restore the classes of `workflow` under the stock type names.
+
+    Documents keep their type names (`BpmnWorkflow`, `BpmnSubWorkflow`, `Task`), so a state
+    saved with or without the levers loads either way.
+    """
+    for stock, tuned in (
+        (BpmnWorkflow, workflow),
+        (BpmnSubWorkflow, workflow.subworkflow_class),
+        (Task, workflow.task_class),
+    ):
+        typename = registry.typenames[stock]
+        if tuned is not stock:
+            _converter_class(registry, typename)(tuned, registry, typename)
+
+
+class TunedSerializer(StateSerializer):
+    """The state serializer, restoring workflows of a tuned class (all levers by default)."""
+
+    def __init__(self, workflow: type[BpmnWorkflow] = TunedWorkflow) -> None:
+        super().__init__()
+        self.workflow = workflow
+
+    def _get(self):
+        fresh = not hasattr(self._local, "pair")
+        full, lean = super()._get()
+        if fresh:
+            register(lean.registry, self.workflow)
+        return full, lean
+
+
+@lru_cache(maxsize=4096)
+def _placed(match_expr: str) -> str:
+    """Return a DMN cell with its `?` placeholders replaced by the input's name."""
+    return PLACEHOLDER.sub(INPUT_NAME, match_expr)
+
+
+class CachedDecisionEngine(DecisionEngine):
+    """Lever `decisions`: the DMN engine with each cell's placeholder substitution cached."""
+
+    def evaluate(self, input_expr, match_expr, task):
+        """Evaluate a cell; cells without a placeholder go the stock way."""
+        if match_expr is None:
+            return True
+        placed = _placed(match_expr)
+        if INPUT_NAME not in placed:
+            return super().evaluate(input_expr, match_expr, task)
+        script_engine = task.workflow.script_engine
+        external_context = {INPUT_NAME: script_engine.evaluate(task, input_expr)}
+        return script_engine.evaluate(task, placed, external_context=external_context)
+
+
+def cache_decisions(spec, subprocess_specs: dict) -> None:
+    """Give the business rule tasks of a process and the processes it calls the cached engine."""
+    for process in (spec, *subprocess_specs.values()):
+        for task_spec in process.task_specs.values():
+            if isinstance(task_spec, BusinessRuleTaskMixin):
+                task_spec.dmnEngine = CachedDecisionEngine(task_spec.dmnEngine.decision_table)
