@@ -188,14 +188,18 @@ def test_version_diff_highlights_the_changed_rule_and_lists_each_change(
     context.close()
 
 
-@pytest.mark.parametrize(("language", "operator"), [("kk", "Оператор"), ("ru", "Оператор")])
-def test_editor_reads_in_kazakh_and_russian(editor_page, screenshot, language, operator):
+@pytest.mark.parametrize(
+    ("language", "operator", "heading"),
+    [("kk", "Оператор", "Сервистік тапсырма"), ("ru", "Оператор", "Сервисная задача")],
+)
+def test_editor_reads_in_kazakh_and_russian(editor_page, screenshot, language, operator, heading):
     page, messages = editor_page
     page.context.add_cookies([{"name": "lang", "value": language, "url": page.url}])
     page.reload()
     page.wait_for_selector(f"{EDITOR}[data-diagram-state=ready]", timeout=60000)
     select(page, "Task_LookUpPremises")
     panel = page.locator(".properties-panel")
+    assert panel.locator("h2").inner_text() == heading
     assert panel.locator("label:has(select[name=operator]) > span").inner_text() == operator
     expected = {"kk": "Параметр қосу", "ru": "Добавить параметр"}[language]
     assert panel.locator("[data-action=add-parameter]").inner_text() == expected

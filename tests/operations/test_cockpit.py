@@ -13,7 +13,7 @@ from webapp.db.base import utcnow
 from webapp.db.models import InstanceEvent
 from webapp.db.session import make_session_factory
 from webapp.privacy import EVERYTHING
-from webapp.runtime import repair
+from webapp.runtime import repair, variable_edit
 from webapp.runtime.engine import Runtime
 from webapp.web import create_app
 
@@ -150,7 +150,7 @@ def test_retry_answers_that_the_task_failed_again_with_the_new_error(cockpit):
                        follow_redirects=True).text  # fmt: skip
     assert f"Incident {incident.id}: the task failed again (attempt 2)" in page
     assert "the registry did not answer in time" in page and "done." not in page
-    repair.set_variable(runtime, instance_id, "who", "anna", "typo", "admin")
+    variable_edit.set_variable(runtime, instance_id, "who", "anna", "typo", "admin")
     page = client.post(f"/admin/incidents/{incident.id}/retry", data={"csrf_token": token},
                        follow_redirects=True).text  # fmt: skip
     assert f"Incident {incident.id}: the task ran again and the incident is closed." in page

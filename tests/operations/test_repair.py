@@ -6,7 +6,7 @@ from sqlalchemy import select
 from webapp.analytics.trace import instance_trace
 from webapp.db.models import Incident, Instance, InstanceEvent, Job
 from webapp.privacy import EVERYTHING
-from webapp.runtime import repair
+from webapp.runtime import repair, variable_edit
 from webapp.runtime.errors import Conflict, InvalidData, NotFound
 from webapp.runtime.repair import Operation
 
@@ -65,7 +65,9 @@ def test_a_corrected_variable_lets_the_retry_succeed_and_is_audited_with_before_
     repair_runtime, registry
 ):
     instance_id = failed(repair_runtime)
-    repair.set_variable(repair_runtime, instance_id, "who", "anna", "typo in the name", "admin")
+    variable_edit.set_variable(
+        repair_runtime, instance_id, "who", "anna", "typo in the name", "admin"
+    )
     [incident] = repair_runtime.instance(instance_id).incidents
     view = repair_runtime.retry_incident(incident.id, "admin")
     assert view.status == "waiting" and [t.bpmn_id for t in view.ready_tasks] == ["Task_Review"]
@@ -98,7 +100,7 @@ def test_a_refused_variable_edit_names_the_field_and_changes_nothing(
     instance_id = at_review(repair_runtime)
     before = state_of(repair_runtime, instance_id)
     with pytest.raises(InvalidData) as refused:
-        repair.set_variable(repair_runtime, instance_id, name, value, reason, "admin")
+        variable_edit.set_variable(repair_runtime, instance_id, name, value, reason, "admin")
     assert any(key.startswith(field) for key in refused.value.errors), refused.value.errors
     assert state_of(repair_runtime, instance_id) == before
     assert events_of(repair_runtime, instance_id, "variable_changed") == []
@@ -106,20 +108,22 @@ def test_a_refused_variable_edit_names_the_field_and_changes_nothing(
 
 def test_a_value_that_is_not_json_is_refused_before_anything_runs():
     with pytest.raises(InvalidData) as refused:
-        repair.parse_value("anna")
+        variable_edit.parse_value("anna")
     assert "value" in refused.value.errors
-    assert repair.parse_value('{"a": [1, 2.5, null]}') == {"a": [1, 2.5, None]}
+    assert variable_edit.parse_value('{"a": [1, 2.5, null]}') == {"a": [1, 2.5, None]}
 
 
 def test_a_variable_of_an_ended_instance_or_a_stale_view_is_refused(repair_runtime):
     instance_id = at_review(repair_runtime)
     version, _ = state_of(repair_runtime, instance_id)
-    repair.set_variable(repair_runtime, instance_id, "note", "x", "first", "admin", version)
+    variable_edit.set_variable(repair_runtime, instance_id, "note", "x", "first", "admin", version)
     with pytest.raises(Conflict, match="changed since"):
-        repair.set_variable(repair_runtime, instance_id, "note", "y", "second", "admin", version)
+        variable_edit.set_variable(
+            repair_runtime, instance_id, "note", "y", "second", "admin", version
+        )
     repair_runtime.terminate(instance_id, "admin")
     with pytest.raises(Conflict, match="terminated"):
-        repair.set_variable(repair_runtime, instance_id, "note", "z", "third", "admin")
+        variable_edit.set_variable(repair_runtime, instance_id, "note", "z", "third", "admin")
 
 
 def test_moving_the_token_back_previews_what_applying_leaves_and_runs_to_the_end(
@@ -240,7 +244,9 @@ def test_cancelling_the_last_token_a_stale_preview_and_an_ended_instance_are_ref
         repair.modify(repair_runtime, instance_id, [Operation("cancel", review.task_id)], "x",
                       "admin")  # fmt: skip
     preview = repair.preview(repair_runtime, instance_id, [Operation("start_before", "Task_Apply")])
-    repair.set_variable(repair_runtime, instance_id, "note", "meanwhile", "a change", "admin")
+    variable_edit.set_variable(
+        repair_runtime, instance_id, "note", "meanwhile", "a change", "admin"
+    )
     with pytest.raises(Conflict, match="changed since"):
         repair.modify(repair_runtime, instance_id, preview.operations, "late", "admin",
                       preview.lock_version)  # fmt: skip
@@ -253,7 +259,7 @@ def test_cancelling_the_last_token_a_stale_preview_and_an_ended_instance_are_ref
 
 def test_the_trace_rebuilds_the_data_with_an_edited_variable(repair_runtime):
     instance_id = at_review(repair_runtime)
-    repair.set_variable(repair_runtime, instance_id, "who", "bob", "renamed", "admin")
+    variable_edit.set_variable(repair_runtime, instance_id, "who", "bob", "renamed", "admin")
     with repair_runtime.session_factory() as session:
         events = instance_trace(session, instance_id, view=EVERYTHING).events
     [edit] = [e for e in events if e.kind == "variable_changed"]

@@ -10,7 +10,7 @@ from tests.processes.test_residence_registration import (
     application,
     assert_registered,
 )
-from webapp.runtime import repair
+from webapp.runtime import repair, variable_edit
 from webapp.runtime.errors import Conflict
 from webapp.runtime.repair import Operation
 
@@ -49,8 +49,8 @@ def test_consent_tokens_are_scoped_and_a_repaired_application_still_registers(pr
     ]
     # The requests' multi-instance writes its deliveries into an empty list only: the list of
     # the first requests is emptied first.
-    repair.set_variable(process.runtime, process.instance_id, "consent_request_deliveries", [],
-                        "the requests are sent again", "admin")  # fmt: skip
+    variable_edit.set_variable(process.runtime, process.instance_id, "consent_request_deliveries",
+                               [], "the requests are sent again", "admin")  # fmt: skip
     view = repair.modify(process.runtime, process.instance_id, operations, "ask again", "admin")
     assert view.status == "waiting"
     [consent] = process.ready_tasks()

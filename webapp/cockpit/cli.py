@@ -10,7 +10,7 @@ from webapp.bootstrap import Product
 from webapp.cli import emit, show_instance, with_product
 from webapp.cli import instance_id as find_instance
 from webapp.privacy import EVERYTHING
-from webapp.runtime import repair
+from webapp.runtime import repair, variable_edit
 
 from . import batches
 
@@ -44,8 +44,8 @@ def set_variable(
 ) -> None:  # fmt: skip
     """Set a variable of an INSTANCE (id or application number) to a JSON VALUE."""
     instance_id = find_instance(product, instance)
-    repair.set_variable(
-        product.runtime, instance_id, name, repair.parse_value(value), reason, actor
+    variable_edit.set_variable(
+        product.runtime, instance_id, name, variable_edit.parse_value(value), reason, actor
     )
     show_instance(product, instance_id, as_json)
 

@@ -204,12 +204,16 @@ class Month:
     ) -> list[Application]:
         """Return `count` applications arriving between start and end, in time order.
 
-        However few they are, some arrive in each outage (sole owners registered at once, so
-        the failing registry is asked) and a few counter checks near the end are never worked.
+        However few they are, each scenario arrives once in the first half of the month (so
+        that every outcome, a consent's timeout too, is reached), some arrive in each outage
+        (sole owners registered at once, so the failing registry is asked) and a few counter
+        checks near the end are never worked.
         """
         names, weights = zip(*SCENARIOS.items(), strict=True)
-        chosen = self.rng.choices(names, weights, k=count)
-        applications = [self.application(name, start, end) for name in chosen]
+        chosen = self.rng.choices(names, weights, k=max(0, count - len(names)))
+        middle = start + (end - start) / 2
+        applications = [self.application(name, start, middle) for name in names]
+        applications += [self.application(name, start, end) for name in chosen]
         for begins, ends in outages:
             for _ in range(2):
                 case = self.application("online_sole_owner", begins, min(ends, end))

@@ -1,22 +1,20 @@
-"""An administrator's repair of a running instance: edit a variable, modify its tokens.
+"""An administrator's repair of a running instance: its tokens modified (`variable_edit` edits
+a variable), and what every repair shares: the cockpit's view of an instance, the reason, the
+checks that it is still open and unchanged since it was shown.
 
-Both are steps like any other: the instance row is locked, the workflow loaded, the change made
-through SpiffWorkflow's own task API, the engine run until it waits, the state, read models and
-an audit event (with the reason, and the value before and after or the tokens after) saved in
-one transaction. The instance modification follows Camunda's: cancel a token, start before an
-element, start after one.
+Each repair is a step like any other: the instance row is locked, the workflow loaded, the
+change made through SpiffWorkflow's own task API, the engine run until it waits, the state,
+read models and an audit event (with the reason, and the value before and after or the tokens
+after) saved in one transaction. The instance modification follows Camunda's: cancel a token,
+start before an element, start after one.
 
 SpiffWorkflow keeps tokens as a tree of tasks, each taking its data from its parent. A started
 token is added the way SpiffWorkflow adds the branch of an event subprocess it triggers: a child
 of the workflow's root (its start task), brought up to date by its spec. It carries the
 instance's current data (edited variables included), not the data of the part of the tree it
-hangs from.
+hangs from. Repairs run through the runtime's own step machinery, as its administration
+(retry, suspend, terminate) does."""
 
-It is part of the runtime: it runs its steps through the runtime's own step machinery, as the
-engine's administration (retry, suspend, terminate) does.
-"""
-
-import re
 from collections.abc import Callable, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
@@ -30,10 +28,9 @@ from sqlalchemy import delete
 
 from webapp.db.models import Job
 
-from . import forms, inputs, records
+from . import records
 from .errors import Conflict, InvalidData, NotFound
-from .instance_data import LIVE, current_data, json_safe
-from .specs import start_forms
+from .instance_data import LIVE, current_data
 
 if TYPE_CHECKING:
     from .engine import Runtime
@@ -43,7 +40,6 @@ if TYPE_CHECKING:
 ENDED = ("completed", "terminated")
 KINDS = ("cancel", "start_before", "start_after")
 MAX_REASON = 500
-VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,119}")
 STATES = {
     TaskState.READY: "ready",
     TaskState.WAITING: "waiting",
@@ -273,7 +269,7 @@ def _cancel_task(step: "Step", task) -> None:
 
 def _modify(step: "Step", operations: Sequence[Operation]) -> tuple[Token, ...]:
     """Apply the operations to a step's workflow and return the tokens it is left with."""
-    _check_open(step)
+    check_open(step)
     if not operations:
         raise InvalidData("a modification needs an operation", {"operations": "none given"})
     # The data of the instance's own tokens: what a subprocess or a multi-instance keeps of
@@ -300,12 +296,14 @@ def _modify(step: "Step", operations: Sequence[Operation]) -> tuple[Token, ...]:
     return left
 
 
-def _check_open(step: "Step") -> None:
+def check_open(step: "Step") -> None:
+    """Refuse to repair an instance that has ended."""
     if step.instance.status in ENDED:
         raise Conflict(f"instance {step.instance.id} is {step.instance.status}: nothing to repair")
 
 
-def _check_version(step: "Step", expected: int | None) -> None:
+def check_version(step: "Step", expected: int | None) -> None:
+    """Refuse to repair an instance changed since the administrator saw it."""
     if expected is not None and step.instance.lock_version != expected:
         raise Conflict(f"instance {step.instance.id} changed since it was shown: look at it again")
 
@@ -375,7 +373,7 @@ def modify(
     reason = checked_reason(reason)
 
     def apply(step: "Step") -> None:
-        _check_version(step, expected_version)
+        check_version(step, expected_version)
         failed = {t.task_id for t in tokens(step.workflow) if t.state == "failed"}
         left = _modify(step, operations)
         # A failed task cancelled waits for no retry any more.
@@ -398,100 +396,3 @@ def modify(
         )
 
     return runtime._run_step(instance_id, apply, actor, allow_inactive=True)
-
-
-def form_fields(runtime: "Runtime", session, info: "VersionInfo") -> dict[str, list[dict]]:
-    """Return, per field name, its schema in each form of the process (start and user tasks)."""
-    names = set(start_forms(info.spec))
-    for spec in (info.spec, *info.subprocess_specs.values()):
-        for task_spec in spec.task_specs.values():
-            properties = (getattr(task_spec, "extensions", None) or {}).get("properties", {})
-            if properties.get("formJsonSchemaFilename"):
-                names.add(properties["formJsonSchemaFilename"])
-    fields: dict[str, list[dict]] = {}
-    for name in sorted(names):
-        schema = runtime.versions.form(session, info.deployment_id, name)
-        for field, field_schema in schema.get("properties", {}).items():
-            fields.setdefault(field, []).append(field_schema)
-    return fields
-
-
-def _signature_fields(info: "VersionInfo") -> set[str]:
-    """Return the fields that carry the evidence of a signed act: only a signer writes them."""
-    fields = set()
-    for spec in (info.spec, *info.subprocess_specs.values()):
-        for task_spec in spec.task_specs.values():
-            properties = (getattr(task_spec, "extensions", None) or {}).get("properties", {})
-            if properties.get("signatureRequired"):
-                fields.add(properties.get("signatureField") or "signature")
-    return fields
-
-
-def check_variable(runtime: "Runtime", step: "Step", name: str, value: object) -> None:
-    """Refuse a variable an administrator may not set, or a value its forms would refuse."""
-    if not isinstance(name, str) or not VARIABLE.fullmatch(name):
-        raise InvalidData(
-            f"{name!r} is not a variable name",
-            {"name": "letters, digits and underscores, not starting with a digit"},
-        )
-    if name in _signature_fields(step.info):
-        raise Conflict(f"{name} holds the evidence of a signed act: only its signer sets it")
-    try:
-        inputs.check_data({name: value}, "value")
-    except InvalidData as error:
-        reasons = "; ".join(f"{path}: {reason}" for path, reason in error.errors.items())
-        raise InvalidData(f"{name}: {reasons}", {"value": reasons}) from error
-    for schema in form_fields(runtime, step.session, step.info).get(name, []):
-        form = {"type": "object", "properties": {name: schema}}
-        try:
-            forms.validate_form_data(form, {name: value}, runtime.formats, "value")
-        except InvalidData as error:
-            reason = error.errors.get(name, error.message)
-            raise InvalidData(f"{name}: {reason}", {"value": reason}) from error
-
-
-def set_variable(
-    runtime: "Runtime",
-    instance_id: int,
-    name: str,
-    value: object,
-    reason: str,
-    actor: str,
-    expected_version: int | None = None,
-):
-    """Set a variable in every live token of an instance in one step, audited with its reason
-    and the value before and after; the engine then runs on as after any step."""
-    reason = checked_reason(reason)
-    value = json_safe(value)
-
-    def apply(step: "Step") -> None:
-        _check_open(step)
-        _check_version(step, expected_version)
-        check_variable(runtime, step, name, value)
-        data = current_data(step.workflow)
-        live = list(step.workflow.get_tasks(state=LIVE))
-        if not live:
-            raise Conflict(f"instance {instance_id} has no live token to carry the variable")
-        for task in live:
-            task.data[name] = deepcopy(value)
-        step.record(
-            "variable_changed",
-            data={
-                "variable": name,
-                "before": {name: data[name]} if name in data else {},
-                "after": {name: value},
-                "reason": reason,
-            },
-        )
-
-    return runtime._run_step(instance_id, apply, actor, allow_inactive=True)
-
-
-def parse_value(text: str) -> object:
-    """Return the JSON value an administrator typed, or refuse text that is not JSON."""
-    try:
-        return inputs.loads(text)
-    except ValueError as error:
-        raise InvalidData(
-            "the value is not JSON", {"value": f"not a JSON value ({error}); quote text"}
-        ) from error

@@ -41,7 +41,7 @@ from webapp.cockpit.retries import RetryOutcome, retry
 from webapp.db.accounts import User
 from webapp.db.base import utcnow
 from webapp.db.models import Incident, Instance
-from webapp.runtime import repair
+from webapp.runtime import repair, variable_edit
 from webapp.runtime.errors import InvalidData, TirkeuError
 
 from .analytics import filters_from, process_versions
@@ -206,11 +206,11 @@ def set_variable(instance_id: int) -> Any:
     """Set a variable to a typed (JSON) value, with a reason; the runtime audits it."""
     form = request.form
     try:
-        repair.set_variable(
+        variable_edit.set_variable(
             runtime(),
             instance_id,
             form.get("name", "").strip(),
-            repair.parse_value(form.get("value", "")),
+            variable_edit.parse_value(form.get("value", "")),
             form.get("reason", ""),
             current_user.username,
             expected_version(),

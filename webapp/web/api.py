@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, select
 
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask
-from webapp.runtime import repair
+from webapp.runtime import repair, variable_edit
 from webapp.runtime.views import InstanceView
 
 from .auth import authenticate_bearer, personal_view, role_required
@@ -218,7 +218,7 @@ def set_variable(instance_id: int) -> Response:
     name, reason = payload.get("name"), payload.get("reason")
     if not isinstance(name, str) or "value" not in payload or not isinstance(reason, str | None):
         abort(400, description="name (a string), value (any JSON) and reason are needed")
-    instance = repair.set_variable(
+    instance = variable_edit.set_variable(
         runtime(), instance_id, name, payload["value"], reason or "", g.api_user.username,
         expected_version(payload),
     )  # fmt: skip

@@ -79,6 +79,36 @@ const LABELS = {
   review: "Review the change",
   openVersion: "Open version %(version)s",
   textsToTranslate: "Texts to translate before the version can take effect: %(n)s",
+  // The panel's heading: the selected element's type.
+  "bpmn:Task": "Task",
+  "bpmn:UserTask": "User task",
+  "bpmn:ServiceTask": "Service task",
+  "bpmn:ScriptTask": "Script task",
+  "bpmn:BusinessRuleTask": "Business rule task",
+  "bpmn:ManualTask": "Manual task",
+  "bpmn:SendTask": "Send task",
+  "bpmn:ReceiveTask": "Receive task",
+  "bpmn:CallActivity": "Call activity",
+  "bpmn:SubProcess": "Subprocess",
+  "bpmn:Transaction": "Transaction",
+  "bpmn:StartEvent": "Start event",
+  "bpmn:EndEvent": "End event",
+  "bpmn:IntermediateCatchEvent": "Intermediate catch event",
+  "bpmn:IntermediateThrowEvent": "Intermediate throw event",
+  "bpmn:BoundaryEvent": "Boundary event",
+  "bpmn:ExclusiveGateway": "Exclusive gateway",
+  "bpmn:ParallelGateway": "Parallel gateway",
+  "bpmn:InclusiveGateway": "Inclusive gateway",
+  "bpmn:EventBasedGateway": "Event-based gateway",
+  "bpmn:ComplexGateway": "Complex gateway",
+  "bpmn:SequenceFlow": "Sequence flow",
+  "bpmn:MessageFlow": "Message flow",
+  "bpmn:Association": "Association",
+  "bpmn:DataObjectReference": "Data object",
+  "bpmn:DataStoreReference": "Data store",
+  "bpmn:TextAnnotation": "Text annotation",
+  "bpmn:Participant": "Pool",
+  "bpmn:Group": "Group",
 };
 
 /** Return a text of LABELS in the container's language with its values put in. */
@@ -436,8 +466,14 @@ function laneOf(modeler, element) {
   return lane?.businessObject.name ?? "";
 }
 
-/** Return a readable name for a BPMN type such as "bpmn:UserTask" ("User task"). */
-function typeLabel(type) {
+/** Return the heading of a BPMN type in the container's language: LABELS names the types the
+ * palette and the replace menu make (lanes by the lane key); any other is spelt from its type,
+ * "bpmn:DataInputAssociation" as "Data input association". */
+function typeLabel(container, type) {
+  const key = type === "bpmn:Lane" ? "lane" : type;
+  if (key in LABELS) {
+    return label(container, key);
+  }
   const words = type.replace(/^bpmn:/, "").replace(/([a-z])([A-Z])/g, "$1 $2");
   return words.charAt(0) + words.slice(1).toLowerCase();
 }
@@ -529,7 +565,7 @@ class PropertiesPanel {
     const bo = this.element.businessObject;
     this.panel.dataset.elementId = bo.id;
     this.panel.append(
-      el("h2", { textContent: typeLabel(this.element.type) }),
+      el("h2", { textContent: typeLabel(this.container, this.element.type) }),
       field(this.text("id"), "id", bo.id, () => {}, { readOnly: true }),
       field(this.text("name"), "name", bo.name ?? "", (name) =>
         this.apply((ext) => ext.modeling.updateProperties(this.element, { name: name || undefined })),
