@@ -158,7 +158,9 @@ class Driver:
         data = application["data"]
         signing = self.documents.start_signing("residence_registration", data)
         body = {"process_id": "residence_registration", "data": self.signer.signed(data, signing)}
-        for attempt in range(20):
+        # A start reads three or four registries; with a twelfth of calls failing and processes
+        # killed every few seconds, a client may need a couple of minutes to get through.
+        for attempt in range(40):
             answer = self.call("start", clerk, "/api/v1/instances", body)
             if answer is not None and answer.status == 201:
                 return answer.json()
