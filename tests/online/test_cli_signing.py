@@ -82,7 +82,9 @@ def test_tirkeu_sign_builds_the_document_the_start_checks_and_tirkeu_start_accep
         "TIRKEU_DATABASE_URL": f"sqlite:///{tmp_path / 'tirkeu.db'}",
     }
     runner = CliRunner()
-    keys = json.loads(runner.invoke(main, ["init", "--demo", "--json"], env=env).stdout)
+    keys = json.loads(
+        runner.invoke(main, ["init", "--demo", "--history", "0", "--json"], env=env).stdout
+    )
     pair = keys["demo_keys"][APPLICANT]
     key, certificate = pair["key"], pair["certificate"]
     data = {
@@ -117,7 +119,9 @@ def test_tirkeu_sign_signs_an_owners_consent_task_that_tirkeu_complete_accepts(t
         "TIRKEU_DATABASE_URL": f"sqlite:///{tmp_path / 'tirkeu.db'}",
     }
     runner = CliRunner()
-    keys = json.loads(runner.invoke(main, ["init", "--demo", "--json"], env=env).stdout)
+    keys = json.loads(
+        runner.invoke(main, ["init", "--demo", "--history", "0", "--json"], env=env).stdout
+    )
     keys = keys["demo_keys"]
     data = {
         "channel": "online", "registration_type": "permanent", "applicant_iin": APPLICANT,
