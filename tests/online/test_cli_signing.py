@@ -17,6 +17,18 @@ GULNARA = "621102401239"
 APPLICANT = "850314304175"
 
 
+def demo_instance(tmp_path: Path) -> tuple[dict[str, str], CliRunner, dict]:
+    """Set up a demo instance without history; return its environment, a runner, its keys."""
+    env = {
+        "TIRKEU_INSTANCE_PATH": str(tmp_path / "instance"),
+        "TIRKEU_DATABASE_URL": f"sqlite:///{tmp_path / 'tirkeu.db'}",
+    }
+    runner = CliRunner()
+    made = runner.invoke(main, ["init", "--demo", "--history", "0", "--json"], env=env)
+    assert made.exit_code == 0, made.output
+    return env, runner, json.loads(made.stdout)["demo_keys"]
+
+
 def test_init_demo_prints_key_paths_and_tirkeu_sign_makes_a_valid_signature(tmp_path):
     instance = tmp_path / "instance"
     env = {
@@ -56,15 +68,7 @@ def test_init_demo_prints_key_paths_and_tirkeu_sign_makes_a_valid_signature(tmp_
 
 
 def test_tirkeu_sign_refuses_a_key_of_another_certificate(tmp_path):
-    env = {
-        "TIRKEU_INSTANCE_PATH": str(tmp_path / "instance"),
-        "TIRKEU_DATABASE_URL": f"sqlite:///{tmp_path / 'tirkeu.db'}",
-    }
-    runner = CliRunner()
-    keys = json.loads(
-        runner.invoke(main, ["init", "--demo", "--history", "0", "--json"], env=env).stdout
-    )
-    keys = keys["demo_keys"]
+    env, runner, keys = demo_instance(tmp_path)
     document = tmp_path / "d.txt"
     document.write_text("text")
     result = runner.invoke(
@@ -77,15 +81,8 @@ def test_tirkeu_sign_refuses_a_key_of_another_certificate(tmp_path):
 
 
 def test_tirkeu_sign_builds_the_document_the_start_checks_and_tirkeu_start_accepts_it(tmp_path):
-    env = {
-        "TIRKEU_INSTANCE_PATH": str(tmp_path / "instance"),
-        "TIRKEU_DATABASE_URL": f"sqlite:///{tmp_path / 'tirkeu.db'}",
-    }
-    runner = CliRunner()
-    keys = json.loads(
-        runner.invoke(main, ["init", "--demo", "--history", "0", "--json"], env=env).stdout
-    )
-    pair = keys["demo_keys"][APPLICANT]
+    env, runner, keys = demo_instance(tmp_path)
+    pair = keys[APPLICANT]
     key, certificate = pair["key"], pair["certificate"]
     data = {
         "channel": "online", "registration_type": "permanent", "applicant_iin": APPLICANT,
@@ -114,15 +111,7 @@ def test_tirkeu_sign_builds_the_document_the_start_checks_and_tirkeu_start_accep
 
 
 def test_tirkeu_sign_signs_an_owners_consent_task_that_tirkeu_complete_accepts(tmp_path):
-    env = {
-        "TIRKEU_INSTANCE_PATH": str(tmp_path / "instance"),
-        "TIRKEU_DATABASE_URL": f"sqlite:///{tmp_path / 'tirkeu.db'}",
-    }
-    runner = CliRunner()
-    keys = json.loads(
-        runner.invoke(main, ["init", "--demo", "--history", "0", "--json"], env=env).stdout
-    )
-    keys = keys["demo_keys"]
+    env, runner, keys = demo_instance(tmp_path)
     data = {
         "channel": "online", "registration_type": "permanent", "applicant_iin": APPLICANT,
         "applicant_type": "self", "person_iin": APPLICANT, "arc": "0201100045810023",
