@@ -1,0 +1,147 @@
+"""SpiffWorkflow's script engine and environment on the restricted compiler and namespace, and
+the engine the DMN engine calls over plain data.
+"""
+
+import copy
+import json
+from collections.abc import Callable, Mapping
+from datetime import date, timedelta
+
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+
+from .budget import _run_bounded
+from .compiling import compile_source
+from .namespace import _GUARDS, SAFE_BUILTINS, age_on, today
+from .sizes import check_size
+from .writes import _WRITE_SCOPE, IDEMPOTENCY_KEY, idempotency_key, takes_idempotency_key
+
+
+class ScriptEnvironment(BasePythonScriptEngineEnvironment):
+    """SpiffWorkflow's script environment, restricted, with an explicit set of helpers."""
+
+    def __init__(self, helpers: Mapping[str, Callable | type]):
+        self.helpers = {"date": date, "timedelta": timedelta, "age_on": age_on, "today": today}
+        self.helpers.update(helpers)
+        super().__init__({"__builtins__": SAFE_BUILTINS, **_GUARDS, **self.helpers})
+
+    def _namespace(self, context: Mapping, external_context: Mapping | None) -> dict:
+        namespace = dict(self.globals)
+        # Data keys starting with `_` would replace `__builtins__` and the guards: never merged.
+        for names in (external_context or {}, context):
+            namespace.update((k, v) for k, v in names.items() if not str(k).startswith("_"))
+        return namespace
+
+    def evaluate(self, expression, context, external_context=None):
+        """Evaluate an expression over the task data."""
+        code = compile_source(expression.strip(), "eval")
+        return check_size(_run_bounded(code, self._namespace(context, external_context)))
+
+    def execute(self, script, context, external_context=None):
+        """Run a script over a deep copy of the task data and write back what it changed.
+
+        SpiffWorkflow 3.2 shares nested values between a task and its parent, so mutating
+        them in place would rewrite the data of tasks already completed.
+        """
+        code = compile_source(script, "exec")
+        base = self._namespace({}, external_context)
+        namespace = self._namespace(copy.deepcopy(dict(context)), external_context)
+        _run_bounded(code, namespace)
+        for name in list(context):
+            if name not in namespace:
+                del context[name]
+        for name, value in namespace.items():
+            if name in base and value is base[name]:
+                continue
+            if callable(value) or name.startswith("_"):
+                continue
+            context[name] = check_size(value, f"'{name}'")
+        return True
+
+
+class ScriptEngine(PythonScriptEngine):
+    """SpiffWorkflow's script engine on our environment, calling services by operator table."""
+
+    def __init__(self, environment: ScriptEnvironment, operators: Mapping[str, Callable]):
+        super().__init__(environment)
+        self.operators = operators
+        self.keyed = {name for name, op in operators.items() if takes_idempotency_key(op)}
+
+    def validate(self, expression):
+        """Check an expression the way the engine will compile it."""
+        compile_source(expression.strip(), "eval")
+
+    def evaluate(self, task, expression, external_context=None):
+        """Evaluate an expression over the task's data; an error says why, not only where.
+
+        SpiffWorkflow's own message names the expression and drops the reason (a refusal, a
+        budget stop), which the incident would then not show.
+        """
+        try:
+            return self.environment.evaluate(expression, task.data, external_context)
+        except SpiffWorkflowException as error:
+            error.add_note(f"Error evaluating expression '{expression}'")
+            raise
+        except Exception as error:
+            raise WorkflowTaskException(
+                f"Error evaluating expression '{expression}': {error}", task=task, exception=error
+            ) from error
+
+    def over_data(self) -> "DataEngine":
+        """Return this engine for evaluations over plain data, outside any workflow."""
+        return DataEngine(self.environment)
+
+    def call_service(self, task, operation_name=None, operation_params=None):
+        """Call an operator with the evaluated parameters; its errors reach the step unchanged.
+
+        A writing operator also gets its idempotency key. SpiffWorkflow's own `call_service`
+        hides every exception behind a NameError.
+        """
+        operator_ = self.operators.get(operation_name)
+        if operator_ is None:
+            raise LookupError(f"service operator {operation_name!r} does not exist")
+        params = {name: param["value"] for name, param in (operation_params or {}).items()}
+        if operation_name in self.keyed:
+            scope = _WRITE_SCOPE.get()
+            if scope is None:
+                raise RuntimeError(f"{operation_name} writes, and runs only inside a step")
+            params[IDEMPOTENCY_KEY] = idempotency_key(scope, task)
+        return json.dumps(operator_(**params))
+
+
+class DataEngine:
+    """The restricted engine as SpiffWorkflow's DMN engine calls it over a task that is only its
+    data (a decision asked by name, outside any workflow).
+
+    The DMN engine wraps errors in one that reads a real task's spec and workflow, except its
+    own kind, which it passes on: errors leave as that kind, their message kept.
+    """
+
+    def __init__(self, environment: ScriptEnvironment) -> None:
+        self.environment = environment
+
+    def validate(self, expression: str) -> None:
+        """Check an expression the way it will be compiled."""
+        compile_source(expression.strip(), "eval")
+
+    def evaluate(self, task, expression: str, external_context=None) -> object:
+        """Evaluate an expression over the task's data."""
+        try:
+            return self.environment.evaluate(expression, task.data, external_context)
+        except Exception as error:
+            raise SpiffWorkflowException(str(error)) from error
+
+
+def restricted_engine(
+    helpers: Mapping[str, Callable | type] | None = None,
+    operators: Mapping[str, Callable] | None = None,
+) -> ScriptEngine:
+    """Return a script engine on the restricted environment: the only kind the product builds."""
+    return ScriptEngine(ScriptEnvironment(helpers or {}), operators or {})
+
+
+def evaluate(expression: str, data: Mapping | None = None) -> object:
+    """Evaluate an expression over plain data with no helpers beyond the standard ones."""
+    return ScriptEnvironment({}).evaluate(expression, dict(data or {}))
