@@ -1,8 +1,9 @@
 """The model of a process learned from its event log over a period: arrivals, data, task times.
 
 Everything here is read from the rows the runtime writes: `instance` (arrival, end, version),
-`instance_event` (the start data, each task's completion data, incidents) and `human_task`
-(created, claimed, completed, by whom). Nothing is fitted: distributions stay empirical.
+`instance_event` (the start data, each task's completion data, each registry call's duration,
+incidents) and `human_task` (created, claimed, completed, by whom). Nothing is fitted:
+distributions stay empirical.
 """
 
 import json
