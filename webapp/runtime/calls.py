@@ -2,8 +2,9 @@
 
 Every event of a step carries the step's time, so a call's duration is not in the log unless
 it is written down: the script engine times the operator call alone, the step keeps the
-durations by workflow task, and the call's event (`task_completed`, `incident_opened`) carries
-its task's as `duration_ms` in its data.
+durations by workflow task, and the event that records the call (`task_completed`,
+`incident_opened`, or `error_thrown` for a business error) carries it as `duration_ms` in its
+data.
 """
 
 import time
