@@ -53,6 +53,7 @@ from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from . import calls
 from .errors import ScriptError
 
 MAX_LINES = 200_000
@@ -1146,7 +1147,7 @@ class ScriptEngine(PythonScriptEngine):
             if scope is None:
                 raise RuntimeError(f"{operation_name} writes, and runs only inside a step")
             params[IDEMPOTENCY_KEY] = idempotency_key(scope, task)
-        return json.dumps(operator_(**params))
+        return json.dumps(calls.timed(task, operator_, **params))
 
 
 class DataEngine:
