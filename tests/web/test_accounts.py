@@ -37,9 +37,9 @@ def test_passwords_are_hashed_at_scrypts_default_cost_unless_configured(sessions
         assert user.password_hash.startswith("scrypt:32768:8:1$")
     for bad in ("1000", "512", "cheap", ""):
         monkeypatch.setenv("TIRKEU_PASSWORD_COST", bad)
-        with pytest.raises(ValueError, match="TIRKEU_PASSWORD_COST must be a power of two"):
-            with sessions.begin() as session:
-                create_user(session, "bolat", PASSWORD, ["clerk"])
+        refused = pytest.raises(ValueError, match="TIRKEU_PASSWORD_COST must be a power of two")
+        with refused, sessions.begin() as session:
+            create_user(session, "bolat", PASSWORD, ["clerk"])
     with sessions.begin() as session:
         assert find_user(session, "bolat") is None
     with sessions.begin() as session:
