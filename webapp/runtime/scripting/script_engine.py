@@ -12,6 +12,7 @@ from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from .. import calls
 from .budget import _run_bounded
 from .compiling import compile_source
 from .namespace import _GUARDS, SAFE_BUILTINS, age_on, today
@@ -108,7 +109,7 @@ class ScriptEngine(PythonScriptEngine):
             if scope is None:
                 raise RuntimeError(f"{operation_name} writes, and runs only inside a step")
             params[IDEMPOTENCY_KEY] = idempotency_key(scope, task)
-        return json.dumps(operator_(**params))
+        return json.dumps(calls.timed(task, operator_, **params))
 
 
 class DataEngine:
