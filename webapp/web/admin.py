@@ -29,6 +29,7 @@ from webapp.accounts import (
     issue_token,
     revoke_token,
     set_active,
+    set_centre,
     set_password,
     set_roles,
     tokens_of,
@@ -36,6 +37,7 @@ from webapp.accounts import (
 from webapp.analytics.instances import InstanceFilter, list_instances
 from webapp.analytics.trace import instance_trace
 from webapp.archive import archive, count_archivable, default_path
+from webapp.centres import centre_ids
 from webapp.cockpit import batches
 from webapp.cockpit.retries import RetryOutcome, retry
 from webapp.db.accounts import User
@@ -314,7 +316,12 @@ def users_page(token: tuple[str, str] | None = None) -> Any:
             if info.revoked_at is None:
                 tokens.setdefault(info.username, []).append(info)
     return render_template(
-        "admin/users.html", users=people, roles=ROLES, tokens=tokens, token=token
+        "admin/users.html",
+        users=people,
+        roles=ROLES,
+        centres=centre_ids(),
+        tokens=tokens,
+        token=token,
     )
 
 
@@ -343,9 +350,11 @@ def add_user() -> Any:
                 checked_roles(),
                 iin=form.get("iin", "").strip() or None,
                 full_name=form.get("full_name", "").strip() or None,
+                centre=form.get("centre") or None,
             )
     except AccountError as error:
         flash(str(error), "error")
+        return users_page(), 422
     else:
         flash(_("User %(name)s added.", name=form.get("username", "").strip()), "info")
     return redirect(url_for("admin.users"))
@@ -362,6 +371,20 @@ def change_roles(username: str) -> Any:
         flash(str(error), "error")
     else:
         flash(_("Roles of %(name)s changed.", name=username), "info")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<username>/centre")
+def change_centre(username: str) -> Any:
+    """Set the service centre a user works at, or none; an unknown centre is refused (422)."""
+    session = db()
+    try:
+        with session.begin():
+            set_centre(session, username, request.form.get("centre") or None)
+    except AccountError as error:
+        flash(str(error), "error")
+        return users_page(), 422
+    flash(_("Centre of %(name)s changed.", name=username), "info")
     return redirect(url_for("admin.users"))
 
 

@@ -16,8 +16,11 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 
 from webapp.accounts import users_with_role
+from webapp.centres import centre_problem
+from webapp.db.accounts import User
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask
 from webapp.runtime import forms
@@ -48,7 +51,7 @@ DESK_ROLES = ("clerk", "supervisor")
 LOOKUP_KEYS = ("person", "premises", "title", "consular")
 COMMENT_KEYS = ("refusal_comment", "comment")
 # Fields of the application document the counter fills in, or leaves to the runtime.
-COUNTER_SETS = ("application_number", "channel", "application_date")
+COUNTER_SETS = ("application_number", "channel", "application_date", "service_centre_id")
 
 
 def current_worker() -> Worker:
@@ -394,12 +397,30 @@ def counter_schema() -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def counter_data(data: dict[str, Any]) -> dict[str, Any]:
-    """Return the application data with what the counter sets itself: channel and date.
+def counter_data(data: dict[str, Any], centre: str | None) -> dict[str, Any]:
+    """Return the application data with what the counter sets itself: channel, date and the
+    service centre it is made at (when known).
 
     The application number is left to the runtime, which numbers new applications.
     """
-    return {**data, "channel": "service_centre", "application_date": local_today().isoformat()}
+    made = {**data, "channel": "service_centre", "application_date": local_today().isoformat()}
+    return made | {"service_centre_id": centre} if centre else made
+
+
+def counter_centre() -> tuple[str | None, dict[str, str]]:
+    """Return the centre a counter application is made at, and the form's error about it.
+
+    A booked visit names its centre (the bookings page passes it on); otherwise the
+    application is made where the clerk works, as their account says.
+    """
+    booked = request.form.get("centre")
+    if booked:
+        problem = centre_problem(booked)
+        return (None, {"centre": problem}) if problem else (booked, {})
+    session = db()
+    with session.begin():
+        found = session.scalar(select(User.centre).where(User.username == current_user.username))
+    return found, {}
 
 
 @bp.route("/counter", methods=["GET", "POST"])
@@ -415,11 +436,15 @@ def counter() -> Any:
     if request.method == "GET":
         # A booked visitor's details come prefilled from the bookings page.
         values = schemaforms.display_values(request.args.to_dict(), fields)
-        return render_template("tasks/counter.html", fields=fields, values=values, errors={})
+        centre = request.args.get("centre", "")
+        return render_template(
+            "tasks/counter.html", fields=fields, values=values, errors={}, centre=centre
+        )
     values = schemaforms.posted_values(request.form, fields)
     data, errors = schemaforms.typed_data(values, fields)
-    data = counter_data(data)
-    errors = errors or schemaforms.validate(schema, data)
+    centre, centre_errors = counter_centre()
+    data = counter_data(data, centre)
+    errors = errors or centre_errors or schemaforms.validate(schema, data)
     status = 422
     if not errors:
         try:
@@ -429,7 +454,13 @@ def counter() -> Any:
         except (InvalidData, TakenKey) as error:
             errors, status = error.errors, error.status
     if errors:
-        page = render_template("tasks/counter.html", fields=fields, values=values, errors=errors)
+        page = render_template(
+            "tasks/counter.html",
+            fields=fields,
+            values=values,
+            errors=errors,
+            centre=request.form.get("centre", ""),
+        )
         return page, status
     number = instance.business_key or instance.id
     if instance.status == "completed":
