@@ -61,23 +61,12 @@ def learn_staffing(claims: list[Claim]) -> tuple[dict[str, list[int]], dict[str,
     lane (every task of it) for a task the log has not seen. A pool has at least one clerk in
     every hour one of its tasks is picked up in.
     """
-    days: dict[str, set[int]] = defaultdict(set)
-    hours_of_day: dict[str, set[int]] = defaultdict(set)
-    for claim in claims:
-        at = hour_of_week(claim.claimed)
-        for key in (claim.bpmn_id, claim.lane, pool_of(claim.lane, claim.centre)):
-            days[key].add(at // 24)
-            hours_of_day[key].add(at % 24)
-    hours = {
-        key: [
-            h // 24 in days[key] and min(hours_of_day[key]) <= h % 24 <= max(hours_of_day[key])
-            for h in range(HOURS_PER_WEEK)
-        ]
-        for key in days
-    }
+    hours = _pick_up_hours(claims, lambda c: (c.bpmn_id, c.lane))
+    # A pool's own hours: the lane's key in `hours` holds every centre's claims of the lane.
+    pools = _pick_up_hours(claims, lambda c: (pool_of(c.lane, c.centre),))
     plans = {}
-    for pool in {pool_of(claim.lane, claim.centre) for claim in claims}:
-        plan = [int(on) for on in hours[pool]]
+    for pool in pools:
+        plan = [int(on) for on in pools[pool]]
         mine = [c for c in claims if pool_of(c.lane, c.centre) == pool]
         changes = [(c.claimed, 1) for c in mine] + [(max(c.completed, c.claimed), -1) for c in mine]
         count = 0
@@ -88,6 +77,24 @@ def learn_staffing(claims: list[Claim]) -> tuple[dict[str, list[int]], dict[str,
             count += change
         plans[pool] = plan
     return plans, hours
+
+
+def _pick_up_hours(claims: list[Claim], keys) -> dict[str, list[bool]]:
+    """Return the pick-up hours of the week of each key the claims give (see `learn_staffing`)."""
+    days: dict[str, set[int]] = defaultdict(set)
+    hours_of_day: dict[str, set[int]] = defaultdict(set)
+    for claim in claims:
+        at = hour_of_week(claim.claimed)
+        for key in keys(claim):
+            days[key].add(at // 24)
+            hours_of_day[key].add(at % 24)
+    return {
+        key: [
+            h // 24 in days[key] and min(hours_of_day[key]) <= h % 24 <= max(hours_of_day[key])
+            for h in range(HOURS_PER_WEEK)
+        ]
+        for key in days
+    }
 
 
 def on_duty(start: datetime, end: datetime, hours: list[bool]) -> float:
