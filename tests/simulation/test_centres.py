@@ -96,6 +96,14 @@ def test_fewer_clerks_at_one_centre_raise_its_waits_and_utilisation(centres):
     plenty = merged(model.staffing, {f"Clerk@{AST}": [3] * 168, f"Clerk@{ALM}": [3] * 168})
     fewer = plenty | {f"Clerk@{AST}": [1] * 168}
     assert merged(model.staffing, None) == model.staffing
+    # A plan for one centre leaves the others as learned; a lane alone stands in for them all.
+    assert merged(model.staffing, {f"Clerk@{AST}": [1] * 168}) == model.staffing | {
+        f"Clerk@{AST}": [1] * 168
+    }
+    assert merged(model.staffing, {"Clerk": [2] * 168, f"Clerk@{ALM}": [1] * 168}) == {
+        "Clerk": [2] * 168,
+        f"Clerk@{ALM}": [1] * 168,
+    }
     rich = simulate(model, router, plenty, 2, arrivals)
     poor = simulate(model, router, fewer, 2, arrivals)
 

@@ -115,10 +115,17 @@ def _days(text: str) -> list[int] | None:
 
 
 def merged(learned: dict[str, list[int]], plan: dict[str, list[int]] | None) -> dict:
-    """Return the staffing a run uses: the plan's pools in place of every learned pool of the
-    lanes it names; the learned pools of the other lanes as they were."""
+    """Return the staffing a run uses: the learned pools, each pool the plan names replaced.
+
+    A plan's lane alone (`"Clerk"`) also replaces the learned pools of that lane at every
+    centre the plan does not name: their tasks queue for the lane's clerks.
+    """
     if not plan:
         return learned
-    lanes = {pool.partition("@")[0] for pool in plan}
-    kept = {pool: hours for pool, hours in learned.items() if pool.partition("@")[0] not in lanes}
+    lanes = {pool for pool in plan if "@" not in pool}
+    kept = {
+        pool: hours
+        for pool, hours in learned.items()
+        if pool not in plan and pool.partition("@")[0] not in lanes
+    }
     return kept | plan
