@@ -93,6 +93,9 @@ def test_a_counter_application_records_the_clerks_centre_and_its_claim_names_it(
 
 def test_a_booked_visit_names_its_centre_and_an_unknown_one_is_refused(client, runtime, sessions):
     token = sign_in(client, "clerk")
+    # The bookings page's link names the visit's centre; the form carries it on.
+    page = client.get("/tasks/counter?centre=ALM-BOSTANDYK").text
+    assert '<input type="hidden" name="centre" value="ALM-BOSTANDYK">' in page
     bad = client.post("/tasks/counter", data={"csrf_token": token, "centre": "X", **FORM})
     assert bad.status_code == 422 and "is not a service centre" in bad.text
     with sessions.begin() as session:
