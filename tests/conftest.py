@@ -10,6 +10,10 @@ from sqlalchemy import create_engine
 from werkzeug.serving import make_server
 
 POSTGRES_URL = os.environ.get("TIRKEU_TEST_POSTGRES_URL")
+# Passwords are hashed at the lowest scrypt cost the product takes: the default is slow on
+# purpose, and most tests create users. Commands the tests start inherit it.
+# tests/web/test_accounts.py checks the default.
+os.environ.setdefault("TIRKEU_PASSWORD_COST", "1024")
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",

@@ -90,6 +90,26 @@ def test_a_failing_simulation_is_recorded_and_the_worker_carries_on(app, known):
     assert "failed" in listing and "done" in listing
 
 
+def test_the_result_lists_each_registrys_learned_latency_or_that_none_was_timed(app, known):
+    owner = signed_in(app, known, "process_owner")
+    page_url = owner.post(URL, data={**WEEK, "runs": "1"}).headers["Location"]
+    JobWorker(known.runtime, identity="worker-1").sweep()
+    # The review process calls no registry: give its result two, one timed and one from a
+    # log written before calls were timed.
+    with known.session_factory.begin() as session:
+        job = session.get(SimulationJob, 1)
+        latency = {"count": 10, "p50": 100.0, "p90": 180.0, "p99": 200.0}
+        services = {
+            "Task_LookUp": {"calls": 10, "failure_rate": 0.1, "latency_ms": latency},
+            "Task_Old": {"calls": 4, "failure_rate": 0.0, "latency_ms": latency | {"count": 0}},
+        }
+        job.result = job.result | {"model": job.result["model"] | {"services": services}}
+    page = owner.get(page_url).get_data(as_text=True)
+    assert "Registry calls learned from the log" in page
+    assert "100.0 / 180.0 (timed calls: 10)" in page and "10.0%" in page
+    assert "no call timed in the log: taken as zero" in page
+
+
 @pytest.mark.parametrize(
     ("field", "value", "reason"),
     [

@@ -1,8 +1,9 @@
 """The model of a process learned from its event log over a period: arrivals, data, task times.
 
 Everything here is read from the rows the runtime writes: `instance` (arrival, end, version),
-`instance_event` (the start data, each task's completion data, incidents) and `human_task`
-(created, claimed, completed, by whom). Nothing is fitted: distributions stay empirical.
+`instance_event` (the start data, each task's completion data, each registry call's duration,
+incidents) and `human_task` (created, claimed, completed, by whom). Nothing is fitted:
+distributions stay empirical.
 """
 
 import json
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from webapp.analytics.sql import seconds_between
 from webapp.centres import centre_problem
 from webapp.db.models import HumanTask, Instance, InstanceEvent, ProcessVersion
+from webapp.runtime.calls import DURATION, without_duration
 
 from .staffing import HOURS_PER_WEEK, Claim, hour_of_week, learn_staffing, on_duty
 
@@ -67,7 +69,8 @@ class Model:
     rates: dict[str, float] = field(default_factory=dict)
     samples: list[dict] = field(default_factory=list)
     tasks: dict[str, TaskModel] = field(default_factory=dict)
-    # Per service task: calls, failures (incidents opened) and their rate.
+    # Per service task: calls, failures (incidents opened) and their rate, and the duration
+    # (ms) of each successful call whose completion recorded one, sorted.
     services: dict[str, dict] = field(default_factory=dict)
     # Per service task that writes, the answers recorded in the log (its result variable).
     answers: dict[str, list[dict]] = field(default_factory=dict)
@@ -119,7 +122,11 @@ class Model:
                 for bpmn_id, t in self.tasks.items()
             },
             "services": {
-                bpmn_id: service | {"delays": quantiles(service["delays"])}
+                bpmn_id: service
+                | {
+                    "delays": quantiles(service["delays"]),
+                    "latency_ms": quantiles(service["latency_ms"]),
+                }
                 for bpmn_id, service in self.services.items()
             },
             "outcomes": self.outcomes,
@@ -324,22 +331,29 @@ def _learn_tasks(model: Model, session: Session, ids: list[int], events) -> None
 
 
 def _learn_services(model: Model, events) -> None:
-    """Learn each service task's failures and the delay they cost, and the answers of writes.
+    """Learn each service task's failures and the delay they cost, its calls' latency, and
+    the answers of writes.
 
     A task failed when an incident opened on it (the runtime's retries on their backoff, then
     an administrator, follow); the delay it cost runs from its first incident to its
-    completion. One never completed in the log is `stuck`: its instance stays in error.
+    completion. One never completed in the log is `stuck`: its instance stays in error. A
+    call's latency is the duration its completion recorded (`duration_ms`); completions
+    written before the runtime measured calls have none, and are left out of it.
     """
     ran: dict[str, set[str]] = defaultdict(set)
     failed: dict[str, datetime] = {}
     done: dict[str, datetime] = {}
     names: dict[str, str] = {}
+    latency: dict[str, list[float]] = defaultdict(list)
     for e in events:
         if e.task_type == "ServiceTask" and e.kind == "task_completed":
             ran[e.bpmn_id].add(e.task_id)
             done[e.task_id] = aware(e.at)
-            if e.data and len(model.answers.get(e.bpmn_id, [])) < 20:
-                model.answers.setdefault(e.bpmn_id, []).append(e.data)
+            if isinstance((e.data or {}).get(DURATION), int | float):
+                latency[e.bpmn_id].append(float(e.data[DURATION]))
+            answer = without_duration(e.data)
+            if answer and len(model.answers.get(e.bpmn_id, [])) < 20:
+                model.answers.setdefault(e.bpmn_id, []).append(answer)
         elif e.kind == "incident_opened" and e.task_id:
             ran[e.bpmn_id].add(e.task_id)
             failed.setdefault(e.task_id, aware(e.at))
@@ -358,6 +372,7 @@ def _learn_services(model: Model, events) -> None:
             "failure_rate": (len(delays[bpmn_id]) + stuck[bpmn_id]) / len(tasks),
             "delays": sorted(delays[bpmn_id]),
             "stuck": stuck[bpmn_id],
+            "latency_ms": sorted(latency[bpmn_id]),
         }
         for bpmn_id, tasks in sorted(ran.items())
     }

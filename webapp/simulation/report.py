@@ -257,7 +257,7 @@ def text_table(result: dict) -> str:
     ]
     lines += [f"{a:<{width}}  {b:>22}  {c:>22}" for a, b, c in rows]
     lines += utilisation_lines(current, candidate)
-    return "\n".join([*lines, *backtest_lines(result["backtest"])])
+    return "\n".join([*lines, *backtest_lines(result["backtest"]), *latency_lines(result["model"])])
 
 
 def utilisation_lines(current: dict, candidate: dict) -> list[str]:
@@ -292,6 +292,24 @@ def backtest_lines(test: dict) -> list[str]:
         f" simulated {p90['mean'] / 60:.1f} ± {p90['ci95'] / 60:.1f} min,"
         f" {'within' if close['lead_p90'] else 'NOT within'} 10%",
     ]
+
+
+def latency_lines(model: dict) -> list[str]:
+    """Return each service task's learned call latency as plain text lines, saying where the
+    log timed none of its calls (the simulation then takes them as instant)."""
+    lines = ["registry latency learned from the log, ms:"] if model["services"] else []
+    for bpmn_id, service in model["services"].items():
+        latency, calls = service["latency_ms"], service["calls"]
+        if latency["count"]:
+            lines.append(
+                f"  {bpmn_id}: p50 {latency['p50']:.1f}, p90 {latency['p90']:.1f},"
+                f" p99 {latency['p99']:.1f} ({latency['count']} of {calls} calls timed)"
+            )
+        else:
+            lines.append(
+                f"  {bpmn_id}: no call timed in the log (0 of {calls} calls): taken as zero"
+            )
+    return lines
 
 
 def _ps(figures: dict) -> str:

@@ -4,8 +4,9 @@ Clerks are SimPy resources, one pool per staffed lane and service centre (a lane
 for tasks of applications made online), whose size follows the staffing plan hour by hour (an
 absent clerk is a high-priority request that holds a place). A task of an
 unstaffed lane (an owner's consent) waits its sampled waiting and working time. Timers are
-SimPy timeouts racing the tasks they are attached to. A service task fails at its learned rate
-and holds its case for a delay the log's incidents took, or for good.
+SimPy timeouts racing the tasks they are attached to. A service task's call takes a latency
+drawn from its learned ones; it fails at its learned rate and holds its case for a delay the
+log's incidents took, or for good.
 """
 
 import random
@@ -83,6 +84,8 @@ class Simulation:
         # Registry failures draw from their own stream: a what-if on them leaves people's
         # times and decisions as they were.
         self.failing = random.Random(seed)  # nosec B311
+        # And registry latencies from another: a log without durations draws none of them.
+        self.latency = random.Random(f"{seed}:latency")  # nosec B311
         # Simulated time is seconds from a local Monday 00:00: its hour is the plan's hour.
         self.offset = week_seconds(model.start)
         self.env = simpy.Environment(initial_time=self.offset)
@@ -158,8 +161,11 @@ class Simulation:
         timers: dict[str, simpy.Event] = {}
         silent: dict[str, bool] = {}  # per task of the diagram: whether this case's go unanswered
         while (lost := self.incidents(node)) is not None:
-            if lost:
-                yield self.env.timeout(lost)
+            # The calls of one step run one after another, and nothing else moves the case
+            # meanwhile: the step takes their latencies' sum, then what its failures cost.
+            spent = self.calls(node) + lost
+            if spent:
+                yield self.env.timeout(spent)
             if node.ended:
                 break
             for ready in node.ready:
@@ -203,6 +209,16 @@ class Simulation:
                 return None
             lost += service["delays"][n]
         return lost
+
+    def calls(self, node: Node) -> float:
+        """Return the seconds the registry calls of the node's step took, each drawn from its
+        service task's learned latencies (none learned: the call takes no time)."""
+        spent = 0.0
+        for bpmn_id in node.services:
+            learned = self.model.services.get(bpmn_id, {}).get("latency_ms")
+            if learned:
+                spent += self.latency.choice(learned) / 1000
+        return spent
 
     def _next(self, path: tuple, node: Node, working: dict, timers: dict) -> tuple[tuple, Node]:
         """Apply the first thing that finished (a task, else a timer) and return the new node."""
