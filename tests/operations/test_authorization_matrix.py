@@ -56,6 +56,7 @@ ALLOWED: dict[str, set[str] | str] = {
     "admin.users": {"administrator"},
     "admin.add_user": {"administrator"},
     "admin.change_roles": {"administrator"},
+    "admin.change_centre": {"administrator"},
     "admin.new_token": {"administrator"},
     "admin.revoke_user_token": {"administrator"},
     "admin.set_user_active": {"administrator"},

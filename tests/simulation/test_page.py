@@ -68,6 +68,9 @@ def test_owner_simulates_in_the_background_and_sees_the_result(app, known):
     # The diagram's badges: the candidate's new task among the queue waits.
     assert "a new task" in page and 'data-bpmn-url="/processes/review/2/files/review.bpmn"' in page
     assert "js/simulation-progress.js" not in page
+    # Utilisation per pool and local hour: the known history's clerks worked from 14:00.
+    assert "Clerk utilisation per centre and hour" in page
+    assert '<th scope="row">Clerk</th>' in page and '<th scope="col">14</th>' in page
     assert 'href="/processes/review/simulations/1"' in owner.get(URL).get_data(as_text=True)
 
 

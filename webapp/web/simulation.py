@@ -11,7 +11,8 @@ from flask_login import current_user
 from webapp.db.simulation import SimulationJob
 from webapp.runtime.errors import InvalidData
 from webapp.simulation import jobs
-from webapp.simulation.report import Request, parse_staffing
+from webapp.simulation.plan import parse_staffing
+from webapp.simulation.report import Request
 
 from . import process_catalogue as catalogue
 from .auth import role_required
