@@ -148,8 +148,8 @@ class OneStaffUser:
     def identities(self, session, actor: str) -> frozenset[str]:
         return frozenset((actor,))
 
-    def refusal(self, session, user: str, role: str | None) -> str | None:
-        return None if user == "clerk2" else "not a staff user of the role"
+    def standing(self, session, user: str, role: str | None) -> tuple[str | None, str | None]:
+        return None if user == "clerk2" else "not a staff user of the role", None
 
     def centre(self, session, user: str) -> str | None:
         return None

@@ -57,12 +57,17 @@ class Claims:
         values["claimed_at"] = now if new else None
         with self.transaction() as session:
             db = session.connection()
+            data = {}
             if kind in ("claimed", "assigned"):
                 assignee, role = assignment(session, task_id)
                 if kind == "claimed":
                     check_actor(self.directory, session, task_id, assignee, actor)
+                    data = centre_record(self.directory, session, actor)
                 else:
-                    check_reassignment(self.directory, session, task_id, assignee, role, new)
+                    where = check_reassignment(
+                        self.directory, session, task_id, assignee, role, new
+                    )
+                    data = {"user": new} | where
             changed = db.execute(statement, {"task_id": task_id, **values, **condition}).first()
             if changed is None:
                 row = db.execute(
@@ -73,8 +78,6 @@ class Claims:
                 holder = row.claimed_by or "nobody"
                 raise Conflict(f"task {task_id} is {row.state} and held by {holder}")
             task = TaskView(*changed)
-            data = {"user": new} if kind == "assigned" else {}
-            data |= centre_record(self.directory, session, new)
             self._append_event(
                 session,
                 task.instance_id,
