@@ -1,10 +1,11 @@
 """The runtime: deploy bundles and move instances forward, one short transaction per step.
 
-A step locks the instance row, loads its state with the cached spec, re-attaches our script
-engine, applies one input (start, complete a task, deliver a message, fire a timer, retry a
-service task), runs the engine until it waits, saves the state, syncs the read models, appends
-the audit events and commits. Nothing else changes an instance. Each side of the runtime is a
-module of its own, mixed into `Runtime` here.
+A step locks the instance row, loads its state with the cached spec (or takes the workflow the
+instance's last committed step in this process left, when the row still holds what that step
+saved: see `warm`), re-attaches our script engine, applies one input (start, complete a task,
+deliver a message, fire a timer, retry a service task), runs the engine until it waits, saves
+the state, syncs the read models, appends the audit events and commits. Nothing else changes an
+instance. Each side of the runtime is a module of its own, mixed into `Runtime` here.
 """
 
 from collections.abc import Callable, Collection, Iterator, Mapping
