@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 from webapp.db.models import HumanTask, Instance
 
 from . import audit
-from .assignment import assignment, check_actor, check_reassignment
+from .assignment import assignment, centre_record, check_actor, check_reassignment
 from .errors import Conflict, NotFound
 from .task_list import ACTIVE_TASK_STATES
 from .views import TaskView
@@ -73,6 +73,8 @@ class Claims:
                 holder = row.claimed_by or "nobody"
                 raise Conflict(f"task {task_id} is {row.state} and held by {holder}")
             task = TaskView(*changed)
+            data = {"user": new} if kind == "assigned" else {}
+            data |= centre_record(self.directory, session, new)
             self._append_event(
                 session,
                 task.instance_id,
@@ -83,7 +85,7 @@ class Claims:
                 name=task.name,
                 task_type="UserTask",
                 actor=actor,
-                data={"user": new} if kind == "assigned" else None,
+                data=data or None,
             )
             return task
 
