@@ -6,17 +6,21 @@ session cookie instead must carry the CSRF token when it changes anything.
 
 import dataclasses
 import json
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, abort, g, jsonify, request
 from flask_login import current_user
 from sqlalchemy import bindparam, select
+from werkzeug.exceptions import HTTPException
 
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask
 from webapp.runtime import repair, variable_edit
+from webapp.runtime.assignment import MayAct
+from webapp.runtime.errors import TirkeuError
 from webapp.runtime.views import InstanceView
 
 from .auth import authenticate_bearer, personal_view, role_required
@@ -37,7 +41,8 @@ START_ROLES = ("clerk", "supervisor", "administrator")
 READ_ROLES = ("clerk", "supervisor", "analyst", "administrator", "process_owner")
 MESSAGE_ROLES = ("administrator",)
 REPAIR_ROLES = ("administrator",)
-# What deciding whether the caller may act on a task reads, built once for every task call.
+T = TypeVar("T")
+# What deciding whether the caller may act on a task reads, when a refused call is answered.
 WHO_MAY_ACT = select(HumanTask.assignee, HumanTask.role, HumanTask.claimed_by).where(
     HumanTask.id == bindparam("task_id")
 )
@@ -110,6 +115,22 @@ def check_workable(task_id: str) -> None:
         abort(403)
 
 
+def act_on_task(task_id: str, act: Callable[[MayAct], T]) -> T:
+    """Run a task act whose own transaction refuses a caller who may not act on the task.
+
+    The act's step applies `may_act` to the task's row under its lock, so deciding costs no
+    transaction of its own. A refused act (or a body refused before it) is answered as the
+    check before the act would have answered it: an unknown task or a caller who may not
+    act on it first, whatever else is wrong with the request.
+    """
+    worker = caller()
+    try:
+        return act(lambda task: may_act(task, worker))
+    except (TirkeuError, HTTPException):
+        check_workable(task_id)
+        raise
+
+
 @bp.get("/openapi.json")
 def openapi() -> Response:
     """Return the OpenAPI document of this API."""
@@ -144,27 +165,32 @@ def tasks() -> Response:
 @role_required(*WORK_ROLES)
 def claim(task_id: str) -> Response:
     """Claim a task for the caller."""
-    check_workable(task_id)
-    return jsonify(plain(runtime().claim(task_id, g.api_user.username)))
+    claimed = act_on_task(task_id, lambda rule: runtime().claim(task_id, g.api_user.username, rule))
+    return jsonify(plain(claimed))
 
 
 @bp.post("/tasks/<task_id>/unclaim")
 @role_required(*WORK_ROLES)
 def unclaim(task_id: str) -> Response:
     """Give a claimed task back to its queue."""
-    check_workable(task_id)
-    return jsonify(plain(runtime().unclaim(task_id, g.api_user.username)))
+    released = act_on_task(
+        task_id, lambda rule: runtime().unclaim(task_id, g.api_user.username, rule)
+    )
+    return jsonify(plain(released))
 
 
 @bp.post("/tasks/<task_id>/complete")
 @role_required(*WORK_ROLES)
 def complete(task_id: str) -> Response:
     """Complete a task with form data; invalid data is refused with the field errors."""
-    check_workable(task_id)
-    data = body().get("data", {})
-    if not isinstance(data, dict):
-        abort(400, description="data must be a JSON object")
-    return shown(runtime().complete(task_id, data, g.api_user.username))
+
+    def complete_it(rule: MayAct) -> InstanceView:
+        data = body().get("data", {})
+        if not isinstance(data, dict):
+            abort(400, description="data must be a JSON object")
+        return runtime().complete(task_id, data, g.api_user.username, rule)
+
+    return shown(act_on_task(task_id, complete_it))
 
 
 @bp.post("/instances")
