@@ -24,7 +24,7 @@ from webapp.runtime.errors import TirkeuError
 from webapp.runtime.views import InstanceView
 
 from .auth import authenticate_bearer, personal_view, role_required
-from .database import db, runtime
+from .database import db, engine, runtime
 from .security import csrf
 from .tasklist import Worker, cursor_from, filters_from, list_tasks, may_act, person_names
 
@@ -106,8 +106,8 @@ def caller() -> Worker:
 def check_workable(task_id: str) -> None:
     """Answer 404 or 403 unless the task exists and the caller may act on it."""
     # One statement on a connection of its own: the ORM session's transaction would cost more
-    # than the query. The request's session holds no transaction here (authentication ended it).
-    with db().get_bind().begin() as connection:
+    # than the query. No request's session holds a transaction here (authentication ended it).
+    with engine().begin() as connection:
         task = connection.execute(WHO_MAY_ACT, {"task_id": task_id}).first()
     if task is None:
         abort(404)
