@@ -8,6 +8,7 @@ import dataclasses
 import json
 from collections.abc import Callable
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,15 +51,26 @@ WHO_MAY_ACT = select(HumanTask.assignee, HumanTask.role, HumanTask.claimed_by).w
 
 def plain(value: Any) -> Any:
     """Return the value with dataclasses, dates and tuples turned into JSON types."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, datetime | date):
-        return value.isoformat()
+    if value is None or isinstance(value, str | int | float):
+        return value
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [plain(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    names = field_names(type(value))
+    if names is not None:
+        return {name: plain(getattr(value, name)) for name in names}
     return value
+
+
+@cache
+def field_names(kind: type) -> tuple[str, ...] | None:
+    """Return the field names of a dataclass, None for any other type (asked once a type)."""
+    if not dataclasses.is_dataclass(kind):
+        return None
+    return tuple(field.name for field in dataclasses.fields(kind))
 
 
 def shown(instance: InstanceView) -> Response:
