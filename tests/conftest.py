@@ -1,6 +1,7 @@
 """Shared fixtures: a fresh database per test (SQLite file, and PostgreSQL where configured)."""
 
 import os
+import shutil
 import threading
 from pathlib import Path
 from uuid import uuid4
@@ -9,7 +10,13 @@ import pytest
 from sqlalchemy import create_engine
 from werkzeug.serving import make_server
 
+from webapp.db.session import make_engine, upgrade
+
 POSTGRES_URL = os.environ.get("TIRKEU_TEST_POSTGRES_URL")
+# Passwords are hashed at the lowest scrypt cost the product takes: the default is slow on
+# purpose, and most tests create users. Commands the tests start inherit it.
+# tests/web/test_accounts.py checks the default.
+os.environ.setdefault("TIRKEU_PASSWORD_COST", "1024")
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -29,10 +36,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory) -> Path:
+    """A SQLite file at the newest migration, made once per test process for tests to copy."""
+    path = tmp_path_factory.mktemp("migrated") / "tirkeu.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()  # closing the last connection folds the WAL into the file
+    return path
+
+
 @pytest.fixture
-def sqlite_url(tmp_path) -> str:
-    """A SQLite database file of this test's own."""
-    return f"sqlite:///{tmp_path / 'tirkeu.db'}"
+def sqlite_url(tmp_path, migrated_sqlite) -> str:
+    """A SQLite database file of this test's own, already at the newest migration."""
+    path = tmp_path / "tirkeu.db"
+    shutil.copyfile(migrated_sqlite, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture
@@ -56,6 +75,14 @@ def database_url(request) -> str:
     """Each database the product supports, in turn."""
     name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     return request.getfixturevalue(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request, tmp_path) -> str:
+    """Each database the product supports, in turn, with no schema yet: for migration tests."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    return request.getfixturevalue("postgres_url")
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from webapp.db.base import Base
 from webapp.db.session import make_engine, upgrade
 
 
-def test_the_migrations_build_the_schema_the_models_describe(database_url):
-    engine = make_engine(database_url)
+def test_the_migrations_build_the_schema_the_models_describe(empty_database_url):
+    engine = make_engine(empty_database_url)
     upgrade(engine)
     with engine.connect() as connection, warnings.catch_warnings():
         # SQLite's reflection cannot read indexes on expressions (the summary's IINs) back:

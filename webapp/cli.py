@@ -172,21 +172,23 @@ def main() -> None:
     logmask.install()
 
 
+# The demo's people: (user name, roles, IIN, full name, service centre). The two clerks work
+# at different centres, so the demo's month spreads its counter applications over both.
 DEMO_USERS = (
-    ("clerk", ("clerk",), None, "Aizhan Clerk"),
-    ("supervisor", ("supervisor",), None, "Marat Supervisor"),
-    ("owner", ("process_owner",), None, "Dana Process-Owner"),
-    ("analyst", ("analyst",), None, "Timur Analyst"),
-    ("admin", ("administrator",), None, "Aigul Administrator"),
-    ("applicant", ("applicant",), "850314304175", "Yerlan Akhmetov"),
-    ("gulnara", ("applicant",), "621102401239", "Gulnara Zhumabayeva"),
-    ("kairat", ("applicant",), "600520302564", "Kairat Zhumabayev"),
+    ("clerk", ("clerk",), None, "Aizhan Clerk", "AST-YESIL"),
+    ("clerk_almaty", ("clerk",), None, "Saule Clerk", "ALM-BOSTANDYK"),
+    ("supervisor", ("supervisor",), None, "Marat Supervisor", None),
+    ("owner", ("process_owner",), None, "Dana Process-Owner", None),
+    ("analyst", ("analyst",), None, "Timur Analyst", None),
+    ("admin", ("administrator",), None, "Aigul Administrator", None),
+    ("applicant", ("applicant",), "850314304175", "Yerlan Akhmetov", None),
+    ("gulnara", ("applicant",), "621102401239", "Gulnara Zhumabayeva", None),
+    ("kairat", ("applicant",), "600520302564", "Kairat Zhumabayev", None),
 )
 
 
 # The demo people who sign with an EDS: (IIN, name on the certificate).
-DEMO_SIGNERS = tuple((iin, name) for _user, _roles, iin, name in DEMO_USERS if iin)
-CENTRES_PATH = Path(__file__).with_name("data") / "centres.json"
+DEMO_SIGNERS = tuple((iin, name) for _user, _roles, iin, name, _centre in DEMO_USERS if iin)
 
 
 def create_demo_users(product: Product) -> dict[str, str]:
@@ -195,10 +197,10 @@ def create_demo_users(product: Product) -> dict[str, str]:
 
     passwords = {}
     with product.session_factory() as session, session.begin():
-        for username, roles, iin, full_name in DEMO_USERS:
+        for username, roles, iin, full_name, centre in DEMO_USERS:
             if find_user(session, username) is None:
                 passwords[username] = secrets.token_urlsafe(12)
-                create_user(session, username, passwords[username], roles, iin, full_name)
+                create_user(session, username, passwords[username], roles, iin, full_name, centre)
     return passwords
 
 
@@ -225,6 +227,7 @@ def init(product: Product, demo: bool, applications: int | None, as_json: bool) 
 
     from .booking import save_centres
     from .bootstrap import bundles, initialise, read_bundle
+    from .centres import CENTRES_PATH
     from .online.pki import demo_pki
 
     initialise(product)
@@ -850,7 +853,8 @@ def simulate(
     as_json: bool,
 ) -> None:
     """Simulate the period with the version that ran and with a candidate, side by side."""
-    from .simulation.report import Request, compare, read_staffing, text_table
+    from .simulation.plan import read_staffing
+    from .simulation.report import Request, compare, text_table
 
     plan = read_staffing(staffing) if staffing else None
     request = Request(process_id, version, since, until, runs, seed, plan)

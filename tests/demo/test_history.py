@@ -83,6 +83,8 @@ def test_init_demo_seeds_a_month_of_every_outcome_the_dashboard_and_supervisors_
         ).all()
         workers = set(session.scalars(select(InstanceEvent.actor).where(
             InstanceEvent.kind == "claimed")))  # fmt: skip
+        claimed_at = list(session.scalars(select(InstanceEvent.data).where(
+            InstanceEvent.kind == "claimed", InstanceEvent.actor == "clerk_almaty")))  # fmt: skip
         started_with = session.scalars(
             select(InstanceEvent.data).where(InstanceEvent.kind == "instance_started")
         ).all()
@@ -101,6 +103,10 @@ def test_init_demo_seeds_a_month_of_every_outcome_the_dashboard_and_supervisors_
     assert claims and all(made < claimed < done for made, claimed, done in claims)
     assert len({done - claimed for _, claimed, done in claims}) == len(claims)
     assert workers >= {"clerk"}
+    # Counter applications are made at both demo centres, and worked by each centre's clerk.
+    centres = {data.get("service_centre_id") for data in started_with}
+    assert centres == {None, "AST-YESIL", "ALM-BOSTANDYK"}
+    assert {d["centre"] for d in claimed_at if d} == {"ALM-BOSTANDYK"}
     overdue = [t for t in open_tasks if t.due_at is not None and t.due_at < now]
     assert any(t.bpmn_id == "Task_CheckDocuments" for t in overdue)
     assert any(t.role == "supervisor" for t in open_tasks)

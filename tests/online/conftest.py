@@ -16,7 +16,8 @@ from service_tasks.operators import sandbox_store
 from webapp.accounts import create_user
 from webapp.booking import save_centres
 from webapp.bootstrap import build, bundles, initialise, read_bundle
-from webapp.cli import CENTRES_PATH, DEMO_SIGNERS
+from webapp.centres import CENTRES_PATH
+from webapp.cli import DEMO_SIGNERS
 from webapp.online.pki import demo_pki
 from webapp.settings import Settings
 from webapp.web import create_app

@@ -151,6 +151,9 @@ class OneStaffUser:
     def refusal(self, session, user: str, role: str | None) -> str | None:
         return None if user == "clerk2" else "not a staff user of the role"
 
+    def centre(self, session, user: str) -> str | None:
+        return None
+
 
 def test_claims_are_exclusive(runtime):
     runtime.directory = OneStaffUser()

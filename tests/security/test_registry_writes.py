@@ -138,8 +138,8 @@ def test_the_api_refuses_a_taken_number_with_409_and_the_field(
     assert len(runtime.ready_tasks()) == 1
 
 
-def test_the_migration_renames_later_holders_of_a_shared_number(database_url):
-    engine = make_engine(database_url)
+def test_the_migration_renames_later_holders_of_a_shared_number(empty_database_url):
+    engine = make_engine(empty_database_url)
     command.upgrade(alembic_config(engine), "0008")
     now = datetime.now(UTC)
     with engine.begin() as connection:

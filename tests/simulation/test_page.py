@@ -68,6 +68,9 @@ def test_owner_simulates_in_the_background_and_sees_the_result(app, known):
     # The diagram's badges: the candidate's new task among the queue waits.
     assert "a new task" in page and 'data-bpmn-url="/processes/review/2/files/review.bpmn"' in page
     assert "js/simulation-progress.js" not in page
+    # Utilisation per pool and local hour: the known history's clerks worked from 14:00.
+    assert "Clerk utilisation per centre and hour" in page
+    assert '<th scope="row">Clerk</th>' in page and '<th scope="col">14</th>' in page
     assert 'href="/processes/review/simulations/1"' in owner.get(URL).get_data(as_text=True)
 
 
@@ -85,6 +88,43 @@ def test_a_failing_simulation_is_recorded_and_the_worker_carries_on(app, known):
     listing = owner.get(URL).get_data(as_text=True)
     assert listing.index("/simulations/2") < listing.index("/simulations/1")
     assert "failed" in listing and "done" in listing
+
+
+def test_the_result_lists_each_registrys_learned_latency_or_that_none_was_timed(app, known):
+    owner = signed_in(app, known, "process_owner")
+    page_url = owner.post(URL, data={**WEEK, "runs": "1"}).headers["Location"]
+    JobWorker(known.runtime, identity="worker-1").sweep()
+    # The review process calls no registry: give its result two, one timed and one from a
+    # log written before calls were timed.
+    with known.session_factory.begin() as session:
+        job = session.get(SimulationJob, 1)
+        latency = {"count": 10, "p50": 100.0, "p90": 180.0, "p99": 200.0}
+        services = {
+            "Task_LookUp": {"calls": 10, "failure_rate": 0.1, "latency_ms": latency},
+            "Task_Old": {"calls": 4, "failure_rate": 0.0, "latency_ms": latency | {"count": 0}},
+        }
+        job.result = job.result | {"model": job.result["model"] | {"services": services}}
+    page = owner.get(page_url).get_data(as_text=True)
+    assert "Registry calls learned from the log" in page
+    assert "100.0 / 180.0 (timed calls: 10)" in page and "10.0%" in page
+    assert "no call timed in the log: taken as zero" in page
+
+
+def test_an_ended_simulation_is_deleted_and_a_waiting_one_is_kept(app, known):
+    owner = signed_in(app, known, "process_owner")
+    page_url = owner.post(URL, data={**WEEK, "runs": "1"}).headers["Location"]
+    assert 'action="' + page_url + '/delete"' not in owner.get(page_url).get_data(as_text=True)
+    refused = owner.post(page_url + "/delete")
+    assert refused.status_code == 409 and "once it has ended" in refused.get_data(as_text=True)
+    assert jobs_recorded(known) == 1
+    JobWorker(known.runtime, identity="worker-1").sweep()
+    assert 'action="' + page_url + '/delete"' in owner.get(page_url).get_data(as_text=True)
+    deleted = owner.post(page_url + "/delete")
+    assert deleted.status_code == 303 and deleted.headers["Location"].endswith(URL)
+    assert jobs_recorded(known) == 0
+    assert owner.get(page_url).status_code == 404
+    assert owner.post(page_url + "/delete").status_code == 404
+    assert signed_in(app, known, "clerk").post(page_url + "/delete").status_code == 403
 
 
 @pytest.mark.parametrize(

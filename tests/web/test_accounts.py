@@ -30,6 +30,22 @@ def test_password_is_stored_as_a_scrypt_hash(sessions):
         assert PASSWORD not in user.password_hash
 
 
+def test_passwords_are_hashed_at_scrypts_default_cost_unless_configured(sessions, monkeypatch):
+    monkeypatch.delenv("TIRKEU_PASSWORD_COST")
+    with sessions.begin() as session:
+        user = create_user(session, "saule", PASSWORD, ["clerk"])
+        assert user.password_hash.startswith("scrypt:32768:8:1$")
+    for bad in ("1000", "512", "cheap", ""):
+        monkeypatch.setenv("TIRKEU_PASSWORD_COST", bad)
+        refused = pytest.raises(ValueError, match="TIRKEU_PASSWORD_COST must be a power of two")
+        with refused, sessions.begin() as session:
+            create_user(session, "bolat", PASSWORD, ["clerk"])
+    with sessions.begin() as session:
+        assert find_user(session, "bolat") is None
+    with sessions.begin() as session:
+        assert authenticate(session, "saule", PASSWORD, utcnow(), "127.0.0.1") is not None
+
+
 def test_user_keeps_a_set_of_roles_and_set_roles_replaces_them(sessions):
     with sessions.begin() as session:
         create_user(session, "dauren", PASSWORD, ["clerk", "supervisor", "clerk"])

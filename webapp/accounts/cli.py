@@ -12,6 +12,7 @@ from . import (
     issue_token,
     revoke_token,
     set_active,
+    set_centre,
     set_password,
     set_roles,
     tokens_of,
@@ -49,6 +50,7 @@ def _run(ctx: click.Context, action: Callable[..., Any], *args: Any) -> Any:
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--iin", default=None, help="The IIN; applicants need one.")
 @click.option("--full-name", default=None)
+@click.option("--centre", default=None, help="The service centre (an id of centres.json).")
 @click.pass_context
 def add(
     ctx: click.Context,
@@ -57,9 +59,10 @@ def add(
     password: str,
     iin: str | None,
     full_name: str | None,
+    centre: str | None,
 ) -> None:
     """Add a user with one or more roles; the password must meet the policy."""
-    _run(ctx, create_user, name, password, roles, iin, full_name)
+    _run(ctx, create_user, name, password, roles, iin, full_name, centre)
     click.echo(f"added {name} ({', '.join(sorted(set(roles)))})")
 
 
@@ -71,6 +74,16 @@ def roles(ctx: click.Context, name: str, roles: tuple[str, ...]) -> None:
     """Replace a user's roles."""
     _run(ctx, set_roles, name, roles)
     click.echo(f"{name}: {', '.join(sorted(set(roles)))}")
+
+
+@users.command("centre")
+@click.argument("name")
+@click.argument("centre", required=False)
+@click.pass_context
+def centre(ctx: click.Context, name: str, centre: str | None) -> None:
+    """Set the service centre a user works at (an id of centres.json); none without one."""
+    _run(ctx, set_centre, name, centre)
+    click.echo(f"{name}: centre {centre or 'none'}")
 
 
 @users.command("token")

@@ -39,3 +39,7 @@ class AccountDirectory:
         if not holds_role:
             return f"the user does not hold the {role} role"
         return None
+
+    def centre(self, session: Session, user: str) -> str | None:
+        """Return the service centre the user works at, or None."""
+        return session.scalar(select(User.centre).where(User.username == user))

@@ -1,5 +1,6 @@
 """Passwords: the policy every new password meets, and their scrypt hashes."""
 
+import os
 from collections.abc import Iterable
 from functools import cache
 
@@ -39,9 +40,28 @@ def password_problem(password: str, user_inputs: Iterable[str | None] = ()) -> s
     return "the password is too easy to guess: avoid repeats, sequences, dates and common words"
 
 
+# scrypt's work factor N (with r=8, p=1: 128 x N bytes of memory per hash); werkzeug's default.
+DEFAULT_COST = 2**15
+MIN_COST = 2**10
+
+
+def scrypt_cost() -> int:
+    """Return the work factor new hashes use: `TIRKEU_PASSWORD_COST`, a power of two.
+
+    A hash keeps the factor it was made with, so changing it affects new passwords only.
+    """
+    text = os.environ.get("TIRKEU_PASSWORD_COST", str(DEFAULT_COST))
+    cost = int(text) if text.isdigit() else 0
+    if cost < MIN_COST or cost & (cost - 1):
+        raise ValueError(
+            f"TIRKEU_PASSWORD_COST must be a power of two of at least {MIN_COST}, not {text!r}"
+        )
+    return cost
+
+
 def hash_password(password: str) -> str:
     """Return the scrypt hash of a password."""
-    return generate_password_hash(password, method="scrypt")
+    return generate_password_hash(password, method=f"scrypt:{scrypt_cost()}:8:1")
 
 
 def password_matches(password_hash: str, password: str) -> bool:

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service_tasks.identifiers import is_valid_iin
+from webapp.centres import centre_problem
 from webapp.db.accounts import SignInAttempt, User, UserRole
 
 from .passwords import hash_password, password_matches, password_problem, spend_a_check
@@ -43,6 +44,14 @@ def _checked_roles(roles: Iterable[str]) -> set[str]:
     return wanted
 
 
+def _checked_centre(centre: str | None) -> str | None:
+    """Return a service centre's id, refusing one that centres.json does not list."""
+    problem = centre_problem(centre) if centre is not None else None
+    if problem is not None:
+        raise AccountError(f"centre: {problem}")
+    return centre
+
+
 def _checked_password(password: str, username: str, *details: str | None) -> str:
     """Return the password's hash, refusing one that does not meet the policy."""
     problem = password_problem(password, (username, *details))
@@ -70,9 +79,14 @@ def create_user(
     roles: Iterable[str],
     iin: str | None = None,
     full_name: str | None = None,
+    centre: str | None = None,
 ) -> User:
-    """Add a user with a hashed password and the given roles; applicants need a valid IIN."""
+    """Add a user with a hashed password and the given roles; applicants need a valid IIN.
+
+    Staff may be given the service centre they work at.
+    """
     wanted = _checked_roles(roles)
+    centre = _checked_centre(centre)
     if not username or len(username) > 120:
         raise AccountError("a user name of 1 to 120 characters is needed")
     if iin is not None and not is_valid_iin(iin):
@@ -86,6 +100,7 @@ def create_user(
         password_hash=_checked_password(password, username, iin, *(full_name or "").split()),
         iin=iin,
         full_name=full_name,
+        centre=centre,
         role_rows=[UserRole(role=role) for role in sorted(wanted)],
     )
     session.add(user)
@@ -102,6 +117,14 @@ def set_roles(session: Session, username: str, roles: Iterable[str]) -> User:
     kept = [row for row in user.role_rows if row.role in wanted]
     added = [UserRole(role=role) for role in sorted(wanted - user.roles)]
     user.role_rows = kept + added
+    session.flush()
+    return user
+
+
+def set_centre(session: Session, username: str, centre: str | None) -> User:
+    """Set the service centre the user works at, or none."""
+    user = _existing(session, username)
+    user.centre = _checked_centre(centre)
     session.flush()
     return user
 

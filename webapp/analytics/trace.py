@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from webapp.db.base import utcnow
 from webapp.db.models import DeploymentFile, Incident, Instance, InstanceEvent, ProcessVersion
 from webapp.privacy import NOTHING, View
+from webapp.runtime.calls import without_duration
 from webapp.runtime.errors import NotFound
 from webapp.runtime.xmlsafe import parse_xml
 
@@ -260,14 +261,16 @@ def instance_trace(
             if not path or path[-1] != row.bpmn_id:
                 path.append(row.bpmn_id)
         changes: tuple[Change, ...] = ()
-        changed = row.data if row.kind in ("instance_started", "task_completed") else None
+        # A registry call's duration rides in its completion's data: it is not a field.
+        delta = without_duration(row.data)
+        changed = delta if row.kind in ("instance_started", "task_completed") else None
         if row.kind == "variable_changed":
             changed = (row.data or {}).get("after")  # an administrator's repair
         if changed:
             before = view(dict(data))
             data.update(changed)
             data_after = view(dict(data))
-            changes = changed_values(before, data_after, row.data)
+            changes = changed_values(before, data_after, delta)
         events.append(
             TraceEvent(
                 id=row.id,

@@ -19,6 +19,8 @@ class User(Base):
     full_name: Mapped[str | None] = mapped_column(String(255))
     iin: Mapped[str | None] = mapped_column(String(12), index=True)
     active: Mapped[bool] = mapped_column(default=True)
+    # The service centre (an id of centres.json) a member of staff works at; None for others.
+    centre: Mapped[str | None] = mapped_column(String(40))
     # Part of every session cookie: raising it (sign-out, new password, disabling) ends them all.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

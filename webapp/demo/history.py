@@ -46,6 +46,9 @@ DEFAULT_APPLICATIONS = 2500
 DAYS = 30
 SEED = 14
 CLERK, SUPERVISOR, ADMINISTRATOR = "clerk", "supervisor", "admin"
+# The demo clerk of each service centre (`tirkeu init --demo` gives them their centres): a
+# counter application's checks are worked at its centre; online ones by CLERK.
+CENTRE_CLERKS = {"AST-YESIL": CLERK, "ALM-BOSTANDYK": "clerk_almaty"}
 SIGNED_AFTER = timedelta(hours=1)
 CLERK_TASKS = ("Task_CheckDocuments", "Task_CheckPetition", "Task_CheckDeregistrationDocument")
 # The worker looks for due timers and retries at most this often in simulated time, as the
@@ -220,7 +223,8 @@ class History:
                 return
             claimed = next_open(now + minutes(rng, 4, 0.9))
             worked = minutes(rng, 8, 0.5)
-            self.at(claimed, lambda: self.work(task, CLERK, self.check(task, plan), worked))
+            clerk = CENTRE_CLERKS.get(application.data.get("service_centre_id"), CLERK)
+            self.at(claimed, lambda: self.work(task, clerk, self.check(task, plan), worked))
         elif task.bpmn_id == "Task_ReviewRubberFlat":
             claimed = next_open(now + minutes(rng, 25, 0.7))
             review = {"check_result": plan.review, "review_note": "compared with the register"}

@@ -57,6 +57,10 @@ SCENARIOS = {
 }
 COUNTER = {"counter_self", "counter_parent", "counter_guardian", "counter_attorney",
            "counter_refused_by_clerk"}  # fmt: skip
+# Where counter applications are made, weighted as the centres' desks (centres.json); on
+# Saturdays only Astana's is open.
+CENTRE_WEIGHTS = {"AST-YESIL": 3, "ALM-BOSTANDYK": 2}
+SATURDAY = 5
 CAPITAL_CAP = 30  # residents of the capital's crowded flat: the local cap in settings.json
 # Counter checks that arrive this close to the end may be left to lie, overdue.
 ABANDONED_WITHIN = timedelta(days=3)
@@ -188,6 +192,8 @@ class Month:
 
     def __init__(self, rng: random.Random, population: Population):
         self.rng = rng
+        # The centres draw from a stream of their own: the month's people stay as they were.
+        self.centres = random.Random(len(CENTRE_WEIGHTS))  # nosec B311
         self.people = population
         people = population
         self.dormitory = people.flat(kind="dormitory")
@@ -247,7 +253,15 @@ class Month:
             document["period_months"] = rng.choice((1, 3, 6, 6, 12, 12))
         if "person_iin" not in document:
             document["person_iin"] = document["applicant_iin"]
+        if scenario in COUNTER:
+            document["service_centre_id"] = self.centre(arrives)
         return Application(arrives, scenario, document, plan)
+
+    def centre(self, arrives: datetime) -> str:
+        """Return the service centre a counter application is made at."""
+        if arrives.astimezone(LOCAL).weekday() == SATURDAY:
+            return next(iter(CENTRE_WEIGHTS))
+        return self.centres.choices(list(CENTRE_WEIGHTS), list(CENTRE_WEIGHTS.values()))[0]
 
     # Scenarios: each returns the application's own fields and the people's plan.
 

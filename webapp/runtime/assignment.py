@@ -26,6 +26,9 @@ class Directory(Protocol):
     def refusal(self, session: Session, user: str, role: str | None) -> str | None:
         """Return why the user may not be given a task of the role, or None when they may."""
 
+    def centre(self, session: Session, user: str) -> str | None:
+        """Return the service centre the user works at, or None."""
+
 
 ASSIGNMENT = select(HumanTask.assignee, HumanTask.role)
 # What a caller's own rule of who may act on a task reads (see `check_may_act`).
@@ -102,6 +105,13 @@ def check_reassignment(
     )
     if reason:
         raise InvalidData(f"task {task_id} cannot be given to {user!r}: {reason}", {"user": reason})
+
+
+def centre_record(directory: Directory | None, session: Session, user: str | None) -> dict:
+    """Return what a claim's event says of where it is worked: `{"centre"}` when the user
+    works at a service centre, else nothing."""
+    centre = directory.centre(session, user) if directory and user else None
+    return {"centre": centre} if centre else {}
 
 
 def starter_may_hold(

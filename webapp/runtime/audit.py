@@ -1,5 +1,6 @@
 """The audit log: the events a step appends, and one appended outside a step."""
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity
@@ -8,6 +9,7 @@ from sqlalchemy import Connection, insert
 
 from webapp.db.models import InstanceEvent
 
+from . import calls
 from .instance_data import json_safe
 
 INSERT_EVENTS = insert(InstanceEvent)
@@ -62,10 +64,13 @@ def event(
     }
 
 
-def task_changes(record, before: dict, ready_before: dict, tasks: list, actor) -> None:
+def task_changes(
+    record, before: dict, ready_before: dict, tasks: list, actor, durations: Mapping
+) -> None:
     """Record an event for each task whose state the step changed, through `record`.
 
-    `before` holds the task states the step found; `ready_before` its open user tasks.
+    `before` holds the task states the step found; `ready_before` its open user tasks;
+    `durations` the time each registry call of the step took, which its completion carries.
     """
     for task in tasks:
         state = task.state
@@ -81,7 +86,7 @@ def task_changes(record, before: dict, ready_before: dict, tasks: list, actor) -
             if state == TaskState.COMPLETED:
                 parent = task.parent.data if task.parent is not None else {}
                 data = {k: v for k, v in task.data.items() if parent.get(k, ...) != v}
-                data = json_safe(data) if data else None
+                data = calls.with_duration(json_safe(data) if data else None, durations, task)
             by = actor if spec.manual and state == TaskState.COMPLETED else None
             record(EVENT_KINDS[state], task, data, actor=by)
     present = {str(task.id) for task in tasks}

@@ -9,6 +9,7 @@ from . import audit
 from .assignment import (
     MayAct,
     assignment,
+    centre_record,
     check_actor,
     check_may_act,
     check_reassignment,
@@ -89,6 +90,8 @@ class Claims:
                 holder = row.claimed_by or "nobody"
                 raise Conflict(f"task {task_id} is {row.state} and held by {holder}")
             task = TaskView(*changed)
+            data = {"user": new} if kind == "assigned" else {}
+            data |= centre_record(self.directory, session, new)
             self._append_event(
                 session,
                 task.instance_id,
@@ -99,7 +102,7 @@ class Claims:
                 name=task.name,
                 task_type="UserTask",
                 actor=actor,
-                data={"user": new} if kind == "assigned" else None,
+                data=data or None,
             )
             return task
 

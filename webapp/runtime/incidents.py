@@ -10,6 +10,8 @@ from sqlalchemy import delete, select
 
 from webapp.db.models import Incident, Job
 
+from . import calls
+
 if TYPE_CHECKING:
     from .steps import Step
 
@@ -61,7 +63,8 @@ def sync(step: "Step") -> bool:
         else:
             row.attempts += 1
             row.message, row.trace = message, trace
-        step.record("incident_opened", task, {"message": message, "attempts": row.attempts})
+        data = {"message": message, "attempts": row.attempts}
+        step.record("incident_opened", task, calls.with_duration(data, step.durations, task))
         if isinstance(getattr(task, "task_spec", None), ServiceTask) and (
             row.attempts < retry.max_attempts
         ):

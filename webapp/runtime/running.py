@@ -10,6 +10,7 @@ from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
+from . import calls
 from .scripting import writes_keyed_by
 
 if TYPE_CHECKING:
@@ -26,10 +27,14 @@ def advance(step: "Step") -> None:
     """Run the engine until only user tasks and waiting events are left, or a task fails.
 
     The service tasks that write are keyed by the instance's business key, so a step run
-    again after a crash sends the registries the keys of its first run.
+    again after a crash sends the registries the keys of its first run. Each call's duration
+    is kept in `step.durations` for the event that records it.
     """
     instance = step.instance
-    with writes_keyed_by(instance.business_key or f"instance-{instance.id}"):
+    with (
+        writes_keyed_by(instance.business_key or f"instance-{instance.id}"),
+        calls.timed_into(step.durations),
+    ):
         _advance(step)
 
 
@@ -121,7 +126,7 @@ def _throw_error(step: "Step", task, code: str, message: str) -> bool:
         if len(workflow.bpmn_events) > uncaught:
             workflow.bpmn_events.pop()
             return False
-    step.record("error_thrown", task, payload)
+    step.record("error_thrown", task, calls.with_duration(payload, step.durations, task))
     return True
 
 

@@ -82,6 +82,8 @@ class Step:
         self.waits_before = {} if self.new else waits.waits(workflow)
         self.events: list[dict] = []
         self.failures: list[tuple] = []
+        # Milliseconds each registry call of the step took, by workflow task id (see `calls`).
+        self.durations: dict = {}
         self.status: str | None = (
             instance.status if instance.status in ("suspended", "terminated") else None
         )
@@ -238,7 +240,9 @@ class Step:
         note_due_times(workflow.event_manager.tasks.values(), self.before, self.now)
         tasks = list(workflow.get_tasks())
         running.check_reachable(self, tasks)
-        audit.task_changes(self.record, self.before, self.ready_before, tasks, self.actor)
+        audit.task_changes(
+            self.record, self.before, self.ready_before, tasks, self.actor, self.durations
+        )
         ready_views = task_list.sync(self, tasks)
         open_incidents = incidents.sync(self)
         self.outbox = thrown.outbox(workflow, instance.id, self.now)

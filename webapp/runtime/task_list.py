@@ -10,7 +10,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from webapp.db.models import HumanTask, HumanTaskKey
 
 from . import scripting
-from .assignment import starter_may_hold
+from .assignment import centre_record, starter_may_hold
 from .audit import called_process
 from .views import TaskView
 
@@ -116,7 +116,8 @@ def _row(step: "Step", task_id: str, task) -> dict:
         and starter_may_hold(step.rules.directory, step.session, step.actor, row["role"])
     ):
         row.update(state="claimed", claimed_by=step.actor, claimed_at=step.now)
-        step.record("claimed", task)
+        where = centre_record(step.rules.directory, step.session, step.actor)
+        step.record("claimed", task, where or None)
     return row
 
 

@@ -1,8 +1,9 @@
 """The model of a process learned from its event log over a period: arrivals, data, task times.
 
 Everything here is read from the rows the runtime writes: `instance` (arrival, end, version),
-`instance_event` (the start data, each task's completion data, incidents) and `human_task`
-(created, claimed, completed, by whom). Nothing is fitted: distributions stay empirical.
+`instance_event` (the start data, each task's completion data, each registry call's duration,
+incidents) and `human_task` (created, claimed, completed, by whom). Nothing is fitted:
+distributions stay empirical.
 """
 
 import json
@@ -16,7 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.analytics.sql import seconds_between
+from webapp.centres import centre_problem
 from webapp.db.models import HumanTask, Instance, InstanceEvent, ProcessVersion
+from webapp.runtime.calls import DURATION, without_duration
 
 from .staffing import HOURS_PER_WEEK, Claim, hour_of_week, learn_staffing, on_duty
 
@@ -42,6 +45,8 @@ class TaskModel:
     # sampled together (a refusal may be quicker than an acceptance).
     made: list[int] = field(default_factory=list)
     task_ids: list[str] = field(default_factory=list)
+    # The service centre of each completion's application (None: online), beside its times.
+    centres: list[str | None] = field(default_factory=list)
     # Applications the task came to (`cases`) and those where it was never answered: each of
     # its tasks cancelled while unclaimed (by a timer, mostly), none completed. Their waiting is
     # censored; dropping them would make every owner answer in time. Counted per application,
@@ -64,12 +69,16 @@ class Model:
     rates: dict[str, float] = field(default_factory=dict)
     samples: list[dict] = field(default_factory=list)
     tasks: dict[str, TaskModel] = field(default_factory=dict)
-    # Per service task: calls, failures (incidents opened) and their rate.
+    # Per service task: calls, failures (incidents opened) and their rate, and the duration
+    # (ms) of each successful call whose completion recorded one, sorted.
     services: dict[str, dict] = field(default_factory=dict)
     # Per service task that writes, the answers recorded in the log (its result variable).
     answers: dict[str, list[dict]] = field(default_factory=dict)
     outcomes: dict[str, float] = field(default_factory=dict)
-    # Lane -> clerks per local hour of the week (168 values): the most tasks held at once.
+    # Applications per hour made at each centre's counter, keyed by "centre|local hour of week".
+    centre_rates: dict[str, float] = field(default_factory=dict)
+    # Pool (a lane, or a lane at a centre: see `staffing.pool_of`) -> clerks per local hour of
+    # the week (168 values): the most tasks held at once.
     staffing: dict[str, list[int]] = field(default_factory=dict)
     # Task (or lane) -> the local hours of the week it is picked up in (see `staffing`).
     duty: dict[str, list[bool]] = field(default_factory=dict)
@@ -93,12 +102,19 @@ class Model:
             "version": self.version,
             "applications": len(self.arrivals),
             "rates": self.rates,
+            "centre_rates": self.centre_rates,
             "tasks": {
                 bpmn_id: {
                     "lane": t.lane,
                     "count": len(t.working),
                     "waiting": quantiles(t.waiting),
                     "working": quantiles(t.working),
+                    "working_by_centre": {
+                        centre: quantiles(
+                            [w for w, c in zip(t.working, t.centres, strict=True) if c == centre]
+                        )
+                        for centre in sorted({c for c in t.centres if c})
+                    },
                     "choices": len(t.choices),
                     "cases": t.cases,
                     "unanswered": t.unanswered,
@@ -106,7 +122,11 @@ class Model:
                 for bpmn_id, t in self.tasks.items()
             },
             "services": {
-                bpmn_id: service | {"delays": quantiles(service["delays"])}
+                bpmn_id: service
+                | {
+                    "delays": quantiles(service["delays"]),
+                    "latency_ms": quantiles(service["latency_ms"]),
+                }
                 for bpmn_id, service in self.services.items()
             },
             "outcomes": self.outcomes,
@@ -131,6 +151,12 @@ def percentile(ordered: list[float], p: float) -> float:
         return 0.0
     rank = max(math.ceil(p / 100 * len(ordered)), 1)
     return float(ordered[rank - 1])
+
+
+def centre_of(data: dict) -> str | None:
+    """Return the service centre an application's start data names, None for none or another."""
+    centre = data.get("service_centre_id")
+    return centre if centre_problem(centre) is None else None
 
 
 def aware(value: datetime) -> datetime:
@@ -193,6 +219,7 @@ def _learn_arrivals(model: Model, rows, events, rng: random.Random) -> None:
     kept = set(rng.sample(range(len(rows)), min(MAX_SAMPLES, len(rows))))
     index: dict[int, int] = {}
     counts: Counter = Counter()
+    at_centres: Counter = Counter()
     for n, row in enumerate(rows):
         data = started.get(row.id, {})
         channel = str(data.get("channel", ""))
@@ -201,24 +228,28 @@ def _learn_arrivals(model: Model, rows, events, rng: random.Random) -> None:
             model.samples.append(data)
         created = aware(row.created_at)
         counts[f"{channel}|{hour_of_week(created)}"] += 1
+        if centre_of(data):
+            at_centres[f"{centre_of(data)}|{hour_of_week(created)}"] += 1
         model.arrivals.append(((created - model.start).total_seconds(), index.get(n, -1)))
         if row.completed_at is not None:
             lead = (aware(row.completed_at) - created).total_seconds()
             model.observed.append((channel, lead))
             ended = (aware(row.completed_at) - model.start).total_seconds()
             model.cutoff = max(model.cutoff, ended)
-    # An application whose data was not kept routes like a kept one of its channel.
+    # An application whose data was not kept routes like a kept one of its channel and centre.
     by_channel = defaultdict(list)
     for n, sample in enumerate(model.samples):
-        by_channel[str(sample.get("channel", ""))].append(n)
+        by_channel[str(sample.get("channel", "")), centre_of(sample)].append(n)
     arrivals = []
     for (offset, n), row in zip(model.arrivals, rows, strict=True):
         if n < 0:
-            channel = str(started.get(row.id, {}).get("channel", ""))
-            n = rng.choice(by_channel.get(channel) or list(range(len(model.samples))))
+            data = started.get(row.id, {})
+            kind = (str(data.get("channel", "")), centre_of(data))
+            n = rng.choice(by_channel.get(kind) or list(range(len(model.samples))))
         arrivals.append((offset, n))
     model.arrivals = arrivals
     model.rates = {key: count / model.weeks for key, count in sorted(counts.items())}
+    model.centre_rates = {key: n / model.weeks for key, n in sorted(at_centres.items())}
     total = len(outcome)
     model.outcomes = {
         name: n / total for name, n in sorted(Counter(outcome.values()).items()) if total
@@ -226,7 +257,14 @@ def _learn_arrivals(model: Model, rows, events, rng: random.Random) -> None:
 
 
 def _learn_tasks(model: Model, session: Session, ids: list[int], events) -> None:
-    """Learn each user task's waiting and working times, completion data and the staffing."""
+    """Learn each user task's waiting and working times, completion data and the staffing.
+
+    A task belongs to the service centre its application was made at (its start data's
+    `service_centre_id`); tasks of applications made online belong to none.
+    """
+    centres = {
+        e.instance_id: centre_of(e.data or {}) for e in events if e.kind == "instance_started"
+    }
     claimed = HumanTask.claimed_at
     claims: list[tuple[TaskModel, Claim, int]] = []
     pooled: Counter = Counter()
@@ -253,6 +291,8 @@ def _learn_tasks(model: Model, session: Session, ids: list[int], events) -> None
             task.waiting.append(round(max(float(waiting or 0.0), 0.0), 3))
             task.working.append(round(max(float(row.working or 0.0), 0.0), 3))
             task.task_ids.append(row.id)
+            centre = centres.get(row.instance_id)
+            task.centres.append(centre)
             answered.add((row.bpmn_id, row.instance_id))
             lane = row.lane or ""
             # A task made for one named person (an owner's consent) waits on that person; the
@@ -260,7 +300,7 @@ def _learn_tasks(model: Model, session: Session, ids: list[int], events) -> None
             pooled[lane] += 1 if row.assignee is None else -1
             completed = aware(row.completed_at)
             begun = aware(row.claimed_at) if row.claimed_at else completed
-            claim = Claim(lane, row.bpmn_id, aware(row.created_at), begun, completed)
+            claim = Claim(lane, row.bpmn_id, centre, aware(row.created_at), begun, completed)
             claims.append((task, claim, len(task.waiting) - 1))
     unanswered: set[tuple[str, int]] = set()
     for n in range(0, len(ids), 1000):
@@ -291,22 +331,29 @@ def _learn_tasks(model: Model, session: Session, ids: list[int], events) -> None
 
 
 def _learn_services(model: Model, events) -> None:
-    """Learn each service task's failures and the delay they cost, and the answers of writes.
+    """Learn each service task's failures and the delay they cost, its calls' latency, and
+    the answers of writes.
 
     A task failed when an incident opened on it (the runtime's retries on their backoff, then
     an administrator, follow); the delay it cost runs from its first incident to its
-    completion. One never completed in the log is `stuck`: its instance stays in error.
+    completion. One never completed in the log is `stuck`: its instance stays in error. A
+    call's latency is the duration its completion recorded (`duration_ms`); completions
+    written before the runtime measured calls have none, and are left out of it.
     """
     ran: dict[str, set[str]] = defaultdict(set)
     failed: dict[str, datetime] = {}
     done: dict[str, datetime] = {}
     names: dict[str, str] = {}
+    latency: dict[str, list[float]] = defaultdict(list)
     for e in events:
         if e.task_type == "ServiceTask" and e.kind == "task_completed":
             ran[e.bpmn_id].add(e.task_id)
             done[e.task_id] = aware(e.at)
-            if e.data and len(model.answers.get(e.bpmn_id, [])) < 20:
-                model.answers.setdefault(e.bpmn_id, []).append(e.data)
+            if isinstance((e.data or {}).get(DURATION), int | float):
+                latency[e.bpmn_id].append(float(e.data[DURATION]))
+            answer = without_duration(e.data)
+            if answer and len(model.answers.get(e.bpmn_id, [])) < 20:
+                model.answers.setdefault(e.bpmn_id, []).append(answer)
         elif e.kind == "incident_opened" and e.task_id:
             ran[e.bpmn_id].add(e.task_id)
             failed.setdefault(e.task_id, aware(e.at))
@@ -325,6 +372,7 @@ def _learn_services(model: Model, events) -> None:
             "failure_rate": (len(delays[bpmn_id]) + stuck[bpmn_id]) / len(tasks),
             "delays": sorted(delays[bpmn_id]),
             "stuck": stuck[bpmn_id],
+            "latency_ms": sorted(latency[bpmn_id]),
         }
         for bpmn_id, tasks in sorted(ran.items())
     }

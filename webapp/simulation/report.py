@@ -1,12 +1,10 @@
 """The current and a candidate version simulated side by side over a period, several seeds each."""
 
-import json
 import math
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from sqlalchemy import select
@@ -14,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from webapp.db.models import ProcessVersion
 from webapp.runtime.engine import Runtime
-from webapp.runtime.errors import InvalidData
 
 from .model import HOURS_PER_WEEK, Model, learn, percentile
+from .plan import merged, refused
 from .routing import Router, SimulationEngine
 from .run import RunResult, simulate
 
@@ -34,51 +32,6 @@ class Request:
     runs: int = 5
     seed: int = 1
     staffing: dict | None = None
-
-
-def read_staffing(path: Path) -> dict[str, list[int]]:
-    """Read a staffing plan: {lane: N or [168 hourly values] or {"default": N, "hours": {h: N}}}."""
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise refused("staffing", f"{path.name} is not a readable file: {error}") from error
-    return parse_staffing(text)
-
-
-def parse_staffing(text: str) -> dict[str, list[int]]:
-    """Return the hourly clerk counts per lane of a staffing plan's JSON text."""
-    try:
-        document = json.loads(text)
-    except ValueError as error:
-        raise refused("staffing", f"not JSON: {error}") from error
-    if not isinstance(document, dict):
-        raise refused("staffing", "the plan must be a JSON object of lanes")
-    return {str(lane): _plan(str(lane), value) for lane, value in document.items()}
-
-
-def _plan(lane: str, value) -> list[int]:
-    """Return 168 hourly clerk counts from one lane's entry of a staffing plan."""
-    if isinstance(value, int) and value >= 0:
-        return [value] * HOURS_PER_WEEK
-    if (
-        isinstance(value, list)
-        and len(value) == HOURS_PER_WEEK
-        and all(isinstance(n, int) and n >= 0 for n in value)
-    ):
-        return list(value)
-    if isinstance(value, dict) and isinstance(value.get("default", 0), int):
-        plan = [int(value.get("default", 0))] * HOURS_PER_WEEK
-        for hour, n in (value.get("hours") or {}).items():
-            if not (str(hour).isdigit() and int(hour) < HOURS_PER_WEEK and isinstance(n, int)):
-                raise refused("staffing", f"lane {lane!r}: hour {hour!r} is not 0-167")
-            plan[int(hour)] = n
-        return plan
-    raise refused("staffing", f"lane {lane!r} needs a count, 168 hourly counts or default+hours")
-
-
-def refused(field: str, reason: str) -> InvalidData:
-    """Return the error refusing one field of a simulation request."""
-    return InvalidData(f"{field}: {reason}", {field: reason})
 
 
 def router_for(runtime: Runtime, session: Session, model: Model, version: int) -> Router:
@@ -110,7 +63,7 @@ def compare(
     model = learn(session, request.process_id, request.start, request.end, request.seed)
     if not model.arrivals:
         raise refused("from", "no application of this process started in the period")
-    staffing = request.staffing or model.staffing
+    staffing = merged(model.staffing, request.staffing)
     term = timedelta(
         **TimerEventDefinition.parse_iso_duration(
             str(runtime.setting("service_term") or DEFAULT_TERM)
@@ -201,13 +154,18 @@ def summarise(runs: list[RunResult], term: float) -> dict:
     for r in runs:
         for bpmn_id, values in r.waits.items():
             waits.setdefault(bpmn_id, []).extend(values)
-    utilisation = {}
-    for lane in runs[0].busy:
-        busy = [sum(r.busy[lane][h] for r in runs) for h in range(HOURS_PER_WEEK)]
-        staffed = [sum(r.staffed[lane][h] for r in runs) for h in range(HOURS_PER_WEEK)]
-        utilisation[lane] = [
+    utilisation, by_hour = {}, {}
+    for pool in runs[0].busy:
+        busy = [sum(r.busy[pool][h] for r in runs) for h in range(HOURS_PER_WEEK)]
+        staffed = [sum(r.staffed[pool][h] for r in runs) for h in range(HOURS_PER_WEEK)]
+        utilisation[pool] = [
             round(b / s, 3) if s else None for b, s in zip(busy, staffed, strict=True)
         ]
+        by_hour[pool] = [_ratio(sum(busy[h::24]), sum(staffed[h::24])) for h in range(24)]
+    pool_waits: dict[str, list[float]] = {}
+    for r in runs:
+        for pool, values in r.pool_waits.items():
+            pool_waits.setdefault(pool, []).extend(values)
     outcomes: dict[str, float] = {}
     for r in runs:
         total = sum(r.outcomes.values()) or 1
@@ -219,6 +177,8 @@ def summarise(runs: list[RunResult], term: float) -> dict:
         "lead_times": {key: _lead(sorted(values)) for key, values in sorted(groups.items())},
         "queue_waits": {key: _lead(sorted(values)) for key, values in sorted(waits.items())},
         "utilisation": utilisation,
+        "utilisation_by_hour": by_hour,
+        "pool_waits": {key: _lead(sorted(values)) for key, values in sorted(pool_waits.items())},
         "timers_fired": {
             name: sum(r.timers[name] for r in runs) / len(runs)
             for name in sorted(set().union(*(r.timers for r in runs)))
@@ -229,6 +189,11 @@ def summarise(runs: list[RunResult], term: float) -> dict:
             for name in sorted(set().union(*(r.incidents for r in runs)))
         },
     }
+
+
+def _ratio(busy: float, staffed: float) -> float | None:
+    """Return busy over staffed clerk time, None when nobody was staffed."""
+    return round(busy / staffed, 3) if staffed else None
 
 
 def _lead(ordered: list[float]) -> dict[str, float]:
@@ -279,6 +244,9 @@ def text_table(result: dict) -> str:
     for key in sorted(set(current["queue_waits"]) | set(candidate["queue_waits"])):
         a, b = current["queue_waits"].get(key, {}), candidate["queue_waits"].get(key, {})
         rows.append((f"queue {key}, min", _ps(a), _ps(b)))
+    for key in sorted(set(current["pool_waits"]) | set(candidate["pool_waits"])):
+        a, b = current["pool_waits"].get(key, {}), candidate["pool_waits"].get(key, {})
+        rows.append((f"queue at {key}, min", _ps(a), _ps(b)))
     width = max(len(r[0]) for r in rows)
     observed = result["observed"]
     lines = [
@@ -288,7 +256,26 @@ def text_table(result: dict) -> str:
         f" lead p90 {observed['lead_p90'] / 60:.1f} min",
     ]
     lines += [f"{a:<{width}}  {b:>22}  {c:>22}" for a, b, c in rows]
-    return "\n".join([*lines, *backtest_lines(result["backtest"])])
+    lines += utilisation_lines(current, candidate)
+    return "\n".join([*lines, *backtest_lines(result["backtest"]), *latency_lines(result["model"])])
+
+
+def utilisation_lines(current: dict, candidate: dict) -> list[str]:
+    """Return each pool's clerk utilisation by local hour of the day (over the week), in %,
+    of both versions: the hours someone was staffed in either."""
+    lines = ["clerk utilisation % by local hour (Asia/Almaty), version that ran / candidate:"]
+    for pool in sorted(set(current["utilisation_by_hour"]) | set(candidate["utilisation_by_hour"])):
+        a = current["utilisation_by_hour"].get(pool, [None] * 24)
+        b = candidate["utilisation_by_hour"].get(pool, [None] * 24)
+        hours = [h for h in range(24) if a[h] is not None or b[h] is not None]
+        cells = [f"{h:02d}h {_percent(a[h])}/{_percent(b[h])}" for h in hours]
+        lines.append(f"  {pool}: {'  '.join(cells) or 'never staffed'}")
+    return lines
+
+
+def _percent(value: float | None) -> str:
+    """Return a ratio as a whole percentage, or a dash."""
+    return "-" if value is None else f"{value * 100:.0f}"
 
 
 def backtest_lines(test: dict) -> list[str]:
@@ -305,6 +292,24 @@ def backtest_lines(test: dict) -> list[str]:
         f" simulated {p90['mean'] / 60:.1f} ± {p90['ci95'] / 60:.1f} min,"
         f" {'within' if close['lead_p90'] else 'NOT within'} 10%",
     ]
+
+
+def latency_lines(model: dict) -> list[str]:
+    """Return each service task's learned call latency as plain text lines, saying where the
+    log timed none of its calls (the simulation then takes them as instant)."""
+    lines = ["registry latency learned from the log, ms:"] if model["services"] else []
+    for bpmn_id, service in model["services"].items():
+        latency, calls = service["latency_ms"], service["calls"]
+        if latency["count"]:
+            lines.append(
+                f"  {bpmn_id}: p50 {latency['p50']:.1f}, p90 {latency['p90']:.1f},"
+                f" p99 {latency['p99']:.1f} ({latency['count']} of {calls} calls timed)"
+            )
+        else:
+            lines.append(
+                f"  {bpmn_id}: no call timed in the log (0 of {calls} calls): taken as zero"
+            )
+    return lines
 
 
 def _ps(figures: dict) -> str:

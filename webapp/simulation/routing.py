@@ -59,6 +59,7 @@ class _Step:
 
     def __init__(self, workflow, key: str) -> None:
         self.workflow, self.instance, self.failures = workflow, _Instance(key), []
+        self.durations: dict = {}
 
     def record(self, *_args, **_kwargs) -> None:
         """Drop an audit event: nothing is logged in a simulation."""

@@ -1,10 +1,12 @@
 """One seeded run of a period in SimPy: cases follow the memoised routes of the real diagram.
 
-Clerks are SimPy resources, one pool per staffed lane, whose size follows the staffing plan
-hour by hour (an absent clerk is a high-priority request that holds a place). A task of an
+Clerks are SimPy resources, one pool per staffed lane and service centre (a lane's own pool
+for tasks of applications made online), whose size follows the staffing plan hour by hour (an
+absent clerk is a high-priority request that holds a place). A task of an
 unstaffed lane (an owner's consent) waits its sampled waiting and working time. Timers are
-SimPy timeouts racing the tasks they are attached to. A service task fails at its learned rate
-and holds its case for a delay the log's incidents took, or for good.
+SimPy timeouts racing the tasks they are attached to. A service task's call takes a latency
+drawn from its learned ones; it fails at its learned rate and holds its case for a delay the
+log's incidents took, or for good.
 """
 
 import random
@@ -13,9 +15,9 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from .model import Model, TaskModel
+from .model import Model, TaskModel, centre_of
 from .routing import Node, Ready, Router
-from .staffing import HOUR, HOURS_PER_WEEK, until_on_duty, week_seconds
+from .staffing import HOUR, HOURS_PER_WEEK, pool_of, until_on_duty, week_seconds
 
 ABSENT = -1  # the priority of an absence: it goes before every waiting case
 # How long after the last arrival the run goes on for the cases still open.
@@ -29,8 +31,9 @@ class RunResult:
     # channel, type, lead seconds, and when it ended (seconds after the period's start)
     leads: list[tuple[str, str, float, float]] = field(default_factory=list)
     waits: dict[str, list[float]] = field(default_factory=dict)  # bpmn id -> queue seconds
-    busy: dict[str, list[float]] = field(default_factory=dict)  # lane -> seconds per hour of week
-    staffed: dict[str, list[float]] = field(default_factory=dict)  # lane -> clerk seconds
+    pool_waits: dict[str, list[float]] = field(default_factory=dict)  # pool -> queue seconds
+    busy: dict[str, list[float]] = field(default_factory=dict)  # pool -> seconds per hour of week
+    staffed: dict[str, list[float]] = field(default_factory=dict)  # pool -> clerk seconds
     outcomes: Counter = field(default_factory=Counter)
     timers: Counter = field(default_factory=Counter)  # timer bpmn id -> times fired
     tasks: Counter = field(default_factory=Counter)  # bpmn id -> completions
@@ -38,15 +41,16 @@ class RunResult:
 
 
 class Pool:
-    """Clerks of one lane; their number follows a plan of 168 hourly values."""
+    """Clerks of one lane (at one centre); their number follows a plan of 168 hourly values."""
 
-    def __init__(self, env: simpy.Environment, lane: str, plan: list[int], result: RunResult):
-        self.env, self.lane, self.plan = env, lane, plan
+    def __init__(self, env: simpy.Environment, name: str, plan: list[int], result: RunResult):
+        self.env, self.name, self.plan = env, name, plan
         self.size = max(max(plan), 1)
         self.resource = simpy.PriorityResource(env, capacity=self.size)
         self.result = result
-        result.busy[lane] = [0.0] * HOURS_PER_WEEK
-        result.staffed[lane] = [0.0] * HOURS_PER_WEEK
+        result.busy[name] = [0.0] * HOURS_PER_WEEK
+        result.staffed[name] = [0.0] * HOURS_PER_WEEK
+        result.pool_waits[name] = []
         self.absent: list = []
         env.process(self.shifts())
 
@@ -59,12 +63,12 @@ class Pool:
                 self.absent.append(self.resource.request(priority=ABSENT))
             while len(self.absent) > wanted:
                 self.resource.release(self.absent.pop())
-            self.result.staffed[self.lane][hour] += self.plan[hour] * HOUR
+            self.result.staffed[self.name][hour] += self.plan[hour] * HOUR
             yield self.env.timeout(HOUR - self.env.now % HOUR)
 
     def count_busy(self, start: float, end: float) -> None:
         """Add a clerk's busy seconds to the hours of the week they fall in."""
-        busy = self.result.busy[self.lane]
+        busy = self.result.busy[self.name]
         while start < end:
             boundary = (start // HOUR + 1) * HOUR
             busy[int(start // HOUR) % HOURS_PER_WEEK] += min(end, boundary) - start
@@ -80,14 +84,18 @@ class Simulation:
         # Registry failures draw from their own stream: a what-if on them leaves people's
         # times and decisions as they were.
         self.failing = random.Random(seed)  # nosec B311
+        # And registry latencies from another: a log without durations draws none of them.
+        self.latency = random.Random(f"{seed}:latency")  # nosec B311
         # Simulated time is seconds from a local Monday 00:00: its hour is the plan's hour.
         self.offset = week_seconds(model.start)
         self.env = simpy.Environment(initial_time=self.offset)
         self.result = RunResult()
         self.pools = {
-            lane: Pool(self.env, lane, plan, self.result) for lane, plan in staffing.items()
+            name: Pool(self.env, name, plan, self.result) for name, plan in staffing.items()
         }
         self.fallback = _pooled(model)
+        # The completions each task's times are drawn from, per centre where the log has any.
+        self.drawn: dict[tuple[str, str | None], list[int]] = {}
         self.open, self.arrived = 0, False
         self.unfinished: dict[object, tuple[str, str, float]] = {}
         self.done = self.env.event()
@@ -98,6 +106,15 @@ class Simulation:
         if known is not None and known.working:
             return known
         return self.fallback.get(lane) or self.fallback[None]
+
+    def draws(self, bpmn_id: str, task: TaskModel, centre: str | None) -> list[int]:
+        """Return the completions a task's times are drawn from: those at the case's centre
+        when the log has some there, else all."""
+        key = (bpmn_id, centre)
+        if key not in self.drawn:
+            here = [n for n, c in enumerate(task.centres) if c == centre and centre]
+            self.drawn[key] = here or list(range(len(task.working)))
+        return self.drawn[key]
 
     def run(self, arrivals: list[tuple[float, int]]) -> RunResult:
         """Run every arrival to its end, or to the horizon, and return the measures.
@@ -144,13 +161,18 @@ class Simulation:
         timers: dict[str, simpy.Event] = {}
         silent: dict[str, bool] = {}  # per task of the diagram: whether this case's go unanswered
         while (lost := self.incidents(node)) is not None:
-            if lost:
-                yield self.env.timeout(lost)
+            # The calls of one step run one after another, and nothing else moves the case
+            # meanwhile: the step takes their latencies' sum, then what its failures cost.
+            spent = self.calls(node) + lost
+            if spent:
+                yield self.env.timeout(spent)
             if node.ended:
                 break
             for ready in node.ready:
                 if ready.task_id not in working:
-                    working[ready.task_id] = self.env.process(self.work(ready, silent))
+                    working[ready.task_id] = self.env.process(
+                        self.work(ready, silent, centre_of(data))
+                    )
             for task_id, due, _bpmn_id in node.timers:
                 if task_id not in timers:
                     timers[task_id] = self.env.timeout(due, value=task_id)
@@ -188,6 +210,16 @@ class Simulation:
             lost += service["delays"][n]
         return lost
 
+    def calls(self, node: Node) -> float:
+        """Return the seconds the registry calls of the node's step took, each drawn from its
+        service task's learned latencies (none learned: the call takes no time)."""
+        spent = 0.0
+        for bpmn_id in node.services:
+            learned = self.model.services.get(bpmn_id, {}).get("latency_ms")
+            if learned:
+                spent += self.latency.choice(learned) / 1000
+        return spent
+
     def _next(self, path: tuple, node: Node, working: dict, timers: dict) -> tuple[tuple, Node]:
         """Apply the first thing that finished (a task, else a timer) and return the new node."""
         for ready in node.ready:
@@ -214,11 +246,13 @@ class Simulation:
                 del timers[task_id]
         return path, new
 
-    def work(self, ready: Ready, silent: dict[str, bool]):
-        """Have a task worked: queue for a clerk of its lane, or wait for its person (who, as
+    def work(self, ready: Ready, silent: dict[str, bool], centre: str | None):
+        """Have a task worked: queue for a clerk of its lane at the case's centre (or of its
+        lane, online or at a centre with no pool of its own), or wait for its person (who, as
         the log's share of applications says, may never answer: drawn once per case)."""
         task = self.task_model(ready.bpmn_id, ready.lane)
-        pool = self.pools.get(ready.lane or "")
+        lane = ready.lane or ""
+        pool = self.pools.get(pool_of(lane, centre)) or self.pools.get(lane)
         known = self.model.tasks.get(ready.bpmn_id)
         if pool is None and known and known.unanswered and ready.bpmn_id not in silent:
             silent[ready.bpmn_id] = self.rng.random() * known.cases < known.unanswered
@@ -228,7 +262,7 @@ class Simulation:
             except simpy.Interrupt:
                 return None
         choices = self.router.choices.setdefault(ready.bpmn_id, task.choices or [{}])
-        n = self.rng.randrange(len(task.working))
+        n = self.rng.choice(self.draws(ready.bpmn_id, task, centre))
         choice = task.made[n] if task.made and n < len(task.made) else 0
         choice = min(choice, len(choices) - 1)
         try:
@@ -245,6 +279,7 @@ class Simulation:
             with pool.resource.request(priority=queued) as request:
                 yield request
                 self.result.waits.setdefault(ready.bpmn_id, []).append(self.env.now - queued)
+                self.result.pool_waits[pool.name].append(self.env.now - queued)
                 begun = self.env.now
                 try:
                     yield self.env.timeout(task.working[n])

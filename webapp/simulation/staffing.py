@@ -1,6 +1,9 @@
-"""When each lane is at work, in local hours of the week (Asia/Almaty), learned from the log.
+"""When each pool of clerks is at work, in local hours of the week (Asia/Almaty), learned from
+the log.
 
-A lane's clerks per hour of the week are the most tasks of the lane its people held at once in
+A pool is a lane's people at one service centre (`Clerk@AST-YESIL`: the tasks of applications
+made at that centre's counter), or the lane's people for tasks of no centre (`Clerk`: online
+applications). A pool's clerks per hour of the week are the most of its tasks held at once in
 that hour, over the weeks of the period; a task is picked up only in the hours of the week
 the log shows it picked up in (see `learn_staffing`). Waiting for a clerk is measured in those
 hours only, so a task that came at night and was claimed at nine waited what a daytime task
@@ -25,9 +28,15 @@ class Claim:
 
     lane: str
     bpmn_id: str
+    centre: str | None
     created: datetime
     claimed: datetime
     completed: datetime
+
+
+def pool_of(lane: str, centre: str | None) -> str:
+    """Return the name of the pool that works a lane's tasks at a centre (or of no centre)."""
+    return f"{lane}@{centre}" if centre else lane
 
 
 def hour_of_week(at: datetime) -> int:
@@ -44,32 +53,21 @@ def week_seconds(at: datetime) -> float:
 
 
 def learn_staffing(claims: list[Claim]) -> tuple[dict[str, list[int]], dict[str, list[bool]]]:
-    """Return each lane's clerks per hour of the week and each task's (and lane's) pick-up hours.
+    """Return each pool's clerks per hour of the week and each task's (and lane's) pick-up hours.
 
     A task is picked up on the days of the week its claims show, from the earliest to the
     latest hour of the day they show: a month holds too few claims of a rare task to fill
     every hour it could have been picked up in. Pick-up hours are keyed by BPMN id, and by
-    lane (every task of it) for a task the log has not seen. A lane has at least one clerk in
+    lane (every task of it) for a task the log has not seen. A pool has at least one clerk in
     every hour one of its tasks is picked up in.
     """
-    days: dict[str, set[int]] = defaultdict(set)
-    hours_of_day: dict[str, set[int]] = defaultdict(set)
-    for claim in claims:
-        at = hour_of_week(claim.claimed)
-        for key in (claim.bpmn_id, claim.lane):
-            days[key].add(at // 24)
-            hours_of_day[key].add(at % 24)
-    hours = {
-        key: [
-            h // 24 in days[key] and min(hours_of_day[key]) <= h % 24 <= max(hours_of_day[key])
-            for h in range(HOURS_PER_WEEK)
-        ]
-        for key in days
-    }
+    hours = _pick_up_hours(claims, lambda c: (c.bpmn_id, c.lane))
+    # A pool's own hours: the lane's key in `hours` holds every centre's claims of the lane.
+    pools = _pick_up_hours(claims, lambda c: (pool_of(c.lane, c.centre),))
     plans = {}
-    for lane in {claim.lane for claim in claims}:
-        plan = [int(on) for on in hours[lane]]
-        mine = [c for c in claims if c.lane == lane]
+    for pool in pools:
+        plan = [int(on) for on in pools[pool]]
+        mine = [c for c in claims if pool_of(c.lane, c.centre) == pool]
         changes = [(c.claimed, 1) for c in mine] + [(max(c.completed, c.claimed), -1) for c in mine]
         count = 0
         # Ends before starts at the same moment: a clerk who completes and claims holds one.
@@ -77,8 +75,26 @@ def learn_staffing(claims: list[Claim]) -> tuple[dict[str, list[int]], dict[str,
             slot = hour_of_week(at)
             plan[slot] = max(plan[slot], count + max(change, 0))
             count += change
-        plans[lane] = plan
+        plans[pool] = plan
     return plans, hours
+
+
+def _pick_up_hours(claims: list[Claim], keys) -> dict[str, list[bool]]:
+    """Return the pick-up hours of the week of each key the claims give (see `learn_staffing`)."""
+    days: dict[str, set[int]] = defaultdict(set)
+    hours_of_day: dict[str, set[int]] = defaultdict(set)
+    for claim in claims:
+        at = hour_of_week(claim.claimed)
+        for key in keys(claim):
+            days[key].add(at // 24)
+            hours_of_day[key].add(at % 24)
+    return {
+        key: [
+            h // 24 in days[key] and min(hours_of_day[key]) <= h % 24 <= max(hours_of_day[key])
+            for h in range(HOURS_PER_WEEK)
+        ]
+        for key in days
+    }
 
 
 def on_duty(start: datetime, end: datetime, hours: list[bool]) -> float:

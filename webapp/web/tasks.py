@@ -1,13 +1,11 @@
-"""The service-centre desk: task lists, the task page, the office queue and the counter."""
+"""The service-centre desk: task lists, the task page and the office queue (the counter:
+`counter`)."""
 
-import json
-from pathlib import Path
 from typing import Any
 
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -21,12 +19,11 @@ from webapp.accounts import users_with_role
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask
 from webapp.runtime import forms
-from webapp.runtime.errors import Conflict, InvalidData, TakenKey
+from webapp.runtime.errors import Conflict, InvalidData
 
 from . import schemaforms, texts
 from .auth import personal_view, role_required
 from .database import db, runtime
-from .i18n import local_today
 from .labels import REFUSAL_REASONS, document_label, refusal_label
 from .tasklist import (
     COUNT_LIMIT,
@@ -47,8 +44,6 @@ bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 DESK_ROLES = ("clerk", "supervisor")
 LOOKUP_KEYS = ("person", "premises", "title", "consular")
 COMMENT_KEYS = ("refusal_comment", "comment")
-# Fields of the application document the counter fills in, or leaves to the runtime.
-COUNTER_SETS = ("application_number", "channel", "application_date")
 
 
 def current_worker() -> Worker:
@@ -386,72 +381,6 @@ def supervisor() -> Any:
     )
 
 
-def counter_schema() -> dict[str, Any]:
-    """Return the application document's schema, or answer 404 when it is not installed."""
-    path = Path(current_app.config["COUNTER_SCHEMA_PATH"])
-    if not path.is_file():
-        abort(404)
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def counter_data(data: dict[str, Any]) -> dict[str, Any]:
-    """Return the application data with what the counter sets itself: channel and date.
-
-    The application number is left to the runtime, which numbers new applications.
-    """
-    return {**data, "channel": "service_centre", "application_date": local_today().isoformat()}
-
-
-@bp.route("/counter", methods=["GET", "POST"])
-@role_required(*DESK_ROLES)
-def counter() -> Any:
-    """Start a service-centre application from the application document's form."""
-    schema = counter_schema()
-    fields = [f for f in schemaforms.form_fields(schema) if f.name not in COUNTER_SETS]
-    texts_of = texts.of_process(current_app.config["COUNTER_PROCESS_ID"])
-    fields = texts.localised_fields(
-        texts_of, fields, schema, Path(current_app.config["COUNTER_SCHEMA_PATH"]).name, None
-    )
-    if request.method == "GET":
-        # A booked visitor's details come prefilled from the bookings page.
-        values = schemaforms.display_values(request.args.to_dict(), fields)
-        return render_template("tasks/counter.html", fields=fields, values=values, errors={})
-    values = schemaforms.posted_values(request.form, fields)
-    data, errors = schemaforms.typed_data(values, fields)
-    data = counter_data(data)
-    errors = errors or schemaforms.validate(schema, data)
-    status = 422
-    if not errors:
-        try:
-            instance = runtime().start(
-                current_app.config["COUNTER_PROCESS_ID"], data, current_user.username
-            )
-        except (InvalidData, TakenKey) as error:
-            errors, status = error.errors, error.status
-    if errors:
-        page = render_template("tasks/counter.html", fields=fields, values=values, errors=errors)
-        return page, status
-    number = instance.business_key or instance.id
-    if instance.status == "completed":
-        # The process answered at once: a refusal, or a channel answer such as "apply online".
-        flash(
-            _(
-                "Application %(number)s ended: %(text)s",
-                number=number,
-                text=instance.data.get("refusal_text") or instance.data.get("outcome"),
-            ),
-            "error",
-        )
-        return redirect(url_for("tasks.task_list"), 303)
-    flash(_("Application %(number)s has been started.", number=number), "success")
-    # The runtime gives the counter's check to the clerk who started it: open that one.
-    ready = sorted(instance.ready_tasks, key=lambda t: t.claimed_by != current_user.username)
-    for task in ready:
-        if task.claimed_by == current_user.username or task.role in current_user.roles:
-            return redirect(url_for("tasks.task_page", task_id=task.id), 303)
-    return redirect(url_for("tasks.task_list"), 303)
-
-
 @bp.app_template_filter("refusal_label")
 def refusal_label_filter(code: str) -> str:
     """Return the label of a refusal code in templates."""
@@ -474,3 +403,7 @@ def count_label(count: int) -> str:
 def is_overdue(task: HumanTask, now: Any) -> bool:
     """Tell whether an open task is past its due time."""
     return task.due_at is not None and task.due_at < now and task.state in OPEN_STATES
+
+
+# The counter's page is a route of this blueprint kept in a module of their own.
+from . import counter  # noqa: E402, F401
