@@ -5,9 +5,11 @@ composition roots says which names an actor holds tasks by and whether a user ma
 of a role. Without one, an actor is known by their own name only and nobody can be given a task.
 """
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from webapp.db.models import HumanTask
@@ -31,15 +33,30 @@ class Directory(Protocol):
         """Return the service centre the user works at, or None."""
 
 
-ASSIGNMENT = select(HumanTask.assignee, HumanTask.role)
+# What a caller's own rule of who may act on a task reads (see `check_may_act`).
+HOLDING = select(HumanTask.assignee, HumanTask.role, HumanTask.claimed_by).where(
+    HumanTask.id == bindparam("task_id")
+)
+# A caller's rule of who may act on a task, given its row (assignee, role, claimed_by).
+MayAct = Callable[[Any], bool]
 
 
-def assignment(session: Session, task_id: str) -> tuple[str | None, str | None]:
-    """Return a task's (assignee, role), or refuse an unknown task."""
-    row = session.execute(ASSIGNMENT.where(HumanTask.id == task_id)).first()
+def check_may_act(may_act: MayAct | None, task: Any, task_id: str, actor: str | None) -> None:
+    """Refuse an act the caller's rule (roles, assignment, claim) does not allow on the task.
+
+    The rule is applied to the task's row as the act's own transaction reads it, so that no
+    change between deciding and acting can slip past it.
+    """
+    if may_act is not None and not may_act(task):
+        raise Forbidden(f"{actor or 'the caller'} may not act on task {task_id}")
+
+
+def holding(db: Connection, task_id: str) -> Any:
+    """Return a task's (assignee, role, claimed_by), or refuse an unknown task."""
+    row = db.execute(HOLDING, {"task_id": task_id}).first()
     if row is None:
         raise NotFound(f"no task {task_id}")
-    return row.assignee, row.role
+    return row
 
 
 def check_actor(

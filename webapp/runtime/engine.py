@@ -19,7 +19,7 @@ from webapp.db.base import utcnow
 
 from . import dated, forms, inputs, records, signatures
 from .administration import Administration
-from .assignment import Directory, check_actor
+from .assignment import Directory, MayAct, check_actor, check_may_act
 from .claims import Claims
 from .deploying import Deploying
 from .errors import Conflict, InvalidData
@@ -172,14 +172,25 @@ class Runtime(Deploying, Starting, Claims, Messaging, Administration, Reading):
         self._committed(step)
         return view
 
-    def complete(self, task_id: str, data: Mapping, actor: str | None = None) -> InstanceView:
-        """Complete a ready user task with its form data, then run until the instance waits."""
+    def complete(
+        self,
+        task_id: str,
+        data: Mapping,
+        actor: str | None = None,
+        may_act: MayAct | None = None,
+    ) -> InstanceView:
+        """Complete a ready user task with its form data, then run until the instance waits.
+
+        `may_act`, the caller's rule of who may act on the task (roles, assignment, claim), is
+        applied to the task's row as the step reads it with the instance's lock.
+        """
         if not isinstance(data, Mapping):
             raise InvalidData("task data must be a JSON object", {"data": "not an object"})
         data = inputs.check_data(data, "task data")
         task_id = str(task_id)
         with self.step_latency.measure("complete"), self.transaction() as session:
             record, row = records.lock_of_task(session.connection(), task_id)
+            check_may_act(may_act, row, task_id, actor)
             step = self._locked_step(session, record, actor)
             step.know(row)
             if row.state not in ACTIVE_TASK_STATES:
