@@ -3,6 +3,7 @@ the engine the DMN engine calls over plain data.
 """
 
 import copy
+import itertools
 import json
 from collections.abc import Callable, Mapping
 from datetime import date, timedelta
@@ -20,6 +21,15 @@ from .sizes import check_size
 from .writes import _WRITE_SCOPE, IDEMPOTENCY_KEY, idempotency_key, takes_idempotency_key
 
 
+def _all_public(names: Mapping) -> bool:
+    """Tell whether no name starts with `_`, checked without a Python loop: every expression a
+    step evaluates (each decision table cell) builds a namespace."""
+    try:
+        return not any(map(str.startswith, names, itertools.repeat("_")))
+    except TypeError:  # a name that is not text: the careful merge decides
+        return False
+
+
 class ScriptEnvironment(BasePythonScriptEngineEnvironment):
     """SpiffWorkflow's script environment, restricted, with an explicit set of helpers."""
 
@@ -32,7 +42,10 @@ class ScriptEnvironment(BasePythonScriptEngineEnvironment):
         namespace = dict(self.globals)
         # Data keys starting with `_` would replace `__builtins__` and the guards: never merged.
         for names in (external_context or {}, context):
-            namespace.update((k, v) for k, v in names.items() if not str(k).startswith("_"))
+            if _all_public(names):
+                namespace.update(names)
+            else:
+                namespace.update((k, v) for k, v in names.items() if not str(k).startswith("_"))
         return namespace
 
     def evaluate(self, expression, context, external_context=None):
