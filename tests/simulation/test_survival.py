@@ -1,8 +1,9 @@
-"""Owners' answer times when the log saw some of them cut off: the product-limit estimate."""
+"""What the simulation takes from the log as it was: owners' answers the window cut off, reads."""
 
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import MetaData, create_engine
 
 from bench import simulation as bench
 from webapp.simulation.model import learn
@@ -58,3 +59,22 @@ def test_owners_the_window_cut_off_beside_an_answer_time_out_in_the_simulation(r
     consent.censored, consent.censored_centres = [], []
     runs = [simulate(model, router, model.staffing, seed) for seed in range(1, 9)]
     assert "Event_ConsentTimeout" not in summarise(runs, 900)["timers_fired"]
+
+
+def test_reads_are_answered_as_the_log_recorded_them_for_the_application(registration, tmp_path):
+    runtime, start = registration
+    with runtime.transaction() as session:
+        model = learn(session, bench.PROCESS_ID, start, start + timedelta(days=28))
+    assert all("Task_LookUpPerson" in model.reads[n] for n in range(len(model.samples)))
+    # The registries have since forgotten everyone: the month still routes as it went then.
+    registries = create_engine(f"sqlite:///{tmp_path / 'registries.db'}")
+    tables = MetaData()
+    tables.reflect(registries)
+    with registries.begin() as connection:
+        for table in tables.sorted_tables:
+            connection.execute(table.delete())
+    registries.dispose()
+    with runtime.transaction() as session:
+        router = router_for(runtime, session, model, model.version)
+    runs = [simulate(model, router, model.staffing, seed) for seed in range(1, 4)]
+    assert summarise(runs, 900)["outcomes"]["registered"] == pytest.approx(2 / 3, abs=0.1)

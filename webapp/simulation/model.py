@@ -11,7 +11,7 @@ import math
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from webapp.analytics.sql import seconds_between
 from webapp.centres import centre_problem
 from webapp.db.models import HumanTask, Instance, InstanceEvent, ProcessVersion
-from webapp.runtime.calls import DURATION, without_duration
 
+from .services import aware, learn_services
 from .staffing import HOURS_PER_WEEK, Claim, hour_of_week, learn_staffing, on_duty
 
 # The start data of this many applications are kept, drawn at random (and one of each way
@@ -79,6 +79,11 @@ class Model:
     services: dict[str, dict] = field(default_factory=dict)
     # Per service task that writes, the answers recorded in the log (its result variable).
     answers: dict[str, list[dict]] = field(default_factory=dict)
+    # Per kept application (its index in `samples`), what each reading service task answered
+    # it in the log: the registries as they were when it came.
+    reads: dict[int, dict[str, dict]] = field(default_factory=dict)
+    # The instance each kept application's data came from.
+    kept_ids: list[int] = field(default_factory=list)
     outcomes: dict[str, float] = field(default_factory=dict)
     # Applications per hour made at each centre's counter, keyed by "centre|local hour of week".
     centre_rates: dict[str, float] = field(default_factory=dict)
@@ -165,11 +170,6 @@ def centre_of(data: dict) -> str | None:
     return centre if centre_problem(centre) is None else None
 
 
-def aware(value: datetime) -> datetime:
-    """Return a database time as an aware UTC time (SQLite gives naive ones)."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def learn(
     session: Session, process_id: str, start: datetime, end: datetime, seed: int = 0
 ) -> Model:
@@ -191,7 +191,7 @@ def learn(
     met = _tasks_met(session, ids)
     _learn_arrivals(model, rows, events, met, random.Random(seed))  # nosec B311
     _learn_tasks(model, session, ids, events)
-    _learn_services(model, events)
+    learn_services(model, events)
     return model
 
 
@@ -262,6 +262,7 @@ def _learn_arrivals(model: Model, rows, events, met: dict, rng: random.Random) -
         if n in kept:
             index[n] = len(model.samples)
             model.samples.append(data)
+            model.kept_ids.append(row.id)
         created = aware(row.created_at)
         counts[f"{channel}|{hour_of_week(created)}"] += 1
         if centre_of(data):
@@ -373,54 +374,6 @@ def _learn_tasks(model: Model, session: Session, ids: list[int], events) -> None
     # counter opens is not part of its waiting.
     for task, claim, n in staffed:
         task.waiting[n] = round(on_duty(claim.created, claim.claimed, model.duty[claim.bpmn_id]), 3)
-
-
-def _learn_services(model: Model, events) -> None:
-    """Learn each service task's failures and the delay they cost, its calls' latency, and
-    the answers of writes.
-
-    A task failed when an incident opened on it (the runtime's retries on their backoff, then
-    an administrator, follow); the delay it cost runs from its first incident to its
-    completion. One never completed in the log is `stuck`: its instance stays in error. A
-    call's latency is the duration its completion recorded (`duration_ms`); completions
-    written before the runtime measured calls have none, and are left out of it.
-    """
-    ran: dict[str, set[str]] = defaultdict(set)
-    failed: dict[str, datetime] = {}
-    done: dict[str, datetime] = {}
-    names: dict[str, str] = {}
-    latency: dict[str, list[float]] = defaultdict(list)
-    for e in events:
-        if e.task_type == "ServiceTask" and e.kind == "task_completed":
-            ran[e.bpmn_id].add(e.task_id)
-            done[e.task_id] = aware(e.at)
-            if isinstance((e.data or {}).get(DURATION), int | float):
-                latency[e.bpmn_id].append(float(e.data[DURATION]))
-            answer = without_duration(e.data)
-            if answer and len(model.answers.get(e.bpmn_id, [])) < 20:
-                model.answers.setdefault(e.bpmn_id, []).append(answer)
-        elif e.kind == "incident_opened" and e.task_id:
-            ran[e.bpmn_id].add(e.task_id)
-            failed.setdefault(e.task_id, aware(e.at))
-            names[e.task_id] = e.bpmn_id
-    delays: dict[str, list[float]] = defaultdict(list)
-    stuck: Counter = Counter()
-    for task_id, at in failed.items():
-        if task_id in done:
-            delays[names[task_id]].append((done[task_id] - at).total_seconds())
-        else:
-            stuck[names[task_id]] += 1
-    model.services = {
-        bpmn_id: {
-            "calls": len(tasks),
-            "failures": len(delays[bpmn_id]) + stuck[bpmn_id],
-            "failure_rate": (len(delays[bpmn_id]) + stuck[bpmn_id]) / len(tasks),
-            "delays": sorted(delays[bpmn_id]),
-            "stuck": stuck[bpmn_id],
-            "latency_ms": sorted(latency[bpmn_id]),
-        }
-        for bpmn_id, tasks in sorted(ran.items())
-    }
 
 
 def data_classes(values: list[dict]) -> tuple[list[dict], list[int], list[int]]:
