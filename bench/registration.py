@@ -6,7 +6,8 @@ of them alike:
   replayed at once, the state saved and loaded between the steps;
 - our runtime in process on PostgreSQL with the sandbox registries;
 - the same through the HTTP API (Flask's test client): our process and PostgreSQL's CPU;
-  what it costs beyond the in-process variant, per call, is the per-request overhead.
+  what it costs beyond the in-process variant, per call, is the per-request overhead
+  (`bench/request_edge.py`).
 
 PostgreSQL's CPU is read from /proc for the server processes serving this benchmark's
 connections (found by their application name), so other users of the server do not count.
@@ -38,6 +39,7 @@ from .loadtest import dataset
 from .loadtest.cluster import schema_url
 from .loadtest.scenario import CHECK, create_users
 from .report import table
+from .request_edge import Statements, per_request
 
 SERVER = os.environ.get(
     "TIRKEU_BENCH_DATABASE", "postgresql+psycopg://postgres@127.0.0.1:5432/tirkeu_load"
@@ -291,20 +293,24 @@ def _measure(bench: Bench, runs: int) -> dict[str, float]:
     # client's own work is left out).
     inside = Clock(bench.runtime, "start", "complete")
     app = Clock(bench.app, "wsgi_app")
+    database = Statements(bench.runtime.session_factory.kw["bind"])
 
     def ours(
-        work: Callable[[dict], None], edges: list[float] | None = None
+        work: Callable[[dict], None], apps: list[tuple[float, float]] | None = None
     ) -> Callable[[], tuple[float, float]]:
+        name = "process" if apps is None else "api"
+
         def measured() -> tuple[float, float]:
             # The start data is signed by the client before the call, outside the measure.
             start_data = bench.start_data(next(applications))
             server = bench.postgres.cpu_ms()
             inside.ms = app.ms = 0.0
             began = time.process_time()
-            work(start_data)
+            with database.counting(name):
+                work(start_data)
             mine = (time.process_time() - began) * 1000
-            if edges is not None:
-                edges.append((app.ms - inside.ms) / CALLS)
+            if apps is not None:
+                apps.append((app.ms, inside.ms))
             return mine, bench.postgres.cpu_ms() - server
 
         return measured
@@ -317,7 +323,9 @@ def _measure(bench: Bench, runs: int) -> dict[str, float]:
         return (time.process_time() - began) * 1000
 
     split: dict[str, list[tuple[float, float]]] = {"process": [], "api": []}
-    api_edges: list[float] = []
+    # Of each API run: the app's CPU (the server's share, without the test client's) and, of
+    # it, the runtime's functions.
+    api_apps: list[tuple[float, float]] = []
 
     def keep(name: str, work: Callable[[], tuple[float, float]]) -> Callable[[], float]:
         def kept() -> float:
@@ -330,12 +338,13 @@ def _measure(bench: Bench, runs: int) -> dict[str, float]:
     works = {
         "memory": in_memory,
         "process": keep("process", ours(bench.in_process)),
-        "api": keep("api", ours(bench.through_api, api_edges)),
+        "api": keep("api", ours(bench.through_api, api_apps)),
     }
     cpu_medians(works, WARMUP)
     for values in split.values():
         values.clear()
-    api_edges.clear()
+    api_apps.clear()
+    database.clear()
     medians = cpu_medians(works, runs)
     # PostgreSQL's CPU is counted in clock ticks (10 ms): its mean over the runs is the figure.
     ours_ms = {name: statistics.median(m for m, _ in runs_) for name, runs_ in split.items()}
@@ -353,21 +362,7 @@ def _measure(bench: Bench, runs: int) -> dict[str, float]:
         ("variant", "CPU ms", "ours + PostgreSQL", "ratio"),
         [(name, f"{ms:.2f}", split_text, f"{ratio:.2f}") for name, ms, split_text, ratio in rows],
     )
-    # The API's two calls run the same runtime functions as the in-process variant: the
-    # difference is what a request adds (authentication, rate limiter, session, JSON, checks).
-    medians["request"] = (medians["api"] - medians["process"]) / CALLS
-    # Of the API variant, the app's CPU outside the runtime's functions, per call: the edge
-    # measured within each run, free of the two variants' run-to-run noise.
-    medians["edge"] = statistics.median(api_edges)
-    table(
-        f"Per-request overhead, CPU ms per API call ({CALLS} calls a registration; "
-        "target: <= 1 ms)",
-        ("measure", "CPU ms"),
-        [
-            ("(API - in process) / calls, ours + PostgreSQL", f"{medians['request']:.2f}"),
-            ("API, ours in the app outside the runtime's functions", f"{medians['edge']:.2f}"),
-        ],
-    )
+    medians.update(per_request(medians, api_apps, database.per_call(CALLS), CALLS))
     return medians
 
 

@@ -1,13 +1,18 @@
-"""Shared fixtures: a fresh database per test (SQLite file, and PostgreSQL where configured)."""
+"""Shared fixtures: a fresh database per test (SQLite file, and PostgreSQL where configured).
+
+Both start at the newest migration: a SQLite test copies a file migrated once per test process,
+and the PostgreSQL tests of a process take turns on one migrated schema, emptied after each.
+"""
 
 import os
 import shutil
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, create_engine, text
 from werkzeug.serving import make_server
 
 from webapp.db.session import make_engine, upgrade
@@ -54,20 +59,60 @@ def sqlite_url(tmp_path, migrated_sqlite) -> str:
     return f"sqlite:///{path}"
 
 
-@pytest.fixture
-def postgres_url():
-    """A PostgreSQL schema of this test's own, dropped afterwards."""
-    if not POSTGRES_URL:
-        pytest.skip("TIRKEU_TEST_POSTGRES_URL is not set: PostgreSQL tests run in CI")
+def _new_schema(admin: Engine) -> tuple[str, str]:
+    """Create an empty PostgreSQL schema; return its name and the URL whose path it is."""
     schema = f"t_{uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
     with admin.begin() as connection:
         connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
     separator = "&" if "?" in POSTGRES_URL else "?"
-    yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    return schema, f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[Engine]:
+    """A connection pool to the tests' PostgreSQL database; skip the test where none is set."""
+    if not POSTGRES_URL:
+        pytest.skip("TIRKEU_TEST_POSTGRES_URL is not set: PostgreSQL tests run in CI")
+    admin = create_engine(POSTGRES_URL)
+    yield admin
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(postgres_admin) -> Iterator[tuple[str, str]]:
+    """A schema at the newest migration, made once per test process: its tests take turns."""
+    schema, url = _new_schema(postgres_admin)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield schema, url
+    with postgres_admin.begin() as connection:
+        connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def postgres_url(postgres_admin, migrated_postgres) -> Iterator[str]:
+    """The process's migrated schema for this test, emptied afterwards (tables and counters)."""
+    schema, url = migrated_postgres
+    yield url
+    with postgres_admin.begin() as connection:
+        # A connection a test left open must not hang the next ones: wait for it a while only.
+        connection.exec_driver_sql("SET LOCAL lock_timeout = '60s'")
+        tables = connection.scalars(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = :schema"),
+            {"schema": schema},
+        )
+        names = [f"{schema}.{name}" for name in tables if name != "alembic_version"]
+        connection.exec_driver_sql(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture
+def empty_postgres_url(postgres_admin) -> Iterator[str]:
+    """A PostgreSQL schema of this test's own with no tables yet, dropped afterwards."""
+    schema, url = _new_schema(postgres_admin)
+    yield url
+    with postgres_admin.begin() as connection:
+        connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -82,7 +127,7 @@ def empty_database_url(request, tmp_path) -> str:
     """Each database the product supports, in turn, with no schema yet: for migration tests."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'empty.db'}"
-    return request.getfixturevalue("postgres_url")
+    return request.getfixturevalue("empty_postgres_url")
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import IntEnum
+from functools import cached_property
 
 from webapp.logmask import PHONE
 from webapp.runtime.views import InstanceView
@@ -135,7 +136,7 @@ class View:
     levels: dict[str, Level]
     key: bytes
 
-    @property
+    @cached_property
     def sees_everything(self) -> bool:
         """Tell whether nothing is masked for this viewer."""
         return all(self.levels.get(kind) == Level.FULL for kind in KINDS)
@@ -233,6 +234,8 @@ class Privacy:
 
     def __init__(self, key: bytes) -> None:
         self.key = key
+        # Every API call asks for its caller's view; there are few sets of roles.
+        self.views: dict[frozenset[str], View] = {}
 
     @classmethod
     def from_secret(cls, pseudonym_key: str | None, secret_key: str) -> "Privacy":
@@ -243,11 +246,15 @@ class Privacy:
 
     def view(self, roles: Iterable[str]) -> View:
         """Return what a viewer with these roles sees: per kind, the most any role sees."""
-        levels = dict.fromkeys(KINDS, Level.HIDDEN)
-        for role in roles:
-            for kind, level in POLICY.get(role, {}).items():
-                levels[kind] = max(levels[kind], level)
-        return View(levels, self.key)
+        roles = frozenset(roles)
+        found = self.views.get(roles)
+        if found is None:
+            levels = dict.fromkeys(KINDS, Level.HIDDEN)
+            for role in roles:
+                for kind, level in POLICY.get(role, {}).items():
+                    levels[kind] = max(levels[kind], level)
+            found = self.views.setdefault(roles, View(levels, self.key))
+        return found
 
 
 # The view of a viewer who may see everything: the command line's, run by the operator.

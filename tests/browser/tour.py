@@ -25,7 +25,7 @@ from tests.web.conftest import PASSWORD, application, signed_start
 from webapp.accounts import create_user
 from webapp.booking import available_slots, book, save_centres
 from webapp.bootstrap import build, bundles, initialise, read_bundle
-from webapp.cli import CENTRES_PATH
+from webapp.centres import CENTRES_PATH
 from webapp.db.base import utcnow
 from webapp.settings import Settings
 from webapp.signing import DemoSigner

@@ -82,6 +82,7 @@ ALLOWED: dict[str, set[str] | str] = {
     "simulation.simulate": OWNERS,
     "simulation.job": OWNERS,
     "simulation.progress": OWNERS,
+    "simulation.delete": OWNERS,
     "processes.deployments": OWNERS,
     "processes.review": OWNERS,
     "processes.decide": OWNERS,

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from webapp.db.models import Instance, InstanceEvent, ProcessVersion
-from webapp.runtime.errors import Conflict, InvalidData, InvalidDiagram, NotFound
+from webapp.runtime.errors import Conflict, Forbidden, InvalidData, InvalidDiagram, NotFound
 
 from .conftest import bundle
 
@@ -148,8 +148,8 @@ class OneStaffUser:
     def identities(self, session, actor: str) -> frozenset[str]:
         return frozenset((actor,))
 
-    def refusal(self, session, user: str, role: str | None) -> str | None:
-        return None if user == "clerk2" else "not a staff user of the role"
+    def standing(self, session, user: str, role: str | None) -> tuple[str | None, str | None]:
+        return None if user == "clerk2" else "not a staff user of the role", None
 
     def centre(self, session, user: str) -> str | None:
         return None
@@ -166,6 +166,38 @@ def test_claims_are_exclusive(runtime):
         runtime.complete(task.id, {"decision": "accept"}, actor="clerk2")
     assert runtime.assign(task.id, "clerk2", actor="supervisor").claimed_by == "clerk2"
     assert runtime.unclaim(task.id, "clerk2").claimed_by is None
+
+
+def test_a_callers_rule_refuses_the_act_on_the_task_row_and_changes_nothing(runtime):
+    runtime.deploy(bundle(*SMOKE))
+    task = runtime.start("smoke", {"count": 1, "who": "alice"}).ready_tasks[0]
+    seen = []
+
+    def clerks_only(row) -> bool:
+        seen.append((row.assignee, row.role, row.claimed_by))
+        return row.role == "clerk" and row.claimed_by in (None, "clerk1")
+
+    def nobody(_row) -> bool:
+        return False
+
+    before = kinds(runtime, task.instance_id)
+    for act in (
+        lambda: runtime.claim(task.id, "clerk1", nobody),
+        lambda: runtime.complete(task.id, {"decision": "accept"}, "clerk1", nobody),
+    ):
+        with pytest.raises(Forbidden):
+            act()
+    assert kinds(runtime, task.instance_id) == before
+    assert runtime.task(task.id).claimed_by is None
+    assert runtime.claim(task.id, "clerk1", clerks_only).claimed_by == "clerk1"
+    with pytest.raises(Forbidden):
+        runtime.unclaim(task.id, "clerk1", nobody)
+    assert runtime.task(task.id).claimed_by == "clerk1"
+    done = runtime.complete(task.id, {"decision": "accept"}, "clerk1", clerks_only)
+    assert done.status == "completed"
+    assert seen == [(None, "clerk", None), (None, "clerk", "clerk1")]
+    with pytest.raises(NotFound):
+        runtime.claim("4b1d3d3e-0000-0000-0000-000000000000", "clerk1", clerks_only)
 
 
 def test_a_task_is_given_only_to_whom_the_directory_allows(runtime):

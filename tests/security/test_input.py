@@ -34,7 +34,7 @@ from webapp.cli import main
 from webapp.db.models import Instance, InstanceEvent, Job
 from webapp.process_tests import run_bundle
 from webapp.runtime.errors import InvalidData
-from webapp.runtime.inputs import MAX_DATA_BYTES
+from webapp.runtime.inputs import MAX_DATA_BYTES, loads
 from webapp.runtime.scripting import ScriptEnvironment
 from webapp.settings import Settings
 from webapp.web import create_app
@@ -472,3 +472,33 @@ def test_a_deep_body_on_a_page_route_is_refused_not_a_500(client):  # noqa: F811
         headers={"X-CSRFToken": token},
     )
     assert answer.status_code == 422 and "nested deeper" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('{"a":' * 32 + "1" + "}" * 32, None),
+        ('{"a":' * 33 + "1" + "}" * 33, "a.a.a"),
+        ("[" * 32 + "1" + "]" * 32, None),
+        ("[" * 33 + "1" + "]" * 33, "[0][0][0]"),
+        ("[" * 33 + "]" * 33, None),
+        ("[" * 32 + "{}" + "]" * 32, None),
+        ('[{"a": []}, ' + "[" * 32 + "1" + "]" * 32 + "]", "[1][0]"),
+    ],
+    ids=[
+        "objects-32",
+        "objects-33",
+        "arrays-32",
+        "arrays-33",
+        "empty-array",
+        "empty-object",
+        "second-branch",
+    ],
+)
+def test_json_is_refused_past_32_levels_naming_where(text, where):
+    if where is None:
+        assert json.loads(text) == loads(text)
+        return
+    with pytest.raises(ValueError, match="nested deeper than 32 levels at") as refused:
+        loads(text)
+    assert where in str(refused.value)

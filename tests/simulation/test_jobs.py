@@ -80,3 +80,17 @@ def test_a_failing_job_keeps_its_error_and_the_sweeps_carry_on_without_running_i
     worker.sweep()
     assert state(runtime, first).finished_at == finished
     assert jobs.claim(runtime, "worker-2") is None
+
+
+def test_a_job_whose_workers_keep_dying_is_given_up_after_its_last_attempt(runtime):
+    job_id, other = submitted(runtime), submitted(runtime)
+    for attempt in range(1, jobs.MAX_ATTEMPTS + 1):
+        assert jobs.claim(runtime, f"worker-{attempt}") == job_id
+        assert state(runtime, job_id).attempts == attempt
+        # The worker died mid-run (killed for its memory, say): its lease runs out.
+        runtime.clock.now += jobs.LEASE + timedelta(seconds=1)
+    # The next claim gives it up and takes the next simulation instead.
+    assert jobs.claim(runtime, "worker-next") == other
+    given_up = state(runtime, job_id)
+    assert (given_up.status, given_up.error) == ("failed", jobs.GIVEN_UP)
+    assert given_up.locked_by is None and given_up.finished_at == runtime.clock()

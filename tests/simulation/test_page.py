@@ -110,6 +110,23 @@ def test_the_result_lists_each_registrys_learned_latency_or_that_none_was_timed(
     assert "no call timed in the log: taken as zero" in page
 
 
+def test_an_ended_simulation_is_deleted_and_a_waiting_one_is_kept(app, known):
+    owner = signed_in(app, known, "process_owner")
+    page_url = owner.post(URL, data={**WEEK, "runs": "1"}).headers["Location"]
+    assert 'action="' + page_url + '/delete"' not in owner.get(page_url).get_data(as_text=True)
+    refused = owner.post(page_url + "/delete")
+    assert refused.status_code == 409 and "once it has ended" in refused.get_data(as_text=True)
+    assert jobs_recorded(known) == 1
+    JobWorker(known.runtime, identity="worker-1").sweep()
+    assert 'action="' + page_url + '/delete"' in owner.get(page_url).get_data(as_text=True)
+    deleted = owner.post(page_url + "/delete")
+    assert deleted.status_code == 303 and deleted.headers["Location"].endswith(URL)
+    assert jobs_recorded(known) == 0
+    assert owner.get(page_url).status_code == 404
+    assert owner.post(page_url + "/delete").status_code == 404
+    assert signed_in(app, known, "clerk").post(page_url + "/delete").status_code == 403
+
+
 @pytest.mark.parametrize(
     ("field", "value", "reason"),
     [

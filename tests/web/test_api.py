@@ -182,3 +182,31 @@ def test_openapi_document_is_published_and_valid(client):
     document = response.get_json()
     assert document["openapi"].startswith("3.1")
     OpenAPI.from_dict(document).check_spec()
+
+
+def test_a_task_act_the_step_refuses_is_answered_as_a_check_before_it_would(
+    client, token_for, task_id, runtime, call
+):
+    role_refusal = call("analyst", "post", "/api/v1/tasks/{task}/claim").get_json()
+    headers = {"Authorization": f"Bearer {token_for('applicant')}"}
+    before = runtime.task(task_id)
+    # The applicant holds a working role but not the task's: the step refuses, whatever else
+    # is wrong with the call, with the answer a role refusal gets.
+    for path, body in [
+        ("claim", None),
+        ("unclaim", None),
+        ("complete", {"data": {"documents_ok": True}}),
+        ("complete", {"data": []}),
+        ("complete", [1]),
+    ]:
+        answer = client.post(f"/api/v1/tasks/{task_id}/{path}", json=body, headers=headers)
+        assert (answer.status_code, answer.get_json()) == (403, role_refusal), (path, body)
+    assert runtime.task(task_id) == before
+    clerk = {"Authorization": f"Bearer {token_for('clerk')}"}
+    unknown = "/api/v1/tasks/4b1d3d3e-0000-0000-0000-000000000000/complete"
+    for body in ({"data": {}}, {"data": []}):
+        answer = client.post(unknown, json=body, headers=clerk)
+        assert answer.status_code == 404 and answer.get_json()["error"] == "not_found"
+        assert answer.get_json()["message"] == "There is nothing at this address."
+    refused = client.post(f"/api/v1/tasks/{task_id}/complete", json={"data": []}, headers=clerk)
+    assert refused.status_code == 400 and "data must be a JSON object" in refused.text

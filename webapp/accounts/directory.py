@@ -9,12 +9,14 @@ from .users import ROLES
 
 # The roles of the people who work a process's tasks in an office: tasks may be given to them.
 STAFF_ROLES = frozenset(ROLES) - {"applicant"}
-# Whether a user is active and holds a role, in one statement: a counter start asks it.
+# Whether a user is active and holds a role, and their centre, in one statement: a counter
+# start asks it.
 STANDING = select(
     User.active,
     select(UserRole.role)
     .where(UserRole.user_id == User.id, UserRole.role == bindparam("role"))
     .exists(),
+    User.centre,
 ).where(User.username == bindparam("username"))
 
 
@@ -26,19 +28,22 @@ class AccountDirectory:
         iin = session.scalar(select(User.iin).where(User.username == actor))
         return frozenset((actor, iin) if iin else (actor,))
 
-    def refusal(self, session: Session, user: str, role: str | None) -> str | None:
-        """Return why the user may not be given a task of the role, or None when they may."""
+    def standing(
+        self, session: Session, user: str, role: str | None
+    ) -> tuple[str | None, str | None]:
+        """Return why the user may not be given a task of the role (None when they may) and
+        the service centre they work at (None for none)."""
         if role not in STAFF_ROLES:
-            return f"tasks of the {role or 'unnamed'} lane are not given to staff"
+            return f"tasks of the {role or 'unnamed'} lane are not given to staff", None
         standing = session.execute(STANDING, {"username": user, "role": role}).first()
         if standing is None:
-            return "there is no such user"
-        active, holds_role = standing
+            return "there is no such user", None
+        active, holds_role, centre = standing
         if not active:
-            return "the user's account is disabled"
+            return "the user's account is disabled", centre
         if not holds_role:
-            return f"the user does not hold the {role} role"
-        return None
+            return f"the user does not hold the {role} role", centre
+        return None, centre
 
     def centre(self, session: Session, user: str) -> str | None:
         """Return the service centre the user works at, or None."""

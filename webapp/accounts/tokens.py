@@ -5,7 +5,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Engine, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from webapp.db.accounts import ApiToken, User, UserRole
@@ -110,6 +110,14 @@ NOTE_TOKEN_USE = (
     )
     .values(last_used_at=bindparam("now"))
 )
+
+
+def remembered_user(engine: Engine, token: str) -> Account | None:
+    """Return the user of a token found valid moments ago (`known_tokens`), or None.
+
+    It needs no session: an API call whose token is remembered opens none for it.
+    """
+    return known_tokens(engine).get(_digest(token))
 
 
 def user_for_token(session: Session, token: str) -> Account | None:

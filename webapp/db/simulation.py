@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String, Text
+from sqlalchemy import Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
@@ -13,7 +13,8 @@ class SimulationJob(Base):
 
     `pending` until a worker claims it (`locked_by` until `locked_until`, renewed at each run
     done, so a worker that died leaves it to the next), then `running`, then `done` with the
-    comparison in `result` or `failed` with the reason in `error`.
+    comparison in `result` or `failed` with the reason in `error`. `attempts` counts the
+    claims: a simulation whose workers keep dying (out of memory, say) is given up as failed.
     """
 
     __tablename__ = "simulation_job"
@@ -29,6 +30,7 @@ class SimulationJob(Base):
     staffing: Mapped[dict | None] = mapped_column()
     status: Mapped[str] = mapped_column(String(20), default="pending")
     runs_done: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_by: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()

@@ -83,5 +83,5 @@ class Administration:
                 )
             step.migrate(plan, target, preview)
             view = step.finish()
-        self._deliver_outbox(step)
+        self._committed(step)
         return view

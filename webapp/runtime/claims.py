@@ -6,7 +6,14 @@ from sqlalchemy.orm import Session
 from webapp.db.models import HumanTask, Instance
 
 from . import audit
-from .assignment import assignment, centre_record, check_actor, check_reassignment
+from .assignment import (
+    MayAct,
+    centre_record,
+    check_actor,
+    check_may_act,
+    check_reassignment,
+    holding,
+)
 from .errors import Conflict, NotFound
 from .task_list import ACTIVE_TASK_STATES
 from .views import TaskView
@@ -26,13 +33,19 @@ VERSION_OF_INSTANCE = select(Instance.process_version_id).where(
 class Claims:
     """The runtime's task claims (mixed into `Runtime`)."""
 
-    def claim(self, task_id: str, actor: str) -> TaskView:
-        """Claim a ready task for `actor`; a task claimed by someone else is a conflict."""
-        return self._set_claim(task_id, actor, CLAIM, "claimed", new=actor)
+    def claim(self, task_id: str, actor: str, may_act: MayAct | None = None) -> TaskView:
+        """Claim a ready task for `actor`; a task claimed by someone else is a conflict.
 
-    def unclaim(self, task_id: str, actor: str) -> TaskView:
-        """Give a claimed task back to its role's queue."""
-        return self._set_claim(task_id, actor, RELEASE, "unclaimed", new=None, holder=actor)
+        `may_act`, the caller's rule of who may act on the task, is applied to the task's
+        row in the claim's own transaction.
+        """
+        return self._set_claim(task_id, actor, CLAIM, "claimed", new=actor, may_act=may_act)
+
+    def unclaim(self, task_id: str, actor: str, may_act: MayAct | None = None) -> TaskView:
+        """Give a claimed task back to its role's queue (`may_act` as for `claim`)."""
+        return self._set_claim(
+            task_id, actor, RELEASE, "unclaimed", new=None, may_act=may_act, holder=actor
+        )
 
     def assign(self, task_id: str, user: str, actor: str) -> TaskView:
         """Reassign a task to `user` (a supervisor's decision), whoever holds it now.
@@ -49,6 +62,7 @@ class Claims:
         statement: Update,
         kind: str,
         new: str | None,
+        may_act: MayAct | None = None,
         **condition: str,
     ) -> TaskView:
         """Change who holds a task with `statement`, checked and audited in one transaction."""
@@ -57,12 +71,18 @@ class Claims:
         values["claimed_at"] = now if new else None
         with self.transaction() as session:
             db = session.connection()
-            if kind in ("claimed", "assigned"):
-                assignee, role = assignment(session, task_id)
+            data = {}
+            if may_act is not None or kind in ("claimed", "assigned"):
+                held = holding(db, task_id)
+                check_may_act(may_act, held, task_id, actor)
                 if kind == "claimed":
-                    check_actor(self.directory, session, task_id, assignee, actor)
-                else:
-                    check_reassignment(self.directory, session, task_id, assignee, role, new)
+                    check_actor(self.directory, session, task_id, held.assignee, actor)
+                    data = centre_record(self.directory, session, actor)
+                elif kind == "assigned":
+                    where = check_reassignment(
+                        self.directory, session, task_id, held.assignee, held.role, new
+                    )
+                    data = {"user": new} | where
             changed = db.execute(statement, {"task_id": task_id, **values, **condition}).first()
             if changed is None:
                 row = db.execute(
@@ -73,8 +93,6 @@ class Claims:
                 holder = row.claimed_by or "nobody"
                 raise Conflict(f"task {task_id} is {row.state} and held by {holder}")
             task = TaskView(*changed)
-            data = {"user": new} if kind == "assigned" else {}
-            data |= centre_record(self.directory, session, new)
             self._append_event(
                 session,
                 task.instance_id,

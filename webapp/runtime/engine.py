@@ -1,10 +1,11 @@
 """The runtime: deploy bundles and move instances forward, one short transaction per step.
 
-A step locks the instance row, loads its state with the cached spec, re-attaches our script
-engine, applies one input (start, complete a task, deliver a message, fire a timer, retry a
-service task), runs the engine until it waits, saves the state, syncs the read models, appends
-the audit events and commits. Nothing else changes an instance. Each side of the runtime is a
-module of its own, mixed into `Runtime` here.
+A step locks the instance row, loads its state with the cached spec (or takes the workflow the
+instance's last committed step in this process left, when the row still holds what that step
+saved: see `warm`), re-attaches our script engine, applies one input (start, complete a task,
+deliver a message, fire a timer, retry a service task), runs the engine until it waits, saves
+the state, syncs the read models, appends the audit events and commits. Nothing else changes an
+instance. Each side of the runtime is a module of its own, mixed into `Runtime` here.
 """
 
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -18,7 +19,7 @@ from webapp.db.base import utcnow
 
 from . import dated, forms, inputs, records, signatures
 from .administration import Administration
-from .assignment import Directory, check_actor
+from .assignment import Directory, MayAct, check_actor, check_may_act
 from .claims import Claims
 from .deploying import Deploying
 from .errors import Conflict, InvalidData
@@ -34,6 +35,7 @@ from .steps import Step
 from .task_list import ACTIVE_TASK_STATES
 from .versions import Versions
 from .views import InstanceView
+from .warm import DEFAULT_SIZE, WarmWorkflows
 
 __all__ = ["RetryPolicy", "Runtime"]
 
@@ -58,6 +60,7 @@ class Runtime(Deploying, Starting, Claims, Messaging, Administration, Reading):
         directory: Directory | None = None,
         documents: signatures.DocumentRenderer = signatures.json_renderer,
         languages: Collection[str] = (),
+        warm_workflows: int = DEFAULT_SIZE,
     ):
         self.session_factory = session_factory
         self.operators = dict(operators)
@@ -83,6 +86,8 @@ class Runtime(Deploying, Starting, Claims, Messaging, Administration, Reading):
         self.documents = documents
         self.serializer = TunedSerializer()
         self.versions = Versions(self.serializer)
+        # The workflows of the last committed steps, so that the next step need not restore them.
+        self.warm = WarmWorkflows(warm_workflows)
         self.script_engine = restricted_engine({"config": self.setting}, self.operators)
         self.step_latency = LatencyHistogram()
 
@@ -112,20 +117,27 @@ class Runtime(Deploying, Starting, Claims, Messaging, Administration, Reading):
 
     # Steps
 
+    def _committed(self, step: Step) -> None:
+        """Keep a committed step's workflow for the instance's next step; send its messages."""
+        self.warm.keep(step.instance.id, step.saved, step.workflow)
+        self._deliver_outbox(step)
+
     def _new_step(
         self,
         session: Session,
         instance: InstanceRecord,
         actor: str | None,
         now: datetime | None = None,
+        workflow=None,
     ) -> Step:
-        """Load an instance's workflow (a new one for a new instance) into a step."""
+        """Load an instance's workflow (a new one for a new instance) into a step, unless the
+        step brings the workflow its row holds."""
         info = self.versions.get(session, instance.process_version_id)
-        if instance.state:
+        if workflow is None and instance.state:
             workflow = self.serializer.load(
                 instance.state, info.spec, info.subprocess_specs, self.script_engine
             )
-        else:
+        elif workflow is None:
             workflow = new_workflow(info.spec, info.subprocess_specs, self.script_engine)
         return Step(self, session, instance, info, workflow, actor, now or self.clock())
 
@@ -140,7 +152,8 @@ class Runtime(Deploying, Starting, Claims, Messaging, Administration, Reading):
         """Return a step on a locked instance row; a suspended or ended one moves no further."""
         if instance.status in ("suspended", "terminated") and not allow_inactive:
             raise Conflict(f"instance {instance.id} is {instance.status}")
-        return self._new_step(session, instance, actor, now)
+        warm = self.warm.take(instance.id, instance.state) if instance.state else None
+        return self._new_step(session, instance, actor, now, warm)
 
     def _run_step(
         self,
@@ -156,17 +169,28 @@ class Runtime(Deploying, Starting, Claims, Messaging, Administration, Reading):
             step = self._locked_step(session, instance, actor, now, allow_inactive)
             apply(step)
             view = step.finish()
-        self._deliver_outbox(step)
+        self._committed(step)
         return view
 
-    def complete(self, task_id: str, data: Mapping, actor: str | None = None) -> InstanceView:
-        """Complete a ready user task with its form data, then run until the instance waits."""
+    def complete(
+        self,
+        task_id: str,
+        data: Mapping,
+        actor: str | None = None,
+        may_act: MayAct | None = None,
+    ) -> InstanceView:
+        """Complete a ready user task with its form data, then run until the instance waits.
+
+        `may_act`, the caller's rule of who may act on the task (roles, assignment, claim), is
+        applied to the task's row as the step reads it with the instance's lock.
+        """
         if not isinstance(data, Mapping):
             raise InvalidData("task data must be a JSON object", {"data": "not an object"})
         data = inputs.check_data(data, "task data")
         task_id = str(task_id)
         with self.step_latency.measure("complete"), self.transaction() as session:
             record, row = records.lock_of_task(session.connection(), task_id)
+            check_may_act(may_act, row, task_id, actor)
             step = self._locked_step(session, record, actor)
             step.know(row)
             if row.state not in ACTIVE_TASK_STATES:
@@ -197,5 +221,5 @@ class Runtime(Deploying, Starting, Claims, Messaging, Administration, Reading):
                     {"data": str(error)},
                 ) from error
             view = step.finish()
-        self._deliver_outbox(step)
+        self._committed(step)
         return view

@@ -42,10 +42,29 @@ def loads(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> object:
         document = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:
         raise NotJson(f"nested deeper than {max_depth} levels") from None
-    for path, _value, depth in _walk(document):
-        if depth > max_depth:
-            raise NotJson(f"nested deeper than {max_depth} levels at {path or 'the top'}")
+    if _deeper_than(document, max_depth):
+        for path, _value, depth in _walk(document):
+            if depth > max_depth:
+                raise NotJson(f"nested deeper than {max_depth} levels at {path or 'the top'}")
     return document
+
+
+def _deeper_than(document: object, max_depth: int) -> bool:
+    """Tell whether a parsed document has a value deeper than `max_depth`.
+
+    Every request body is checked: only its objects and arrays are visited, and no path is
+    written unless one is too deep.
+    """
+    if not isinstance(document, dict | list):
+        return False
+    stack = [(document, 0)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if depth >= max_depth and children:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def _walk(value: object) -> Iterator[tuple[str, object, int]]:

@@ -8,7 +8,8 @@ makes them (tests/runtime/test_levers.py runs every corpus diagram both ways to 
   visited in depth-first order, instead of walking the whole tree to find them;
 - `quiet`: no log extras (a dict per change of state, the whole tree at a workflow's start and
   end) built while SpiffWorkflow's loggers are off for INFO;
-- `decisions`: each DMN cell's `?` placeholder substituted once, not by a regex per evaluation.
+- `decisions`: each DMN cell's `?` placeholder substituted once, not by a regex per evaluation,
+  and each input expression evaluated once per decision, not once per cell that tests it.
 
 The runtime builds and loads every workflow through `new_workflow` and `TunedSerializer`; specs
 get the decision lever from `cache_decisions` where they are cached.
@@ -18,6 +19,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
+from contextvars import ContextVar
 from functools import cache, lru_cache
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -292,8 +294,21 @@ def _placed(match_expr: str) -> str:
     return PLACEHOLDER.sub(INPUT_NAME, match_expr)
 
 
+# The input values of the decision being made (in this thread), by input expression.
+_INPUTS: ContextVar[dict | None] = ContextVar("decision_inputs", default=None)
+
+
 class CachedDecisionEngine(DecisionEngine):
-    """Lever `decisions`: the DMN engine with each cell's placeholder substitution cached."""
+    """Lever `decisions`: the DMN engine with each cell's placeholder substitution cached, and
+    each input's value computed once per decision (the task's data does not change within)."""
+
+    def decide(self, task):
+        """Return the matching rules, the inputs evaluated as the first cell asks for them."""
+        token = _INPUTS.set({})
+        try:
+            return super().decide(task)
+        finally:
+            _INPUTS.reset(token)
 
     def evaluate(self, input_expr, match_expr, task):
         """Evaluate a cell; cells without a placeholder go the stock way."""
@@ -303,8 +318,14 @@ class CachedDecisionEngine(DecisionEngine):
         if INPUT_NAME not in placed:
             return super().evaluate(input_expr, match_expr, task)
         script_engine = task.workflow.script_engine
-        external_context = {INPUT_NAME: script_engine.evaluate(task, input_expr)}
-        return script_engine.evaluate(task, placed, external_context=external_context)
+        inputs = _INPUTS.get()
+        if inputs is None:
+            value = script_engine.evaluate(task, input_expr)
+        elif input_expr in inputs:
+            value = inputs[input_expr]
+        else:
+            value = inputs[input_expr] = script_engine.evaluate(task, input_expr)
+        return script_engine.evaluate(task, placed, external_context={INPUT_NAME: value})
 
 
 def cache_decisions(spec, subprocess_specs: dict) -> None:

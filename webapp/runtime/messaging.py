@@ -87,7 +87,7 @@ class Messaging:
         consume(session, outbox_job)
         view = step.finish()
         session.commit()
-        self._deliver_outbox(step)
+        self._committed(step)
         return view
 
     def _deliver_outbox(self, step: Step) -> None:

@@ -1,6 +1,7 @@
 """Reading tasks and instances without changing them."""
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,20 +16,35 @@ from .task_list import ACTIVE_TASK_STATES
 from .views import InstanceView, TaskView, instance_view
 
 
+def _row(session: Session, task_id: str) -> HumanTask:
+    """Return a task-list row."""
+    row = session.get(HumanTask, str(task_id))
+    if row is None:
+        raise NotFound(f"no task {task_id}")
+    return row
+
+
 class Reading:
     """The runtime's reads (mixed into `Runtime`)."""
 
     def _task_row(self, task_id: str) -> HumanTask:
         """Return a task-list row."""
         with self.transaction() as session:
-            row = session.get(HumanTask, str(task_id))
-        if row is None:
-            raise NotFound(f"no task {task_id}")
-        return row
+            return _row(session, task_id)
 
-    def _read_step(self, session: Session, instance_id: int) -> Step:
-        """Return a step that only reads an instance (its row is not locked)."""
-        return self._new_step(session, records.read(session.connection(), instance_id, False), None)
+    @contextmanager
+    def _reading(self, session: Session, instance_id: int) -> Iterator[Step]:
+        """Yield a step that only reads an instance (its row is not locked).
+
+        A read looks and changes nothing, so the workflow it took from the warm ones (see
+        `warm`) is kept again for the instance's next step, as the row still has it.
+        """
+        record = records.read(session.connection(), instance_id, False)
+        warm = self.warm.take(record.id, record.state) if record.state else None
+        step = self._new_step(session, record, None, workflow=warm)
+        yield step
+        if record.state:
+            self.warm.keep(record.id, record.state, step.workflow)
 
     def task(self, task_id: str) -> TaskView:
         """Return a user task."""
@@ -36,10 +52,11 @@ class Reading:
 
     def task_data(self, task_id: str) -> dict:
         """Return the data a ready user task sees."""
-        row = self._task_row(task_id)
         with self.transaction() as session:
-            task = self._read_step(session, row.instance_id).task(task_id)
-            return json_safe(dict(task.data)) if task is not None else {}
+            row = _row(session, task_id)
+            with self._reading(session, row.instance_id) as step:
+                task = step.task(task_id)
+                return json_safe(dict(task.data)) if task is not None else {}
 
     def form_schema(self, task_id: str) -> tuple[dict | None, dict | None]:
         """Return a user task's form schema and UI schema (None where it has none)."""
@@ -57,11 +74,11 @@ class Reading:
     ) -> signatures.Signing | None:
         """Return what the signer must sign to complete an open task with this data, if
         anything, with the document rendered in `language`."""
-        row = self._task_row(task_id)
         with self.transaction() as session:
-            step = self._read_step(session, row.instance_id)
-            view = TaskView.of(row)
-            return self._task_signing(session, step, view, json_safe(dict(data)), language)
+            row = _row(session, task_id)
+            with self._reading(session, row.instance_id) as step:
+                view = TaskView.of(row)
+                return self._task_signing(session, step, view, json_safe(dict(data)), language)
 
     def _task_signing(
         self, session: Session, step: Step, row: TaskView, data: Mapping, language: str
@@ -83,8 +100,7 @@ class Reading:
 
     def instance(self, instance_id: int) -> InstanceView:
         """Return an instance with its current data, open tasks, events and incidents."""
-        with self.transaction() as session:
-            step = self._read_step(session, instance_id)
+        with self.transaction() as session, self._reading(session, instance_id) as step:
             tasks = tuple(step.open_tasks().values())
             data = current_data(step.workflow)
             return instance_view(session, step.instance, step.info, data, tasks, full=True)

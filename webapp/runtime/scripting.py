@@ -16,6 +16,7 @@ import ast
 import copy
 import functools
 import inspect
+import itertools
 import json
 import math
 import operator
@@ -1027,6 +1028,15 @@ def render(text: str, data: Mapping) -> str:
     return "".join(parts)
 
 
+def _all_public(names: Mapping) -> bool:
+    """Tell whether no name starts with `_`, checked without a Python loop: every expression a
+    step evaluates (each decision table cell) builds a namespace."""
+    try:
+        return not any(map(str.startswith, names, itertools.repeat("_")))
+    except TypeError:  # a name that is not text: the careful merge decides
+        return False
+
+
 class ScriptEnvironment(BasePythonScriptEngineEnvironment):
     """SpiffWorkflow's script environment, restricted, with an explicit set of helpers."""
 
@@ -1039,7 +1049,10 @@ class ScriptEnvironment(BasePythonScriptEngineEnvironment):
         namespace = dict(self.globals)
         # Data keys starting with `_` would replace `__builtins__` and the guards: never merged.
         for names in (external_context or {}, context):
-            namespace.update((k, v) for k, v in names.items() if not str(k).startswith("_"))
+            if _all_public(names):
+                namespace.update(names)
+            else:
+                namespace.update((k, v) for k, v in names.items() if not str(k).startswith("_"))
         return namespace
 
     def evaluate(self, expression, context, external_context=None):

@@ -41,7 +41,7 @@ class Starting:
             info = self.versions.latest(session, process_id)
             step = self._start(session, info, data, actor)
             view = step.finish()
-        self._deliver_outbox(step)
+        self._committed(step)
         return view
 
     def _start(

@@ -92,6 +92,8 @@ class Step:
         # The open task-list rows known so far, by task id; all of them once `_all_rows`.
         self._rows: dict[str, TaskView] = {}
         self._all_rows = False
+        # The state document `finish` saved.
+        self.saved = b""
         # The hot path writes through Core on the session's connection: the ORM's unit of
         # work costs more than the engine itself for these append-only and bulk rows.
         self.db = session.connection()
@@ -257,7 +259,8 @@ class Step:
         data = current_data(workflow, tasks)
         instance.status = status
         summary = {k: data[k] for k in self.rules.summary_fields if k in data}
-        records.save(self.db, instance, self.rules.serializer.dump(workflow), summary, self.now)
+        self.saved = self.rules.serializer.dump(workflow)
+        records.save(self.db, instance, self.saved, summary, self.now)
         if self.events:
             self.db.execute(audit.INSERT_EVENTS, self.events)
         if self.outbox:

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from webapp.db.models import HumanTask, HumanTaskKey
 
 from . import scripting
-from .assignment import centre_record, starter_may_hold
+from .assignment import starter_hold
 from .audit import called_process
 from .views import TaskView
 
@@ -110,14 +110,11 @@ def _row(step: "Step", task_id: str, task) -> dict:
     }
     # `claimedByStarter`: a counter application starts in the hands of the clerk who started
     # it, with no claim step in between.
-    if (
-        step.new
-        and _property(step, task, properties.get("claimedByStarter"))
-        and starter_may_hold(step.rules.directory, step.session, step.actor, row["role"])
-    ):
-        row.update(state="claimed", claimed_by=step.actor, claimed_at=step.now)
-        where = centre_record(step.rules.directory, step.session, step.actor)
-        step.record("claimed", task, where or None)
+    if step.new and _property(step, task, properties.get("claimedByStarter")):
+        where = starter_hold(step.rules.directory, step.session, step.actor, row["role"])
+        if where is not None:
+            row.update(state="claimed", claimed_by=step.actor, claimed_at=step.now)
+            step.record("claimed", task, where or None)
     return row
 
 

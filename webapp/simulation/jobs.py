@@ -14,6 +14,9 @@ from .report import Request, compare
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=10)  # renewed at each run done: a run takes seconds, not minutes
+# A simulation still unfinished after this many claims stopped each worker that took it.
+MAX_ATTEMPTS = 3
+GIVEN_UP = f"its worker stopped while running it, {MAX_ATTEMPTS} times: it was given up"
 
 
 def submit(session: Session, request: Request, author: str, now: datetime) -> int:
@@ -40,12 +43,19 @@ def claim(runtime: Runtime, worker: str, lease: timedelta = LEASE) -> int | None
     """Take the oldest simulation no worker holds; None if there is none.
 
     The update repeats the condition, so of two workers reading the same job only the one
-    whose update finds it still free gets it.
+    whose update finds it still free gets it. A free simulation already claimed MAX_ATTEMPTS
+    times is marked failed instead: each worker that took it stopped before it ended.
     """
     now = runtime.clock()
     free = or_(SimulationJob.locked_until.is_(None), SimulationJob.locked_until < now)
     waiting = SimulationJob.status.in_(("pending", "running"))
     with runtime.session_factory.begin() as session:
+        session.execute(
+            update(SimulationJob)
+            .where(waiting, free, SimulationJob.attempts >= MAX_ATTEMPTS)
+            .values(status="failed", error=GIVEN_UP, finished_at=now, locked_by=None,
+                    locked_until=None)
+        )  # fmt: skip
         found = session.scalar(
             select(SimulationJob.id).where(waiting, free).order_by(SimulationJob.id).limit(1)
         )
@@ -54,7 +64,13 @@ def claim(runtime: Runtime, worker: str, lease: timedelta = LEASE) -> int | None
         taken = session.execute(
             update(SimulationJob)
             .where(SimulationJob.id == found, waiting, free)
-            .values(status="running", locked_by=worker, locked_until=now + lease, runs_done=0)
+            .values(
+                status="running",
+                locked_by=worker,
+                locked_until=now + lease,
+                runs_done=0,
+                attempts=SimulationJob.attempts + 1,
+            )
         )
         return found if taken.rowcount == 1 else None
 

@@ -6,21 +6,26 @@ session cookie instead must carry the CSRF token when it changes anything.
 
 import dataclasses
 import json
+from collections.abc import Callable
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, abort, g, jsonify, request
 from flask_login import current_user
 from sqlalchemy import bindparam, select
+from werkzeug.exceptions import HTTPException
 
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask
 from webapp.runtime import repair, variable_edit
+from webapp.runtime.assignment import MayAct
+from webapp.runtime.errors import TirkeuError
 from webapp.runtime.views import InstanceView
 
 from .auth import authenticate_bearer, personal_view, role_required
-from .database import db, runtime
+from .database import db, engine, runtime
 from .security import csrf
 from .tasklist import Worker, cursor_from, filters_from, list_tasks, may_act, person_names
 
@@ -37,7 +42,8 @@ START_ROLES = ("clerk", "supervisor", "administrator")
 READ_ROLES = ("clerk", "supervisor", "analyst", "administrator", "process_owner")
 MESSAGE_ROLES = ("administrator",)
 REPAIR_ROLES = ("administrator",)
-# What deciding whether the caller may act on a task reads, built once for every task call.
+T = TypeVar("T")
+# What deciding whether the caller may act on a task reads, when a refused call is answered.
 WHO_MAY_ACT = select(HumanTask.assignee, HumanTask.role, HumanTask.claimed_by).where(
     HumanTask.id == bindparam("task_id")
 )
@@ -45,15 +51,26 @@ WHO_MAY_ACT = select(HumanTask.assignee, HumanTask.role, HumanTask.claimed_by).w
 
 def plain(value: Any) -> Any:
     """Return the value with dataclasses, dates and tuples turned into JSON types."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, datetime | date):
-        return value.isoformat()
+    if value is None or isinstance(value, str | int | float):
+        return value
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [plain(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    names = field_names(type(value))
+    if names is not None:
+        return {name: plain(getattr(value, name)) for name in names}
     return value
+
+
+@cache
+def field_names(kind: type) -> tuple[str, ...] | None:
+    """Return the field names of a dataclass, None for any other type (asked once a type)."""
+    if not dataclasses.is_dataclass(kind):
+        return None
+    return tuple(field.name for field in dataclasses.fields(kind))
 
 
 def shown(instance: InstanceView) -> Response:
@@ -101,13 +118,29 @@ def caller() -> Worker:
 def check_workable(task_id: str) -> None:
     """Answer 404 or 403 unless the task exists and the caller may act on it."""
     # One statement on a connection of its own: the ORM session's transaction would cost more
-    # than the query. The request's session holds no transaction here (authentication ended it).
-    with db().get_bind().begin() as connection:
+    # than the query. No request's session holds a transaction here (authentication ended it).
+    with engine().begin() as connection:
         task = connection.execute(WHO_MAY_ACT, {"task_id": task_id}).first()
     if task is None:
         abort(404)
     if not may_act(task, caller()):
         abort(403)
+
+
+def act_on_task(task_id: str, act: Callable[[MayAct], T]) -> T:
+    """Run a task act whose own transaction refuses a caller who may not act on the task.
+
+    The act's step applies `may_act` to the task's row under its lock, so deciding costs no
+    transaction of its own. A refused act (or a body refused before it) is answered as the
+    check before the act would have answered it: an unknown task or a caller who may not
+    act on it first, whatever else is wrong with the request.
+    """
+    worker = caller()
+    try:
+        return act(lambda task: may_act(task, worker))
+    except (TirkeuError, HTTPException):
+        check_workable(task_id)
+        raise
 
 
 @bp.get("/openapi.json")
@@ -144,27 +177,32 @@ def tasks() -> Response:
 @role_required(*WORK_ROLES)
 def claim(task_id: str) -> Response:
     """Claim a task for the caller."""
-    check_workable(task_id)
-    return jsonify(plain(runtime().claim(task_id, g.api_user.username)))
+    claimed = act_on_task(task_id, lambda rule: runtime().claim(task_id, g.api_user.username, rule))
+    return jsonify(plain(claimed))
 
 
 @bp.post("/tasks/<task_id>/unclaim")
 @role_required(*WORK_ROLES)
 def unclaim(task_id: str) -> Response:
     """Give a claimed task back to its queue."""
-    check_workable(task_id)
-    return jsonify(plain(runtime().unclaim(task_id, g.api_user.username)))
+    released = act_on_task(
+        task_id, lambda rule: runtime().unclaim(task_id, g.api_user.username, rule)
+    )
+    return jsonify(plain(released))
 
 
 @bp.post("/tasks/<task_id>/complete")
 @role_required(*WORK_ROLES)
 def complete(task_id: str) -> Response:
     """Complete a task with form data; invalid data is refused with the field errors."""
-    check_workable(task_id)
-    data = body().get("data", {})
-    if not isinstance(data, dict):
-        abort(400, description="data must be a JSON object")
-    return shown(runtime().complete(task_id, data, g.api_user.username))
+
+    def complete_it(rule: MayAct) -> InstanceView:
+        data = body().get("data", {})
+        if not isinstance(data, dict):
+            abort(400, description="data must be a JSON object")
+        return runtime().complete(task_id, data, g.api_user.username, rule)
+
+    return shown(act_on_task(task_id, complete_it))
 
 
 @bp.post("/instances")

@@ -45,13 +45,14 @@ from webapp.accounts import (
     authenticate,
     change_password,
     end_sessions,
+    remembered_user,
     user_for_token,
 )
 from webapp.db.accounts import User
 from webapp.db.base import utcnow
 from webapp.privacy import Privacy, View
 
-from .database import db
+from .database import db, engine
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -148,11 +149,14 @@ def authenticate_bearer() -> bool:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         abort(401)
-    session = db()
-    user = user_for_token(session, token.strip())
-    # A token known from a call moments ago is answered without the database.
-    if session.in_transaction():
-        session.commit()
+    token = token.strip()
+    # A token known from a call moments ago is answered without a session or the database.
+    user = remembered_user(engine(), token)
+    if user is None:
+        session = db()
+        user = user_for_token(session, token)
+        if session.in_transaction():
+            session.commit()
     g.api_user = SignedInUser.of(user) if user is not None else None
     if g.api_user is None:
         abort(401)

@@ -1,8 +1,9 @@
-"""The per-request database session and the runtime accessor."""
+"""The per-request database session, the engine and the runtime accessor."""
 
 from typing import Any
 
 from flask import Flask, current_app, g
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 
@@ -11,6 +12,11 @@ def db() -> Session:
     if "db" not in g:
         g.db = current_app.extensions["tirkeu_sessions"]()
     return g.db
+
+
+def engine() -> Engine:
+    """Return the database engine, for what needs no session (a remembered token)."""
+    return current_app.extensions["tirkeu_sessions"].kw["bind"]
 
 
 def runtime() -> Any:

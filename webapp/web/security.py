@@ -67,9 +67,12 @@ class SessionCookies(SecureCookieSessionInterface):
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         """Open the request's session; a request without the cookie (API calls) gets an empty one.
 
-        Flask builds the cookie's signing serializer first, which is most of the work.
+        Flask builds the cookie's signing serializer first, which is most of the work; a
+        request with no cookies at all is not even parsed for them.
         """
-        if app.secret_key and self.get_cookie_name(app) not in request.cookies:
+        if app.secret_key and (
+            "HTTP_COOKIE" not in request.environ or self.get_cookie_name(app) not in request.cookies
+        ):
             return self.session_class()
         return super().open_session(app, request)
 

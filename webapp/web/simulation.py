@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from webapp.db.simulation import SimulationJob
-from webapp.runtime.errors import InvalidData
+from webapp.runtime.errors import Conflict, InvalidData
 from webapp.simulation import jobs
 from webapp.simulation.plan import parse_staffing
 from webapp.simulation.report import Request
@@ -81,6 +81,19 @@ def progress(process_id: str, job_id: int) -> Any:
             total=2 * found.runs,
             text=render_template("simulation/_state.html", j=found).strip(),
         )
+
+
+@bp.route("/<process_id>/simulations/<int:job_id>/delete", methods=["POST"])
+@role_required(*ROLES)
+def delete(process_id: str, job_id: int) -> Any:
+    """Delete an ended simulation; one that waits or runs belongs to the worker until it ends."""
+    session = db()
+    with session.begin():
+        found = _job(session, process_id, job_id)
+        if found.status in ("pending", "running"):
+            raise Conflict(_("A simulation is deleted once it has ended."))
+        session.delete(found)
+    return redirect(url_for(".simulate", process_id=process_id, number=found.version), 303)
 
 
 def _job(session, process_id: str, job_id: int) -> SimulationJob:
