@@ -2,6 +2,7 @@
 
 from collections import Counter
 
+from webapp.simulation import model as learned
 from webapp.simulation.model import learn, percentile
 from webapp.simulation.report import Request, compare
 from webapp.simulation.staffing import hour_of_week
@@ -44,6 +45,22 @@ def test_model_learns_the_hand_known_task_times_choices_and_arrivals(known):
     assert model.staffing["Clerk"][14] == 1 and model.staffing["Clerk"][3] == 0
     assert model.duty["Task_Check"][14] and not model.duty["Task_Check"][3]
     assert sorted(lead for _c, lead in model.observed) == sorted(known.leads)
+
+
+def test_an_application_whose_data_was_not_kept_borrows_one_that_went_its_way(known, monkeypatch):
+    # One application's data drawn; each of the four ways through (two channels, checked
+    # and refused or checked and approved) the draw missed is kept one more.
+    monkeypatch.setattr(learned, "MAX_SAMPLES", 1)
+    with known.session_factory() as session:
+        model = learn(session, "review", MONDAY, WEEK_END)
+    assert len(model.samples) == 4
+
+    def way(n: int) -> tuple[int, bool]:
+        return n % 2, n % 5 != 2
+
+    for n, (_offset, sample) in enumerate(model.arrivals):
+        borrowed = int(model.samples[sample]["application_number"][2:])
+        assert way(borrowed) == way(n)
 
 
 def test_back_test_reproduces_share_within_term_and_p90_lead_within_ten_percent(known):

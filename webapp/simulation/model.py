@@ -11,7 +11,7 @@ import math
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,11 +19,12 @@ from sqlalchemy.orm import Session
 from webapp.analytics.sql import seconds_between
 from webapp.centres import centre_problem
 from webapp.db.models import HumanTask, Instance, InstanceEvent, ProcessVersion
-from webapp.runtime.calls import DURATION, without_duration
 
+from .services import aware, learn_services
 from .staffing import HOURS_PER_WEEK, Claim, hour_of_week, learn_staffing, on_duty
 
-# The start data of at most this many applications are kept, drawn at random: the routing
+# The start data of this many applications are kept, drawn at random (and one of each way
+# through the draw missed: see `_learn_arrivals`): the routing
 # cost of a simulation grows with the distinct data it routes, not with the arrivals.
 MAX_SAMPLES = 400
 # A field of task data with more distinct values than this (comments, signatures, numbers)
@@ -53,6 +54,10 @@ class TaskModel:
     # not per task: the owners of one flat tend to answer, or not, together.
     cases: int = 0
     unanswered: int = 0
+    # Of the other applications, each task cancelled while unclaimed: seconds it had waited
+    # and its application's centre. Its person had not answered by then (see `survival`).
+    censored: list[float] = field(default_factory=list)
+    censored_centres: list[str | None] = field(default_factory=list)
 
 
 @dataclass
@@ -74,6 +79,11 @@ class Model:
     services: dict[str, dict] = field(default_factory=dict)
     # Per service task that writes, the answers recorded in the log (its result variable).
     answers: dict[str, list[dict]] = field(default_factory=dict)
+    # Per kept application (its index in `samples`), what each reading service task answered
+    # it in the log: the registries as they were when it came.
+    reads: dict[int, dict[str, dict]] = field(default_factory=dict)
+    # The instance each kept application's data came from.
+    kept_ids: list[int] = field(default_factory=list)
     outcomes: dict[str, float] = field(default_factory=dict)
     # Applications per hour made at each centre's counter, keyed by "centre|local hour of week".
     centre_rates: dict[str, float] = field(default_factory=dict)
@@ -118,6 +128,7 @@ class Model:
                     "choices": len(t.choices),
                     "cases": t.cases,
                     "unanswered": t.unanswered,
+                    "censored": len(t.censored),
                 }
                 for bpmn_id, t in self.tasks.items()
             },
@@ -159,11 +170,6 @@ def centre_of(data: dict) -> str | None:
     return centre if centre_problem(centre) is None else None
 
 
-def aware(value: datetime) -> datetime:
-    """Return a database time as an aware UTC time (SQLite gives naive ones)."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def learn(
     session: Session, process_id: str, start: datetime, end: datetime, seed: int = 0
 ) -> Model:
@@ -182,9 +188,10 @@ def learn(
     versions = Counter(row.version for row in rows)
     model = Model(process_id, start, end, versions.most_common(1)[0][0] if versions else None)
     events = _events(session, ids)
-    _learn_arrivals(model, rows, events, random.Random(seed))  # nosec B311
+    met = _tasks_met(session, ids)
+    _learn_arrivals(model, rows, events, met, random.Random(seed))  # nosec B311
     _learn_tasks(model, session, ids, events)
-    _learn_services(model, events)
+    learn_services(model, events)
     return model
 
 
@@ -209,14 +216,43 @@ def _events(session: Session, ids: list[int]) -> list:
     return found
 
 
-def _learn_arrivals(model: Model, rows, events, rng: random.Random) -> None:
-    """Learn the arrivals, their rates, the data mix, the outcomes and the observed leads."""
+def _tasks_met(session: Session, ids: list[int]) -> dict[int, tuple[str, ...]]:
+    """Return the user tasks (BPMN ids) each instance met in the log."""
+    met: dict[int, set[str]] = defaultdict(set)
+    for n in range(0, len(ids), 1000):
+        for instance_id, bpmn_id in session.execute(
+            select(HumanTask.instance_id, HumanTask.bpmn_id).where(
+                HumanTask.instance_id.in_(ids[n : n + 1000])
+            )
+        ):
+            met[instance_id].add(bpmn_id)
+    return {instance_id: tuple(sorted(tasks)) for instance_id, tasks in met.items()}
+
+
+def _learn_arrivals(model: Model, rows, events, met: dict, rng: random.Random) -> None:
+    """Learn the arrivals, their rates, the data mix, the outcomes and the observed leads.
+
+    The data kept are drawn at random, and one more of each way through (its channel, centre
+    and the user tasks it met in the log) the draw missed: a way a few in a hundred took
+    (a crowded address's review, overnight) is then played as often as it came, not as often
+    as a draw of a few hundred happened to keep it.
+    """
     started = {e.instance_id: e.data or {} for e in events if e.kind == "instance_started"}
     outcome: dict[int, str] = {}
     for e in events:
         if e.kind == "task_completed" and e.data and "outcome" in e.data:
             outcome[e.instance_id] = str(e.data["outcome"])
+    way = [
+        (str(started.get(r.id, {}).get("channel", "")), centre_of(started.get(r.id, {})))
+        + met.get(r.id, ())
+        for r in rows
+    ]
     kept = set(rng.sample(range(len(rows)), min(MAX_SAMPLES, len(rows))))
+    covered = {way[n] for n in kept}
+    for n, kind in enumerate(way):
+        if kind not in covered:
+            covered.add(kind)
+            kept.add(n)
     index: dict[int, int] = {}
     counts: Counter = Counter()
     at_centres: Counter = Counter()
@@ -226,6 +262,7 @@ def _learn_arrivals(model: Model, rows, events, rng: random.Random) -> None:
         if n in kept:
             index[n] = len(model.samples)
             model.samples.append(data)
+            model.kept_ids.append(row.id)
         created = aware(row.created_at)
         counts[f"{channel}|{hour_of_week(created)}"] += 1
         if centre_of(data):
@@ -236,17 +273,13 @@ def _learn_arrivals(model: Model, rows, events, rng: random.Random) -> None:
             model.observed.append((channel, lead))
             ended = (aware(row.completed_at) - model.start).total_seconds()
             model.cutoff = max(model.cutoff, ended)
-    # An application whose data was not kept routes like a kept one of its channel and centre.
-    by_channel = defaultdict(list)
-    for n, sample in enumerate(model.samples):
-        by_channel[str(sample.get("channel", "")), centre_of(sample)].append(n)
+    # An application whose data was not kept routes like a kept one that went its way.
+    by_way = defaultdict(list)
+    for n in sorted(index):
+        by_way[way[n]].append(index[n])
     arrivals = []
-    for (offset, n), row in zip(model.arrivals, rows, strict=True):
-        if n < 0:
-            data = started.get(row.id, {})
-            kind = (str(data.get("channel", "")), centre_of(data))
-            n = rng.choice(by_channel.get(kind) or list(range(len(model.samples))))
-        arrivals.append((offset, n))
+    for k, (offset, n) in enumerate(model.arrivals):
+        arrivals.append((offset, n if n >= 0 else rng.choice(by_way[way[k]])))
     model.arrivals = arrivals
     model.rates = {key: count / model.weeks for key, count in sorted(counts.items())}
     model.centre_rates = {key: n / model.weeks for key, n in sorted(at_centres.items())}
@@ -303,9 +336,15 @@ def _learn_tasks(model: Model, session: Session, ids: list[int], events) -> None
             claim = Claim(lane, row.bpmn_id, centre, aware(row.created_at), begun, completed)
             claims.append((task, claim, len(task.waiting) - 1))
     unanswered: set[tuple[str, int]] = set()
+    cut: list[tuple[str, int, float]] = []
     for n in range(0, len(ids), 1000):
-        for bpmn_id, instance_id, lane in session.execute(
-            select(HumanTask.bpmn_id, HumanTask.instance_id, HumanTask.lane).where(
+        for bpmn_id, instance_id, lane, waited in session.execute(
+            select(
+                HumanTask.bpmn_id,
+                HumanTask.instance_id,
+                HumanTask.lane,
+                seconds_between(HumanTask.created_at, HumanTask.completed_at),
+            ).where(
                 HumanTask.instance_id.in_(ids[n : n + 1000]),
                 HumanTask.state == "cancelled",
                 HumanTask.claimed_at.is_(None),
@@ -313,10 +352,17 @@ def _learn_tasks(model: Model, session: Session, ids: list[int], events) -> None
         ):
             model.tasks.setdefault(bpmn_id, TaskModel(lane))
             unanswered.add((bpmn_id, instance_id))
+            cut.append((bpmn_id, instance_id, max(float(waited or 0.0), 0.0)))
     for bpmn_id, _instance_id in answered | unanswered:
         model.tasks[bpmn_id].cases += 1
     for bpmn_id, _instance_id in unanswered - answered:
         model.tasks[bpmn_id].unanswered += 1
+    # Where a task of the application was answered, one cancelled beside it is a censored
+    # answer time: a slow owner the window cut off, or one a co-owner's refusal did.
+    for bpmn_id, instance_id, waited in cut:
+        if (bpmn_id, instance_id) in answered:
+            model.tasks[bpmn_id].censored.append(round(waited, 3))
+            model.tasks[bpmn_id].censored_centres.append(centres.get(instance_id))
     completions = {e.task_id: e.data or {} for e in events if e.kind == "task_completed"}
     for task in model.tasks.values():
         values = [completions.get(task_id, {}) for task_id in task.task_ids]
@@ -328,54 +374,6 @@ def _learn_tasks(model: Model, session: Session, ids: list[int], events) -> None
     # counter opens is not part of its waiting.
     for task, claim, n in staffed:
         task.waiting[n] = round(on_duty(claim.created, claim.claimed, model.duty[claim.bpmn_id]), 3)
-
-
-def _learn_services(model: Model, events) -> None:
-    """Learn each service task's failures and the delay they cost, its calls' latency, and
-    the answers of writes.
-
-    A task failed when an incident opened on it (the runtime's retries on their backoff, then
-    an administrator, follow); the delay it cost runs from its first incident to its
-    completion. One never completed in the log is `stuck`: its instance stays in error. A
-    call's latency is the duration its completion recorded (`duration_ms`); completions
-    written before the runtime measured calls have none, and are left out of it.
-    """
-    ran: dict[str, set[str]] = defaultdict(set)
-    failed: dict[str, datetime] = {}
-    done: dict[str, datetime] = {}
-    names: dict[str, str] = {}
-    latency: dict[str, list[float]] = defaultdict(list)
-    for e in events:
-        if e.task_type == "ServiceTask" and e.kind == "task_completed":
-            ran[e.bpmn_id].add(e.task_id)
-            done[e.task_id] = aware(e.at)
-            if isinstance((e.data or {}).get(DURATION), int | float):
-                latency[e.bpmn_id].append(float(e.data[DURATION]))
-            answer = without_duration(e.data)
-            if answer and len(model.answers.get(e.bpmn_id, [])) < 20:
-                model.answers.setdefault(e.bpmn_id, []).append(answer)
-        elif e.kind == "incident_opened" and e.task_id:
-            ran[e.bpmn_id].add(e.task_id)
-            failed.setdefault(e.task_id, aware(e.at))
-            names[e.task_id] = e.bpmn_id
-    delays: dict[str, list[float]] = defaultdict(list)
-    stuck: Counter = Counter()
-    for task_id, at in failed.items():
-        if task_id in done:
-            delays[names[task_id]].append((done[task_id] - at).total_seconds())
-        else:
-            stuck[names[task_id]] += 1
-    model.services = {
-        bpmn_id: {
-            "calls": len(tasks),
-            "failures": len(delays[bpmn_id]) + stuck[bpmn_id],
-            "failure_rate": (len(delays[bpmn_id]) + stuck[bpmn_id]) / len(tasks),
-            "delays": sorted(delays[bpmn_id]),
-            "stuck": stuck[bpmn_id],
-            "latency_ms": sorted(latency[bpmn_id]),
-        }
-        for bpmn_id, tasks in sorted(ran.items())
-    }
 
 
 def data_classes(values: list[dict]) -> tuple[list[dict], list[int], list[int]]:

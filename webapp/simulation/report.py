@@ -37,7 +37,7 @@ class Request:
 def router_for(runtime: Runtime, session: Session, model: Model, version: int) -> Router:
     """Return a router on a version of the model's process, with the runtime's engine."""
     info = runtime.versions.get(session, _version_id(session, model.process_id, version))
-    engine = SimulationEngine(runtime.script_engine, model.answers)
+    engine = SimulationEngine(runtime.script_engine, model.answers, model.reads)
     return Router(info.spec, info.subprocess_specs, engine, model.samples)
 
 

@@ -68,15 +68,26 @@ class _Step:
 class SimulationEngine(ScriptEngine):
     """The runtime's script engine whose writing operators answer from the log, unsent."""
 
-    def __init__(self, base: ScriptEngine, answers: dict[str, list[dict]]) -> None:
+    def __init__(
+        self,
+        base: ScriptEngine,
+        answers: dict[str, list[dict]],
+        reads: dict[int, dict[str, dict]] | None = None,
+    ) -> None:
         super().__init__(base.environment, base.operators)
         self.answers = answers
+        self.reads = reads or {}
+        self.sample = -1  # the kept application whose route is being computed
 
     def call_service(self, task, operation_name=None, operation_params=None):
-        """Call a reading operator; give a writing one's recorded answer for this task."""
-        if operation_name not in self.keyed:
-            return super().call_service(task, operation_name, operation_params)
+        """Give a reading operator's answer as the log recorded it for this application (the
+        registry as it was then), else call it; give a writing one's recorded answer."""
         variable = getattr(task.task_spec, "result_variable", None)
+        if operation_name not in self.keyed:
+            recorded = self.reads.get(self.sample, {}).get(task.task_spec.bpmn_id, {})
+            if variable in recorded:
+                return json.dumps(recorded[variable])
+            return super().call_service(task, operation_name, operation_params)
         recorded = self.answers.get(task.task_spec.bpmn_id) or [{}]
         return json.dumps(recorded[0].get(variable, {}))
 
@@ -124,6 +135,8 @@ class Router:
                 task.set_data(**self.choices[task.task_spec.bpmn_id][choice])
                 task.run()
         step = _Step(workflow, key)
+        if isinstance(self.engine, SimulationEngine):
+            self.engine.sample = path[0]
         advance(step)
         node = _node(workflow, self.serializer.dump(workflow), step.failures)
         services = tuple(t.task_spec.bpmn_id for t in _services(workflow) if t.id not in ran)

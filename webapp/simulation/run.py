@@ -18,6 +18,7 @@ import simpy
 from .model import Model, TaskModel, centre_of
 from .routing import Node, Ready, Router
 from .staffing import HOUR, HOURS_PER_WEEK, pool_of, until_on_duty, week_seconds
+from .survival import answer_weights
 
 ABSENT = -1  # the priority of an absence: it goes before every waiting case
 # How long after the last arrival the run goes on for the cases still open.
@@ -96,6 +97,8 @@ class Simulation:
         self.fallback = _pooled(model)
         # The completions each task's times are drawn from, per centre where the log has any.
         self.drawn: dict[tuple[str, str | None], list[int]] = {}
+        # And a person's task's: those completions, each one's weight, and the weight of never.
+        self.answering: dict[tuple[str, str | None], tuple[list[int], list[float], float]] = {}
         self.open, self.arrived = 0, False
         self.unfinished: dict[object, tuple[str, str, float]] = {}
         self.done = self.env.event()
@@ -115,6 +118,24 @@ class Simulation:
             here = [n for n, c in enumerate(task.centres) if c == centre and centre]
             self.drawn[key] = here or list(range(len(task.working)))
         return self.drawn[key]
+
+    def answer(self, bpmn_id: str, task: TaskModel, centre: str | None) -> int | None:
+        """Return the completion whose times a person's task takes, drawn as the log's answers
+        are once the tasks cancelled unanswered are counted (see `survival`); None for a
+        person who answers later than any the log saw, so never within its window."""
+        key = (bpmn_id, centre)
+        if key not in self.answering:
+            drawn = self.draws(bpmn_id, task, centre)
+            # Drawn at the case's centre when the log has answers there: so are the cut ones.
+            here = centre is not None and centre in task.centres[drawn[0] : drawn[0] + 1]
+            pairs = zip(task.censored, task.censored_centres, strict=True)
+            cut = [t for t, c in pairs if c == centre or not here]
+            times = [task.waiting[n] + task.working[n] for n in drawn]
+            self.answering[key] = (drawn, *answer_weights(times, cut))
+        drawn, weights, never = self.answering[key]
+        if self.rng.random() < never:
+            return None
+        return self.rng.choices(drawn, weights)[0]
 
     def run(self, arrivals: list[tuple[float, int]]) -> RunResult:
         """Run every arrival to its end, or to the horizon, and return the measures.
@@ -256,13 +277,16 @@ class Simulation:
         known = self.model.tasks.get(ready.bpmn_id)
         if pool is None and known and known.unanswered and ready.bpmn_id not in silent:
             silent[ready.bpmn_id] = self.rng.random() * known.cases < known.unanswered
-        if pool is None and silent.get(ready.bpmn_id):
+        if pool is not None:
+            n = self.rng.choice(self.draws(ready.bpmn_id, task, centre))
+        elif not silent.get(ready.bpmn_id):
+            n = self.answer(ready.bpmn_id, task, centre)
+        if pool is None and (silent.get(ready.bpmn_id) or n is None):
             try:
                 yield self.env.event()  # never answered: only a timer or an end stops it
             except simpy.Interrupt:
                 return None
         choices = self.router.choices.setdefault(ready.bpmn_id, task.choices or [{}])
-        n = self.rng.choice(self.draws(ready.bpmn_id, task, centre))
         choice = task.made[n] if task.made and n < len(task.made) else 0
         choice = min(choice, len(choices) - 1)
         try:
