@@ -14,6 +14,7 @@ the form, enforced wherever a task is completed.
 
 import json
 from collections.abc import Callable, Collection, Iterator, Mapping
+from functools import lru_cache
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
@@ -88,6 +89,17 @@ def _checking(problem_of: Format) -> Callable[[object], bool]:
     return check
 
 
+# Checking a schema against the metaschema is the slow part of a deploy: asked once per text.
+@lru_cache(maxsize=256)
+def _metaschema_problem(text: str) -> str | None:
+    """Return why a schema's JSON text is not a valid JSON Schema, or None."""
+    try:
+        Draft202012Validator.check_schema(json.loads(text))
+    except SchemaError as error:
+        return error.message
+    return None
+
+
 def schema_problems(schema: object, formats: Collection[str] = FORMATS) -> list[str]:
     """Return why a form schema falls outside the subset our form macros render."""
     if not isinstance(schema, Mapping):
@@ -104,10 +116,9 @@ def schema_problems(schema: object, formats: Collection[str] = FORMATS) -> list[
         if name not in properties:
             problems.append(f"required field '{name}' is not among the properties")
     problems.extend(_condition_problems(schema, properties, "the form", top=True))
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as error:
-        problems.append(f"not a valid JSON Schema: {error.message}")
+    invalid = _metaschema_problem(json.dumps(schema, sort_keys=True))
+    if invalid:
+        problems.append(f"not a valid JSON Schema: {invalid}")
     return problems
 
 

@@ -186,10 +186,16 @@ class _Folder:
 
 def check_source(source: str, mode: str) -> list[str]:
     """Return the reasons a script (`exec`) or expression (`eval`) is refused; empty if none."""
+    return list(_source_problems(source, mode))
+
+
+# Each deploy, validation and editor check asks again of the same hundreds of expressions.
+@lru_cache(maxsize=4096)
+def _source_problems(source: str, mode: str) -> tuple[str, ...]:
     try:
         tree = ast.parse(source, mode=mode)
     except SyntaxError as error:
-        return [f"syntax error on line {error.lineno}: {error.msg}"]
+        return (f"syntax error on line {error.lineno}: {error.msg}",)
     problems = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
@@ -211,7 +217,7 @@ def check_source(source: str, mode: str) -> list[str]:
         problems.extend(dict.fromkeys(fold.problems))
     if not problems:
         problems.extend(_restricted(source, mode).errors)
-    return problems
+    return tuple(problems)
 
 
 @lru_cache(maxsize=4096)
