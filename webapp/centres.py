@@ -9,9 +9,18 @@ CENTRES_PATH = Path(__file__).with_name("data") / "centres.json"
 
 
 @cache
+def _records() -> tuple[dict, ...]:
+    return tuple(json.loads(CENTRES_PATH.read_text(encoding="utf-8")))
+
+
 def centre_ids() -> tuple[str, ...]:
     """Return the ids of the service centres, in the order centres.json lists them."""
-    return tuple(str(c["id"]) for c in json.loads(CENTRES_PATH.read_text(encoding="utf-8")))
+    return tuple(str(c["id"]) for c in _records())
+
+
+def centre_names(language: str) -> dict[str, str]:
+    """Return each centre's name in the language (its `names`), else its English `name`."""
+    return {str(c["id"]): c.get("names", {}).get(language, c["name"]) for c in _records()}
 
 
 def centre_problem(value: object) -> str | None:

@@ -3,6 +3,7 @@
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -18,7 +19,7 @@ from webapp.accounts import (
     set_roles,
     tokens_of,
 )
-from webapp.centres import centre_ids
+from webapp.centres import centre_names
 from webapp.db.accounts import User
 
 from .admin import bp
@@ -38,7 +39,7 @@ def users_page(token: tuple[str, str] | None = None) -> Any:
         "admin/users.html",
         users=people,
         roles=ROLES,
-        centres=centre_ids(),
+        centres=centre_names(str(get_locale())),
         tokens=tokens,
         token=token,
     )
