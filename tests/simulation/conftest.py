@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import simulation as bench
 from webapp.db.session import make_engine, make_session_factory, upgrade
 from webapp.runtime.engine import Runtime
 from webapp.settings import SUMMARY_FIELDS
@@ -127,4 +128,15 @@ def known(sqlite_url):
         leads.append((clock.now - start).total_seconds())
     runtime.deploy({"review.bpmn": candidate_bpmn()})
     yield Known(runtime, session_factory, tuple(leads), tuple(checks), refused)
+    engine.dispose()
+
+
+@pytest.fixture
+def registration(tmp_path, monkeypatch):
+    """A month's small history of the registration: 15 owners answer, 15 never do (the bench's
+    history, cut to 45 applications)."""
+    monkeypatch.setattr(bench, "HISTORY", 45)
+    start = bench.month_start()
+    runtime, engine = bench.history(tmp_path, start)
+    yield runtime, start
     engine.dispose()

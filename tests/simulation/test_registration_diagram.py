@@ -10,16 +10,6 @@ from webapp.simulation.report import observed, router_for, summarise
 from webapp.simulation.run import simulate
 
 
-@pytest.fixture
-def registration(tmp_path, monkeypatch):
-    """A month's small history of the registration (a third of the consents never answered)."""
-    monkeypatch.setattr(bench, "HISTORY", 45)
-    start = bench.month_start()
-    runtime, engine = bench.history(tmp_path, start)
-    yield runtime, start
-    engine.dispose()
-
-
 def test_owners_who_never_answer_time_out_in_the_simulation_as_in_the_log(registration):
     runtime, start = registration
     with runtime.transaction() as session:

@@ -27,16 +27,6 @@ def test_answers_weigh_as_the_product_limit_estimate_with_the_cut_off_ones_left_
     assert answer_weights([], [60.0]) == ([], 1.0)
 
 
-@pytest.fixture
-def registration(tmp_path, monkeypatch):
-    """A month's small history of the registration: 15 owners answer, 15 never do."""
-    monkeypatch.setattr(bench, "HISTORY", 45)
-    start = bench.month_start()
-    runtime, engine = bench.history(tmp_path, start)
-    yield runtime, start
-    engine.dispose()
-
-
 def test_owners_the_window_cut_off_beside_an_answer_time_out_in_the_simulation(registration):
     runtime, start = registration
     with runtime.transaction() as session:
