@@ -8,12 +8,13 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from webapp.db.session import make_engine, upgrade
 
@@ -130,15 +131,53 @@ def empty_database_url(request, tmp_path) -> str:
     return request.getfixturevalue("empty_postgres_url")
 
 
+class _ClosingHandler(WSGIRequestHandler):
+    """Werkzeug's request handler, closing the response of a request whose client went away.
+
+    Its server leaves that response open (a static file's handle, when the browser cancels a
+    favicon) until the garbage collector finds it, and the warning fails whichever test is
+    running then.
+    """
+
+    def connection_dropped(self, error: BaseException, environ=None) -> None:
+        response = (environ or {}).get(RESPONSE)
+        if hasattr(response, "close"):
+            response.close()
+
+
+RESPONSE = "tests.response"
+
+
+def _remembering(app):
+    """Wrap a WSGI app so that each request's environ holds its response for the handler."""
+
+    def remembered(environ, start_response):
+        environ[RESPONSE] = app(environ, start_response)
+        return environ[RESPONSE]
+
+    return remembered
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """Serve a WSGI app over real HTTP on 127.0.0.1 in a thread; yield its base URL."""
+    server = make_server(
+        "127.0.0.1", 0, _remembering(app), threaded=True, request_handler=_ClosingHandler
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
 @pytest.fixture
 def live_url(app):
     """Serve the test's `app` fixture over real HTTP on 127.0.0.1 and return its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

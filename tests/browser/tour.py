@@ -9,7 +9,6 @@ browser tests import the fixture to walk the same pages.
 """
 
 import json
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -17,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from service_tasks.dataset import DEFAULT_DATASET_PATH
 from service_tasks.operators import sandbox_store
+from tests.conftest import serving
 from tests.web.conftest import PASSWORD, application, signed_start
 from webapp.accounts import create_user
 from webapp.booking import available_slots, book, save_centres
@@ -295,10 +294,6 @@ def tour(browser, tmp_path_factory) -> Iterator[Tour]:
     app.extensions["tirkeu_limiter"].enabled = False
     app.config["SESSION_IDLE_MINUTES"] = app.config["SESSION_LIFETIME_HOURS"] * 60
     ids = set_up_data(app, signer)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield Tour(url=f"http://127.0.0.1:{server.port}", visits=visits_of(ids))
-    server.shutdown()
-    thread.join(timeout=5)
+    with serving(app) as url:
+        yield Tour(url=url, visits=visits_of(ids))
     app.extensions["tirkeu_sessions"].kw["bind"].dispose()
