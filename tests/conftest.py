@@ -16,7 +16,11 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from service_tasks.dataset import DEFAULT_DATASET_PATH
+from service_tasks.operators import sandbox_store
+from webapp.bootstrap import Product, build, bundles, initialise, read_bundle
 from webapp.db.session import make_engine, upgrade
+from webapp.settings import Settings
 
 POSTGRES_URL = os.environ.get("TIRKEU_TEST_POSTGRES_URL")
 # Passwords are hashed at the lowest scrypt cost the product takes: the default is slow on
@@ -121,6 +125,28 @@ def database_url(request) -> str:
     """Each database the product supports, in turn."""
     name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     return request.getfixturevalue(name)
+
+
+def registration_product(instance_path: Path, database_url: str, secret_key: str) -> Product:
+    """Build the product on the database, the sandbox registries loaded with the data set in
+    a file of the instance folder's, and deploy the registration process."""
+    settings = Settings.from_env(
+        instance_path=instance_path,
+        database_url=database_url,
+        secret_key=secret_key,
+        registry={
+            "registry_mode": "sandbox",
+            "registry_url": f"sqlite:///{instance_path / 'r.db'}",
+        },
+    )
+    store = sandbox_store(settings.registry)
+    store.load_dataset_file(DEFAULT_DATASET_PATH)
+    store.dispose()
+    product = build(settings)
+    initialise(product)
+    [bundle] = bundles([settings.processes_path / "residence_registration"])
+    product.runtime.deploy(read_bundle(bundle), deployed_by="tests")
+    return product
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

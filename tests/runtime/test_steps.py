@@ -9,17 +9,11 @@ pinned figure in the same change that adds it.
 import pytest
 from sqlalchemy import event, select
 
-from service_tasks.dataset import DEFAULT_DATASET_PATH
-from service_tasks.operators import sandbox_store
+from tests.conftest import registration_product
 from tests.web.conftest import application
 from webapp.accounts import create_user
-from webapp.bootstrap import build, bundles, initialise, read_bundle
 from webapp.db.models import HumanTask, InstanceEvent
-from webapp.settings import Settings
 
-from .conftest import DIAGRAMS
-
-PROCESSES = DIAGRAMS.parents[2] / "processes"
 CHECK = {"identity_document_checked": True, "check_result": "accepted"}
 # Statements per step, not counting SQLite's BEGIN IMMEDIATE: the start reads the newest
 # version, inserts the instance, asks the directory whether the clerk may hold the check,
@@ -54,19 +48,7 @@ class Counter:
 @pytest.fixture
 def product(database_url, tmp_path):
     """The product on the test's database, the registration deployed, one clerk."""
-    settings = Settings.from_env(
-        instance_path=tmp_path,
-        database_url=database_url,
-        secret_key="steps",
-        registry={"registry_mode": "sandbox", "registry_url": f"sqlite:///{tmp_path / 'r.db'}"},
-    )
-    store = sandbox_store(settings.registry)
-    store.load_dataset_file(DEFAULT_DATASET_PATH)
-    store.dispose()
-    product = build(settings)
-    initialise(product)
-    [bundle] = bundles([PROCESSES / "residence_registration"])
-    product.runtime.deploy(read_bundle(bundle), deployed_by="tests")
+    product = registration_product(tmp_path, database_url, "steps")
     with product.session_factory.begin() as session:
         create_user(session, "clerk", "correct horse battery", ["clerk"])
     yield product

@@ -15,18 +15,15 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from service_tasks.dataset import DEFAULT_DATASET_PATH
-from service_tasks.operators import sandbox_store
+from tests.conftest import registration_product
 from tests.online.conftest import COOWNED_ARC, GULNARA, KAIRAT
 from tests.web.conftest import APPLICANT_IIN, application
 from webapp.accounts import create_user, find_user, issue_token
-from webapp.bootstrap import build, bundles, initialise, read_bundle
 from webapp.cli import main
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask, Instance, InstanceEvent
 from webapp.runtime.errors import Forbidden
 from webapp.runtime.signatures import Rendered
-from webapp.settings import Settings
 from webapp.signing import DemoSigner, SigningError, request_code, verify_code
 from webapp.web import create_app
 
@@ -52,19 +49,7 @@ def signer() -> DemoSigner:
 def product(database_url, tmp_path, signer):
     """The product on this test's database, trusting the test CA, with the demo people."""
     signer.ca.save(tmp_path / "pki")
-    settings = Settings.from_env(
-        instance_path=tmp_path,
-        database_url=database_url,
-        secret_key="security test secret",
-        registry={"registry_mode": "sandbox", "registry_url": f"sqlite:///{tmp_path / 'r.db'}"},
-    )
-    store = sandbox_store(settings.registry)
-    store.load_dataset_file(DEFAULT_DATASET_PATH)
-    store.dispose()
-    product = build(settings)
-    initialise(product)
-    [bundle] = bundles([settings.processes_path / PROCESS])
-    product.runtime.deploy(read_bundle(bundle))
+    product = registration_product(tmp_path, database_url, "security test secret")
     with product.session_factory.begin() as session:
         for username, roles, iin in PEOPLE:
             create_user(session, username, PASSWORD, roles, iin=iin)
