@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -18,7 +19,7 @@ from ..report import percentile
 from . import dataset
 from .checks import check, ended_count
 from .cluster import THREADS, Cluster, schema_url
-from .scenario import Driver, Timings, create_users
+from .scenario import Driver, Timings, create_users, local_registries
 from .stub import FaultyRegistries
 
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/tirkeu_load"
@@ -57,6 +58,12 @@ def chaos(cluster: Cluster, stop: threading.Event, killed: list[str]) -> None:
             killed.append(f"web {pid}")
         else:
             killed.append(f"worker {cluster.kill_worker()}")
+
+
+def cpu_seconds() -> float:
+    """Return the CPU time this process (the load generator, not its children) has used."""
+    times = os.times()
+    return times.user + times.system
 
 
 def main() -> int:
@@ -104,15 +111,17 @@ def main() -> int:
     _key, ca_path = signer.ca.save(folder / "pki")
     cluster.env["TIRKEU_TRUSTED_CAS"] = str(ca_path)
     timings = Timings()
-    registries = cluster.env["TIRKEU_REGISTRY_URL"]
-    driver = Driver(cluster.url, tokens, cluster.database_url, timings, signer, registries)
+    registries = local_registries(folder / "dataset.json", folder / "documents-registries.db")
+    driver = Driver(
+        cluster.url, tokens, cluster.database_url, timings, signer, registries, applications
+    )
     stop, killed, failures = threading.Event(), [], []
     try:
         cluster.start()
         chaos_thread = threading.Thread(target=chaos, args=(cluster, stop, killed), daemon=True)
         if args.faults:
             chaos_thread.start()
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), cpu_seconds()
         with ThreadPoolExecutor(args.concurrency) as pool:
             futures = {pool.submit(driver.run, i, a): a for i, a in enumerate(applications)}
             for done, future in enumerate(as_completed(futures), 1):
@@ -122,7 +131,7 @@ def main() -> int:
                     failures.append(f"{futures[future]['number']}: {error}")
                 if done % 200 == 0:
                     print(f"  driven {done}/{args.count}", file=sys.stderr)
-        driven = time.monotonic() - started
+        driven, cpu_driving = time.monotonic() - started, cpu_seconds() - cpu_started
         deadline = began + args.time_limit
         # Processes keep dying while timers and retries finish the applications.
         while ended_count(cluster.database_url) < args.count and time.monotonic() < deadline:
@@ -156,6 +165,9 @@ def main() -> int:
         "median_ms": round(statistics.median(requests) * 1000, 1) if requests else 0,
         "failed_requests": dict(timings.failures),
         "ambiguous_starts": driver.ambiguous_starts,
+        # What the load generator took from the cores it shares with the product under test.
+        "generator_cpu_seconds_driving": round(cpu_driving, 1),
+        "generator_cpu_seconds": round(cpu_seconds(), 1),
         "killed": killed + (stub.killed if stub else []),
         "registry_faults": stub.counts if stub else None,
     }

@@ -5,12 +5,13 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import urllib3
 from sqlalchemy import create_engine, select
 
-from service_tasks.operators import build_operators
+from service_tasks.operators import build_operators, sandbox_store
 from webapp.accounts import issue_token
 from webapp.db.accounts import User, UserRole
 from webapp.db.models import Instance
@@ -79,6 +80,25 @@ def create_users(database_url: str, owners: list[str]) -> dict[str, str]:
     return tokens
 
 
+def local_registries(dataset_file: Path, database: Path) -> str:
+    """Load the data set into sandbox registries in a SQLite file of the generator's own, as
+    `tirkeu registries load` loads the product's; return their URL.
+
+    The documents people sign show names by IIN, the address by ARC and the owners on title.
+    The run's registry writes change only a person's registrations (and so how many are
+    registered at an ARC, which no document shows) and the write log: names, premises and
+    owners stay as loaded. So a document rendered from this copy reads as the product renders
+    it from its own registries, loaded from the same data set (in sandbox or HTTP mode: never
+    through the faulty stub, as a citizen's page shows the document before any fault), and its
+    lookups cost neither PostgreSQL nor the cores the product runs on.
+    """
+    settings = {"registry_url": f"sqlite:///{database}"}
+    store = sandbox_store(settings)
+    store.load_dataset_file(dataset_file)
+    store.dispose()
+    return settings["registry_url"]
+
+
 class Driver:
     """Carries applications through the API, retrying calls that fail on the way."""
 
@@ -90,6 +110,7 @@ class Driver:
         timings: Timings,
         signer: DemoSigner,
         registry_url: str,
+        applications: list[dict],
     ):
         self.url = url
         self.tokens = tokens
@@ -98,11 +119,20 @@ class Driver:
         self.engine = create_engine(database_url, pool_size=2, max_overflow=2)
         self.ambiguous_starts = 0
         # Applicants and owners sign as the portal's people do, under a CA the web trusts; the
-        # documents they sign are the product's, read from the database and registries under
-        # test (directly: a citizen's page shows the document before any fault).
+        # documents they sign are the product's, rendered from the deployed process and the
+        # instances under test, with the registries' facts from `registry_url` (a copy of the
+        # data set: `local_registries`).
         self.signer = signer
         renderer = Documents(build_operators({"registry_url": registry_url}))
         self.documents = Runtime(make_session_factory(self.engine), {}, documents=renderer)
+        # Made before the clock starts: a start body depends on nothing the run changes.
+        self.start_bodies = {a["number"]: self.start_body(a) for a in applications}
+
+    def start_body(self, application: dict) -> dict:
+        """Return the body that starts an application, signed by its applicant."""
+        data = application["data"]
+        signing = self.documents.start_signing("residence_registration", data)
+        return {"process_id": "residence_registration", "data": self.signer.signed(data, signing)}
 
     def client(self) -> urllib3.HTTPConnectionPool:
         """Return this thread's keep-alive connection to the web processes.
@@ -155,9 +185,7 @@ class Driver:
 
     def start(self, application: dict, clerk: str) -> dict:
         """Start the application once, even if an answer is lost on the way."""
-        data = application["data"]
-        signing = self.documents.start_signing("residence_registration", data)
-        body = {"process_id": "residence_registration", "data": self.signer.signed(data, signing)}
+        body = self.start_bodies[application["number"]]
         # A start reads three or four registries; with a twelfth of calls failing and processes
         # killed every few seconds, a client may need a couple of minutes to get through.
         for attempt in range(40):
