@@ -9,10 +9,13 @@ makes them (tests/runtime/test_levers.py runs every corpus diagram both ways to 
 - `quiet`: no log extras (a dict per change of state, the whole tree at a workflow's start and
   end) built while SpiffWorkflow's loggers are off for INFO;
 - `decisions`: each DMN cell's `?` placeholder substituted once, not by a regex per evaluation,
-  and each input expression evaluated once per decision, not once per cell that tests it.
+  and each input expression evaluated once per decision, not once per cell that tests it;
+- `kept` (the serializer's): a finished task's part of the state document, once built or
+  loaded, is kept on the task and given again by the next save while neither the task nor its
+  parent has changed since, instead of its data delta being computed again.
 
-The runtime builds and loads every workflow through `new_workflow` and `TunedSerializer`; specs
-get the decision lever from `cache_decisions` where they are cached.
+The runtime builds and loads every workflow through `new_workflow` and `TunedSerializer` (which
+keeps documents); specs get the decision lever from `cache_decisions` where they are cached.
 """
 
 import logging
@@ -23,6 +26,7 @@ from contextvars import ContextVar
 from functools import cache, lru_cache
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer.default.workflow import TaskConverter
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter
 from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin
@@ -66,6 +70,59 @@ class QuietTask(Task):
         if state == TaskState.READY:
             child._ready()
         return child
+
+
+FINISHED = TaskState.COMPLETED | TaskState.CANCELLED
+
+
+class KeptTaskConverter(TaskConverter):
+    """Lever `kept`: a finished task's document kept from one save, or a load, to the next.
+
+    SpiffWorkflow changes a finished task no more: a reset or a retry changes its state (and
+    time) first. What a task's document is built from is checked cheaply: its state, time and
+    trigger, its children, its internal data as converted, and that its data and its parent's
+    are the same objects in the same finished states. Their contents are not compared: no code
+    of the runtime or of SpiffWorkflow changes the data of a finished task in place, and the
+    levers' test saves every corpus diagram with documents kept and built afresh.
+
+    A loaded document is kept as it was read. Its delta lists the same keys and values as one
+    built afresh from the restored data, perhaps in another order: the data it restores to is
+    the same, order included.
+    """
+
+    def to_dict(self, task: Task) -> dict:
+        kept = task.__dict__.get("_kept_document")
+        if (
+            kept is not None
+            and kept[0] == _finished_stamp(task)
+            and kept[1]["internal_data"] == self.registry.convert(task.internal_data)
+        ):
+            return kept[1]
+        dct = super().to_dict(task)
+        self._keep(task, dct)
+        return dct
+
+    def from_dict(self, dct: dict, workflow) -> Task:
+        task = super().from_dict(dct, workflow)
+        self._keep(task, dct)
+        return task
+
+    @staticmethod
+    def _keep(task: Task, dct: dict) -> None:
+        stamp = _finished_stamp(task)
+        if stamp is not None:
+            task._kept_document = (stamp, dct)
+
+
+def _finished_stamp(task: Task) -> tuple | None:
+    """Return what a finished task's document is built from, cheaply compared; None unless the
+    task and its parent have finished."""
+    parent = task.parent
+    if not task._state & FINISHED or (parent is not None and not parent._state & FINISHED):
+        return None
+    inherited = None if parent is None else (parent._state, parent.last_state_change, parent.data)
+    return (task._state, task.last_state_change, task.triggered, task.data, inherited,
+            list(task._children))  # fmt: skip
 
 
 def _min_state(state: int) -> int:
@@ -257,11 +314,11 @@ def _converter_class(registry, typename: str) -> type:
     return registry.convert_from_dict[typename].args[0].__self__.__class__
 
 
-def register(registry, workflow: type[BpmnWorkflow]) -> None:
+def register(registry, workflow: type[BpmnWorkflow], kept: bool = True) -> None:
     """Make a serializer registry restore the classes of `workflow` under the stock type names.
 
     Documents keep their type names (`BpmnWorkflow`, `BpmnSubWorkflow`, `Task`), so a state
-    saved with or without the levers loads either way.
+    saved with or without the levers loads either way. With `kept`, its tasks keep documents.
     """
     for stock, tuned in (
         (BpmnWorkflow, workflow),
@@ -269,22 +326,25 @@ def register(registry, workflow: type[BpmnWorkflow]) -> None:
         (Task, workflow.task_class),
     ):
         typename = registry.typenames[stock]
-        if tuned is not stock:
-            _converter_class(registry, typename)(tuned, registry, typename)
+        converter = KeptTaskConverter if kept and stock is Task else None
+        if tuned is not stock or converter:
+            (converter or _converter_class(registry, typename))(tuned, registry, typename)
 
 
 class TunedSerializer(StateSerializer):
-    """The state serializer, restoring workflows of a tuned class (all levers by default)."""
+    """The state serializer, restoring workflows of a tuned class (all levers by default) and
+    keeping finished tasks' documents (`kept`) unless told not to."""
 
-    def __init__(self, workflow: type[BpmnWorkflow] = TunedWorkflow) -> None:
+    def __init__(self, workflow: type[BpmnWorkflow] = TunedWorkflow, kept: bool = True) -> None:
         super().__init__()
         self.workflow = workflow
+        self.kept = kept
 
     def _get(self):
         fresh = not hasattr(self._local, "pair")
         full, lean = super()._get()
         if fresh:
-            register(lean.registry, self.workflow)
+            register(lean.registry, self.workflow, self.kept)
         return full, lean
 
 
