@@ -3,7 +3,9 @@
 Each lever keeps the task tree, the data and the state document exactly as stock SpiffWorkflow
 makes them (tests/runtime/test_levers.py runs every corpus diagram both ways to prove it):
 - `iterator`: depth-first task queries on a stack, in the stock order, without the stock
-  iterator's list copies and its depth bookkeeping by parent walks;
+  iterator's list copies and its depth bookkeeping by parent walks; and the READY tasks (what
+  the engine asks for on each of its passes) taken from the task table and sorted into that
+  order, in a workflow without subprocesses;
 - `waiting`: after each completed task, update the WAITING tasks found in the task table,
   visited in depth-first order, instead of walking the whole tree to find them;
 - `quiet`: no log extras (a dict per change of state, the whole tree at a workflow's start and
@@ -21,7 +23,6 @@ keeps documents); specs get the decision lever from `cache_decisions` where they
 import logging
 import re
 import time
-from collections.abc import Iterator
 from contextvars import ContextVar
 from functools import cache, lru_cache
 
@@ -32,10 +33,11 @@ from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter
 from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.task import Task
-from SpiffWorkflow.util.task import TaskFilter, TaskState
+from SpiffWorkflow.util.task import TaskState
 
 from .decisions import DecisionEngine
 from .serializer import StateSerializer
+from .walks import depth_first, ready_tasks, state_only, tree_position
 
 WORKFLOW_LEVERS = ("iterator", "waiting", "quiet")
 ALL = frozenset((*WORKFLOW_LEVERS, "decisions"))
@@ -125,78 +127,6 @@ def _finished_stamp(task: Task) -> tuple | None:
             list(task._children))  # fmt: skip
 
 
-def _min_state(state: int) -> int:
-    """Return the lowest state a query still descends through (as SpiffWorkflow decides)."""
-    if state & TaskState.PREDICTED_MASK:
-        return TaskState.MAYBE
-    if state & TaskState.DEFINITE_MASK:
-        return TaskState.FUTURE
-    return TaskState.COMPLETED
-
-
-def _state_only(task_filter: TaskFilter) -> bool:
-    """Tell whether a filter asks nothing but a state (and perhaps whether tasks are manual)."""
-    return type(task_filter) in (TaskFilter, BpmnTaskFilter) and (
-        task_filter.updated_ts == 0
-        and task_filter.spec_name is None
-        and task_filter.spec_class is None
-        and getattr(task_filter, "catches_event", None) is None
-        and getattr(task_filter, "lane", None) is None
-    )
-
-
-def depth_first(
-    first: Task,
-    task_filter: TaskFilter,
-    end_at_spec: str | None = None,
-    max_depth: int = 1000,
-    skip_subprocesses: bool = False,
-) -> Iterator[Task]:
-    """Yield the tasks a depth-first `BpmnTaskIterator` yields, in its order.
-
-    Like the stock iterator, a task's children (and its subprocess's root) are taken when the
-    task is reached, so a tree changed by the caller between two tasks is walked alike. The
-    depth is each task's own; the stock count can drift after a subprocess, which matters only
-    beyond its 1,000 levels.
-    """
-    state, manual = task_filter.state, task_filter.manual
-    min_state = _min_state(state)
-    matches = None if _state_only(task_filter) else task_filter.matches
-    finished_only = state <= TaskState.FINISHED_MASK
-    subprocesses = first.workflow.top_workflow.subprocesses
-    stack = [(first, 0)]
-    while stack:
-        task, depth = stack.pop()
-        subprocess = subprocesses.get(task.id) if subprocesses else None
-        if depth < max_depth and task.task_spec.name != end_at_spec:
-            if subprocess is not None:
-                following = task.children
-                if not (
-                    skip_subprocesses or (task._state >= TaskState.FINISHED_MASK and finished_only)
-                ):
-                    following.insert(0, subprocess.task_tree)
-                stack.extend([(child, depth + 1) for child in reversed(following)])
-            elif task._children and task._state >= min_state:
-                get, depth = task.workflow.tasks.get, depth + 1
-                stack.extend([(get(child), depth) for child in reversed(task._children)])
-        if matches is None:
-            if task._state & state and (manual is None or task.task_spec.manual == manual):
-                yield task
-        elif matches(task):
-            yield task
-
-
-def _tree_position(task: Task) -> list[int]:
-    """Return the child indexes from the root down to a task: sorted, depth-first order."""
-    position, tasks = [], task.workflow.tasks
-    while task._parent is not None:
-        parent = tasks[task._parent]
-        position.append(parent._children.index(task.id))
-        task = parent
-    position.reverse()
-    return position
-
-
 class IteratorLever:
     """Lever `iterator`: task queries on `depth_first`."""
 
@@ -211,6 +141,14 @@ class IteratorLever:
         }
         kwargs.pop("depth_first", None)
         task_filter = kwargs.pop("task_filter", None) or BpmnTaskFilter(**kwargs)
+        if (
+            first_task is None
+            and not options
+            and task_filter.state == TaskState.READY
+            and state_only(task_filter)
+            and not self.top_workflow.subprocesses
+        ):
+            return iter(ready_tasks(self, task_filter.manual))
         return depth_first(first_task or self.task_tree, task_filter, **options)
 
 
@@ -231,7 +169,7 @@ class WaitingLever:
         waiting = TaskState.WAITING
         found = [task for task in self.tasks.values() if task._state == waiting]
         if len(found) > 1:
-            found.sort(key=_tree_position)
+            found.sort(key=tree_position)
         for task in found:
             if task._state == waiting:
                 task.task_spec._update(task)
