@@ -19,7 +19,7 @@ import urllib3
 from webapp.bootstrap import build, initialise
 from webapp.settings import Settings
 
-from .loadtest.cluster import free_port
+from .loadtest.cluster import cpu_ms, free_port
 from .loadtest.scenario import create_users
 from .report import percentile, table
 
@@ -27,13 +27,6 @@ SMALL = Path(__file__).with_name("small")
 RUNS = 300
 WARMUP = 20
 SPIFFARENA_MS = 170
-TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_ms(pid: int) -> float:
-    """Return the CPU milliseconds a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * TICK_MS
 
 
 def prepared(folder: Path) -> tuple[dict[str, str], str]:

@@ -36,7 +36,7 @@ from webapp.signing import DemoSigner
 from webapp.web import create_app
 
 from .loadtest import dataset
-from .loadtest.cluster import schema_url
+from .loadtest.cluster import cpu_ms, schema_url
 from .loadtest.scenario import CHECK, create_users
 from .report import table
 from .request_edge import Statements, per_request
@@ -50,7 +50,6 @@ RUNS = 60
 # The API calls of one registration: start it, complete the check.
 CALLS = 2
 WARMUP = 5
-TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 
 
 class Postgres:
@@ -72,14 +71,7 @@ class Postgres:
 
     def cpu_ms(self) -> float:
         """Return the CPU milliseconds the benchmark's server processes have used so far."""
-        total = 0
-        for pid in self.pids():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue  # it has just ended
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        return total * TICK_MS
+        return sum(cpu_ms(pid) for pid in self.pids())
 
 
 def ensure_database(server_url: str) -> None:

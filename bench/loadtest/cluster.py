@@ -22,6 +22,18 @@ TIRKEU = [sys.executable, "-c", "from webapp.cli import main; main()"]
 THREADS = 2
 
 
+TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ms(pid: int) -> float:
+    """Return the CPU milliseconds a process has used so far (0 for one that is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) * TICK_MS
+
+
 def free_port() -> int:
     """Return a free TCP port on the loopback interface."""
     with socket.socket() as sock:
@@ -143,10 +155,25 @@ class Cluster:
         return worker
 
     def start(self) -> None:
-        """Start the web processes and the workers."""
+        """Start the web processes and the workers, and wait until they have settled."""
         self.start_web()
         for _ in range(self.worker_count):
             self.start_worker()
+        self.settle()
+
+    def settle(self, quiet_ms: float = 50, limit: float = 120) -> None:
+        """Wait until every web process is up and no process uses more than `quiet_ms` of CPU
+        in half a second: imports and app building are over, and the clock measures serving.
+        """
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            pids = [*self.web_children(), *(worker.pid for worker in self.workers)]
+            before = {pid: cpu_ms(pid) for pid in pids}
+            time.sleep(0.5)
+            busy = [pid for pid in pids if cpu_ms(pid) - before[pid] > quiet_ms]
+            if len(pids) == self.web_count + self.worker_count and not busy:
+                return
+        raise RuntimeError(f"the processes did not settle within {limit} s")
 
     def web_children(self) -> list[int]:
         """Return the pids of gunicorn's web processes."""
