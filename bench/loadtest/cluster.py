@@ -167,7 +167,9 @@ class Cluster:
         """
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
-            pids = [*self.web_children(), *(worker.pid for worker in self.workers)]
+            # One web process is `tirkeu serve` itself (waitress); more are gunicorn's children.
+            web = self.web_children() if self.web_count > 1 else [self.web.pid]
+            pids = [*web, *(worker.pid for worker in self.workers)]
             before = {pid: cpu_ms(pid) for pid in pids}
             time.sleep(0.5)
             busy = [pid for pid in pids if cpu_ms(pid) - before[pid] > quiet_ms]
