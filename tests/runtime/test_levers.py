@@ -306,3 +306,29 @@ def test_state_documents_load_both_ways_and_the_runtime_restores_tuned_workflows
     assert all(type(t) is levers.QuietTask for t in [*restored.tasks.values(), *sub.tasks.values()])
     back = plain.load(runtime.serializer.dump(restored), spec, subprocess_specs, None)
     assert type(back) is BpmnWorkflow and tree(back) == tree(stock)
+
+
+def test_a_kept_document_saves_a_value_changed_in_place_as_it_now_is(runtime):
+    """SpiffWorkflow's merges change nested values that finished tasks share with later ones;
+    a kept document, built or loaded, saves them as a document built afresh does."""
+    files = {
+        "exclusive.bpmn": (Path(__file__).with_name("diagrams") / "exclusive.bpmn").read_bytes()
+    }
+    process = parse_bundle(files, {}).processes["exclusive"]
+    spec, subprocess_specs, engine = process.spec, process.subprocess_specs, runtime.script_engine
+    kept, afresh = levers.TunedSerializer(), levers.TunedSerializer(kept=False)
+    workflow = levers.TunedWorkflow(spec, subprocess_specs, script_engine=engine)
+    for task in workflow.get_tasks(state=TaskState.READY):  # the root: its data saved whole
+        task.set_data(urgent=False, days=5, case={"owner": {"name": "Aigerim"}})
+    workflow.do_engine_steps()
+    [handle] = workflow.get_tasks(state=TaskState.READY, manual=True)
+    handle.set_data(decision={"by": {"name": "Aigerim"}})  # in the task's delta
+    handle.run()
+    workflow.do_engine_steps()
+    loaded = kept.load(kept.dump(workflow), spec, subprocess_specs, engine)
+    for each in (workflow, loaded):
+        [handled] = [t for t in each.tasks.values() if t.task_spec.bpmn_id == "Task_Standard"]
+        handled.data["case"]["owner"]["name"] = handled.data["decision"]["by"]["name"] = "Dana"
+        document = json.loads(zlib.decompress(kept.dump(each)))
+        assert document == json.loads(zlib.decompress(afresh.dump(each)))
+        assert "Aigerim" not in json.dumps(document["tasks"])

@@ -83,13 +83,15 @@ class KeptTaskConverter(TaskConverter):
     SpiffWorkflow changes a finished task no more: a reset or a retry changes its state (and
     time) first. What a task's document is built from is checked cheaply: its state, time and
     trigger, its children, its internal data as converted, and that its data and its parent's
-    are the same objects in the same finished states. Their contents are not compared: no code
-    of the runtime or of SpiffWorkflow changes the data of a finished task in place, and the
-    levers' test saves every corpus diagram with documents kept and built afresh.
+    are the same objects in the same finished states. A document holds the task's own values
+    (a loaded one is pointed at them), so a value changed in place, as SpiffWorkflow's merges
+    change nested values a finished task shares with later ones, is saved as it now is; what is
+    kept is which keys differ from the parent's. The levers' test saves every corpus diagram
+    with documents kept and built afresh.
 
-    A loaded document is kept as it was read. Its delta lists the same keys and values as one
-    built afresh from the restored data, perhaps in another order: the data it restores to is
-    the same, order included.
+    A loaded document's delta lists the same keys and values as one built afresh from the
+    restored data, perhaps in another order: the data it restores to is the same, order
+    included.
     """
 
     def to_dict(self, task: Task) -> dict:
@@ -106,6 +108,13 @@ class KeptTaskConverter(TaskConverter):
 
     def from_dict(self, dct: dict, workflow) -> Task:
         task = super().from_dict(dct, workflow)
+        delta = dct.get("delta")
+        if task.parent is None:
+            dct["data"] = task.data
+        elif delta:
+            delta["updates"] = {key: task.data[key] for key in delta.get("updates", ())}
+        else:
+            return task  # saved whole by an older serializer: built afresh at the next save
         self._keep(task, dct)
         return task
 
