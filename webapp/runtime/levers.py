@@ -95,15 +95,18 @@ class KeptTaskConverter(TaskConverter):
     """
 
     def to_dict(self, task: Task) -> dict:
+        stamp = _finished_stamp(task)
         kept = task.__dict__.get("_kept_document")
         if (
-            kept is not None
-            and kept[0] == _finished_stamp(task)
+            stamp is not None
+            and kept is not None
+            and kept[0] == stamp
             and kept[1]["internal_data"] == self.registry.convert(task.internal_data)
         ):
             return kept[1]
         dct = super().to_dict(task)
-        self._keep(task, dct)
+        if stamp is not None:
+            task._kept_document = (stamp, dct)
         return dct
 
     def from_dict(self, dct: dict, workflow) -> Task:
@@ -115,21 +118,19 @@ class KeptTaskConverter(TaskConverter):
             delta["updates"] = {key: task.data[key] for key in delta.get("updates", ())}
         else:
             return task  # saved whole by an older serializer: built afresh at the next save
-        self._keep(task, dct)
-        return task
-
-    @staticmethod
-    def _keep(task: Task, dct: dict) -> None:
         stamp = _finished_stamp(task)
         if stamp is not None:
             task._kept_document = (stamp, dct)
+        return task
 
 
 def _finished_stamp(task: Task) -> tuple | None:
     """Return what a finished task's document is built from, cheaply compared; None unless the
     task and its parent have finished."""
+    if not task._state & FINISHED:
+        return None
     parent = task.parent
-    if not task._state & FINISHED or (parent is not None and not parent._state & FINISHED):
+    if parent is not None and not parent._state & FINISHED:
         return None
     inherited = None if parent is None else (parent._state, parent.last_state_change, parent.data)
     return (task._state, task.last_state_change, task.triggered, task.data, inherited,
