@@ -16,6 +16,7 @@ import re
 import zlib
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -30,8 +31,10 @@ from service_tasks.sandbox import SandboxStore
 from tests.processes.driver import SETTINGS
 from webapp.bootstrap import bundles, product_runtime, read_bundle
 from webapp.runtime import levers
+from webapp.runtime.decisions import DecisionEngine, DecisionParser, translate
 from webapp.runtime.forms import FORMATS
 from webapp.runtime.scripting import restricted_engine, writes_keyed_by
+from webapp.runtime.scripting.comparisons import comparison
 from webapp.runtime.serializer import StateSerializer
 from webapp.runtime.specs import parse_bundle
 from webapp.runtime.versions import wire_event_subprocess_triggers
@@ -332,3 +335,98 @@ def test_a_kept_document_saves_a_value_changed_in_place_as_it_now_is(runtime):
         document = json.loads(zlib.decompress(kept.dump(each)))
         assert document == json.loads(zlib.decompress(afresh.dump(each)))
         assert "Aigerim" not in json.dumps(document["tasks"])
+
+
+# One cell per rule, tested against its input; the other inputs' cells are empty. The cells
+# are FEEL unary tests, translated to Python tests over `?` as deployment translates them.
+CELLS = (
+    ("age", "&lt; 16"),
+    ("age", "&gt;= -1"),
+    ("age", "[1..5)"),
+    ("age", "not(3, 10)"),
+    ("kind", '"parent"'),
+    ("kind", '"a","b"'),
+    ("kind", 'not in ("a",)'),
+    ("kind", '"why?"'),
+    ("kind", "null"),
+    ("x or y", "1"),
+    ("age + 1", "&gt; 17"),
+    ("age", "len(kind) + 3"),
+    ("age", 'date("2020-01-01")'),
+)
+INPUTS = tuple(dict.fromkeys(expression for expression, _cell in CELLS))
+
+
+def decision_table():
+    """Return a COLLECT table of CELLS, which tests every rule of every decision."""
+    inputs = "".join(
+        f'<input id="I{n}"><inputExpression id="E{n}"><text>{e}</text></inputExpression></input>'
+        for n, e in enumerate(INPUTS)
+    )
+    rules = "".join(
+        f'<rule id="R{r}">'
+        + "".join(
+            f'<inputEntry id="C{r}_{n}"><text>{cell if e == expression else "-"}</text>'
+            "</inputEntry>"
+            for n, e in enumerate(INPUTS)
+        )
+        + f'<outputEntry id="O{r}"><text>{r}</text></outputEntry></rule>'
+        for r, (expression, cell) in enumerate(CELLS)
+    )
+    xml = (
+        '<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="D" name="D" '
+        'namespace="t"><decision id="cells" name="cells">'
+        f'<decisionTable id="T" hitPolicy="COLLECT">{inputs}'
+        f'<output id="O" name="rule" typeRef="integer"/>{rules}</decisionTable>'
+        "</decision></definitions>"
+    )
+    parser = DecisionParser()
+    parser.add_dmn_str(xml)
+    table = parser.get_engine("cells", None).decision_table
+    assert translate(table) == []
+    return table
+
+
+def outcome(engine, data: dict) -> object:
+    """Return the rows a decision matches, or its error as a decision asked by name reports it
+    (the engine over plain data, whose errors need no workflow around the task)."""
+    engine_over_data = restricted_engine().over_data()
+    task = SimpleNamespace(data=data, workflow=SimpleNamespace(script_engine=engine_over_data))
+    try:
+        return [rule.row_number for rule in engine.decide(task)]
+    except Exception as error:  # noqa: BLE001  (the error is the outcome compared)
+        return type(error).__name__, str(error), getattr(error, "notes", None)
+
+
+@pytest.mark.parametrize("age", [10, 16, 18, 3, None, "x"])
+@pytest.mark.parametrize("kind", ["parent", "a", "c", "why?", None])
+@pytest.mark.parametrize("x", [0, 1, 2])
+def test_a_decision_cell_matches_and_fails_alike_with_and_without_the_lever(age, kind, x):
+    table = decision_table()
+    for y in (0, 1, None):
+        data = {"age": age, "kind": kind, "x": x, "y": y}
+        if y is None:  # data named like the placeholder
+            data["dmninputexpr"] = 3
+        stock = outcome(DecisionEngine(table), dict(data))
+        assert outcome(levers.CachedDecisionEngine(table), dict(data)) == stock, data
+
+
+@pytest.mark.parametrize(
+    ("cell", "plain"),
+    [
+        ("(dmninputexpr < 16)", True),
+        ("(dmninputexpr == 'a') or (dmninputexpr == 'b')", True),
+        ("not ((dmninputexpr == 3) or (dmninputexpr == -10))", True),
+        ("(1 <= dmninputexpr < 5)", True),
+        ("(dmninputexpr in ('a', ['b'], {1}))", True),
+        ("(dmninputexpr == len(kind))", False),
+        ("(dmninputexpr == kind)", False),
+        ("(dmninputexpr == 10 ** 10)", False),
+        ("(dmninputexpr.real == 1)", False),
+        ("(dmninputexpr == " + "9" * 5000 + ")", False),
+        ("(dmninputexpr == [x for x in 'ab'])", False),
+    ],
+)
+def test_only_a_cell_of_comparisons_with_literals_runs_outside_the_script_engine(cell, plain):
+    """Anything that could call, read a name or compute is left to the engine and its budget."""
+    assert (comparison(cell, "dmninputexpr") is not None) is plain

@@ -11,7 +11,10 @@ makes them (tests/runtime/test_levers.py runs every corpus diagram both ways to 
 - `quiet`: no log extras (a dict per change of state, the whole tree at a workflow's start and
   end) built while SpiffWorkflow's loggers are off for INFO;
 - `decisions`: each DMN cell's `?` placeholder substituted once, not by a regex per evaluation,
-  and each input expression evaluated once per decision, not once per cell that tests it;
+  each input expression evaluated once per decision, not once per cell that tests it, and a
+  cell that only compares the input with literals (`"parent"`, `< 16`, `[1..5)` as translated)
+  run by Python alone, not by the script engine; one that raises goes to the engine, which
+  raises its error;
 - `kept` (the serializer's): a finished task's part of the state document, once built or
   loaded, is kept on the task and given again by the next save while neither the task nor its
   parent has changed since, instead of its data delta being computed again.
@@ -23,6 +26,7 @@ keeps documents); specs get the decision lever from `cache_decisions` where they
 import logging
 import re
 import time
+from contextlib import suppress
 from contextvars import ContextVar
 from functools import cache, lru_cache
 
@@ -36,6 +40,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from .decisions import DecisionEngine
+from .scripting.comparisons import compare, comparison
 from .serializer import StateSerializer
 from .walks import depth_first, ready_tasks, state_only, tree_position
 
@@ -325,15 +330,26 @@ class CachedDecisionEngine(DecisionEngine):
         placed = _placed(match_expr)
         if INPUT_NAME not in placed:
             return super().evaluate(input_expr, match_expr, task)
-        script_engine = task.workflow.script_engine
+        value = self._input(input_expr, task)
+        plain = comparison(placed, INPUT_NAME)
+        # Task data named like the placeholder would stand for it in the script engine.
+        if plain is not None and INPUT_NAME not in task.data:
+            # A comparison that raises is run again by the engine, which words the error.
+            with suppress(Exception):
+                return compare(plain, INPUT_NAME, value)
+        return task.workflow.script_engine.evaluate(
+            task, placed, external_context={INPUT_NAME: value}
+        )
+
+    @staticmethod
+    def _input(input_expr: str, task):
+        """Return the value of an input expression, once per decision."""
         inputs = _INPUTS.get()
         if inputs is None:
-            value = script_engine.evaluate(task, input_expr)
-        elif input_expr in inputs:
-            value = inputs[input_expr]
-        else:
-            value = inputs[input_expr] = script_engine.evaluate(task, input_expr)
-        return script_engine.evaluate(task, placed, external_context={INPUT_NAME: value})
+            return task.workflow.script_engine.evaluate(task, input_expr)
+        if input_expr not in inputs:
+            inputs[input_expr] = task.workflow.script_engine.evaluate(task, input_expr)
+        return inputs[input_expr]
 
 
 def cache_decisions(spec, subprocess_specs: dict) -> None:

@@ -15,7 +15,8 @@ Where each part lives: `limits` (the budgets), `sizes` (measuring values), `oper
 and `method_guards` (checks before an operator or a method builds its result), `namespace`
 (the builtins, helpers and guards a script sees), `compiling` (the syntax tree checks and
 RestrictedPython), `budget` (the trace hook), `templates` (Jinja), `writes` (the idempotency
-keys of service writes) and `script_engine` (what SpiffWorkflow calls).
+keys of service writes), `comparisons` (a value compared with literals, which needs no guard)
+and `script_engine` (what SpiffWorkflow calls).
 """
 
 from .compiling import check_source
