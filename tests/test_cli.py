@@ -119,6 +119,23 @@ def test_invalid_form_data_is_refused_with_the_fields_and_changes_nothing(tirkeu
     assert after["status"] == "waiting" and "decision" not in after["data"]
 
 
+def test_a_start_naming_no_service_centre_exits_2_naming_the_field_and_creates_nothing(tirkeu):
+    tirkeu("deploy", *APPLICATION)
+    bad = '{"service_centre_id": "NOWHERE"}'
+    code, out, err = tirkeu("start", "application", "--data", bad, "--json")
+    assert code == 2 and out == ""
+    refusal = json.loads(err)
+    assert refusal["error"] == "invalid_data" and set(refusal["errors"]) == {"service_centre_id"}
+    code, _, err = tirkeu("start", "application", "--data", bad)
+    assert code == 2 and "service_centre_id: 'NOWHERE' is not a service centre" in err
+    assert as_json(*tirkeu("tasks", "--json")) == []
+    good = '{"service_centre_id": "AST-YESIL"}'
+    started = as_json(*tirkeu("start", "application", "--data", good, "--json"))
+    # The refused starts took no application number.
+    assert (started["id"], started["business_key"]) == (1, "A-000001")
+    assert started["data"]["service_centre_id"] == "AST-YESIL"
+
+
 def test_bad_arguments_and_unknown_things_are_clean_errors(tirkeu):
     code, _, err = tirkeu("start", "nothing_deployed")
     assert code == 1 and err == "Error: no process 'nothing_deployed' is deployed\n"

@@ -12,6 +12,7 @@ from service_tasks.identifiers import SCHEMA_FORMATS
 from service_tasks.operators import build_operators
 
 from .accounts import AccountDirectory
+from .centres import centre_problem
 from .db.base import utcnow
 from .db.session import make_engine, make_session_factory, upgrade
 from .online.documents import Documents
@@ -29,6 +30,9 @@ from .settings import (
 from .signing.verifier import EvidenceVerifier
 
 BUNDLE_SUFFIXES = (".bpmn", ".bpmn20.xml", ".dmn", ".json")
+# The fields of start data that name the product's own things, checked at every start however
+# it comes (API, counter, portal, command line): a counter application's service centre.
+FIELD_RULES = {"service_centre_id": centre_problem}
 
 
 @dataclass(frozen=True)
@@ -73,9 +77,10 @@ def product_runtime(
     clock: Callable[[], datetime] = utcnow,
 ) -> Runtime:
     """Return the runtime with the product's parts: the fields its lists show, its forms'
-    formats, the processes that may write to registries, the verifier of signed acts (trusting
-    the CAs `trusted_cas` returns), the documents people sign (texts in their language, facts
-    from the registries) and the directory of people; its time is `clock`'s."""
+    formats, the rules for fields of its start data, the processes that may write to
+    registries, the verifier of signed acts (trusting the CAs `trusted_cas` returns), the
+    documents people sign (texts in their language, facts from the registries) and the
+    directory of people; its time is `clock`'s."""
     return Runtime(
         session_factory,
         operators,
@@ -88,6 +93,7 @@ def product_runtime(
         writer_processes=writers,
         verifier=EvidenceVerifier(trusted_cas),
         directory=AccountDirectory(),
+        field_rules=FIELD_RULES,
         languages=PROCESS_LANGUAGES,
         documents=Documents(operators),
     )

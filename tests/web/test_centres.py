@@ -1,13 +1,17 @@
 """Staff belong to a service centre: set by administrators, checked against centres.json, and
-named by the counter applications they make and the claims they take."""
+named by the counter applications they make and the claims they take. Every start checks the
+centre its data names, however it comes."""
 
+import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
-from tests.web.conftest import APPLICANT_IIN, OWNER_IIN, sign_in
+from tests.web.conftest import APPLICANT_IIN, OWNER_IIN, application, sign_in
 from webapp.accounts import AccountError, create_user, find_user, set_centre
 from webapp.accounts.cli import users
+from webapp.db.accounts import User
 from webapp.db.models import HumanTask, Instance, InstanceEvent
+from webapp.runtime.errors import InvalidData
 
 PASSWORD = "long enough password"
 FORM = {
@@ -77,6 +81,15 @@ def claim_events(sessions) -> list[dict | None]:
         )
 
 
+def stored(sessions) -> tuple[int, int, int]:
+    """Return how many instances, events and tasks the database holds."""
+    with sessions.begin() as session:
+        return tuple(
+            session.scalar(select(func.count()).select_from(table))
+            for table in (Instance, InstanceEvent, HumanTask)
+        )
+
+
 def test_a_counter_application_records_the_clerks_centre_and_its_claim_names_it(
     client, runtime, sessions
 ):
@@ -97,9 +110,9 @@ def test_a_booked_visit_names_its_centre_and_an_unknown_one_is_refused(client, r
     page = client.get("/tasks/counter?centre=ALM-BOSTANDYK").text
     assert '<input type="hidden" name="centre" value="ALM-BOSTANDYK">' in page
     bad = client.post("/tasks/counter", data={"csrf_token": token, "centre": "X", **FORM})
-    assert bad.status_code == 422 and "is not a service centre" in bad.text
-    with sessions.begin() as session:
-        assert session.scalar(select(Instance)) is None
+    assert bad.status_code == 422
+    assert "Service centre: &#39;X&#39; is not a service centre" in bad.text
+    assert stored(sessions) == (0, 0, 0)
     form = {"csrf_token": token, "centre": "ALM-BOSTANDYK", **FORM}
     assert client.post("/tasks/counter", data=form).status_code == 303
     with sessions.begin() as session:
@@ -113,3 +126,50 @@ def test_a_booked_visit_names_its_centre_and_an_unknown_one_is_refused(client, r
     runtime.unclaim(task_id, "clerk")
     runtime.claim(task_id, "clerk2")
     assert claim_events(sessions) == [None, {"centre": "ALM-BOSTANDYK"}]
+
+
+def test_a_runtime_start_naming_no_centre_is_refused_and_stores_nothing(runtime, sessions):
+    with pytest.raises(InvalidData) as refused:
+        runtime.start("residence_registration", application(service_centre_id="NOWHERE"))
+    assert set(refused.value.errors) == {"service_centre_id"}
+    assert "'NOWHERE' is not a service centre" in refused.value.errors["service_centre_id"]
+    with pytest.raises(InvalidData):
+        runtime.start("residence_registration", application(service_centre_id=7))
+    assert stored(sessions) == (0, 0, 0)
+    kept = runtime.start("residence_registration", application(service_centre_id="AST-YESIL"))
+    assert kept.data["service_centre_id"] == "AST-YESIL"
+    # Online applications name no centre: a missing or null one is not checked.
+    assert runtime.start("residence_registration", application("A-0101")).status == "waiting"
+    none = runtime.start("residence_registration", application("A-0102", service_centre_id=None))
+    assert none.status == "waiting"
+
+
+def test_an_api_start_naming_no_centre_is_answered_422_naming_the_field(
+    client, token_for, sessions
+):
+    headers = {"Authorization": f"Bearer {token_for('clerk')}"}
+    body = {"process_id": "residence_registration"}
+    bad = {**body, "data": application(service_centre_id="NOWHERE")}
+    refused = client.post("/api/v1/instances", json=bad, headers=headers)
+    assert refused.status_code == 422
+    answer = refused.get_json()
+    assert answer["error"] == "invalid_data" and set(answer["errors"]) == {"service_centre_id"}
+    assert "'NOWHERE' is not a service centre" in answer["errors"]["service_centre_id"]
+    assert stored(sessions) == (0, 0, 0)
+    good = {**body, "data": application(service_centre_id="ALM-BOSTANDYK")}
+    started = client.post("/api/v1/instances", json=good, headers=headers)
+    assert started.status_code == 201
+    assert started.get_json()["data"]["service_centre_id"] == "ALM-BOSTANDYK"
+
+
+def test_a_counter_application_at_a_centre_no_longer_known_is_refused_on_the_centre_field(
+    client, sessions
+):
+    # The clerk's account names a centre that centres.json has since dropped.
+    with sessions.begin() as session:
+        session.execute(update(User).where(User.username == "clerk").values(centre="GONE"))
+    token = sign_in(client, "clerk")
+    refused = client.post("/tasks/counter", data={"csrf_token": token, **FORM})
+    assert refused.status_code == 422
+    assert "Service centre: &#39;GONE&#39; is not a service centre" in refused.text
+    assert stored(sessions) == (0, 0, 0)

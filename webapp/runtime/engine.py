@@ -58,6 +58,7 @@ class Runtime(Deploying, Starting, Claims, Messaging, Administration, Reading):
         writer_processes: Collection[str] = (),
         verifier: signatures.SignatureVerifier | None = None,
         directory: Directory | None = None,
+        field_rules: Mapping[str, Callable[[object], str | None]] | None = None,
         documents: signatures.DocumentRenderer = signatures.json_renderer,
         languages: Collection[str] = (),
         warm_workflows: int = DEFAULT_SIZE,
@@ -82,6 +83,9 @@ class Runtime(Deploying, Starting, Claims, Messaging, Administration, Reading):
         # The product's parts a step asks: who signed an act, and who people are.
         self.verifier = verifier
         self.directory = directory
+        # The product's rules for fields of start data (a service centre that exists): each
+        # returns why a value is refused, or None.
+        self.field_rules = dict(field_rules or {})
         # Turns the document of a signed act into the bytes signed, in the signer's language.
         self.documents = documents
         self.serializer = TunedSerializer()

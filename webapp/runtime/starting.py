@@ -32,8 +32,9 @@ class Starting:
     def start(self, process_id: str, data: Mapping, actor: str | None = None) -> InstanceView:
         """Start an instance of the newest version and run it until it waits.
 
-        Data refused by the start event's form or by the limits of `inputs` raises InvalidData
-        naming each field, and creates nothing.
+        Data refused by the start event's form, by the limits of `inputs` or by the product's
+        rules for its fields (`field_rules`) raises InvalidData naming each field, and creates
+        nothing.
         """
         if not isinstance(data, Mapping):
             raise InvalidData("start data must be a JSON object", {"data": "not an object"})
@@ -64,6 +65,7 @@ class Starting:
         for form in start_forms(info.spec, name):
             schema = self.versions.form(session, info.deployment_id, form)
             forms.validate_form_data(schema, checked, self.formats, "start data")
+        self._check_fields(checked)
         now = self.clock()
         if message is None:
             data = self._signed_start(session, info, data, actor, now)
@@ -78,6 +80,21 @@ class Starting:
         if message:
             step.deliver_to_start(*message)
         return step
+
+    def _check_fields(self, data: Mapping) -> None:
+        """Refuse start data a field of which breaks the product's rule for it.
+
+        A field the data leaves out, or sets to null, is not checked: an online application
+        names no service centre.
+        """
+        problems = {
+            field: problem
+            for field, rule in self.field_rules.items()
+            if data.get(field) is not None and (problem := rule(data[field]))
+        }
+        if problems:
+            message = "; ".join(f"{field}: {reason}" for field, reason in problems.items())
+            raise InvalidData(f"the start data was refused: {message}", problems)
 
     def _start_signing(
         self, info: VersionInfo, data: Mapping, language: str

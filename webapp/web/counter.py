@@ -9,7 +9,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from webapp.centres import centre_problem
 from webapp.db.accounts import User
 from webapp.runtime.errors import InvalidData, TakenKey
 
@@ -21,6 +20,8 @@ from .tasks import DESK_ROLES, bp
 
 # Fields of the application document the counter fills in, or leaves to the runtime.
 COUNTER_SETS = ("application_number", "channel", "application_date", "service_centre_id")
+# The form's own names for fields of the start data that the counter sets.
+FORM_FIELDS = {"service_centre_id": "centre"}
 
 
 def counter_schema() -> dict[str, Any]:
@@ -41,20 +42,25 @@ def counter_data(data: dict[str, Any], centre: str | None) -> dict[str, Any]:
     return made | {"service_centre_id": centre} if centre else made
 
 
-def counter_centre() -> tuple[str | None, dict[str, str]]:
-    """Return the centre a counter application is made at, and the form's error about it.
+def counter_centre() -> str | None:
+    """Return the centre a counter application is made at.
 
     A booked visit names its centre (the bookings page passes it on); otherwise the
-    application is made where the clerk works, as their account says.
+    application is made where the clerk works, as their account says. The runtime's start
+    refuses a centre that does not exist, whichever it is.
     """
     booked = request.form.get("centre")
     if booked:
-        problem = centre_problem(booked)
-        return (None, {"centre": problem}) if problem else (booked, {})
+        return booked
     session = db()
     with session.begin():
-        found = session.scalar(select(User.centre).where(User.username == current_user.username))
-    return found, {}
+        return session.scalar(select(User.centre).where(User.username == current_user.username))
+
+
+def form_errors(errors: dict[str, str]) -> dict[str, str]:
+    """Return the runtime's reasons by the counter form's fields: the service centre's is the
+    form's `centre`."""
+    return {FORM_FIELDS.get(field, field): reason for field, reason in errors.items()}
 
 
 @bp.route("/counter", methods=["GET", "POST"])
@@ -76,9 +82,8 @@ def counter() -> Any:
         )
     values = schemaforms.posted_values(request.form, fields)
     data, errors = schemaforms.typed_data(values, fields)
-    centre, centre_errors = counter_centre()
-    data = counter_data(data, centre)
-    errors = errors or centre_errors or schemaforms.validate(schema, data)
+    data = counter_data(data, counter_centre())
+    errors = errors or schemaforms.validate(schema, data)
     status = 422
     if not errors:
         try:
@@ -86,7 +91,7 @@ def counter() -> Any:
                 current_app.config["COUNTER_PROCESS_ID"], data, current_user.username
             )
         except (InvalidData, TakenKey) as error:
-            errors, status = error.errors, error.status
+            errors, status = form_errors(error.errors), error.status
     if errors:
         page = render_template(
             "tasks/counter.html",
