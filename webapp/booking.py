@@ -1,4 +1,9 @@
-"""Online reservation of service-centre visits: 15-minute slots per desk, one booking per person."""
+"""Online reservation of service-centre visits: 15-minute slots per desk, one booking per person.
+
+What visitors and clerks read names each centre in their language (`language`), as
+centres.json gives it; without a language, or for a centre centres.json does not know, the
+stored name.
+"""
 
 import re
 from collections.abc import Iterable, Mapping
@@ -11,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from webapp.centres import centre_names
 from webapp.db.booking import Booking, ServiceCentre
 from webapp.runtime.errors import TirkeuError
 
@@ -140,11 +146,18 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _centre(row: ServiceCentre) -> Centre:
-    """Return the plain view of a centre row."""
+def _name(centre: ServiceCentre, language: str | None) -> str:
+    """Return the centre's name in the language, else its stored name."""
+    if language is None:
+        return centre.name
+    return centre_names(language).get(centre.id, centre.name)
+
+
+def _centre(row: ServiceCentre, language: str | None = None) -> Centre:
+    """Return the plain view of a centre row, named in the language."""
     return Centre(
         id=row.id,
-        name=row.name,
+        name=_name(row, language),
         address=row.address,
         timezone=row.timezone,
         desks=row.desks,
@@ -153,14 +166,15 @@ def _centre(row: ServiceCentre) -> Centre:
     )
 
 
-def _reservation(row: Booking, centre: ServiceCentre | Centre) -> Reservation:
-    """Return the plain view of a booking row, its visit in the centre's local time."""
+def _reservation(row: Booking, centre: ServiceCentre, language: str | None = None) -> Reservation:
+    """Return the plain view of a booking row, its visit in the centre's local time and its
+    centre named in the language."""
     zone = ZoneInfo(centre.timezone)
     start = _utc(row.start).astimezone(zone)
     return Reservation(
         id=row.id,
         centre_id=row.centre_id,
-        centre_name=centre.name,
+        centre_name=_name(centre, language),
         person_iin=row.person_iin,
         start=start,
         end=start + timedelta(minutes=centre.slot_minutes),
@@ -229,10 +243,10 @@ def save_centres(session: Session, records: Iterable[Mapping[str, Any]]) -> list
     return [_centre(row) for row in saved]
 
 
-def list_centres(session: Session) -> list[Centre]:
-    """Return every service centre by name."""
+def list_centres(session: Session, language: str | None = None) -> list[Centre]:
+    """Return every service centre, in the order of their stored names, named in the language."""
     rows = session.scalars(select(ServiceCentre).order_by(ServiceCentre.name))
-    return [_centre(row) for row in rows]
+    return [_centre(row, language) for row in rows]
 
 
 def _load_centre(session: Session, centre_id: str) -> ServiceCentre:
@@ -335,8 +349,10 @@ def book(
     *,
     application_number: str | None = None,
     settings: Mapping[str, Any] | None = None,
+    language: str | None = None,
 ) -> Reservation:
-    """Book the slot starting at `start` (naive means the centre's local time) at a free desk."""
+    """Book the slot starting at `start` (naive means the centre's local time) at a free desk;
+    the reservation names the centre in the language."""
     rules = BookingSettings.from_mapping(settings)
     now = _utc(now)
     centre = _load_centre(session, centre_id)
@@ -393,7 +409,7 @@ def book(
             if blocking is not None:
                 _refuse_second_booking(session, blocking, rules.block_days)
             continue
-        reservation = _reservation(row, centre)
+        reservation = _reservation(row, centre, language)
         session.commit()
         return reservation
     session.commit()
@@ -432,8 +448,11 @@ def cancel(
     return reservation
 
 
-def bookings_for(session: Session, centre_id: str, day: date) -> list[Reservation]:
-    """Return the centre's bookings for that local day that are not cancelled, by time and desk."""
+def bookings_for(
+    session: Session, centre_id: str, day: date, language: str | None = None
+) -> list[Reservation]:
+    """Return the centre's bookings for that local day that are not cancelled, by time and desk,
+    the centre named in the language."""
     centre = _load_centre(session, centre_id)
     begin, end = _day_bounds(centre, day)
     rows = session.scalars(
@@ -446,15 +465,18 @@ def bookings_for(session: Session, centre_id: str, day: date) -> list[Reservatio
         )
         .order_by(Booking.start, Booking.desk)
     )
-    return [_reservation(row, centre) for row in rows]
+    return [_reservation(row, centre, language) for row in rows]
 
 
-def bookings_of(session: Session, person_iin: str) -> list[Reservation]:
-    """Return all of a person's bookings, cancelled ones too, newest first."""
+def bookings_of(
+    session: Session, person_iin: str, language: str | None = None
+) -> list[Reservation]:
+    """Return all of a person's bookings, cancelled ones too, newest first, each centre named
+    in the language."""
     rows = session.execute(
         select(Booking, ServiceCentre)
         .join(ServiceCentre, ServiceCentre.id == Booking.centre_id)
         .where(Booking.person_iin == person_iin)
         .order_by(Booking.created_at.desc(), Booking.id.desc())
     )
-    return [_reservation(booking, centre) for booking, centre in rows]
+    return [_reservation(booking, centre, language) for booking, centre in rows]

@@ -188,6 +188,20 @@ def test_centres_are_saved_and_updated_from_records(session):
     assert available_slots(session, "almaty-2", MONDAY)[-1].start.hour == 23
 
 
+def test_centres_and_bookings_are_named_in_the_language_else_by_their_stored_name(session):
+    save_centres(session, [{"id": "AST-YESIL", "name": "Yesil", "desks": 1,
+                            "opening_hours": {"mon": ["09:00-18:00"]}}])  # fmt: skip
+    kazakh = "Астана, Есіл ауданының халыққа қызмет көрсету орталығы"
+    names = {centre.id: centre.name for centre in list_centres(session, "kk")}
+    assert names == {"AST-YESIL": kazakh, "astana-1": "Astana service centre No. 1"}
+    assert {centre.name for centre in list_centres(session)} == {"Yesil", names["astana-1"]}
+    visit = book(session, APPLICANT, "AST-YESIL", TEN, NOW, language="kk")
+    assert visit.centre_name == kazakh
+    assert [b.centre_name for b in bookings_of(session, APPLICANT, "kk")] == [kazakh]
+    assert [b.centre_name for b in bookings_for(session, "AST-YESIL", MONDAY, "kk")] == [kazakh]
+    assert [b.centre_name for b in bookings_of(session, APPLICANT)] == ["Yesil"]
+
+
 VALID = {"id": "bad", "name": "Bad", "desks": 1, "opening_hours": {}}
 
 

@@ -9,6 +9,7 @@ from markupsafe import escape
 from sqlalchemy import select
 
 from webapp.booking import available_slots, book, save_centres
+from webapp.centres import centre_names
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask
 from webapp.db.online import SignedDocument
@@ -267,6 +268,47 @@ def test_desk_lists_todays_bookings_with_a_prefilled_counter_link(signed_in, app
     assert APPLICANT in page and f"applicant_iin={APPLICANT}" in page
     counter = clerk.get(f"/tasks/counter?applicant_iin={APPLICANT}&applicant_type=self")
     assert f'value="{APPLICANT}"' in counter.get_data(as_text=True)
+
+
+def free_slot(app, centre_id: str) -> str:
+    """Return the start of the first slot bookable at the centre, as the slot buttons give it."""
+    with app.app_context(), app.extensions["tirkeu_sessions"]() as session:
+        for offset in range(8):
+            slots = available_slots(
+                session, centre_id, local_today() + timedelta(days=offset), now=utcnow()
+            )
+            if slots:
+                return slots[0].start.replace(tzinfo=None).isoformat()
+    raise AssertionError(f"no free slot at {centre_id} this week")
+
+
+@pytest.mark.parametrize("language", ["kk", "ru"])
+def test_visit_pages_name_each_centre_in_the_readers_language(signed_in, app, language):
+    names = centre_names(language)
+    with app.app_context(), app.extensions["tirkeu_sessions"]() as session:
+        # A centre that centres.json does not know keeps its stored name.
+        save_centres(
+            session, [{"id": "NIGHT", "name": "Night desk", "desks": 1, "opening_hours": {}}]
+        )
+    applicant = signed_in("applicant")
+    applicant.client.set_cookie("lang", language)
+    page = applicant.get("/visits/?centre=AST-YESIL").get_data(as_text=True)
+    options = re.search(r'<select id="centre".*?</select>', page, re.S).group(0)
+    assert names["AST-YESIL"] in options and names["ALM-BOSTANDYK"] in options
+    assert "Night desk" in options and "Yesil district" not in page
+    start = free_slot(app, "AST-YESIL")
+    booked = applicant.post(
+        "/visits/book", {"centre": "AST-YESIL", "start": start}, follow_redirects=True
+    )
+    page = booked.get_data(as_text=True)
+    flashed = re.search(r'class="flash[^"]*success[^"]*"[^>]*>(.*?)<', page, re.S).group(1)
+    own = re.search(r'id="my-bookings".*?</section>', page, re.S).group(0)
+    assert names["AST-YESIL"] in flashed and names["AST-YESIL"] in own
+    clerk = signed_in("clerk")
+    clerk.client.set_cookie("lang", language)
+    desk = clerk.get("/visits/desk?centre=ALM-BOSTANDYK").get_data(as_text=True)
+    assert names["ALM-BOSTANDYK"] in desk and names["AST-YESIL"] in desk
+    assert "Night desk" in desk and "district service centre" not in desk
 
 
 def test_outbox_shows_codes_and_the_process_consent_sms_to_an_owner(signed_in):

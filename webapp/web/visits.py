@@ -22,6 +22,7 @@ from webapp.db.base import utcnow
 from .auth import role_required
 from .database import db
 from .i18n import local_time, local_today
+from .texts import language
 
 bp = Blueprint("visits", __name__, url_prefix="/visits")
 DESK_ROLES = ("clerk", "supervisor")
@@ -47,7 +48,7 @@ def chosen_day(text: str | None, default: date) -> date:
 def index() -> Any:
     """Show the centres, the free slots of the chosen centre and day, and the own bookings."""
     iin = visitor_iin()
-    centres = list_centres(db())
+    centres = list_centres(db(), language())
     centre_id = request.args.get("centre") or (centres[0].id if centres else None)
     today = local_today()
     horizon = BookingSettings.from_mapping(current_app.config.get("BOOKING")).horizon_days
@@ -79,7 +80,7 @@ def index() -> Any:
         days=days,
         day=day,
         slots=slots,
-        bookings=bookings_of(db(), iin),
+        bookings=bookings_of(db(), iin, language()),
         now=utcnow(),
     )
 
@@ -93,7 +94,13 @@ def reserve() -> Any:
     try:
         start = datetime.fromisoformat(request.form.get("start", ""))
         reservation = book(
-            db(), iin, centre_id, start, utcnow(), settings=current_app.config.get("BOOKING")
+            db(),
+            iin,
+            centre_id,
+            start,
+            utcnow(),
+            settings=current_app.config.get("BOOKING"),
+            language=language(),
         )
     except ValueError:
         flash(_("Choose a slot from the list."), "error")
@@ -130,9 +137,9 @@ def cancel_booking(booking_id: int) -> Any:
 @role_required(*DESK_ROLES)
 def desk() -> Any:
     """Show today's booked visitors of a centre, each with a prefilled counter application."""
-    centres = list_centres(db())
+    centres = list_centres(db(), language())
     centre_id = request.args.get("centre") or (centres[0].id if centres else None)
-    bookings = bookings_for(db(), centre_id, local_today()) if centre_id else []
+    bookings = bookings_for(db(), centre_id, local_today(), language()) if centre_id else []
     return render_template(
         "portal/desk.html", centres=centres, centre_id=centre_id, bookings=bookings
     )
