@@ -25,10 +25,15 @@ _INTERVAL = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 
 
 class BookingError(TirkeuError):
-    """A booking request was refused; `message` says why in plain words."""
+    """A booking request was refused; `message` says why in plain words, and `details` holds
+    the values it names (times, the centre, days) so that a page can say it in its language."""
 
     status = 422
     reason = "booking_refused"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.details = details
 
     @property
     def code(self) -> str:
@@ -66,8 +71,8 @@ class PersonAlreadyBooked(BookingError):
     status = 409
     reason = "person_already_booked"
 
-    def __init__(self, message: str, booking_id: int, until: datetime) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, booking_id: int, until: datetime, **details: Any) -> None:
+        super().__init__(message, until=until, **details)
         self.booking_id = booking_id
         self.until = until
 
@@ -253,7 +258,7 @@ def _load_centre(session: Session, centre_id: str) -> ServiceCentre:
     """Return the centre row or refuse an unknown centre."""
     row = session.get(ServiceCentre, centre_id)
     if row is None:
-        raise CentreNotFound(f"There is no service centre {centre_id!r}.")
+        raise CentreNotFound(f"There is no service centre {centre_id!r}.", centre=centre_id)
     return row
 
 
@@ -321,10 +326,13 @@ def _blocking(session: Session, person_iin: str) -> Booking | None:
     )
 
 
-def _refuse_second_booking(session: Session, blocking: Booking, block_days: int) -> NoReturn:
-    """Refuse a booking while another one blocks the person, saying until when."""
+def _refuse_second_booking(
+    session: Session, blocking: Booking, block_days: int, language: str | None
+) -> NoReturn:
+    """Refuse a booking while another one blocks the person, saying until when, the centre
+    named in the language."""
     centre = _load_centre(session, blocking.centre_id)
-    held = _reservation(blocking, centre)
+    held = _reservation(blocking, centre, language)
     until = held.created_at + timedelta(days=block_days)
     local_until = until.astimezone(held.start.tzinfo)
     session.rollback()
@@ -334,6 +342,9 @@ def _refuse_second_booking(session: Session, blocking: Booking, block_days: int)
         f"book again after {local_until:%Y-%m-%d %H:%M}.",
         booking_id=held.id,
         until=until,
+        centre=held.centre_name,
+        start=held.start,
+        days=block_days,
     )
 
 
@@ -359,15 +370,21 @@ def book(
     zone = ZoneInfo(centre.timezone)
     local = start.replace(tzinfo=zone) if start.tzinfo is None else start.astimezone(zone)
     if local not in _slot_starts(centre, local.date()):
+        name = _name(centre, language)
         raise NotASlot(
-            f"{local:%Y-%m-%d %H:%M} is not a visiting time at {centre.name}: choose a slot "
-            "from the list."
+            f"{local:%Y-%m-%d %H:%M} is not a visiting time at {name}: choose a slot from the "
+            "list.",
+            start=local,
+            centre=name,
         )
     moment = local.astimezone(UTC)
     if moment <= now:
         raise SlotInPast("That time has already passed: choose a later slot.")
     if moment > now + timedelta(days=rules.horizon_days):
-        raise SlotTooFarAhead(f"Visits can be booked at most {rules.horizon_days} days ahead.")
+        raise SlotTooFarAhead(
+            f"Visits can be booked at most {rules.horizon_days} days ahead.",
+            days=rules.horizon_days,
+        )
 
     session.execute(
         update(Booking)
@@ -380,7 +397,7 @@ def book(
     )
     blocking = _blocking(session, person_iin)
     if blocking is not None:
-        _refuse_second_booking(session, blocking, rules.block_days)
+        _refuse_second_booking(session, blocking, rules.block_days, language)
     taken = set(
         session.scalars(
             select(Booking.desk).where(
@@ -407,13 +424,13 @@ def book(
         except IntegrityError:
             blocking = _blocking(session, person_iin)
             if blocking is not None:
-                _refuse_second_booking(session, blocking, rules.block_days)
+                _refuse_second_booking(session, blocking, rules.block_days, language)
             continue
         reservation = _reservation(row, centre, language)
         session.commit()
         return reservation
     session.commit()
-    raise SlotFull(f"Every desk at {local:%H:%M} is taken: choose another slot.")
+    raise SlotFull(f"Every desk at {local:%H:%M} is taken: choose another slot.", start=local)
 
 
 def cancel(

@@ -5,6 +5,7 @@ import re
 from datetime import datetime, time, timedelta
 
 import pytest
+from babel.dates import format_time
 from markupsafe import escape
 from sqlalchemy import select
 
@@ -309,6 +310,43 @@ def test_visit_pages_name_each_centre_in_the_readers_language(signed_in, app, la
     desk = clerk.get("/visits/desk?centre=ALM-BOSTANDYK").get_data(as_text=True)
     assert names["ALM-BOSTANDYK"] in desk and names["AST-YESIL"] in desk
     assert "Night desk" in desk and "district service centre" not in desk
+
+
+# Words of each refusal that only its own language has: not a slot, a passed time, a second
+# booking within the 10 days.
+VISIT_REFUSALS = {
+    "en": ("is not a visiting time", "That time has already passed", "One booking is allowed per"),
+    "kk": ("қабылдау уақыты емес", "Бұл уақыт өтіп кетті", "10 күнде бір рет қана жазылуға"),
+    "ru": ("не время приёма", "Это время уже прошло", "Допускается одна запись в 10 дн."),
+}
+
+
+@pytest.mark.parametrize("language", ["en", "kk", "ru"])
+def test_refused_bookings_say_why_in_the_readers_language(signed_in, app, language):
+    off_grid, passed, second = VISIT_REFUSALS[language]
+    name = centre_names(language)["AST-YESIL"]
+    applicant = signed_in("applicant")
+    applicant.client.set_cookie("lang", language)
+
+    def refusal(start: datetime) -> str:
+        answer = applicant.post(
+            "/visits/book", {"centre": "AST-YESIL", "start": start.isoformat()},
+            follow_redirects=True,
+        )  # fmt: skip
+        page = answer.get_data(as_text=True)
+        return re.search(r'class="flash flash-error"[^>]*>(.*?)<', page, re.S).group(1)
+
+    start = datetime.fromisoformat(free_slot(app, "AST-YESIL"))
+    wrong = refusal(start + timedelta(minutes=5))
+    assert off_grid in wrong and name in wrong
+    assert format_time(start + timedelta(minutes=5), "short", locale=language) in wrong
+    assert passed in refusal(start - timedelta(days=7))
+    booked = applicant.post("/visits/book", {"centre": "AST-YESIL", "start": start.isoformat()})
+    assert booked.status_code == 303
+    again = refusal(start)
+    assert second in again and name in again
+    # Its times are written as the pages write them, not in ISO 8601.
+    assert str(start.year) in again and start.date().isoformat() not in again
 
 
 def test_outbox_shows_codes_and_the_process_consent_sms_to_an_owner(signed_in):

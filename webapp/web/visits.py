@@ -5,6 +5,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from webapp.booking import (
@@ -26,6 +27,36 @@ from .texts import language
 
 bp = Blueprint("visits", __name__, url_prefix="/visits")
 DESK_ROLES = ("clerk", "supervisor")
+# What each refusal of the booking service says, by its reason; the values it names are the
+# error's details.
+BOOKING_REFUSALS = {
+    "centre_not_found": _l("There is no service centre %(centre)s."),
+    "not_a_slot": _l(
+        "%(start)s is not a visiting time at %(centre)s: choose a slot from the list."
+    ),
+    "slot_in_past": _l("That time has already passed: choose a later slot."),
+    "slot_too_far_ahead": _l("Visits can be booked at most %(days)s days ahead."),
+    "slot_full": _l("Every desk at %(start)s is taken: choose another slot."),
+    "person_already_booked": _l(
+        "You already have a booking at %(centre)s on %(start)s. One booking is allowed per "
+        "%(days)s days: cancel it to book another time, or book again after %(until)s."
+    ),
+    "booking_not_found": _l("There is no such booking."),
+    "visit_already_started": _l("The visit time has come; the booking can no longer be cancelled."),
+}
+
+
+def refusal(error: BookingError) -> str:
+    """Return why booking or cancelling was refused in the reader's language, its times written
+    as the pages write them; a refusal without a text of ours keeps its own message."""
+    text = BOOKING_REFUSALS.get(error.reason)
+    if text is None:
+        return error.message
+    values = {
+        name: local_time(value) if isinstance(value, datetime) else value
+        for name, value in error.details.items()
+    }
+    return str(text) % values
 
 
 def visitor_iin() -> str:
@@ -68,7 +99,7 @@ def index() -> Any:
                     settings=current_app.config.get("BOOKING"),
                 )
             except BookingError as error:
-                flash(error.message, "error")
+                flash(refusal(error), "error")
                 break
             day = candidate
             if slots:
@@ -106,7 +137,7 @@ def reserve() -> Any:
         flash(_("Choose a slot from the list."), "error")
         return redirect(url_for("visits.index", centre=centre_id), 303)
     except BookingError as error:
-        flash(error.message, "error")
+        flash(refusal(error), "error")
         return redirect(url_for("visits.index", centre=centre_id), 303)
     flash(
         _(
@@ -127,7 +158,7 @@ def cancel_booking(booking_id: int) -> Any:
     try:
         cancel(db(), booking_id, person_iin=visitor_iin(), now=utcnow(), reason="by_applicant")
     except BookingError as error:
-        flash(error.message, "error")
+        flash(refusal(error), "error")
         return redirect(url_for("visits.index"), 303)
     flash(_("The booking is cancelled; you can book another time."), "success")
     return redirect(url_for("visits.index"), 303)
