@@ -4,6 +4,8 @@ import pytest
 from sqlalchemy import select
 
 from webapp.analytics.trace import instance_trace
+from webapp.bootstrap import FIELD_RULES
+from webapp.centres import centre_ids
 from webapp.db.models import Incident, Instance, InstanceEvent, Job
 from webapp.privacy import EVERYTHING
 from webapp.runtime import repair, variable_edit
@@ -104,6 +106,25 @@ def test_a_refused_variable_edit_names_the_field_and_changes_nothing(
     assert any(key.startswith(field) for key in refused.value.errors), refused.value.errors
     assert state_of(repair_runtime, instance_id) == before
     assert events_of(repair_runtime, instance_id, "variable_changed") == []
+
+
+def test_a_variable_edit_keeps_to_the_rules_a_start_keeps(repair_runtime):
+    """An administrator can no more set a service centre that does not exist than a start can."""
+    repair_runtime.field_rules = FIELD_RULES
+    instance_id = at_review(repair_runtime)
+    before = state_of(repair_runtime, instance_id)
+    with pytest.raises(InvalidData) as refused:
+        variable_edit.set_variable(
+            repair_runtime, instance_id, "service_centre_id", "nowhere", "moved", "admin"
+        )
+    assert "is not a service centre" in refused.value.errors["value"]
+    assert state_of(repair_runtime, instance_id) == before
+    assert events_of(repair_runtime, instance_id, "variable_changed") == []
+    centre = centre_ids()[0]
+    variable_edit.set_variable(
+        repair_runtime, instance_id, "service_centre_id", centre, "moved", "admin"
+    )
+    assert repair_runtime.instance(instance_id).data["service_centre_id"] == centre
 
 
 def test_a_value_that_is_not_json_is_refused_before_anything_runs():

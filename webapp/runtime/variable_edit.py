@@ -47,7 +47,8 @@ def _signature_fields(info: "VersionInfo") -> set[str]:
 
 
 def check_variable(runtime: "Runtime", step: "Step", name: str, value: object) -> None:
-    """Refuse a variable an administrator may not set, or a value its forms would refuse."""
+    """Refuse a variable an administrator may not set, or a value its forms or the product's
+    rule for the field (`field_rules`, as a start checks them) would refuse."""
     if not isinstance(name, str) or not VARIABLE.fullmatch(name):
         raise InvalidData(
             f"{name!r} is not a variable name",
@@ -67,6 +68,10 @@ def check_variable(runtime: "Runtime", step: "Step", name: str, value: object) -
         except InvalidData as error:
             reason = error.errors.get(name, error.message)
             raise InvalidData(f"{name}: {reason}", {"value": reason}) from error
+    rule = runtime.field_rules.get(name)
+    problem = rule(value) if rule is not None and value is not None else None
+    if problem:
+        raise InvalidData(f"{name}: {problem}", {"value": problem})
 
 
 def set_variable(
