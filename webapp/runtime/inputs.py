@@ -9,7 +9,7 @@ deep makes every recursive reader (the serializer, deep copies, JSON Schema) fai
 
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from .errors import InvalidData
 
@@ -112,3 +112,16 @@ def check_data(data: Mapping, what: str) -> dict:
         reason = f"{size} bytes as JSON, more than the {MAX_DATA_BYTES} allowed"
         raise InvalidData(f"the {what} was refused", {"data": reason})
     return json.loads(text)
+
+
+def rule_problems(rules: Mapping[str, Callable[[object], str | None]], data: Mapping) -> dict:
+    """Return why each field of data breaks the product's rule for it (`Runtime.field_rules`).
+
+    A field the data leaves out, or sets to null, is not checked: an online application names
+    no service centre.
+    """
+    return {
+        field: problem
+        for field, rule in rules.items()
+        if data.get(field) is not None and (problem := rule(data[field]))
+    }

@@ -82,16 +82,8 @@ class Starting:
         return step
 
     def _check_fields(self, data: Mapping) -> None:
-        """Refuse start data a field of which breaks the product's rule for it.
-
-        A field the data leaves out, or sets to null, is not checked: an online application
-        names no service centre.
-        """
-        problems = {
-            field: problem
-            for field, rule in self.field_rules.items()
-            if data.get(field) is not None and (problem := rule(data[field]))
-        }
+        """Refuse start data a field of which breaks the product's rule for it."""
+        problems = inputs.rule_problems(self.field_rules, data)
         if problems:
             message = "; ".join(f"{field}: {reason}" for field, reason in problems.items())
             raise InvalidData(f"the start data was refused: {message}", problems)

@@ -68,8 +68,7 @@ def check_variable(runtime: "Runtime", step: "Step", name: str, value: object) -
         except InvalidData as error:
             reason = error.errors.get(name, error.message)
             raise InvalidData(f"{name}: {reason}", {"value": reason}) from error
-    rule = runtime.field_rules.get(name)
-    problem = rule(value) if rule is not None and value is not None else None
+    problem = inputs.rule_problems(runtime.field_rules, {name: value}).get(name)
     if problem:
         raise InvalidData(f"{name}: {problem}", {"value": problem})
 
