@@ -776,7 +776,13 @@ def archive_command(product: Product, days: int | None, output: Path | None, as_
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--threads",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Per web process; two a core are plenty, more only wait for the interpreter lock.",
+)
 @click.option(
     "--workers",
     default=1,
@@ -788,7 +794,7 @@ def archive_command(product: Product, days: int | None, output: Path | None, as_
 def serve(
     product: Product, host: str, port: int, threads: int, workers: int, as_json: bool
 ) -> None:
-    """Serve the web application: waitress with an in-process worker, or gunicorn processes.
+    """Serve the web application: granian with an in-process worker, or gunicorn processes.
 
     The log (one access line per request, errors with their request id) goes to standard error.
     """
@@ -807,7 +813,7 @@ def serve(
         return
     from .web.serve import serve as run_server
 
-    run_server(create_app(product.settings), host=host, port=port, threads=threads)
+    run_server(product.settings, product.runtime, host=host, port=port, threads=threads)
 
 
 @main.command("test-process")

@@ -1,7 +1,7 @@
 """The worker: fires due timers and retries, delivers thrown messages, keeps dashboard days,
 runs the process owners' simulations.
 
-`tirkeu worker` runs it in its own process; `tirkeu serve` runs one in a thread beside waitress.
+`tirkeu worker` runs it in its own process; `tirkeu serve` runs one in a thread beside granian.
 """
 
 import logging

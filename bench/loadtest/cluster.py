@@ -34,6 +34,20 @@ def cpu_ms(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) * TICK_MS
 
 
+def children(pid: int) -> list[int]:
+    """Return the pids of a process's children."""
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
+    return [int(child) for child in found.stdout.split()]
+
+
+def cmdline(pid: int) -> bytes:
+    """Return a process's command line (empty for one that is gone)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def free_port() -> int:
     """Return a free TCP port on the loopback interface."""
     with socket.socket() as sock:
@@ -167,9 +181,7 @@ class Cluster:
         """
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
-            # One web process is `tirkeu serve` itself (waitress); more are gunicorn's children.
-            web = self.web_children() if self.web_count > 1 else [self.web.pid]
-            pids = [*web, *(worker.pid for worker in self.workers)]
+            pids = [*self.web_children(), *(worker.pid for worker in self.workers)]
             before = {pid: cpu_ms(pid) for pid in pids}
             time.sleep(0.5)
             busy = [pid for pid in pids if cpu_ms(pid) - before[pid] > quiet_ms]
@@ -178,18 +190,16 @@ class Cluster:
         raise RuntimeError(f"the processes did not settle within {limit} s")
 
     def web_children(self) -> list[int]:
-        """Return the pids of gunicorn's web processes."""
-        found = subprocess.run(
-            ["pgrep", "-P", str(self.web.pid)], capture_output=True, text=True, check=False
-        )
-        return [int(pid) for pid in found.stdout.split()]
+        """Return the pids of the web processes: gunicorn's, or granian's one (beside which
+        multiprocessing keeps a resource tracker)."""
+        return [pid for pid in children(self.web.pid) if b"resource_tracker" not in cmdline(pid)]
 
     def kill_web_process(self) -> int | None:
-        """SIGKILL one web process; gunicorn's arbiter starts a new one."""
-        children = self.web_children()
-        if not children:
+        """SIGKILL one web process; gunicorn's arbiter (or granian) starts a new one."""
+        web = self.web_children()
+        if not web:
             return None
-        victim = random.choice(children)
+        victim = random.choice(web)
         os.kill(victim, signal.SIGKILL)
         return victim
 

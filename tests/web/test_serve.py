@@ -48,7 +48,7 @@ def stop(server) -> None:
 
 
 def test_tirkeu_serve_answers_over_real_http(instance_folder):
-    """`tirkeu serve` (waitress and its in-process worker) in a process of its own."""
+    """`tirkeu serve` (granian and its in-process worker) in a process of its own."""
     server, url, _log = serve(instance_folder)
     try:
         response = httpx.get(f"{url}/login", timeout=5)
@@ -58,7 +58,10 @@ def test_tirkeu_serve_answers_over_real_http(instance_folder):
         stop(server)
 
 
-@pytest.mark.parametrize("options", [(), ("--workers", "2")], ids=["waitress", "gunicorn"])
+SERVERS = pytest.mark.parametrize("options", [(), ("--workers", "2")], ids=["granian", "gunicorn"])
+
+
+@SERVERS
 def test_serve_writes_one_masked_access_line_per_request_with_its_id(instance_folder, options):
     server, url, log = serve(instance_folder, *options)
     try:
@@ -74,6 +77,24 @@ def test_serve_writes_one_masked_access_line_per_request_with_its_id(instance_fo
                      r"[0-9.]+ ms$", line), line  # fmt: skip
     assert "850314304175" not in log.read_text()
     assert any(re.search(r"proxy-id-0001 GET /login 200 [0-9.]+ ms$", line) for line in lines)
+
+
+@SERVERS
+def test_a_body_over_the_limit_is_refused_before_it_is_sent(instance_folder, options):
+    """A client announcing 64 MiB gets its 413 after the headers alone: nothing waits for,
+    or keeps, the body."""
+    server, url, _log = serve(instance_folder, *options)
+    try:
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
+            client.sendall(
+                b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 67108864\r\n"
+                b"Content-Type: application/x-www-form-urlencoded\r\n\r\nusername="
+            )
+            status_line = client.makefile("rb").readline()
+    finally:
+        stop(server)
+    assert status_line.split()[1] == b"413", status_line
 
 
 def test_worker_keeps_sweeping_after_a_failed_sweep(runtime, monkeypatch):

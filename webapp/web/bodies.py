@@ -44,12 +44,6 @@ def body_limit(max_bytes: int) -> Callable:
     return mark
 
 
-def largest_limit(app: Flask) -> int:
-    """Return the largest body any route of the app takes (what the WSGI server may buffer)."""
-    marked = [getattr(view, "max_content_length", 0) for view in app.view_functions.values()]
-    return max([app.config["MAX_CONTENT_LENGTH"], *marked])
-
-
 def apply_route_limit() -> None:
     """Give the request its route's own limit, before anything reads the body."""
     view = current_app.view_functions.get(request.endpoint or "")
