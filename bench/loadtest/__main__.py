@@ -30,9 +30,10 @@ def arguments() -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(prog="python -m bench.loadtest", description=__doc__)
     parser.add_argument("--count", type=int, default=2000, help="registrations (2000)")
-    # 16 clients keep both cores busy: 48 drove no more registrations a second, and their
-    # requests only waited longer in the web processes' queues (p95 1.4 s against 0.35 s).
-    parser.add_argument("--concurrency", type=int, default=16, help="clients at once (16)")
+    # 8 clients keep both cores busy: 16 drove no more registrations a second (54.6 and 55.9
+    # against 59.0 and 55.9), and their requests only waited longer in the web processes'
+    # queues (p95 380-400 ms against 115-153 ms).
+    parser.add_argument("--concurrency", type=int, default=8, help="clients at once (8)")
     parser.add_argument("--web", type=int, default=4, help="gunicorn web processes (4)")
     parser.add_argument("--threads", type=int, default=THREADS, help=f"per web process ({THREADS})")
     parser.add_argument("--workers", type=int, default=2, help="tirkeu workers (2)")
