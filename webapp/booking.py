@@ -71,10 +71,9 @@ class PersonAlreadyBooked(BookingError):
     status = 409
     reason = "person_already_booked"
 
-    def __init__(self, message: str, booking_id: int, until: datetime, **details: Any) -> None:
-        super().__init__(message, until=until, **details)
+    def __init__(self, message: str, booking_id: int, **details: Any) -> None:
+        super().__init__(message, **details)
         self.booking_id = booking_id
-        self.until = until
 
 
 class BookingNotFound(BookingError):

@@ -2,8 +2,10 @@
 staffing plans name them by."""
 
 import json
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 
 CENTRES_PATH = Path(__file__).with_name("data") / "centres.json"
 
@@ -18,9 +20,11 @@ def centre_ids() -> tuple[str, ...]:
     return tuple(str(c["id"]) for c in _records())
 
 
-def centre_names(language: str) -> dict[str, str]:
+@cache
+def centre_names(language: str) -> Mapping[str, str]:
     """Return each centre's name in the language (its `names`), else its English `name`."""
-    return {str(c["id"]): c.get("names", {}).get(language, c["name"]) for c in _records()}
+    names = {str(c["id"]): c.get("names", {}).get(language, c["name"]) for c in _records()}
+    return MappingProxyType(names)
 
 
 def centre_problem(value: object) -> str | None:

@@ -83,7 +83,7 @@ def test_second_booking_within_ten_days_is_refused_with_the_date_it_becomes_poss
     with pytest.raises(PersonAlreadyBooked) as refused:
         book(session, APPLICANT, "astana-1", TEN + timedelta(days=7), NOW + timedelta(days=9))
     assert refused.value.booking_id == first.id
-    assert refused.value.until == NOW + timedelta(days=10)
+    assert refused.value.details["until"] == NOW + timedelta(days=10)
     assert "2026-12-07" in refused.value.message
 
 

@@ -313,30 +313,37 @@ def test_visit_pages_name_each_centre_in_the_readers_language(signed_in, app, la
 
 
 # Words of each refusal that only its own language has: not a slot, a passed time, a second
-# booking within the 10 days.
+# booking within the 10 days, no such centre, too far ahead, no such booking.
 VISIT_REFUSALS = {
-    "en": ("is not a visiting time", "That time has already passed", "One booking is allowed per"),
-    "kk": ("қабылдау уақыты емес", "Бұл уақыт өтіп кетті", "10 күнде бір рет қана жазылуға"),
-    "ru": ("не время приёма", "Это время уже прошло", "Допускается одна запись в 10 дн."),
-}
+    "en": ("is not a visiting time", "That time has already passed", "One booking is allowed per",
+           "There is no service centre NOWHERE", "booked at most 14 days ahead",
+           "There is no such booking"),
+    "kk": ("қабылдау уақыты емес", "Бұл уақыт өтіп кетті", "10 күнде бір рет қана жазылуға",
+           "«NOWHERE» ХҚКО табылмады", "ең көбі 14 күн бұрын", "Мұндай жазылу жоқ"),
+    "ru": ("не время приёма", "Это время уже прошло", "Допускается одна запись в 10 дн.",
+           "ЦОН «NOWHERE» не найден", "не более чем на 14 дн. вперёд", "Такой записи нет"),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("language", ["en", "kk", "ru"])
 def test_refused_bookings_say_why_in_the_readers_language(signed_in, app, language):
-    off_grid, passed, second = VISIT_REFUSALS[language]
+    off_grid, passed, second, no_centre, too_far, no_booking = VISIT_REFUSALS[language]
     name = centre_names(language)["AST-YESIL"]
     applicant = signed_in("applicant")
     applicant.client.set_cookie("lang", language)
 
-    def refusal(start: datetime) -> str:
+    def refusal(start: datetime, centre: str = "AST-YESIL", path: str = "/visits/book") -> str:
         answer = applicant.post(
-            "/visits/book", {"centre": "AST-YESIL", "start": start.isoformat()},
-            follow_redirects=True,
-        )  # fmt: skip
+            path, {"centre": centre, "start": start.isoformat()}, follow_redirects=True
+        )
         page = answer.get_data(as_text=True)
         return re.search(r'class="flash flash-error"[^>]*>(.*?)<', page, re.S).group(1)
 
     start = datetime.fromisoformat(free_slot(app, "AST-YESIL"))
+    assert no_centre in refusal(start, "NOWHERE")
+    # 52 weeks on: the same weekday and hour, past the 14 days that may be booked ahead.
+    assert too_far in refusal(start + timedelta(weeks=52))
+    assert no_booking in refusal(start, path="/visits/999999/cancel")
     wrong = refusal(start + timedelta(minutes=5))
     assert off_grid in wrong and name in wrong
     assert format_time(start + timedelta(minutes=5), "short", locale=language) in wrong
