@@ -781,7 +781,7 @@ def archive_command(product: Product, days: int | None, output: Path | None, as_
     default=4,
     show_default=True,
     type=click.IntRange(1, 64),
-    help="Per web process; two a core are plenty, more only wait for the interpreter lock.",
+    help="Per web process; beyond a few, more threads only wait for the interpreter lock.",
 )
 @click.option(
     "--workers",

@@ -18,7 +18,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 GRANIAN_LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "loggers": {"_granian": {"propagate": True}, "granian.access": {"propagate": True}},
+    "loggers": {"_granian": {"propagate": True}},
 }
 
 
