@@ -30,10 +30,9 @@ def editor_page(browser, owners_room):  # noqa: F811
     sign_in(page, url)
     page.goto(f"{url}/processes/residence_registration/1/edit")
     page.wait_for_selector(f"{EDITOR}[data-diagram-state=ready]", timeout=60000)
-    page.wait_for_function(
-        "[...document.querySelectorAll('[data-dmn-editor]')]"
-        ".every(d => d.dataset.diagramState === 'ready')",
-        timeout=60000,
+    # A locator, not a function polled in the page: the page's CSP forbids evaluating strings.
+    page.locator("[data-dmn-editor]:not([data-diagram-state=ready])").first.wait_for(
+        state="detached", timeout=60000
     )
     yield page, messages
     context.close()
