@@ -65,8 +65,6 @@ def serve(
     its limit before reading it (`bodies`).
     """
     multiprocessing.set_start_method("spawn", force=True)
-    job_worker = JobWorker(runtime)
-    job_worker.start()
     server = Granian(
         "webapp.web:create_app",  # granian's name for the target; `served_app` builds it
         address=host,
@@ -78,6 +76,8 @@ def serve(
         log_dictconfig=GRANIAN_LOGGING,
         respawn_failed_workers=True,
     )
+    job_worker = JobWorker(runtime)
+    job_worker.start()
     log.info("serving on http://%s:%s", host, port)
     try:
         server.serve(target_loader=partial(served_app, settings), wrap_loader=False)
