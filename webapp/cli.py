@@ -571,6 +571,7 @@ def worker(
     as_json: bool,
 ) -> None:
     """Fire due timers and service-task retries, once or in a loop until SIGTERM or Ctrl-C."""
+    from .garbage import collect_seldom
     from .worker import JobWorker
 
     if once:
@@ -582,6 +583,7 @@ def worker(
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: sweeper.stop())
     click.echo(f"worker {name}: sweeping every {interval}s", err=True)
+    collect_seldom()
     sweeper.run()
 
 

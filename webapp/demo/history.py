@@ -9,7 +9,6 @@ open. What is still to do at the end (the last hours' tasks, a few abandoned cou
 stays open, overdue where its term has passed. The same seed gives the same month.
 """
 
-import gc
 import heapq
 import itertools
 import logging
@@ -31,6 +30,7 @@ from webapp.bootstrap import Product, product_runtime
 from webapp.db.base import utcnow
 from webapp.db.models import HumanTask, Incident, Instance, Job
 from webapp.db.session import make_engine, make_session_factory
+from webapp.garbage import fewer_collections
 from webapp.online.pki import PKI_FOLDER, trusted_ca_pems
 from webapp.runtime.engine import Runtime
 from webapp.runtime.errors import Conflict, NotFound
@@ -73,10 +73,6 @@ NEW_TASKS = select(HumanTask).where(
 # the disk hundreds of times; the history's own connections do it every this many pages
 # (some 200 MB of log at most), and once at the end.
 CHECKPOINT_PAGES = 50_000
-# Each step allocates some hundred thousand short-lived objects (its task tree, its data). At
-# the interpreter's default thresholds the full collections, which walk every workflow the
-# runtime keeps warm, took an eighth of the history's time; these make them rare.
-GC_THRESHOLDS = (100_000, 50, 100)
 
 
 class NoHistory(Exception):
@@ -305,19 +301,6 @@ def history_sessions(product: Product) -> Iterator[sessionmaker[Session]]:
         engine.dispose()
         with product.engine.connect() as connection:
             connection.connection.dbapi_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-
-@contextmanager
-def fewer_collections() -> Iterator[None]:
-    """Collect garbage seldom while the block runs, leaving what exists now out of it."""
-    previous = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*previous)
-        gc.unfreeze()
 
 
 def has_history(product: Product) -> bool:

@@ -6,6 +6,8 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from webapp.garbage import collect_seldom
+
 
 class GunicornServer(BaseApplication):
     """A gunicorn arbiter whose workers each build their own app (and database pool)."""
@@ -22,7 +24,9 @@ class GunicornServer(BaseApplication):
 
     def load(self) -> Flask:
         """Build the app in the worker after the fork, so no connection crosses processes."""
-        return self.factory()
+        app = self.factory()
+        collect_seldom()
+        return app
 
 
 def serve_processes(

@@ -8,6 +8,7 @@ from flask import Flask
 from granian import Granian
 from granian.constants import Interfaces
 
+from webapp.garbage import collect_seldom
 from webapp.runtime.engine import Runtime
 from webapp.settings import Settings
 from webapp.worker import JobWorker
@@ -46,7 +47,9 @@ def served_app(settings: Settings) -> Flask:
     from . import create_app
 
     configure_logging()
-    return create_app(settings)
+    app = create_app(settings)
+    collect_seldom()
+    return app
 
 
 def serve(
@@ -76,6 +79,7 @@ def serve(
         log_dictconfig=GRANIAN_LOGGING,
         respawn_failed_workers=True,
     )
+    collect_seldom()
     job_worker = JobWorker(runtime)
     job_worker.start()
     log.info("serving on http://%s:%s", host, port)
