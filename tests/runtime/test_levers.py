@@ -7,7 +7,8 @@ with the same data, complete the first ready user task with the same data, let e
 fall due (the timers' clock stopped), and save and load the state between steps, until the
 workflow ends or stands still.
 After every step the task tree (spec names, states, parent and child order, in depth-first
-order), every task's data and the state document must be equal. Task ids, times and thread
+order), every task's data and the state document must be equal, and every task read from the
+document alone must have the spec and data it is restored with. Task ids, times and thread
 ids differ between any two runs and are compared by position.
 """
 
@@ -17,6 +18,7 @@ import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
+from uuid import uuid4
 
 import pytest
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -161,6 +163,16 @@ def _fire_timers(workflow) -> bool:
     return bool(timers)
 
 
+def assert_read_alike(serializer, document: bytes, loaded, specs) -> None:
+    """Assert each task read from the document alone has the spec and data it is restored
+    with (the task pages and documents to sign read tasks so)."""
+    for task in _all_tasks(loaded):
+        read = serializer.task(document, task.id, *specs)
+        assert read is not None, task
+        assert (read.task_spec, read.data) == (task.task_spec, task.data), task
+    assert serializer.task(document, uuid4(), *specs) is None
+
+
 def run(variant: Variant, specs, engine, start_data: dict, given: dict, default: dict) -> list:
     """Drive a workflow to its end or until it stands still; return what it was each step.
 
@@ -183,6 +195,8 @@ def run(variant: Variant, specs, engine, start_data: dict, given: dict, default:
         seen.append((tree(workflow), normalised(workflow, document)))
         loaded = variant.serializer.load(document, spec, subprocess_specs, engine)
         assert isinstance(loaded, variant.workflow_class)
+        if variant.tuned:
+            assert_read_alike(variant.serializer, document, loaded, specs)
         # Every other step the tuned run goes on with the workflow it saved, as the runtime's
         # warm workflows do: the documents its tasks keep are then built, not loaded.
         if not (variant.tuned and len(seen) % 2):
@@ -309,6 +323,25 @@ def test_state_documents_load_both_ways_and_the_runtime_restores_tuned_workflows
     assert all(type(t) is levers.QuietTask for t in [*restored.tasks.values(), *sub.tasks.values()])
     back = plain.load(runtime.serializer.dump(restored), spec, subprocess_specs, None)
     assert type(back) is BpmnWorkflow and tree(back) == tree(stock)
+
+
+def test_a_task_saved_with_its_data_whole_is_read_with_it(runtime):
+    """Documents saved before SpiffWorkflow kept data deltas hold each task's data whole."""
+    files = {n: (Path(__file__).with_name("diagrams") / n).read_bytes() for n in CALLS}
+    process = parse_bundle(files, {}).processes["call_parent"]
+    specs = process.spec, process.subprocess_specs
+    workflow = BpmnWorkflow(*specs, script_engine=runtime.script_engine)
+    workflow.do_engine_steps()
+    for number, task in enumerate(_all_tasks(workflow)):
+        task.data = {**task.data, "number": number}
+    dct = json.loads(zlib.decompress(runtime.serializer.dump(workflow)))
+    whole = {str(task.id): task.data for task in _all_tasks(workflow)}
+    for tasks in _task_tables(dct):
+        for task_id, task in tasks.items():
+            task["data"], task["delta"] = whole[task_id], {}
+    document = zlib.compress(json.dumps(dct).encode())
+    for task in _all_tasks(workflow):
+        assert runtime.serializer.task(document, task.id, *specs).data == task.data
 
 
 def test_a_kept_document_saves_a_value_changed_in_place_as_it_now_is(runtime):

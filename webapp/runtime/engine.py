@@ -210,7 +210,7 @@ class Runtime(Deploying, Starting, Claims, Messaging, Administration, Reading):
                 forms.validate_form_data(schema, data, self.formats, case=task.data)
             field = signatures.field_of(task.task_spec)
             language = signatures.evidence_language(data.get(field))
-            signing = self._task_signing(session, step, row, data, language)
+            signing = self._task_signing(session, task, row, data, language)
             if signing is not None:
                 evidence = signatures.verify(
                     self.verifier, session, signing, data.get(signing.field), actor, step.now

@@ -11,6 +11,7 @@ from webapp.db.models import HumanTask, Instance
 from . import records, signatures
 from .errors import NotFound
 from .instance_data import current_data, json_safe
+from .serializer import StoredTask
 from .steps import Step
 from .task_list import ACTIVE_TASK_STATES
 from .views import InstanceView, TaskView, instance_view
@@ -50,13 +51,19 @@ class Reading:
         """Return a user task."""
         return TaskView.of(self._task_row(task_id))
 
+    def _stored_task(self, session: Session, row: HumanTask) -> StoredTask | None:
+        """Return a task as its instance's row holds it, without restoring the workflow."""
+        record = records.read(session.connection(), row.instance_id, False)
+        if not record.state:
+            return None
+        info = self.versions.get(session, record.process_version_id)
+        return self.serializer.task(record.state, row.id, info.spec, info.subprocess_specs)
+
     def task_data(self, task_id: str) -> dict:
         """Return the data a ready user task sees."""
         with self.transaction() as session:
-            row = _row(session, task_id)
-            with self._reading(session, row.instance_id) as step:
-                task = step.task(task_id)
-                return json_safe(dict(task.data)) if task is not None else {}
+            task = self._stored_task(session, _row(session, task_id))
+            return json_safe(dict(task.data)) if task is not None else {}
 
     def form_schema(self, task_id: str) -> tuple[dict | None, dict | None]:
         """Return a user task's form schema and UI schema (None where it has none)."""
@@ -76,17 +83,16 @@ class Reading:
         anything, with the document rendered in `language`."""
         with self.transaction() as session:
             row = _row(session, task_id)
-            with self._reading(session, row.instance_id) as step:
-                view = TaskView.of(row)
-                return self._task_signing(session, step, view, json_safe(dict(data)), language)
+            task = self._stored_task(session, row)
+            view = TaskView.of(row)
+            return self._task_signing(session, task, view, json_safe(dict(data)), language)
 
     def _task_signing(
-        self, session: Session, step: Step, row: TaskView, data: Mapping, language: str
+        self, session: Session, task, row: TaskView, data: Mapping, language: str
     ) -> signatures.Signing | None:
-        """Return what completing a step's task with this data must be signed with, if
-        anything; the document is rendered in `language`."""
+        """Return what completing a task (a workflow's, or as stored) with this data must be
+        signed with, if anything; the document is rendered in `language`."""
         evaluate = self.script_engine.environment.evaluate
-        task = step.task(row.id)
         return signatures.task_signing(evaluate, session, task, row, data, self.documents, language)
 
     def ready_tasks(self, instance_id: int | None = None, limit: int = 1000) -> list[TaskView]:
