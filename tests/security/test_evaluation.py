@@ -11,6 +11,7 @@ import re
 import threading
 import time
 import urllib.request
+from datetime import date
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -404,6 +405,21 @@ def test_a_template_writing_out_a_self_similar_structure_is_stopped(use):
     error, seconds = timed(lambda: render(build + use, {}))
     assert isinstance(error, ScriptError), error
     assert seconds < QUICKLY
+
+
+def test_a_name_of_the_data_reads_as_a_whole_evaluation_reads_it():
+    """A bare name is read from the data directly: the data's value before a helper's, a
+    keyword as the constant, `_` names refused, the value's size checked."""
+    environment = ScriptEnvironment({})
+    data = {"person_iin": "850314304175", "date": "data", "True": 1, "_secret": 1}
+    assert environment.evaluate(" person_iin ", data) == "850314304175"
+    assert environment.evaluate("date", data) == "data"
+    assert environment.evaluate("date", {}) is date
+    assert environment.evaluate("True", data) is True
+    with pytest.raises(ScriptError, match="'_secret' is not allowed"):
+        environment.evaluate("_secret", data)
+    with pytest.raises(ScriptError, match="more than"):
+        environment.evaluate("big", {"big": list(range(2_000_001))})
 
 
 def test_checked_comparisons_and_builtins_keep_their_meaning():
