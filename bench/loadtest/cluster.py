@@ -22,16 +22,16 @@ TIRKEU = [sys.executable, "-c", "from webapp.cli import main; main()"]
 THREADS = 2
 
 
-def cpu_ms(pid: int) -> float:
-    """Return the CPU milliseconds a process has used so far (0 for one that is gone).
+TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 
-    Read as the scheduler counts it, in nanoseconds: /proc/PID/stat counts in 10 ms ticks,
-    coarser than a PostgreSQL backend's share of one registration.
-    """
+
+def cpu_ms(pid: int) -> float:
+    """Return the CPU milliseconds a process has used so far (0 for one that is gone)."""
     try:
-        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e6
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
+    return (int(fields[11]) + int(fields[12])) * TICK_MS
 
 
 def children(pid: int) -> list[int]:
