@@ -5,10 +5,10 @@ a young collection ran every registration or so, and every hundredth a full one,
 all the process keeps: its specs, templates and the workflows the runtime keeps warm. Through
 the API that was 1.6-2.2 ms of a registration's 12-16 ms of CPU. Frozen out of collections,
 the objects that live as long as the process are not walked again, and a young collection
-every ten thousand new objects brings it to 0.3 ms. A full collection after every tenth young
-one then walks little but the warm workflows, and frees those the runtime let go (their tasks
-and workflow refer to each other) before they pile up: in the load test a web process peaked
-at 172 MB, against 214-239 MB with full collections ten times rarer and 152 MB at the
+every ten thousand new objects brings it to 0.3 ms. A full collection about every twentieth
+young one then walks little but the warm workflows, and frees those the runtime let go (their
+tasks and workflow refer to each other) before they pile up: in the load test a web process
+peaked at 172 MB, against 214-239 MB with full collections ten times rarer and 152 MB at the
 interpreter's defaults, for the same CPU.
 """
 
