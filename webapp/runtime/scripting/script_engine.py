@@ -32,8 +32,9 @@ def _all_public(names: Mapping) -> bool:
 
 
 def _is_data_name(source: str) -> bool:
-    """Tell whether an expression is a name the data may hold (the data's names come before
-    the helpers' and the context's, but for those starting with `_`)."""
+    """Tell whether an expression is a name the data may hold: in an evaluation the data's
+    names come before the helpers' and the external context's, but for those starting with
+    `_`, which are refused, and keywords, which are not names."""
     return source.isidentifier() and not source.startswith("_") and not keyword.iskeyword(source)
 
 
