@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from tests.security.test_evaluation import with_script
 from webapp.db.models import Incident, Job, MessageSubscription
 from webapp.runtime.engine import Runtime
 from webapp.runtime.errors import InvalidData, InvalidDiagram, NotFound
@@ -117,6 +118,15 @@ def test_a_technical_error_opens_an_incident_that_a_worker_retry_resolves(rt, re
     with engine.connect() as connection:
         assert connection.scalars(select(Job.id)).all() == []
         assert connection.scalars(select(Incident.status)).all() == ["resolved"]
+
+
+def test_a_date_a_script_leaves_is_logged_and_shown_as_its_iso_text(rt):
+    rt.deploy({"dated.bpmn": with_script("dated", "due = date(2026, 12, 5)\nkind = 'permanent'")})
+    view = rt.start("dated", {"kind": "temporary"})
+    assert view.status == "completed" and view.data["due"] == "2026-12-05"
+    [event] = [e for e in rt.instance(view.id).events if e.bpmn_id == "Task_Script"]
+    assert event.kind == "task_completed"
+    assert event.data == {"due": "2026-12-05", "kind": "permanent"}
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """Engines and sessions: SQLite (WAL, BEGIN IMMEDIATE) or PostgreSQL through psycopg 3."""
 
+import json
 import time
 from pathlib import Path
 
@@ -15,6 +16,12 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 PING_AFTER_IDLE_SECONDS = 5.0
 
 
+# The text of a JSON column's value: a date, or another value a script leaves in task data, is
+# written as its text (an ISO date), as the instance's data shows it. One encoder: `json.dumps`
+# with an argument builds a new one on every call.
+dumps_json = json.JSONEncoder(default=str).encode
+
+
 def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10, **kwargs) -> Engine:
     """Create an engine; on SQLite every transaction takes the write lock when it begins.
 
@@ -26,6 +33,7 @@ def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10, **kwargs) 
     when two writers interleave, so every transaction starts with BEGIN IMMEDIATE and waits
     (busy_timeout) instead of failing.
     """
+    kwargs.setdefault("json_serializer", dumps_json)
     if not url.startswith("sqlite"):
         engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow, **kwargs)
         ping_when_idle(engine)

@@ -10,7 +10,6 @@ from sqlalchemy import Connection, insert
 from webapp.db.models import InstanceEvent
 
 from . import calls
-from .instance_data import json_safe
 
 INSERT_EVENTS = insert(InstanceEvent)
 EVENT_KINDS = {
@@ -86,7 +85,8 @@ def task_changes(
             if state == TaskState.COMPLETED:
                 parent = task.parent.data if task.parent is not None else {}
                 data = {k: v for k, v in task.data.items() if parent.get(k, ...) != v}
-                data = calls.with_duration(json_safe(data) if data else None, durations, task)
+                # Written as JSON by the engine's serializer, dates as text: no copy first.
+                data = calls.with_duration(data or None, durations, task)
             by = actor if spec.manual and state == TaskState.COMPLETED else None
             record(EVENT_KINDS[state], task, data, actor=by)
     present = {str(task.id) for task in tasks}

@@ -4,12 +4,14 @@ import json
 
 from SpiffWorkflow.util.task import TaskState
 
+from webapp.db.session import dumps_json
+
 LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 
 
 def json_safe(value):
     """Return data as plain JSON types (dates become ISO strings)."""
-    return json.loads(json.dumps(value, default=str))
+    return json.loads(dumps_json(value))
 
 
 def current_data(workflow, tasks: list | None = None) -> dict:
