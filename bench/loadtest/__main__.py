@@ -34,7 +34,11 @@ def arguments() -> argparse.Namespace:
     # against 59.0 and 55.9), and their requests only waited longer in the web processes'
     # queues (p95 380-400 ms against 115-153 ms).
     parser.add_argument("--concurrency", type=int, default=8, help="clients at once (8)")
-    parser.add_argument("--web", type=int, default=4, help="gunicorn web processes (4)")
+    # 2 web processes of 2 threads used about a tenth less web CPU per registration than 4 of 2
+    # (4.95-5.23 against 5.49-5.83 times the generator's fixed work, four runs against six) and
+    # drove about 6% more a second for the machine's speed: fewer threads wait on interpreter
+    # locks, and a step more often finds its workflow warm in the process that serves it.
+    parser.add_argument("--web", type=int, default=2, help="gunicorn web processes (2)")
     parser.add_argument("--threads", type=int, default=THREADS, help=f"per web process ({THREADS})")
     parser.add_argument("--workers", type=int, default=2, help="tirkeu workers (2)")
     parser.add_argument("--database", default=DEFAULT_SERVER, help="a PostgreSQL database URL")
