@@ -39,6 +39,7 @@ from webapp.runtime.scripting import restricted_engine, writes_keyed_by
 from webapp.runtime.scripting.comparisons import comparison
 from webapp.runtime.serializer import StateSerializer
 from webapp.runtime.specs import parse_bundle
+from webapp.runtime.task_ids import TaskId
 from webapp.runtime.versions import wire_event_subprocess_triggers
 from webapp.settings import REGISTRY_WRITERS as WRITERS
 from webapp.simulation import routing
@@ -320,9 +321,21 @@ def test_state_documents_load_both_ways_and_the_runtime_restores_tuned_workflows
     assert isinstance(restored, levers.TunedWorkflow)
     sub = next(iter(restored.subprocesses.values()))
     assert isinstance(sub, levers.TunedWorkflow.subworkflow_class)
-    assert all(type(t) is levers.QuietTask for t in [*restored.tasks.values(), *sub.tasks.values()])
+    restored_tasks = [*restored.tasks.values(), *sub.tasks.values()]
+    assert all(type(t) is levers.TunedWorkflow.task_class for t in restored_tasks)
+    assert all(type(t.id) is TaskId for t in restored_tasks)
     back = plain.load(runtime.serializer.dump(restored), spec, subprocess_specs, None)
     assert type(back) is BpmnWorkflow and tree(back) == tree(stock)
+
+
+def test_a_task_id_is_its_uuid_with_its_hash_and_text_kept():
+    plain = uuid4()
+    kept = TaskId(plain)
+    assert kept == plain and plain == kept and hash(kept) == hash(plain)
+    assert str(kept) == str(plain) and str(kept) is str(kept)
+    assert {plain: "found"}[kept] == "found" and {kept: "found"}[plain] == "found"
+    new = [TaskId() for _ in range(1000)]
+    assert len(set(new)) == 1000 and {i.version for i in new} == {4}
 
 
 def test_a_task_saved_with_its_data_whole_is_read_with_it(runtime):

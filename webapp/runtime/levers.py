@@ -10,6 +10,7 @@ makes them (tests/runtime/test_levers.py runs every corpus diagram both ways to 
   visited in depth-first order, instead of walking the whole tree to find them;
 - `quiet`: no log extras (a dict per change of state, the whole tree at a workflow's start and
   end) built while SpiffWorkflow's loggers are off for INFO;
+- `ids` (`task_ids`): task ids that compute their hash and text once;
 - `decisions`: each DMN cell's `?` placeholder substituted once, not by a regex per evaluation,
   each input expression evaluated once per decision, not once per cell that tests it, and a
   cell that only compares the input with literals (`"parent"`, `< 16`, `[1..5)` as translated)
@@ -42,9 +43,10 @@ from SpiffWorkflow.util.task import TaskState
 from .decisions import DecisionEngine
 from .scripting.comparisons import compare, comparison
 from .serializer import StateSerializer
+from .task_ids import IdentifiedTask
 from .walks import depth_first, ready_tasks, state_only, tree_position
 
-WORKFLOW_LEVERS = ("iterator", "waiting", "quiet")
+WORKFLOW_LEVERS = ("iterator", "waiting", "quiet", "ids")
 ALL = frozenset((*WORKFLOW_LEVERS, "decisions"))
 # SpiffWorkflow's own loggers: a lever builds their extras only when they would be written.
 TASK_LOG = logging.getLogger("spiff.task")
@@ -52,6 +54,23 @@ WORKFLOW_LOG = logging.getLogger("spiff.workflow")
 # SpiffWorkflow's DMN engine marks `?` outside quotes as the input with this regex.
 PLACEHOLDER = re.compile(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)")
 INPUT_NAME = "dmninputexpr"
+
+
+class GrownTask(Task):
+    """A task whose children are of its own class: the stock method always builds a `Task`."""
+
+    def _add_child(self, task_spec, state: int = TaskState.MAYBE) -> Task:
+        """Add a child of this class, as the stock method adds one."""
+        predicted = TaskState.PREDICTED_MASK
+        if self._state & predicted and not state & predicted:
+            raise WorkflowException(
+                "Attempt to add non-predicted child to predicted task", task_spec=self.task_spec
+            )
+        child = type(self)(self.workflow, task_spec, self, state=state)
+        child.thread_id = self.thread_id
+        if state == TaskState.READY:
+            child._ready()
+        return child
 
 
 class QuietTask(Task):
@@ -64,19 +83,6 @@ class QuietTask(Task):
         elif value != self._state:
             self.last_state_change = time.time()
             self._state = value
-
-    def _add_child(self, task_spec, state: int = TaskState.MAYBE) -> Task:
-        """Add a child of this class; the stock method always builds a plain `Task`."""
-        predicted = TaskState.PREDICTED_MASK
-        if self._state & predicted and not state & predicted:
-            raise WorkflowException(
-                "Attempt to add non-predicted child to predicted task", task_spec=self.task_spec
-            )
-        child = type(self)(self.workflow, task_spec, self, state=state)
-        child.thread_id = self.thread_id
-        if state == TaskState.READY:
-            child._ready()
-        return child
 
 
 FINISHED = TaskState.COMPLETED | TaskState.CANCELLED
@@ -193,8 +199,6 @@ class WaitingLever:
 class QuietLever:
     """Lever `quiet`: tasks of `QuietTask`, workflow log extras built only when logged."""
 
-    task_class = QuietTask
-
     def collect_log_extras(self, dct=None) -> dict:
         """Return the workflow's log extras, or nothing while its logger is off for INFO."""
         if not WORKFLOW_LOG.isEnabledFor(logging.INFO):
@@ -205,7 +209,7 @@ class QuietLever:
 class _Planted:
     """A workflow whose root task is of `task_class`, so the tasks grown from it are too."""
 
-    task_class: type[Task] = Task
+    task_class: type[Task] = GrownTask
 
     def _plant(self) -> None:
         """Create the root task and its predicted tree, as SpiffWorkflow's constructor does."""
@@ -244,14 +248,20 @@ class _TunedWorkflow(_Planted, BpmnWorkflow):
 
 
 LEVER_MIXINS = {"iterator": IteratorLever, "waiting": WaitingLever, "quiet": QuietLever}
+TASK_MIXINS = {"quiet": QuietTask, "ids": IdentifiedTask}
 
 
 @cache
 def workflow_class(levers: frozenset[str]) -> type[BpmnWorkflow]:
     """Return the workflow class with the named workflow levers (`WORKFLOW_LEVERS`) on."""
-    mixins = tuple(LEVER_MIXINS[name] for name in WORKFLOW_LEVERS if name in levers)
-    sub = type("TunedSubWorkflow", (*mixins, _TunedSubWorkflow), {})
-    return type("TunedWorkflow", (*mixins, _TunedWorkflow), {"subworkflow_class": sub})
+    chosen = [name for name in WORKFLOW_LEVERS if name in levers]
+    mixins = tuple(LEVER_MIXINS[name] for name in chosen if name in LEVER_MIXINS)
+    task_mixins = tuple(TASK_MIXINS[name] for name in chosen if name in TASK_MIXINS)
+    task = type("TunedTask", (*task_mixins, GrownTask), {})
+    sub = type("TunedSubWorkflow", (*mixins, _TunedSubWorkflow), {"task_class": task})
+    return type(
+        "TunedWorkflow", (*mixins, _TunedWorkflow), {"subworkflow_class": sub, "task_class": task}
+    )
 
 
 TunedWorkflow = workflow_class(ALL)
