@@ -12,7 +12,9 @@ document alone must have the spec and data it is restored with. Task ids, times 
 ids differ between any two runs and are compared by position.
 """
 
+import copy
 import json
+import pickle
 import re
 import zlib
 from datetime import UTC, datetime
@@ -334,6 +336,8 @@ def test_a_task_id_is_its_uuid_with_its_hash_and_text_kept():
     assert kept == plain and plain == kept and hash(kept) == hash(plain)
     assert str(kept) == str(plain) and str(kept) is str(kept)
     assert {plain: "found"}[kept] == "found" and {kept: "found"}[plain] == "found"
+    for copied in (copy.copy(kept), copy.deepcopy(kept), pickle.loads(pickle.dumps(kept))):
+        assert type(copied) is TaskId and copied == plain and hash(copied) == hash(plain)
     new = [TaskId() for _ in range(1000)]
     assert len(set(new)) == 1000 and {i.version for i in new} == {4}
 

@@ -33,6 +33,10 @@ class TaskId(UUID):
             object.__setattr__(self, "_text", super().__str__())
         return self._text
 
+    def __reduce__(self):
+        # Copied or pickled through its constructor: UUID's own state leaves the hash unset.
+        return type(self), (UUID(int=self.int),)
+
 
 class IdentifiedTask(Task):
     """A task whose id, new or restored, is a `TaskId`."""
