@@ -18,6 +18,7 @@ from .db.session import make_engine, make_session_factory, upgrade
 from .online.documents import Documents
 from .online.pki import trusted_ca_pems
 from .runtime.engine import Runtime
+from .runtime.shared_reads import sharing_reads
 from .runtime.texts import FOLDER
 from .settings import (
     PROCESS_LANGUAGES,
@@ -80,7 +81,9 @@ def product_runtime(
     formats, the rules for fields of its start data, the processes that may write to
     registries, the verifier of signed acts (trusting the CAs `trusted_cas` returns), the
     documents people sign (texts in their language, facts from the registries) and the
-    directory of people; its time is `clock`'s."""
+    directory of people; its time is `clock`'s. The registry reads of one transaction, the
+    documents' and the processes', are shared (`shared_reads`)."""
+    operators = sharing_reads(operators)
     return Runtime(
         session_factory,
         operators,

@@ -30,6 +30,7 @@ from .metrics import LatencyHistogram
 from .reading import Reading
 from .records import InstanceRecord
 from .scripting import restricted_engine
+from .shared_reads import reads_shared
 from .starting import Starting
 from .steps import Step
 from .task_list import ACTIVE_TASK_STATES
@@ -115,8 +116,9 @@ class Runtime(Deploying, Starting, Claims, Messaging, Administration, Reading):
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """Open a session with one transaction, committed on success."""
-        with self.session_factory() as session, session.begin():
+        """Open a session with one transaction, committed on success, its registry reads shared
+        (`shared_reads`)."""
+        with self.session_factory() as session, session.begin(), reads_shared():
             yield session
 
     # Steps
