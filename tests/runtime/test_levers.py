@@ -17,6 +17,7 @@ import json
 import pickle
 import re
 import zlib
+from collections import OrderedDict
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -26,6 +27,7 @@ import pytest
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions import timer
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from service_tasks.dataset import DEFAULT_DATASET_PATH
@@ -340,6 +342,29 @@ def test_a_task_id_is_its_uuid_with_its_hash_and_text_kept():
         assert type(copied) is TaskId and copied == plain and hash(copied) == hash(plain)
     new = [TaskId() for _ in range(1000)]
     assert len(set(new)) == 1000 and {i.version for i in new} == {4}
+
+
+class Items(list):
+    """A list subclass: the stock merge copies it with `copy.copy`, as the lever does."""
+
+
+def test_inherited_data_is_copied_and_shared_as_the_stock_merge_does():
+    parent = SimpleNamespace(data={
+        "person": {"iin": "850314304175", "documents": [{"kind": "id_card"}]},
+        "owners": ["621102401239"], "seen": {"a"}, "items": Items([1]),
+        "ordered": OrderedDict(a=1), "pair": (1, [2]), "text": "x", "count": 3, "none": None,
+    })  # fmt: skip
+    stock, tuned = (SimpleNamespace(data={}, parent=parent) for _ in range(2))
+    Task._inherit_data(stock)
+    levers.InheritingTask._inherit_data(tuned)
+    assert tuned.data == stock.data and list(tuned.data) == list(stock.data)
+    for key, value in parent.data.items():
+        assert type(tuned.data[key]) is type(stock.data[key]), key
+        assert (tuned.data[key] is value) == (stock.data[key] is value), key
+        if isinstance(value, dict | list | tuple):
+            # A shallow copy: what a copied value holds is shared, as stock shares it.
+            held = [v.values() if isinstance(v, dict) else v for v in (tuned.data[key], value)]
+            assert all(a is b for a, b in zip(*held, strict=True)), key
 
 
 def test_a_task_saved_with_its_data_whole_is_read_with_it(runtime):
