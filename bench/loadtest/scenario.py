@@ -246,7 +246,8 @@ class Driver:
         if application["path"] == "consent":
             task_id = tasks[0]["id"]
             answer = self.signer.signed(CONSENT, self.documents.task_signing(task_id, CONSENT))
-            self.work(f"owner-{application['owner']}", task_id, answer)
+            # The task is the owner's own: the portal answers it without claiming it first.
+            self.work(f"owner-{application['owner']}", task_id, answer, held=True)
         else:
             # The clerk who starts a counter application holds its check from the start.
             self.work(clerk, tasks[0]["id"], CHECK, held=tasks[0].get("claimed_by") == clerk)
