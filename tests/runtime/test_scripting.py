@@ -69,3 +69,16 @@ def test_mutating_nested_data_leaves_the_original_objects_alone():
 
 def test_expressions_evaluate_over_the_data():
     assert ScriptEnvironment({}).evaluate("count * 2 + len(items)", {"count": 3, "items": [1]}) == 7
+
+
+@pytest.mark.parametrize(
+    "source", ["True", "False", "None", "'account'", ' "sms" ', "3", "0x10", "1_000", "3.5", "''"]
+)
+def test_a_literal_gives_the_value_its_evaluation_gives(source):
+    value = ScriptEnvironment({}).evaluate(source, {"account": "a name, not the text"})
+    assert value == eval(source.strip()) and type(value) is type(eval(source.strip()))  # noqa: S307
+
+
+def test_a_literal_past_the_size_of_a_value_is_refused_as_its_evaluation_is():
+    with pytest.raises(ScriptError):
+        ScriptEnvironment({}).evaluate("'" + "x" * 2_000_001 + "'", {})

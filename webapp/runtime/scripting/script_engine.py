@@ -2,7 +2,9 @@
 the engine the DMN engine calls over plain data.
 """
 
+import ast
 import copy
+import functools
 import itertools
 import json
 import keyword
@@ -21,6 +23,9 @@ from .namespace import _GUARDS, SAFE_BUILTINS, age_on, today
 from .sizes import check_size
 from .writes import _WRITE_SCOPE, IDEMPOTENCY_KEY, idempotency_key, takes_idempotency_key
 
+# The literals an expression may be alone, given without an evaluation.
+LITERALS = (str, int, float, bool, type(None))
+
 
 def _all_public(names: Mapping) -> bool:
     """Tell whether no name starts with `_`, checked without a Python loop: every expression a
@@ -29,6 +34,16 @@ def _all_public(names: Mapping) -> bool:
         return not any(map(str.startswith, names, itertools.repeat("_")))
     except TypeError:  # a name that is not text: the careful merge decides
         return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _literal(source: str) -> tuple[bool, object]:
+    """Return (True, value) for an expression that is one literal (a text, a number, True,
+    False, None), else (False, None)."""
+    body = ast.parse(source, mode="eval").body
+    if isinstance(body, ast.Constant) and isinstance(body.value, LITERALS):
+        return True, body.value
+    return False, None
 
 
 def _is_data_name(source: str) -> bool:
@@ -62,11 +77,16 @@ class ScriptEnvironment(BasePythonScriptEngineEnvironment):
         Most expressions a step evaluates are one name of the data (a service task's
         parameter, a gateway's flag): such a name is read from the data as the evaluation
         would read it, without a namespace or a budget, which cost twenty times the lookup.
+        Most others are one literal (a parameter's fixed value, a default): once the compiler
+        has accepted it, its value is given as evaluating it would give it.
         """
         source = expression.strip()
         if source in context and _is_data_name(source):
             return check_size(context[source])
         code = compile_source(source, "eval")
+        is_literal, value = _literal(source)
+        if is_literal:
+            return check_size(value)
         return check_size(_run_bounded(code, self._namespace(context, external_context)))
 
     def execute(self, script, context, external_context=None):
