@@ -37,7 +37,9 @@ def sharing_reads(operators: Mapping[str, Callable[..., dict]]) -> dict[str, Cal
     """Return the operator table with its reads shared inside `reads_shared`, its writes
     (operators taking an idempotency key) forgetting them."""
     return {
-        name: (_forgetting if takes_idempotency_key(operator_) else _shared)(name, operator_)
+        name: _forgetting(operator_)
+        if takes_idempotency_key(operator_)
+        else _shared(name, operator_)
         for name, operator_ in operators.items()
     }
 
@@ -60,7 +62,7 @@ def _shared(name: str, read: Callable[..., dict]) -> Callable[..., dict]:
     return call
 
 
-def _forgetting(_name: str, write: Callable[..., dict]) -> Callable[..., dict]:
+def _forgetting(write: Callable[..., dict]) -> Callable[..., dict]:
     @functools.wraps(write)
     def call(*args, **kwargs):
         try:
