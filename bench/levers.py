@@ -21,7 +21,7 @@ from service_tasks.identifiers import SCHEMA_FORMATS
 from service_tasks.operators import build_operators
 from service_tasks.sandbox import SandboxStore
 from webapp.bootstrap import bundles, product_runtime, read_bundle
-from webapp.runtime import levers
+from webapp.runtime import decisions, levers
 from webapp.runtime.forms import FORMATS
 from webapp.runtime.scripting import restricted_engine, writes_keyed_by
 from webapp.runtime.serializer import StateSerializer
@@ -60,7 +60,7 @@ class Variant:
         self.spec, self.subprocess_specs = process.spec, process.subprocess_specs
         wire_event_subprocess_triggers(self.spec)
         if "decisions" in chosen:
-            levers.cache_decisions(self.spec, self.subprocess_specs)
+            decisions.cache_decisions(self.spec, self.subprocess_specs)
 
     def registration(self, application: dict) -> None:
         """Start, run to the counter check, complete it, run to the end."""

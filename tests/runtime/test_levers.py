@@ -36,7 +36,7 @@ from service_tasks.operators import build_operators
 from service_tasks.sandbox import SandboxStore
 from tests.processes.driver import SETTINGS
 from webapp.bootstrap import bundles, product_runtime, read_bundle
-from webapp.runtime import levers
+from webapp.runtime import decisions, levers
 from webapp.runtime.decisions import DecisionEngine, DecisionParser, translate
 from webapp.runtime.forms import FORMATS
 from webapp.runtime.scripting import restricted_engine, writes_keyed_by
@@ -106,7 +106,7 @@ class Variant:
         process = bundle.processes[process_id]
         wire_event_subprocess_triggers(process.spec)
         if self.tuned:
-            levers.cache_decisions(process.spec, process.subprocess_specs)
+            decisions.cache_decisions(process.spec, process.subprocess_specs)
         return process.spec, process.subprocess_specs
 
 
@@ -483,7 +483,7 @@ def test_a_decision_cell_matches_and_fails_alike_with_and_without_the_lever(age,
         if y is None:  # data named like the placeholder
             data["dmninputexpr"] = 3
         stock = outcome(DecisionEngine(table), dict(data))
-        assert outcome(levers.CachedDecisionEngine(table), dict(data)) == stock, data
+        assert outcome(decisions.CachedDecisionEngine(table), dict(data)) == stock, data
 
 
 @pytest.mark.parametrize(

@@ -8,21 +8,27 @@ for the input value), and refused with a clear reason when it is not a unary tes
 SpiffWorkflow's engine stops at the first matching rule of a UNIQUE table; `DecisionEngine`
 checks every rule and fails when more than one matches, as the DMN standard says, for tables
 that write hitPolicy="UNIQUE". The parser and the serializer both build business rule tasks
-with it.
+with it. `CachedDecisionEngine` is the engine lever `decisions` (see `levers`), which the
+runtime's cached specs get from `cache_decisions`.
 """
 
 import ast
 import re
 from collections.abc import Mapping
+from contextlib import suppress
+from contextvars import ContextVar
+from functools import lru_cache
 from types import SimpleNamespace
 
 from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
+from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin
 from SpiffWorkflow.dmn.specs.model import HitPolicy
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.task_spec import BusinessRuleTaskConverter
 
 from .errors import ScriptError
+from .scripting.comparisons import compare, comparison
 
 _COMPARISON = re.compile(r"^(<=|>=|<|>|!=|==|=)\s*(.+)$", re.DOTALL)
 # SpiffWorkflow's own diagrams also write Python membership tests; keep them working.
@@ -179,3 +185,68 @@ class DecisionParser(SpiffBpmnParser):
         if written.get(table.id) is None:
             table.hit_policy = "FIRST"
         return DecisionEngine(table)
+
+
+# Lever `decisions` (see `levers`): SpiffWorkflow's DMN engine marks `?` outside quotes as the
+# input with this regex.
+PLACEHOLDER = re.compile(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)")
+INPUT_NAME = "dmninputexpr"
+
+
+@lru_cache(maxsize=4096)
+def _placed(match_expr: str) -> str:
+    """Return a DMN cell with its `?` placeholders replaced by the input's name."""
+    return PLACEHOLDER.sub(INPUT_NAME, match_expr)
+
+
+# The input values of the decision being made (in this thread), by input expression.
+_INPUTS: ContextVar[dict | None] = ContextVar("decision_inputs", default=None)
+
+
+class CachedDecisionEngine(DecisionEngine):
+    """Lever `decisions`: the DMN engine with each cell's placeholder substitution cached, and
+    each input's value computed once per decision (the task's data does not change within)."""
+
+    def decide(self, task):
+        """Return the matching rules, the inputs evaluated as the first cell asks for them."""
+        token = _INPUTS.set({})
+        try:
+            return super().decide(task)
+        finally:
+            _INPUTS.reset(token)
+
+    def evaluate(self, input_expr, match_expr, task):
+        """Evaluate a cell; cells without a placeholder go the stock way."""
+        if match_expr is None:
+            return True
+        placed = _placed(match_expr)
+        if INPUT_NAME not in placed:
+            return super().evaluate(input_expr, match_expr, task)
+        value = self._input(input_expr, task)
+        plain = comparison(placed, INPUT_NAME)
+        # Task data named like the placeholder would stand for it in the script engine.
+        if plain is not None and INPUT_NAME not in task.data:
+            # A comparison that raises is run again by the engine, which words the error.
+            with suppress(Exception):
+                return compare(plain, INPUT_NAME, value)
+        return task.workflow.script_engine.evaluate(
+            task, placed, external_context={INPUT_NAME: value}
+        )
+
+    @staticmethod
+    def _input(input_expr: str, task):
+        """Return the value of an input expression, once per decision."""
+        inputs = _INPUTS.get()
+        if inputs is None:
+            return task.workflow.script_engine.evaluate(task, input_expr)
+        if input_expr not in inputs:
+            inputs[input_expr] = task.workflow.script_engine.evaluate(task, input_expr)
+        return inputs[input_expr]
+
+
+def cache_decisions(spec, subprocess_specs: dict) -> None:
+    """Give the business rule tasks of a process and the processes it calls the cached engine."""
+    for process in (spec, *subprocess_specs.values()):
+        for task_spec in process.task_specs.values():
+            if isinstance(task_spec, BusinessRuleTaskMixin):
+                task_spec.dmnEngine = CachedDecisionEngine(task_spec.dmnEngine.decision_table)

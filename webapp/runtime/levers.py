@@ -24,28 +24,23 @@ makes them (tests/runtime/test_levers.py runs every corpus diagram both ways to 
   parent has changed since, instead of its data delta being computed again.
 
 The runtime builds and loads every workflow through `new_workflow` and `TunedSerializer` (which
-keeps documents); specs get the decision lever from `cache_decisions` where they are cached.
+keeps documents); specs get the decision lever (`decisions.CachedDecisionEngine`) from
+`decisions.cache_decisions` where they are cached.
 """
 
 import logging
-import re
 import time
-from contextlib import suppress
-from contextvars import ContextVar
 from copy import copy
-from functools import cache, lru_cache
+from functools import cache
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer.default.workflow import TaskConverter
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter
-from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from .decisions import DecisionEngine
-from .scripting.comparisons import compare, comparison
 from .serializer import StateSerializer
 from .task_ids import IdentifiedTask
 from .walks import depth_first, ready_tasks, state_only, tree_position
@@ -55,9 +50,6 @@ ALL = frozenset((*WORKFLOW_LEVERS, "decisions"))
 # SpiffWorkflow's own loggers: a lever builds their extras only when they would be written.
 TASK_LOG = logging.getLogger("spiff.task")
 WORKFLOW_LOG = logging.getLogger("spiff.workflow")
-# SpiffWorkflow's DMN engine marks `?` outside quotes as the input with this regex.
-PLACEHOLDER = re.compile(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)")
-INPUT_NAME = "dmninputexpr"
 
 
 class GrownTask(Task):
@@ -341,62 +333,3 @@ class TunedSerializer(StateSerializer):
         if fresh:
             register(lean.registry, self.workflow, self.kept)
         return full, lean
-
-
-@lru_cache(maxsize=4096)
-def _placed(match_expr: str) -> str:
-    """Return a DMN cell with its `?` placeholders replaced by the input's name."""
-    return PLACEHOLDER.sub(INPUT_NAME, match_expr)
-
-
-# The input values of the decision being made (in this thread), by input expression.
-_INPUTS: ContextVar[dict | None] = ContextVar("decision_inputs", default=None)
-
-
-class CachedDecisionEngine(DecisionEngine):
-    """Lever `decisions`: the DMN engine with each cell's placeholder substitution cached, and
-    each input's value computed once per decision (the task's data does not change within)."""
-
-    def decide(self, task):
-        """Return the matching rules, the inputs evaluated as the first cell asks for them."""
-        token = _INPUTS.set({})
-        try:
-            return super().decide(task)
-        finally:
-            _INPUTS.reset(token)
-
-    def evaluate(self, input_expr, match_expr, task):
-        """Evaluate a cell; cells without a placeholder go the stock way."""
-        if match_expr is None:
-            return True
-        placed = _placed(match_expr)
-        if INPUT_NAME not in placed:
-            return super().evaluate(input_expr, match_expr, task)
-        value = self._input(input_expr, task)
-        plain = comparison(placed, INPUT_NAME)
-        # Task data named like the placeholder would stand for it in the script engine.
-        if plain is not None and INPUT_NAME not in task.data:
-            # A comparison that raises is run again by the engine, which words the error.
-            with suppress(Exception):
-                return compare(plain, INPUT_NAME, value)
-        return task.workflow.script_engine.evaluate(
-            task, placed, external_context={INPUT_NAME: value}
-        )
-
-    @staticmethod
-    def _input(input_expr: str, task):
-        """Return the value of an input expression, once per decision."""
-        inputs = _INPUTS.get()
-        if inputs is None:
-            return task.workflow.script_engine.evaluate(task, input_expr)
-        if input_expr not in inputs:
-            inputs[input_expr] = task.workflow.script_engine.evaluate(task, input_expr)
-        return inputs[input_expr]
-
-
-def cache_decisions(spec, subprocess_specs: dict) -> None:
-    """Give the business rule tasks of a process and the processes it calls the cached engine."""
-    for process in (spec, *subprocess_specs.values()):
-        for task_spec in process.task_specs.values():
-            if isinstance(task_spec, BusinessRuleTaskMixin):
-                task_spec.dmnEngine = CachedDecisionEngine(task_spec.dmnEngine.decision_table)

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from webapp.db.models import Deployment, DeploymentFile, ProcessVersion
 
+from .decisions import cache_decisions
 from .deployments import IN_EFFECT
 from .errors import NotFound
-from .levers import cache_decisions
 from .serializer import StateSerializer
 
 LATEST_VERSION = (
