@@ -67,6 +67,32 @@ def test_mutating_nested_data_leaves_the_original_objects_alone():
     assert earlier == {"a": 1} and data["nested"] == {"a": 2}
 
 
+def test_a_value_a_script_only_reads_stays_the_same_object():
+    """What compares a task's data with its parent's finds an unread or unchanged value at once."""
+    person, premises = {"age": 30, "names": ["A"]}, {"rooms": 2}
+    data = {"person": person, "premises": premises}
+    ScriptEnvironment({}).execute("adult = person['age'] >= 18\nperson = person", data)
+    assert data == {"person": person, "premises": premises, "adult": True}
+    assert data["person"] is person and data["premises"] is premises
+
+
+def test_a_script_deletes_and_rebinds_data_names():
+    data = {"gone": 1, "kept": 2, "renamed": [1]}
+    ScriptEnvironment({}).execute("del gone\nrenamed = renamed + [2]", data)
+    assert data == {"kept": 2, "renamed": [1, 2]}
+
+
+def test_names_read_inside_comprehensions_and_functions_are_in_reach():
+    data = {"items": [1, 5, 9], "limit": 4, "factor": 3}
+    ScriptEnvironment({}).execute(
+        "big = [i for i in items if i > limit]\n"
+        "def scaled(value):\n    return [v * factor for v in value]\n"
+        "result = scaled(big)",
+        data,
+    )
+    assert data["big"] == [5, 9] and data["result"] == [15, 27]
+
+
 def test_expressions_evaluate_over_the_data():
     assert ScriptEnvironment({}).evaluate("count * 2 + len(items)", {"count": 3, "items": [1]}) == 7
 

@@ -5,11 +5,11 @@ the engine the DMN engine calls over plain data.
 import ast
 import copy
 import functools
-import itertools
 import json
 import keyword
 from collections.abc import Callable, Mapping
 from datetime import date, timedelta
+from types import CodeType
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
@@ -27,15 +27,6 @@ from .writes import _WRITE_SCOPE, IDEMPOTENCY_KEY, idempotency_key, takes_idempo
 LITERALS = (str, int, float, bool, type(None))
 
 
-def _all_public(names: Mapping) -> bool:
-    """Tell whether no name starts with `_`, checked without a Python loop: every expression a
-    step evaluates (each decision table cell) builds a namespace."""
-    try:
-        return not any(map(str.startswith, names, itertools.repeat("_")))
-    except TypeError:  # a name that is not text: the careful merge decides
-        return False
-
-
 @functools.lru_cache(maxsize=4096)
 def _literal(source: str) -> tuple[bool, object]:
     """Return (True, value) for an expression that is one literal (a text, a number, True,
@@ -44,6 +35,19 @@ def _literal(source: str) -> tuple[bool, object]:
     if isinstance(body, ast.Constant) and isinstance(body.value, LITERALS):
         return True, body.value
     return False, None
+
+
+@functools.lru_cache(maxsize=4096)
+def _names(code: CodeType) -> frozenset[str]:
+    """Return the public names a compiled source (its nested functions and comprehensions too)
+    can read or write: the restricted compiler leaves no other way to reach the data by name
+    (no `globals`, `vars`, `locals` or `eval`)."""
+    names, codes = set(), [code]
+    while codes:
+        current = codes.pop()
+        names.update(current.co_names)
+        codes += (c for c in current.co_consts if isinstance(c, CodeType))
+    return frozenset(name for name in names if not name.startswith("_"))
 
 
 def _is_data_name(source: str) -> bool:
@@ -61,14 +65,16 @@ class ScriptEnvironment(BasePythonScriptEngineEnvironment):
         self.helpers.update(helpers)
         super().__init__({"__builtins__": SAFE_BUILTINS, **_GUARDS, **self.helpers})
 
-    def _namespace(self, context: Mapping, external_context: Mapping | None) -> dict:
+    def _namespace(
+        self, code: CodeType, context: Mapping, external_context: Mapping | None
+    ) -> dict:
+        """Return the namespace a compiled source runs in: the helpers, then the external
+        context, then the data, each holding only the names the source reaches; names
+        starting with `_` would replace `__builtins__` and the guards, and are never merged."""
         namespace = dict(self.globals)
-        # Data keys starting with `_` would replace `__builtins__` and the guards: never merged.
-        for names in (external_context or {}, context):
-            if _all_public(names):
-                namespace.update(names)
-            else:
-                namespace.update((k, v) for k, v in names.items() if not str(k).startswith("_"))
+        names = _names(code)
+        for values in (external_context or {}, context):
+            namespace.update((name, values[name]) for name in names & values.keys())
         return namespace
 
     def evaluate(self, expression, context, external_context=None):
@@ -87,21 +93,26 @@ class ScriptEnvironment(BasePythonScriptEngineEnvironment):
         is_literal, value = _literal(source)
         if is_literal:
             return check_size(value)
-        return check_size(_run_bounded(code, self._namespace(context, external_context)))
+        return check_size(_run_bounded(code, self._namespace(code, context, external_context)))
 
     def execute(self, script, context, external_context=None):
-        """Run a script over a deep copy of the task data and write back what it changed.
+        """Run a script over deep copies of the data it names and write back what it changed.
 
         SpiffWorkflow 3.2 shares nested values between a task and its parent, so mutating
-        them in place would rewrite the data of tasks already completed.
+        them in place would rewrite the data of tasks already completed. A value the script
+        only read is left as it was, the same object, so what later compares the task's data
+        with its parent's (the audit log, the state document) finds it unchanged at once.
         """
         code = compile_source(script, "exec")
-        base = self._namespace({}, external_context)
-        namespace = self._namespace(copy.deepcopy(dict(context)), external_context)
+        copies = {name: copy.deepcopy(context[name]) for name in _names(code) & context.keys()}
+        base = self._namespace(code, {}, external_context)
+        namespace = self._namespace(code, copies, external_context)
         _run_bounded(code, namespace)
-        for name in list(context):
+        for name, value in copies.items():
             if name not in namespace:
-                del context[name]
+                del context[name]  # deleted by the script
+            elif namespace[name] is value and value == context[name]:
+                del namespace[name]  # read, not changed
         for name, value in namespace.items():
             if name in base and value is base[name]:
                 continue
