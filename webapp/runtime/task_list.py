@@ -28,7 +28,9 @@ OPEN_TASKS = (
     )
     .order_by(HumanTask.created_at, HumanTask.id)
 )
-CLOSE_TASKS = update(HumanTask).where(HumanTask.id.in_(bindparam("ids", expanding=True)))
+# One statement per closed row, the same text each time: an `IN` list is written anew for each
+# call, and its text is never a prepared one.
+CLOSE_TASK = update(HumanTask).where(HumanTask.id == bindparam("task_id"))
 INSERT_TASKS = insert(HumanTask)
 INSERT_TASK_KEYS = insert(HumanTaskKey)
 
@@ -51,14 +53,18 @@ def sync(step: "Step", tasks: list) -> tuple[TaskView, ...]:
     views = step.open_rows(kept) if kept else []
     gone = before.keys() - ready.keys()
     if gone:
-        completed = {i for i in gone if _state(step.task(i)) == TaskState.COMPLETED}
-        closing = ((completed, "completed", step.actor), (gone - completed, "cancelled", None))
-        for ids, state, by in closing:
-            if ids:
-                step.db.execute(
-                    CLOSE_TASKS,
-                    {"ids": ids, "state": state, "completed_at": step.now, "completed_by": by},
-                )
+        closed = []
+        for task_id in sorted(gone):
+            done = _state(step.task(task_id)) == TaskState.COMPLETED
+            closed.append(
+                {
+                    "task_id": task_id,
+                    "state": "completed" if done else "cancelled",
+                    "completed_at": step.now,
+                    "completed_by": step.actor if done else None,
+                }
+            )
+        step.db.execute(CLOSE_TASK, closed)
     new = {i: t for i, t in ready.items() if i not in before}
     rows = [_row(step, i, t) for i, t in new.items()]
     if rows:
