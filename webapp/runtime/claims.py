@@ -15,12 +15,12 @@ from .assignment import (
     holding,
 )
 from .errors import Conflict, NotFound
-from .task_list import ACTIVE_TASK_STATES
+from .task_list import IS_ACTIVE
 from .views import TaskView
 
 REASSIGN = (
     update(HumanTask)
-    .where(HumanTask.id == bindparam("task_id"), HumanTask.state.in_(ACTIVE_TASK_STATES))
+    .where(HumanTask.id == bindparam("task_id"), IS_ACTIVE)
     .returning(*(getattr(HumanTask, name) for name in TaskView.__dataclass_fields__))
 )
 CLAIM = REASSIGN.where(HumanTask.claimed_by.is_(None))

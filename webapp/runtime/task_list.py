@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
 from webapp.db.models import HumanTask, HumanTaskKey
 
@@ -20,16 +20,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ACTIVE_TASK_STATES = ("ready", "claimed")
+# A row still open, as a condition of fixed text: an `IN` list is written anew at each execution.
+IS_ACTIVE = or_(*(HumanTask.state == state for state in ACTIVE_TASK_STATES))
 OPEN_TASKS = (
     select(*(getattr(HumanTask, name) for name in TaskView.__dataclass_fields__))
     .where(
         HumanTask.instance_id == bindparam("instance_id"),
-        HumanTask.state.in_(ACTIVE_TASK_STATES),
+        IS_ACTIVE,
     )
     .order_by(HumanTask.created_at, HumanTask.id)
 )
-# One statement per closed row, the same text each time: an `IN` list is written anew for each
-# call, and its text is never a prepared one.
+# One statement per closed row, the same text each time (as `IS_ACTIVE`), which can be prepared.
 CLOSE_TASK = update(HumanTask).where(HumanTask.id == bindparam("task_id"))
 INSERT_TASKS = insert(HumanTask)
 INSERT_TASK_KEYS = insert(HumanTaskKey)
