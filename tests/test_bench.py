@@ -52,3 +52,12 @@ def test_the_registries_benchmark_times_sqlite_and_postgresql():
     printed = bench("registries", runs=2)
     assert "SQLite" in printed and "PostgreSQL" in printed
     assert "skipped" not in printed
+
+
+def test_the_command_refuses_a_benchmark_it_does_not_have_and_runs_nothing():
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "levers", "nonsense"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stdout == ""
+    assert "no benchmark named nonsense; choose from registration, registries" in done.stderr
