@@ -11,6 +11,8 @@ of them alike:
 
 PostgreSQL's CPU is read from /proc for the server processes serving this benchmark's
 connections (found by their application name), so other users of the server do not count.
+The benchmark's process collects garbage as a web process does (`webapp.garbage`), for every
+variant alike.
 Needs PostgreSQL (TIRKEU_BENCH_DATABASE, or the load test's server).
 """
 
@@ -283,7 +285,6 @@ def run(runs: int = RUNS) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         bench = Bench(SERVER, Path(folder), 3 * (3 * runs + 3 * WARMUP + 10))
         try:
-            # Collected as a web process collects, for every variant alike.
             with fewer_collections():
                 return _measure(bench, runs)
         finally:
